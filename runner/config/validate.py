@@ -1,0 +1,171 @@
+"""Check a composed config against schemas/ and turn schema errors into messages a user can act on.
+
+Every message names the key path, the value given and what is allowed, with a "did you mean" for
+near misses. Nothing here imports torch or transformers: a bad config fails in well under a second.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from typing import Any
+
+from runner.errors import ConfigError, ConfigErrors
+from runner.paths import SCHEMA_DIR
+from runner.tasks import TASKS, all_task_names, canonical_task_id
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / name).read_text())
+
+
+def task_schema_name(task_id: str) -> str:
+    return f"tasks/{task_id}.schema.json"
+
+
+def validate_config(cfg: dict) -> dict:
+    """Return a validated copy of `cfg` (task id canonical, null task params dropped) or raise ConfigError."""
+    cfg = dict(cfg)
+    if "task" not in cfg or cfg["task"] is None:
+        raise ConfigError(
+            "task", "no task given",
+            f"append one with +task=<name>, e.g. +task=text-classification. Tasks: {', '.join(sorted(TASKS))}",
+        )
+    task = dict(cfg["task"])
+    task_id = canonical_task_id(str(task.get("name")))
+    if task_id is None:
+        raise _unknown_choice("task.name", task.get("name"), all_task_names())
+    task["name"] = task_id
+    task["params"] = {k: v for k, v in (task.get("params") or {}).items() if v is not None}
+    cfg["task"] = task
+
+    errors = schema_errors(cfg, load_schema("config.schema.json"), prefix="")
+    errors += schema_errors(task["params"], load_schema(task_schema_name(task_id)), prefix="task.params")
+    if errors:
+        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
+    check_consistency(cfg)
+    return cfg
+
+
+def schema_errors(instance: Any, schema: dict, prefix: str) -> list[ConfigError]:
+    import jsonschema  # lazily: `run --help` and option checks should not pay for it
+
+    validator = jsonschema.Draft202012Validator(schema)
+    found = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    errors, seen = [], set()
+    for error in _leaf_errors(found):
+        converted = _to_config_error(error, prefix)
+        if converted.render() not in seen:
+            seen.add(converted.render())
+            errors.append(converted)
+    return errors
+
+
+def _leaf_errors(errors):
+    """Descend into if/then and oneOf wrappers so the message points at the real culprit."""
+    for error in errors:
+        if error.validator in ("allOf", "anyOf", "oneOf") and error.context:
+            by_path = sorted(error.context, key=lambda e: -len(e.absolute_path))
+            deepest = [e for e in by_path if len(e.absolute_path) == len(by_path[0].absolute_path)]
+            if error.validator == "allOf":
+                yield from _leaf_errors(deepest)
+            else:
+                yield from _leaf_errors(deepest[:1])
+        else:
+            yield error
+
+
+def _key(prefix: str, path) -> str:
+    parts = [prefix] if prefix else []
+    parts += [str(p) for p in path]
+    return ".".join(parts)
+
+
+def _to_config_error(error, prefix: str) -> ConfigError:
+    key = _key(prefix, error.absolute_path)
+    value = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = sorted((schema.get("properties") or {}).keys())
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        name = extra[0] if extra else "?"
+        return ConfigError(
+            _key(prefix, [*error.absolute_path, name]), "unknown key",
+            _did_you_mean(name, allowed) + f"allowed keys: {', '.join(allowed)}",
+        )
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        context = f" for {key.split('.')[0]} type '{value.get('type')}'" if isinstance(value, dict) and "type" in value else ""
+        return ConfigError(_key(prefix, [*error.absolute_path, missing]), f"is required{context}", _required_hint(key, missing))
+    if kind in ("enum", "const"):
+        allowed = schema.get("enum") or [error.validator_value]
+        return _unknown_choice(key, value, allowed)
+    description = schema.get("description")
+    if kind == "type" and value is None:
+        return ConfigError(key, "is required (it is null)", f"set it with {key}=..." + (f" ({description})" if description else ""))
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return ConfigError(key, f"expected {expected}, got {value!r}", description)
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[kind]
+        return ConfigError(key, f"must be {op} {error.validator_value}, got {value!r}", description)
+    if kind == "pattern":
+        return ConfigError(key, f"{value!r} is not valid", f"allowed: {description}" if description else f"must match {error.validator_value}")
+    if kind in ("minItems", "minLength"):
+        return ConfigError(key, f"must not be empty, got {value!r}", description)
+    return ConfigError(key, f"{value!r}: {error.message}", description)
+
+
+def _required_hint(key: str, missing: str) -> str | None:
+    if key == "dataset":
+        return f"set it with dataset.{missing}=..."
+    if key.startswith("task.params"):
+        return f"set it with task.params.{missing}=..."
+    return None
+
+
+def _did_you_mean(value: Any, allowed) -> str:
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _unknown_choice(key: str, value: Any, allowed) -> ConfigError:
+    shown = [("null" if a is None else str(a)) for a in allowed]
+    return ConfigError(key, f"{value!r} is not allowed", _did_you_mean(value, shown) + f"allowed: {', '.join(shown)}")
+
+
+def check_consistency(cfg: dict) -> None:
+    """Rules that span several keys, which JSON Schema expresses poorly."""
+    device, device_map = cfg.get("device"), cfg.get("device_map")
+    if device_map is not None and device not in (None, "auto"):
+        raise ConfigError(
+            "device_map", f"device_map={device_map!r} and device={device!r} are both set",
+            "device_map places the model itself (via accelerate); keep one: device=auto with device_map, or drop device_map",
+        )
+    model = cfg["model"]
+    sources = [k for k in ("id", "tiny", "package") if model.get(k)]
+    if len(sources) > 1:
+        raise ConfigError(
+            f"model.{sources[1]}", f"model.{sources[0]} and model.{sources[1]} are both set",
+            "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
+        )
+    check_field_mapping(cfg)
+
+
+def check_field_mapping(cfg: dict) -> None:
+    spec = TASKS[cfg["task"]["name"]]
+    dataset = cfg["dataset"]
+    for field, column in (dataset.get("fields") or {}).items():
+        if column is not None and field not in spec.inputs:
+            raise ConfigError(
+                f"dataset.fields.{field}", f"'{field}' is not an input of task {spec.id}",
+                f"{spec.id} takes: {', '.join(spec.inputs)}",
+            )
+    if dataset.get("column") and (dataset.get("fields") or {}).get(spec.primary_input):
+        raise ConfigError(
+            "dataset.column", f"dataset.column and dataset.fields.{spec.primary_input} both name the input column",
+            "keep one of them",
+        )

@@ -1,0 +1,37 @@
+"""The two kinds of failure a user sees, and the exit code each maps to."""
+
+
+class ConfigError(Exception):
+    """The configuration is wrong. Raised before any model loads; exit code 2, no traceback."""
+
+    exit_code = 2
+
+    def __init__(self, key: str, message: str, hint: str | None = None):
+        self.key = key
+        self.message = message
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        text = f"{self.key}: {self.message}" if self.key else self.message
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors found at once, reported together."""
+
+    def __init__(self, errors: list[ConfigError]):
+        self.errors = errors
+        listed = "\n".join("  - " + e.render().replace("\n", "\n    ") for e in errors)
+        super().__init__("", f"{len(errors)} problems:\n{listed}")
+
+
+class RunError(Exception):
+    """The run failed past validation (model not found, unreadable dataset). Exit code 1, one-line cause + hint."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        self.message = message
+        self.hint = hint
+        super().__init__(message)

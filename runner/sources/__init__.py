@@ -1,0 +1,116 @@
+"""Data sources: each yields rows `{id, fields}` lazily, so a large dataset never sits in memory.
+
+A source exposes its column names (cheaply, by peeking) so the graph can check the field mapping
+before any model loads; `rows()` then yields records whose values are still raw (text, file paths,
+decoded arrays): decoding an audio or image happens per row, when the step asks for it, so a bad
+file fails its own row only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from runner.errors import ConfigError
+from runner.tasks import TaskSpec
+
+
+@dataclass
+class Row:
+    id: Any
+    fields: dict[str, Any]
+    error: str | None = None  # set when the source itself could not read this row
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A text input still on disk: read when its row is prepared, so an unreadable file fails one row."""
+
+    path: str
+
+
+# Key of a record that a source could not parse; the row is reported as an error, the run goes on.
+BAD_RECORD = "__error__"
+
+
+class Source:
+    """Base class: subclasses give `columns()` and `records()` (id, {column: value})."""
+
+    #: the config key naming where the data comes from, for messages
+    location_key = "dataset"
+
+    def __init__(self, cfg: dict, spec: TaskSpec):
+        self.cfg = cfg
+        self.spec = spec
+
+    def columns(self) -> list[str]:
+        raise NotImplementedError
+
+    def records(self) -> Iterator[tuple[Any, dict[str, Any]]]:
+        raise NotImplementedError
+
+    def default_mapping(self) -> dict[str, str]:
+        """Task input -> column used when the config names none; sources may know better."""
+        return {}
+
+    def base_dir(self):
+        """Folder that relative file paths in the data are resolved against (None: the cwd)."""
+        return None
+
+    def rows(self, mapping: dict[str, str]) -> Iterator[Row]:
+        limit = self.cfg.get("limit")
+        id_column = self.cfg.get("id_column")
+        for count, (row_id, record) in enumerate(self.records()):
+            if limit is not None and count >= limit:
+                return
+            if id_column:
+                row_id = record.get(id_column, row_id)
+            fields = {name: record.get(column) for name, column in mapping.items()}
+            yield Row(row_id, fields, error=record.get(BAD_RECORD))
+
+
+def open_source(cfg: dict, spec: TaskSpec) -> Source:
+    from runner.sources.files import FileSource, FolderSource
+    from runner.sources.hf import HFSource
+    from runner.sources.inline import InlineSource, SampleSource
+
+    kinds = {"sample": SampleSource, "inline": InlineSource, "file": FileSource, "folder": FolderSource, "hf": HFSource}
+    return kinds[cfg["type"]](cfg, spec)
+
+
+def resolve_mapping(source: Source) -> dict[str, str]:
+    """Decide which column feeds each task input, or raise ConfigError naming the key to set."""
+    cfg, spec = source.cfg, source.spec
+    columns = source.columns()
+    given = {k: v for k, v in (cfg.get("fields") or {}).items() if v}
+    if cfg.get("column"):
+        given[spec.primary_input] = cfg["column"]
+    defaults = source.default_mapping()
+    mapping = {}
+    for name in spec.inputs:
+        if name in given:
+            column = given[name]
+            if columns and column not in columns:
+                key = "dataset.column" if cfg.get("column") == column and name == spec.primary_input else f"dataset.fields.{name}"
+                raise ConfigError(key, f"column '{column}' is not in the data", _columns_hint(columns))
+            mapping[name] = column
+        elif name in defaults:
+            mapping[name] = defaults[name]
+        elif name in columns:
+            mapping[name] = name
+        elif len(columns) == 1 and len(spec.inputs) == 1:
+            mapping[name] = columns[0]
+        elif name in spec.optional_inputs:
+            continue
+        else:
+            key = "dataset.column" if name == spec.primary_input else f"dataset.fields.{name}"
+            raise ConfigError(
+                key, f"no column feeds the task input '{name}' ({spec.inputs[name]})",
+                f"set {key}=<column>; {_columns_hint(columns)}",
+            )
+    if cfg.get("id_column") and columns and cfg["id_column"] not in columns:
+        raise ConfigError("dataset.id_column", f"column '{cfg['id_column']}' is not in the data", _columns_hint(columns))
+    return mapping
+
+
+def _columns_hint(columns: list[str]) -> str:
+    return f"the data has columns: {', '.join(columns)}" if columns else "the data has no columns"

@@ -1,0 +1,45 @@
+"""Rows written in the YAML, and the sample rows shipped with the package."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runner.paths import SAMPLE_DIR
+from runner.sources import Source
+
+
+class InlineSource(Source):
+    def _records(self) -> list[dict]:
+        return [row if isinstance(row, dict) else {self.spec.primary_input: row} for row in self.cfg["rows"]]
+
+    def columns(self) -> list[str]:
+        names: dict[str, None] = {}
+        for record in self._records():
+            names.update(dict.fromkeys(record))
+        return list(names)
+
+    def records(self):
+        yield from enumerate(self._records())
+
+
+class SampleSource(Source):
+    """A few rows per modality (sentences, wav clips, png images) from runner/sample_data/."""
+
+    # Tasks whose text input needs special text: a mask token, or a question about the image.
+    TEXT_COLUMN = {"fill-mask": "masked_text", "image-text-to-text": "question"}
+
+    def columns(self) -> list[str]:
+        with open(SAMPLE_DIR / "samples.jsonl") as f:
+            return list(json.loads(f.readline()))
+
+    def default_mapping(self) -> dict[str, str]:
+        column = self.TEXT_COLUMN.get(self.spec.id)
+        return {"text": column} if column else {}
+
+    def base_dir(self) -> Path:
+        return SAMPLE_DIR
+
+    def records(self):
+        with open(SAMPLE_DIR / "samples.jsonl") as f:
+            for index, line in enumerate(f):
+                yield index, json.loads(line)

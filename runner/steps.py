@@ -1,0 +1,109 @@
+"""A pipeline step: prepare a row's fields for its task, run a batch, make outputs JSON-ready.
+
+The shape follows transformers' own Pipeline (preprocess -> forward -> postprocess), one level up:
+`prepare` decodes one row (a failure there fails that row only), `run` calls the loaded pipeline on
+a list of prepared inputs with the task parameters, `to_jsonable` turns outputs into plain JSON.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from runner.sources import Row
+from runner.sources.decode import decode_audio, decode_image, decode_text
+from runner.tasks import AUDIO, IMAGE, TaskSpec
+
+MASK_SPELLINGS = ("<mask>", "[MASK]")
+
+
+class PipelineStep:
+    def __init__(self, name: str, spec: TaskSpec, pipe, pipeline_task: str, params: dict, batch_size: int,
+                 base_dir: Path | None = None):
+        self.name = name
+        self.spec = spec
+        self.pipe = pipe
+        self.pipeline_task = pipeline_task
+        self.params = dict(params)
+        self.batch_size = batch_size
+        self.base_dir = base_dir
+        # `prompt` is ours for image-text-to-text (the text of rows that bring none); the rest go to the pipeline.
+        self.default_prompt = self.params.pop("prompt", None) if spec.id == "image-text-to-text" else None
+
+    # -- preprocess -------------------------------------------------------------------------------
+    def prepare(self, row: Row) -> Any:
+        """The pipeline input for one row; raises ValueError with the reason when the row is unusable."""
+        if row.error:
+            raise ValueError(row.error)
+        decoded = {}
+        for name, modality in self.spec.inputs.items():
+            value = row.fields.get(name)
+            if value is None:
+                if name in self.spec.optional_inputs:
+                    continue
+                raise ValueError(f"missing value for input '{name}'")
+            decoded[name] = self._decode(modality, value)
+        return self._pipeline_input(decoded)
+
+    def _decode(self, modality: str, value: Any) -> Any:
+        if modality == AUDIO:
+            return decode_audio(value, self._sampling_rate(), self.base_dir)
+        if modality == IMAGE:
+            return decode_image(value, self.base_dir)
+        return decode_text(value, self.base_dir)
+
+    def _sampling_rate(self) -> int:
+        extractor = getattr(self.pipe, "feature_extractor", None)
+        return int(getattr(extractor, "sampling_rate", None) or 16000)
+
+    def _pipeline_input(self, decoded: dict) -> Any:
+        if self.spec.id == "fill-mask":
+            return self._with_model_mask_token(decoded["text"])
+        if self.spec.id == "image-text-to-text":
+            text = decoded.get("text") or self.default_prompt
+            return {"images": decoded["image"], "text": text}
+        return decoded[self.spec.primary_input]
+
+    def _with_model_mask_token(self, text: str) -> str:
+        """Accept either common mask spelling, whatever the model's tokenizer calls its mask token."""
+        mask = self.pipe.tokenizer.mask_token
+        for spelling in MASK_SPELLINGS:
+            if spelling != mask:
+                text = text.replace(spelling, mask)
+        if mask not in text:
+            raise ValueError(f"no mask token in the text (write {mask} where the model should fill in)")
+        return text
+
+    # -- forward ----------------------------------------------------------------------------------
+    def run(self, inputs: list) -> list:
+        """Outputs for `inputs`, in order, one per input."""
+        inputs = [dict(x) if isinstance(x, dict) else x for x in inputs]  # pipelines pop keys from dicts
+        if self.spec.id == "image-text-to-text":
+            images = [x["images"] for x in inputs]
+            texts = [x["text"] for x in inputs]
+            if all(t is None for t in texts):
+                outputs = self.pipe(images=images, batch_size=self.batch_size, **self.params)
+            else:
+                outputs = self.pipe(images=images, text=texts, batch_size=self.batch_size, **self.params)
+        elif self.spec.id == "image-to-text" and self.pipeline_task == "image-text-to-text":
+            outputs = self.pipe(images=inputs, batch_size=self.batch_size, **self.params)
+        else:
+            outputs = self.pipe(inputs, batch_size=self.batch_size, **self.params)
+        outputs = list(outputs)
+        if len(outputs) != len(inputs):
+            raise RuntimeError(f"pipeline returned {len(outputs)} outputs for {len(inputs)} inputs")
+        return outputs
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types from pipeline outputs (numpy scalars/arrays, tensors, tuples)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        return to_jsonable(value.tolist())
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

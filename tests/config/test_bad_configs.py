@@ -1,0 +1,76 @@
+"""Every bad config exits 2 with a message naming the key, before torch/transformers load."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run_cli
+
+CASES = [
+    # (overrides, text the message must contain)
+    (["+task=sentimnt"], "did you mean 'sentiment'"),
+    (["+task=text-classification", "dtype=float8"], "dtype"),
+    (["+task=text-classification", "batch_size=0"], "batch_size: must be >= 1"),
+    (["+task=text-classification", "batch_size=abc"], "batch_size: expected integer"),
+    (["+task=text-classification", "dataset=file"], "dataset.path: is required"),
+    (["+task=text-classification", "dataset=file", "dataset.path=nowhere.csv"], "dataset.path: 'nowhere.csv' does not exist"),
+    (["+task=text-classification", "dataset.fields.image=pic"], "dataset.fields.image"),
+    (["+task=text-classification", "device=gpu"], "device: 'gpu' is not valid"),
+    (["+task=text-classification", "device=cuda"], "device: 'cuda' requested but this machine has no CUDA device"),
+    (["+task=text-classification", "device=cpu", "device_map=auto"], "device_map"),
+    (["+task=zero-shot-classification"], "task.params.candidate_labels: is required"),
+    (["+task=asr", "task.params.return_timestamps=sentence"], "task.params.return_timestamps"),
+    (["+task=text-classification", "model=tinny"], "did you mean 'tiny'"),
+    (["+task=text-classification", "quantization=3bit"], "quantization"),
+    (["+task=text-classification", "model=tiny", "model.id=gpt2"], "model.tiny"),
+    (["+task=text-generation", "task.params.max_new_tokens=-3"], "task.params.max_new_tokens: must be >= 1"),
+    (["+task=text-generation", "+task.params.max_tokens=3"], "did you mean 'max_new_tokens'"),
+    (["dataset=sample"], "task: no task given"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_bad_config_exits_2_naming_the_key(tmp_path, overrides, expected):
+    result = run_cli(*overrides, f"hydra.run.dir={tmp_path}/out", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_field_mapping_column_names_the_key(tmp_path):
+    (tmp_path / "faq.csv").write_text("question,answer\nhow?,so\n")
+    result = run_cli("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=faq.csv",
+                     "dataset.column=query", f"hydra.run.dir={tmp_path}/out", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "dataset.column: column 'query' is not in the data" in result.stderr
+    assert "question, answer" in result.stderr
+
+
+def test_config_errors_do_not_import_torch(tmp_path):
+    code = (
+        "import sys\n"
+        "from runner.config.compose import compose_config\n"
+        "from runner.config import validate_config\n"
+        "from runner.errors import ConfigError\n"
+        "try:\n"
+        "    validate_config(compose_config(['+task=text-classification', 'batch_size=0']))\n"
+        "except ConfigError as e:\n"
+        "    print('rejected', e.key)\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["rejected", "batch_size", "False", "False"]
+
+
+def test_help_does_not_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "runner", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "+task=" in result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "torch" not in imported and "transformers" not in imported

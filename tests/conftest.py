@@ -1,0 +1,56 @@
+"""Shared test set-up: offline hub, one tiny-model cache per session, helpers to run the CLI and write data."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_cache(tmp_path_factory) -> Path:
+    """Tiny models are built once per test session, into a private cache (shared with CLI subprocesses)."""
+    if "RUNNER_CACHE_DIR" not in os.environ:
+        os.environ["RUNNER_CACHE_DIR"] = str(tmp_path_factory.mktemp("runner-cache"))
+    return Path(os.environ["RUNNER_CACHE_DIR"])
+
+
+def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`run <args>` in a subprocess, exactly as a user types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write_wav(path: Path, seconds: float, rate: int = 16000, freq: float = 440.0) -> Path:
+    import soundfile
+
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.3 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, wave.astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+def write_png(path: Path, size=(40, 30), color=(200, 30, 30)) -> Path:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).ellipse((5, 5, size[0] - 5, size[1] - 5), fill=color)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
