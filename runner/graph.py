@@ -70,7 +70,8 @@ def build_graph(cfg: dict, mapping: dict[str, str], source_columns: list[str]) -
         detail=f"dataset={dataset['type']}" + (f" {dataset.get('path') or dataset.get('name')}" if dataset.get("path") or dataset.get("name") else ""),
     )
     model = cfg["model"]
-    model_name = model.get("id") or model.get("package") or (f"tiny/{model['tiny']}" if model.get("tiny") else "task default")
+    model_name = model.get("id") or model.get("package") or (f"tiny/{model['tiny']}" if model.get("tiny") else None)
+    model_name = model_name or f"default {spec.default_model[0]}"
     step = Node(
         "main", "step", consumes={name: spec.inputs[name] for name in mapping},
         produces=dict(spec.produces), detail=f"{spec.id} ({model_name}, batch_size={cfg['batch_size']})",

@@ -36,6 +36,7 @@ def make_plan(raw_cfg: dict) -> Plan:
     spec = TASKS[cfg["task"]["name"]]
     source = open_source(cfg["dataset"], spec)
     mapping = resolve_mapping(source)
+    log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in mapping.items()))
     graph = build_graph(cfg, mapping, source.columns())
     if not cfg["graph"]["show"]:
         check_device_available(cfg["device"])

@@ -78,20 +78,33 @@ class PipelineStep:
         """Outputs for `inputs`, in order, one per input."""
         inputs = [dict(x) if isinstance(x, dict) else x for x in inputs]  # pipelines pop keys from dicts
         if self.spec.id == "image-text-to-text":
-            images = [x["images"] for x in inputs]
-            texts = [x["text"] for x in inputs]
-            if all(t is None for t in texts):
-                outputs = self.pipe(images=images, batch_size=self.batch_size, **self.params)
-            else:
-                outputs = self.pipe(images=images, text=texts, batch_size=self.batch_size, **self.params)
+            outputs = self._run_image_text(inputs)
         elif self.spec.id == "image-to-text" and self.pipeline_task == "image-text-to-text":
-            outputs = self.pipe(images=inputs, batch_size=self.batch_size, **self.params)
+            # transformers 5 captions through image-text-to-text, which insists on a text: give an empty one.
+            outputs = self.pipe(images=inputs, text=[""] * len(inputs), batch_size=self.batch_size, **self.params)
         else:
             outputs = self.pipe(inputs, batch_size=self.batch_size, **self.params)
         outputs = list(outputs)
         if len(outputs) != len(inputs):
             raise RuntimeError(f"pipeline returned {len(outputs)} outputs for {len(inputs)} inputs")
         return outputs
+
+    def _run_image_text(self, inputs: list) -> list:
+        """With a chat template, each row becomes a one-message chat: the template puts the image tokens
+        where the model expects them. Without one, image and text go in as they are."""
+        if getattr(getattr(self.pipe, "processor", None), "chat_template", None):
+            chats = [image_text_chat(x["images"], x["text"]) for x in inputs]
+            return self.pipe(text=chats, batch_size=self.batch_size, **self.params)
+        images = [x["images"] for x in inputs]
+        texts = [x["text"] or "" for x in inputs]
+        return self.pipe(images=images, text=texts, batch_size=self.batch_size, **self.params)
+
+
+def image_text_chat(image, text: str | None) -> list[dict]:
+    content = [{"type": "image", "image": image}]
+    if text:
+        content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -102,6 +115,8 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if hasattr(value, "getexif") and hasattr(value, "size"):  # a PIL image echoed back in a chat
+        return f"<image {value.mode} {value.size[0]}x{value.size[1]}>"
     if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
         return to_jsonable(value.tolist())
     if hasattr(value, "item"):

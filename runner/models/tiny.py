@@ -160,17 +160,11 @@ def _canonical_task(task_id: str) -> str:
 
 
 def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        try:
-            as_int = int(seed)
-        except (TypeError, ValueError):
-            as_int = None
-        if as_int is None or isinstance(seed, bool) or as_int != seed:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        seed = as_int
-    if seed < 0:
+    from numbers import Integral
+
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
+    return int(seed)
 
 
 def _transformers_version() -> str:
@@ -199,11 +193,13 @@ def _write_marker(folder: Path, **info) -> None:
 
 def _move_into_place(tmp: Path, target: Path) -> None:
     """Rename the finished build to `target`; if another process got there first, keep theirs."""
+    error: OSError | None = None
     for _ in range(3):
         try:
             os.rename(tmp, target)  # atomic; fails when target exists and is not empty
             return
-        except OSError:
+        except OSError as exc:
+            error = exc
             if _is_complete(target):
                 return  # someone else finished first: ours is discarded by the caller
             if not target.exists():
@@ -216,7 +212,7 @@ def _move_into_place(tmp: Path, target: Path) -> None:
                 pass
             shutil.rmtree(trash, ignore_errors=True)
     if not _is_complete(target):
-        raise OSError(f"could not move the tiny model build into {target}")
+        raise OSError(f"could not move the tiny model build into {target}") from error
 
 
 # --------------------------------------------------------------------------------------------
@@ -621,8 +617,16 @@ def _save(out: Path, model, *components) -> None:
     transformers 5 folds a processor's feature extractor / image processor into processor_config.json;
     they are also saved on their own (preprocessor_config.json), the layout transformers 4 reads.
     """
+    from transformers.utils import logging as hf_logging
+
     model.eval()
-    model.save_pretrained(str(out))
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 100 KB file
+    try:
+        model.save_pretrained(str(out))
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     for component in components:
         component.save_pretrained(str(out))
         for attr in ("feature_extractor", "image_processor"):
