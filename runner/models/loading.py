@@ -91,12 +91,30 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
+class _OncePerMessage(logging.Filter):
+    """bitsandbytes logs the same cast warning on every 8-bit matmul: keep the first of each."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
 def quantization_config(quant: dict, dtype: str, device: str):
     if quant["mode"] == "none":
         return None
     import torch
     from transformers import BitsAndBytesConfig
 
+    bnb_logger = logging.getLogger("bitsandbytes.autograd._functions")
+    if not any(isinstance(f, _OncePerMessage) for f in bnb_logger.filters):
+        bnb_logger.addFilter(_OncePerMessage())
     skip = quant.get("skip_modules")
     if quant["mode"] == "8bit":
         return BitsAndBytesConfig(

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from runner.tasks import TASKS, canonical_task_id
+
 # Bump whenever a recipe below changes: it is part of the folder name, so old builds are not reused.
 BUILDER_VERSION = 1
 
@@ -43,20 +45,8 @@ TINY_ARCHS: dict[str, tuple[str, ...]] = {
     "yolos": ("object-detection",),
 }
 
-DEFAULT_ARCH: dict[str, str] = {
-    "text-generation": "gpt2",
-    "text-classification": "distilbert",
-    "fill-mask": "distilbert",
-    "token-classification": "bert",
-    "feature-extraction": "bert",
-    "zero-shot-classification": "distilbert_nli",
-    "automatic-speech-recognition": "whisper",
-    "audio-classification": "wav2vec2_cls",
-    "image-classification": "vit",
-    "image-to-text": "vit_gpt2",
-    "image-text-to-text": "llava",
-    "object-detection": "yolos",
-}
+# The architecture `model=tiny` builds for each task lives with the task's other facts.
+DEFAULT_ARCH: dict[str, str] = {spec.id: spec.tiny_arch for spec in TASKS.values()}
 
 # Labels the heads are built with.
 SENTIMENT_LABELS = ("NEGATIVE", "POSITIVE")
@@ -144,16 +134,10 @@ def tiny_model_dir(
 # Cache plumbing
 # --------------------------------------------------------------------------------------------
 def _canonical_task(task_id: str) -> str:
-    if task_id in DEFAULT_ARCH:
-        return task_id
-    try:  # accept the runner's task aliases ("ner", "asr", ...) when the task table is there
-        from runner.tasks import canonical_task_id
-    except ImportError:  # pragma: no cover - the task table is part of this package
-        canonical_task_id = None
-    if canonical_task_id is not None:
-        canonical = canonical_task_id(task_id)
-        if canonical in DEFAULT_ARCH:
-            return canonical
+    """Task ids and the runner's aliases ("ner", "asr", ...)."""
+    canonical = canonical_task_id(task_id)
+    if canonical in DEFAULT_ARCH:
+        return canonical
     raise ValueError(
         f"No tiny model for task {task_id!r}. Allowed tasks: " + ", ".join(repr(t) for t in DEFAULT_ARCH) + "."
     )

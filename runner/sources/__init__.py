@@ -48,6 +48,16 @@ class Source:
     def records(self) -> Iterator[tuple[Any, dict[str, Any]]]:
         raise NotImplementedError
 
+    def size(self) -> int | None:
+        """Number of rows when known without reading the data (for the progress bar), else None."""
+        return None
+
+    def total_rows(self) -> int | None:
+        size, limit = self.size(), self.cfg.get("limit")
+        if size is None:
+            return limit
+        return size if limit is None else min(size, limit)
+
     def default_mapping(self) -> dict[str, str]:
         """Task input -> column used when the config names none; sources may know better."""
         return {}

@@ -132,6 +132,9 @@ class FolderSource(Source):
         extensions = self._extensions()
         return sorted(p for p in self.path.glob(pattern) if p.is_file() and p.suffix.lower() in extensions)
 
+    def size(self) -> int:
+        return len(self._files())
+
     def columns(self) -> list[str]:
         return ["path", *dict.fromkeys(self._modality(p) for p in self._files()[:1000])]
 

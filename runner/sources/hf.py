@@ -38,5 +38,9 @@ class HFSource(Source):
         first = next(iter(dataset), None)  # streaming datasets may not know their features up front
         return list(first) if first else []
 
+    def size(self) -> int | None:
+        dataset = self.dataset()
+        return len(dataset) if hasattr(dataset, "__len__") else None
+
     def records(self):
         yield from enumerate(self.dataset())

@@ -18,6 +18,9 @@ class InlineSource(Source):
             names.update(dict.fromkeys(record))
         return list(names)
 
+    def size(self) -> int:
+        return len(self.cfg["rows"])
+
     def records(self):
         yield from enumerate(self._records())
 
@@ -38,6 +41,10 @@ class SampleSource(Source):
 
     def base_dir(self) -> Path:
         return SAMPLE_DIR
+
+    def size(self) -> int:
+        with open(SAMPLE_DIR / "samples.jsonl") as f:
+            return sum(1 for line in f if line.strip())
 
     def records(self):
         with open(SAMPLE_DIR / "samples.jsonl") as f:

@@ -69,3 +69,11 @@ def test_registry_agrees_with_installed_transformers():
     aliases = {"ner", "sentiment-analysis"}
     ours = {t for spec in TASKS.values() for t in spec.pipeline_task_candidates()}
     assert supported - ours - aliases <= not_yet, sorted(supported - ours - aliases - not_yet)
+
+
+def test_schema_tiny_architectures_are_the_builders():
+    from runner.models.tiny import DEFAULT_ARCH, TINY_ARCHS
+
+    schema = json.loads((SCHEMA_DIR / "config.schema.json").read_text())
+    assert set(schema["properties"]["model"]["properties"]["tiny"]["enum"]) == {*TINY_ARCHS, "auto", None}
+    assert all(task in TINY_ARCHS[arch] for task, arch in DEFAULT_ARCH.items())

@@ -78,6 +78,14 @@ def test_long_clip_whisper_long_form_with_timestamps(tmp_path):
     assert all(len(chunk["timestamp"]) == 2 for chunk in prediction["output"]["chunks"])
 
 
+def test_whisper_with_chunk_length_warns_about_lost_text(tmp_path):
+    write_wav(tmp_path / "clips" / "a.wav", 2.0)
+    result = run_cli("+task=asr", "model=tiny", "dataset=folder", "dataset.path=clips", "task.params.chunk_length_s=30",
+                     f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "chunk_length_s with Whisper" in result.stderr and "return_timestamps=true" in result.stderr
+
+
 def test_long_clip_ctc_chunked_matches_plain_pipeline(tmp_path):
     from transformers import pipeline
 

@@ -118,3 +118,14 @@ def test_corrupt_files_raise_value_errors_naming_them(tmp_path):
         decode_image(str(tmp_path / "missing.png"))
     image = decode_image(str(write_png(tmp_path / "ok.png")))
     assert image.size == (40, 30) and image.mode == "RGB"
+
+
+def test_sizes_known_up_front_feed_the_progress_bar(tmp_path):
+    write_wav(tmp_path / "a.wav", 0.1)
+    write_wav(tmp_path / "b.wav", 0.1)
+    asr = TASKS["automatic-speech-recognition"]
+    assert open_source({**COMMON, "type": "folder", "path": str(tmp_path), "extensions": None}, asr).total_rows() == 2
+    assert open_source({**COMMON, "type": "sample", "limit": 4}, asr).total_rows() == 4
+    assert open_source({**COMMON, "type": "inline", "rows": ["x", "y", "z"]}, TASKS["fill-mask"]).total_rows() == 3
+    (tmp_path / "d.csv").write_text("text\nx\n")
+    assert open_source({**COMMON, "type": "file", "path": str(tmp_path / "d.csv"), "format": "auto"}, TASKS["fill-mask"]).total_rows() is None

@@ -1,0 +1,89 @@
+"""Every config key rejects a bad value with a ConfigError naming that key (the CLI turns it into exit 2,
+see test_bad_configs.py)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from runner.api import compose
+from runner.config import validate_config
+from runner.config.compose import compose_config
+from runner.errors import ConfigError
+from runner.paths import SCHEMA_DIR
+from runner.tasks import TASKS
+
+BAD_VALUES = [
+    (["device=gpu"], "device"),
+    (["device_map=5"], "device_map"),
+    (["dtype=half"], "dtype"),
+    (["batch_size=0"], "batch_size"),
+    (["seed=-1"], "seed"),
+    (["progress=maybe"], "progress"),
+    (["graph.show=maybe"], "graph.show"),
+    (["model.id=''"], "model.id"),
+    (["model.revision=''"], "model.revision"),
+    (["model.trust_remote_code=maybe"], "model.trust_remote_code"),
+    (["model.tiny=resnet"], "model.tiny"),
+    (["model.package=1bad"], "model.package"),
+    (["+model.colour=blue"], "model.colour"),
+    (["dataset.column=''"], "dataset.column"),
+    (["dataset.limit=0"], "dataset.limit"),
+    (["dataset.id_column=''"], "dataset.id_column"),
+    (["dataset.fields.text=5"], "dataset.fields.text"),
+    (["dataset=file", "dataset.path=x.csv", "dataset.format=xls"], "dataset.format"),
+    (["dataset=file", "dataset.path=''"], "dataset.path"),
+    (["dataset=folder", "dataset.path=x", "dataset.extensions=[wav]"], "dataset.extensions.0"),
+    (["dataset=folder", "dataset.path=x", "dataset.recursive=maybe"], "dataset.recursive"),
+    (["dataset=folder"], "dataset.path"),
+    (["dataset=hf"], "dataset.name"),
+    (["dataset=hf", "dataset.name=csv", "dataset.streaming=maybe"], "dataset.streaming"),
+    (["dataset=hf", "dataset.name=csv", "dataset.split=''"], "dataset.split"),
+    (["dataset=hf", "dataset.name=csv", "dataset.data_files=5"], "dataset.data_files"),
+    (["dataset=inline"], "dataset.rows"),
+    (["dataset=inline", "dataset.rows=[5]"], "dataset.rows.0"),
+    (["quantization=4bit", "quantization.quant_type=int3"], "quantization.quant_type"),
+    (["quantization=4bit", "quantization.compute_dtype=int8"], "quantization.compute_dtype"),
+    (["quantization=4bit", "quantization.double_quant=maybe"], "quantization.double_quant"),
+    (["quantization=8bit", "quantization.llm_int8_threshold=-1"], "quantization.llm_int8_threshold"),
+    (["quantization=8bit", "quantization.skip_modules=lm_head"], "quantization.skip_modules"),
+    (["output.format=csv"], "output.format"),
+    (["output.include_inputs=maybe"], "output.include_inputs"),
+    (["+colour=blue"], "colour"),
+    (["quantization=8bit", "device=mps"], "quantization"),
+]
+
+
+@pytest.mark.parametrize("overrides,key", BAD_VALUES, ids=[" ".join(o) for o, _ in BAD_VALUES])
+def test_bad_value_names_its_key(overrides, key):
+    with pytest.raises(ConfigError) as caught:
+        compose(["+task=text-classification", *overrides])
+    keys = [e.key for e in getattr(caught.value, "errors", [caught.value])]
+    assert key in keys, caught.value.render()
+
+
+# Candidate bad values, tried in order until the parameter's schema rejects one.
+CANDIDATES = ["nope", -5, 0, 1.5, True, [], {}, [5]]
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_task_parameter_rejects_a_bad_value_naming_it(task):
+    base = compose_config([f"+task={task}"])
+    schema = json.loads((SCHEMA_DIR / "tasks" / f"{task}.schema.json").read_text())
+    for param in schema["properties"]:
+        rejected = False
+        for value in CANDIDATES:
+            cfg = copy.deepcopy(base)
+            cfg["task"]["params"]["candidate_labels"] = ["a", "b"]  # zero-shot's required parameter
+            if task != "zero-shot-classification":
+                del cfg["task"]["params"]["candidate_labels"]
+            cfg["task"]["params"][param] = value
+            try:
+                validate_config(cfg)
+            except ConfigError as error:
+                keys = [e.key for e in getattr(error, "errors", [error])]
+                assert f"task.params.{param}" in keys, error.render()
+                rejected = True
+                break
+        assert rejected, f"{task}: no bad value rejected for {param}"
