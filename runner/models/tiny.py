@@ -5,7 +5,13 @@ its tokenizer / feature extractor / image processor, saves everything with `save
 cache folder and returns that folder. The rest of the runner then loads it by path, exactly like a
 hub model: `transformers.pipeline(task, model=str(folder))`. Nothing is downloaded: every vocabulary
 is written from scratch here (a byte-level BPE vocabulary with no merges, a small WordPiece
-vocabulary, a character vocabulary for CTC).
+vocabulary, a character vocabulary for CTC, a Unigram vocabulary for T5, a SentencePiece model
+trained on the spot for Marian).
+
+Every recipe works under transformers 5.x and 4.x (4.57), and a folder built under one loads under
+the other. The tasks transformers 5 dropped (summarization, translation, text2text-generation,
+question-answering, visual-question-answering) get models that run through the native 4.x
+pipelines and load with the Auto classes under 5.x.
 
 The same (arch, task, seed) always gives the same weights: torch is seeded right before each model
 is constructed. A build happens once per cache folder; it is written into a temporary folder next
@@ -20,13 +26,16 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
 from runner.tasks import TASKS, canonical_task_id
 
 # Bump whenever a recipe below changes: it is part of the folder name, so old builds are not reused.
-BUILDER_VERSION = 1
+# 2: gpt2 / vit_gpt2 / llava carry task_specific_params (transformers 4.x generation lengths);
+#    5.x tokenizer_config.json files are rewritten so that 4.x reads them.
+BUILDER_VERSION = 2
 
 # Written last into every finished build; a folder without it is not a usable build.
 MARKER_FILE = "tiny_model.json"
@@ -43,6 +52,13 @@ TINY_ARCHS: dict[str, tuple[str, ...]] = {
     "vit_gpt2": ("image-to-text",),
     "llava": ("image-text-to-text",),
     "yolos": ("object-detection",),
+    # The next tasks have no pipeline in transformers 5 (the runner provides its own there); these
+    # folders also work with the native 4.x pipelines.
+    "bart": ("summarization", "text2text-generation", "translation"),
+    "t5": ("translation", "text2text-generation", "summarization"),
+    "marian": ("translation",),  # MarianTokenizer needs the sentencepiece package
+    "distilbert_qa": ("question-answering",),
+    "vilt": ("visual-question-answering",),
 }
 
 # The architecture `model=tiny` builds for each task lives with the task's other facts.
@@ -55,6 +71,7 @@ NER_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
 KEYWORD_LABELS = ("yes", "no", "up", "down")
 IMAGE_LABELS = ("cat", "dog", "bird")
 DETECTION_LABELS = ("person", "car", "dog")
+VQA_LABELS = ("red", "green", "blue", "yes", "no")
 
 ENDOFTEXT = "<|endoftext|>"
 IMAGE_TOKEN = "<image>"
@@ -276,12 +293,12 @@ def _write_wordpiece_vocab(folder: Path) -> str:
     return str(vocab_file)
 
 
-def _wordpiece_tokenizer(work: Path, distilbert: bool):
+def _wordpiece_tokenizer(work: Path, distilbert: bool, model_max_length: int = 128):
     from transformers import BertTokenizerFast, DistilBertTokenizerFast
 
     cls = DistilBertTokenizerFast if distilbert else BertTokenizerFast
     kwargs = {"model_input_names": ["input_ids", "attention_mask"]} if distilbert else {}
-    return cls(_write_wordpiece_vocab(work), do_lower_case=True, model_max_length=128, **kwargs)
+    return cls(_write_wordpiece_vocab(work), do_lower_case=True, model_max_length=model_max_length, **kwargs)
 
 
 def _labels(names) -> dict:
@@ -293,6 +310,23 @@ def _seeded(seed: int) -> None:
     import torch
 
     torch.manual_seed(seed)
+
+
+def _task_generation_params(tasks, **params) -> dict:
+    """`config.task_specific_params` that make transformers 4.x pipelines generate what 5.x does.
+
+    A transformers 4.x generation pipeline starts from its own defaults (text-generation and
+    image-to-text: max_new_tokens=256; text2text / summarization / translation: max_new_tokens=256,
+    num_beams=4) and takes a value from the model's generation_config only where its default is the
+    global one, so a saved max_new_tokens=8 or num_beams=1 is ignored there. 256 new tokens then run
+    past the learned position embeddings (n_positions) and fail with "IndexError: index out of range
+    in self". 4.x does apply `task_specific_params[task]` on top (real checkpoints such as t5-base and
+    bart-large-cnn ship them); transformers 5 reads the generation_config instead and ignores them.
+    (A max_length in the generation_config would also override the 4.x default, but next to
+    max_new_tokens it makes every 5.x generate() log "Both `max_new_tokens` (=8) and `max_length`
+    (=256) seem to have been set".)
+    """
+    return {task: dict(params) for task in tasks}
 
 
 def _image_processor_class(name: str):
@@ -313,6 +347,7 @@ def _build_gpt2(task: str, out: Path, seed: int) -> None:
     config = GPT2Config(
         vocab_size=len(tok), n_embd=64, n_layer=2, n_head=2, n_positions=256, n_inner=128,
         bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
+        task_specific_params=_task_generation_params(["text-generation"], max_new_tokens=8),
     )
     _seeded(seed)
     model = GPT2LMHeadModel(config)
@@ -518,6 +553,7 @@ def _build_vit_gpt2(task: str, out: Path, seed: int) -> None:
     config.pad_token_id = eot
     config.eos_token_id = eot
     config.tie_word_embeddings = False
+    config.task_specific_params = _task_generation_params(["image-to-text"], max_new_tokens=8)
     _seeded(seed)
     model = VisionEncoderDecoderModel(config=config)
     model.generation_config = GenerationConfig(
@@ -564,6 +600,8 @@ def _build_llava(task: str, out: Path, seed: int) -> None:
     config = LlavaConfig(
         vision_config=vision, text_config=text, image_token_id=image_token_id,
         vision_feature_select_strategy="default", vision_feature_layer=-2,
+        # rotary positions do not overflow, but 4.x would otherwise generate 256 tokens, not 8
+        task_specific_params=_task_generation_params(["image-text-to-text"], max_new_tokens=8),
     )
     _seeded(seed)
     model = LlavaForConditionalGeneration(config)
@@ -595,6 +633,226 @@ def _build_yolos(task: str, out: Path, seed: int) -> None:
     _save(out, model, image_processor)
 
 
+# --------------------------------------------------------------------------------------------
+# Sequence-to-sequence, extractive QA and VQA: the tasks transformers 5 has no pipeline for
+# --------------------------------------------------------------------------------------------
+# Generation length of the seq2seq models. Not 20: transformers 4.x only takes a max_length from the
+# model's generation_config when it differs from the global default, which is 20 (see
+# _task_generation_params).
+SEQ2SEQ_MAX_LENGTH = 16
+
+# task_specific_params of the seq2seq models, modelled on t5-base's (prefixes included) but with
+# short greedy generation; 4.x `pipeline("translation", ...)` picks the first translation_* key.
+_T5_TASK_PREFIXES = {
+    "summarization": "summarize: ",
+    "translation_en_to_de": "translate English to German: ",
+    "translation_en_to_fr": "translate English to French: ",
+    "translation_en_to_ro": "translate English to Romanian: ",
+}
+
+
+def _seq2seq_task_params(prefixes: dict[str, str | None]) -> dict:
+    params = _task_generation_params(
+        [*prefixes, "text2text-generation"], max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,
+    )
+    for task, prefix in prefixes.items():
+        if prefix:
+            params[task]["prefix"] = prefix
+    return params
+
+
+BART_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+
+
+def _build_bart(task: str, out: Path, seed: int) -> None:
+    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizerFast, GenerationConfig
+
+    positions = 1024  # byte-level tokens: one per byte, so 128 positions would mean 126 characters of input
+    vocab_file, merges_file = _write_byte_bpe_files(out / ".vocab", list(BART_SPECIALS))
+    tok = BartTokenizerFast(vocab_file, merges_file, model_max_length=positions)
+    bos, pad, eos = tok.bos_token_id, tok.pad_token_id, tok.eos_token_id
+    config = BartConfig(
+        vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=positions,
+        bos_token_id=bos, pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=eos,
+        forced_bos_token_id=None, forced_eos_token_id=None,  # in the generation config only
+        task_specific_params=_seq2seq_task_params(
+            {"summarization": None, "translation_en_to_de": None, "translation_en_to_fr": None}
+        ),
+    )
+    _seeded(seed)
+    model = BartForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=bos, pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=eos,
+        forced_bos_token_id=bos, forced_eos_token_id=eos, max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,
+    )
+    _save(out, model, tok)
+
+
+T5_EXTRA_IDS = 10
+
+
+def _t5_sentinels() -> list[str]:
+    return [f"<extra_id_{i}>" for i in range(T5_EXTRA_IDS)]
+
+
+def _t5_tokenizer():
+    """A T5 tokenizer (Unigram over metaspace pieces, "</s>" appended) built without sentencepiece.
+
+    Ids follow t5-base: <pad>=0, </s>=1, <unk>=2, the pieces, then the sentinels with <extra_id_0> last.
+    """
+    import string
+
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+    from transformers import T5TokenizerFast
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+    words = [*dict.fromkeys(_COMMON_WORDS), "hello", "world", "house", "cat", "dog", "summarize", "translate"]
+    pieces += [("\u2581" + w, -5.0 - 0.01 * i) for i, w in enumerate(dict.fromkeys(words))]
+    chars = string.ascii_lowercase + string.ascii_uppercase + string.digits + string.punctuation
+    pieces += [(c, -10.0) for c in chars]
+    pieces += [(s, 0.0) for s in reversed(_t5_sentinels())]
+
+    backend = Tokenizer(Unigram(pieces, unk_id=2, byte_fallback=False))
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")]
+    )
+    backend.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    backend.post_processor = processors.TemplateProcessing(
+        single=["$A", "</s>"], pair=["$A", "</s>", "$B", "</s>"], special_tokens=[("</s>", 1)],
+    )
+    return T5TokenizerFast(
+        tokenizer_object=backend, eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        extra_ids=T5_EXTRA_IDS, model_max_length=512,
+    )
+
+
+def _build_t5(task: str, out: Path, seed: int) -> None:
+    from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
+
+    tok = _t5_tokenizer()
+    pad, eos = tok.pad_token_id, tok.eos_token_id
+    config = T5Config(
+        vocab_size=len(tok), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=2,
+        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad,
+        task_specific_params=_seq2seq_task_params(_T5_TASK_PREFIXES),
+    )
+    _seeded(seed)
+    model = T5ForConditionalGeneration(config)
+    # Tied input/output embeddings, as in the original T5 (transformers 5.24 forces
+    # tie_word_embeddings=True on every T5Config anyway, so an untied recipe would differ between
+    # versions). T5 initialises them with std 1.0, which swamps the residual stream: the tied head
+    # then predicts the token it was fed, over and over, whatever the encoder saw (the start token
+    # <pad> is dropped when decoding, so most outputs were ""). With std 0.02 (BART's, GPT-2's and
+    # BERT's embedding init) the output depends on the input and on the task prefix (for seed 0 on
+    # both 4.57 and 5.24; a random model can still ignore its input for some seeds). Zero rows for
+    # <pad> (what nn.Embedding(padding_idx=...) gives other models) and for the sentinels, which a
+    # fine-tuned T5 never emits, keep those two out of the outputs.
+    import torch
+
+    with torch.no_grad():
+        embeddings = model.get_input_embeddings().weight
+        embeddings.mul_(0.02)  # T5's N(0, 1) draw scaled to N(0, 0.02^2)
+        embeddings[[pad, *tok.convert_tokens_to_ids(_t5_sentinels())]] = 0.0
+    model.generation_config = GenerationConfig(
+        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad, max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,
+    )
+    _save(out, model, tok)
+
+
+def _train_sentencepiece(vocab_size: int = 200) -> bytes:
+    """A small unigram SentencePiece model, trained offline on sentences made of _COMMON_WORDS.
+
+    Ids follow the opus-mt models: </s>=0, <unk>=1, no <s>. The training is deterministic (fixed
+    corpus, one thread), so the same bytes come out every time and under every transformers version.
+    """
+    import io
+    import random
+    import string
+
+    import sentencepiece
+
+    rng = random.Random(0)
+    words = list(dict.fromkeys(_COMMON_WORDS))
+    corpus = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(300)]
+    corpus.append(" ".join([string.ascii_letters, string.digits, string.punctuation]))
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus), model_writer=model, vocab_size=vocab_size, model_type="unigram",
+        character_coverage=1.0, normalization_rule_name="identity", num_threads=1,
+        eos_id=0, unk_id=1, bos_id=-1, pad_id=-1, hard_vocab_limit=False, minloglevel=2,
+    )
+    return model.getvalue()
+
+
+def _build_marian(task: str, out: Path, seed: int) -> None:
+    try:
+        import sentencepiece
+    except ImportError as err:  # a declared dependency, but MarianTokenizer is the only user
+        raise ImportError("The 'marian' tiny model needs the sentencepiece package: pip install sentencepiece") from err
+    from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
+
+    work = out / ".vocab"
+    work.mkdir(parents=True, exist_ok=True)
+    spm_bytes = _train_sentencepiece()
+    for name in ("source.spm", "target.spm"):  # one shared vocabulary, as most opus-mt models
+        (work / name).write_bytes(spm_bytes)
+    sp = sentencepiece.SentencePieceProcessor(model_proto=spm_bytes)
+    vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+    vocab["<pad>"] = len(vocab)  # opus-mt: <pad> is the last id
+    (work / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    with warnings.catch_warnings():  # "Recommended: pip install sacremoses." (only used to normalise punctuation)
+        warnings.filterwarnings("ignore", message=".*sacremoses")
+        tok = MarianTokenizer(
+            str(work / "source.spm"), str(work / "target.spm"), str(work / "vocab.json"),
+            source_lang="en", target_lang="de", model_max_length=512,
+        )
+    pad, eos = tok.pad_token_id, tok.eos_token_id
+    config = MarianConfig(
+        vocab_size=len(vocab), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=512,
+        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad, forced_eos_token_id=None,
+        task_specific_params=_seq2seq_task_params({"translation_en_to_de": None}),
+    )
+    _seeded(seed)
+    model = MarianMTModel(config)
+    model.generation_config = GenerationConfig(
+        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad, forced_eos_token_id=eos,
+        bad_words_ids=[[pad]], max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,  # opus-mt never emits <pad>
+    )
+    _save(out, model, tok)
+
+
+def _build_distilbert_qa(task: str, out: Path, seed: int) -> None:
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering
+
+    # 512 positions: the question-answering pipeline cuts contexts into windows of up to 384 tokens.
+    tok = _wordpiece_tokenizer(out / ".vocab", distilbert=True, model_max_length=512)
+    config = DistilBertConfig(
+        vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
+    )
+    _seeded(seed)
+    _save(out, DistilBertForQuestionAnswering(config), tok)
+
+
+def _build_vilt(task: str, out: Path, seed: int) -> None:
+    from transformers import ViltConfig, ViltForQuestionAnswering, ViltProcessor
+
+    positions = 40  # text positions, as dandelin/vilt-b32-finetuned-vqa
+    tok = _wordpiece_tokenizer(out / ".vocab", distilbert=False, model_max_length=positions)
+    config = ViltConfig(
+        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        image_size=64, patch_size=16, max_position_embeddings=positions, pad_token_id=tok.pad_token_id,
+        **_labels(VQA_LABELS),
+    )
+    _seeded(seed)
+    model = ViltForQuestionAnswering(config)
+    image_processor = _image_processor_class("ViltImageProcessor")(size={"shortest_edge": 64}, size_divisor=32)
+    _save(out, model, ViltProcessor(image_processor=image_processor, tokenizer=tok))
+
+
 def _save(out: Path, model, *components) -> None:
     """save_pretrained the model and its components into `out`; drop the scratch vocabulary.
 
@@ -613,11 +871,36 @@ def _save(out: Path, model, *components) -> None:
             hf_logging.enable_progress_bar()
     for component in components:
         component.save_pretrained(str(out))
-        for attr in ("feature_extractor", "image_processor"):
-            part = getattr(component, attr, None) if hasattr(component, "tokenizer") else None
-            if part is not None and not (out / "preprocessor_config.json").exists():
+        if not hasattr(component, "tokenizer") or (out / "preprocessor_config.json").exists():
+            continue
+        # image_processor first: on a 4.x ViltProcessor, `.feature_extractor` warns that it is deprecated
+        for attr in ("image_processor", "feature_extractor"):
+            part = getattr(component, attr, None)
+            if part is not None:
                 part.save_pretrained(str(out))
+                break
+    _portable_tokenizer_config(out / "tokenizer_config.json")
     shutil.rmtree(out / ".vocab", ignore_errors=True)
+
+
+def _portable_tokenizer_config(path: Path) -> None:
+    """Make a transformers-5 tokenizer_config.json loadable by transformers 4.x too.
+
+    5.x saves the additional special tokens (T5 sentinels, Whisper's <|...|> tokens, LLaVA's <image>)
+    as a list under "extra_special_tokens"; 4.x reads that key as a dict of named tokens and fails
+    with "AttributeError: 'list' object has no attribute 'keys'" (which `AutoTokenizer` reports as
+    "ImportError: ... requires the protobuf library"). The older "additional_special_tokens" key means
+    the same to both: 5.x converts it to "extra_special_tokens" when loading.
+    """
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    extra = config.get("extra_special_tokens")
+    if not isinstance(extra, list):
+        return
+    config["additional_special_tokens"] = list(dict.fromkeys([*config.get("additional_special_tokens", []), *extra]))
+    del config["extra_special_tokens"]
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
 
 
 _BUILDERS: dict[str, Callable[[str, Path, int], None]] = {
@@ -632,6 +915,11 @@ _BUILDERS: dict[str, Callable[[str, Path, int], None]] = {
     "vit_gpt2": _build_vit_gpt2,
     "llava": _build_llava,
     "yolos": _build_yolos,
+    "bart": _build_bart,
+    "t5": _build_t5,
+    "marian": _build_marian,
+    "distilbert_qa": _build_distilbert_qa,
+    "vilt": _build_vilt,
 }
 assert set(_BUILDERS) == set(TINY_ARCHS)
 assert all(task in TINY_ARCHS[arch] for task, arch in DEFAULT_ARCH.items())

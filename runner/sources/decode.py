@@ -50,8 +50,6 @@ def decode_audio(value: Any, target_rate: int, base_dir: Path | None = None) -> 
 
 
 def _read_audio(value: Any, base_dir: Path | None):
-    import soundfile
-
     if isinstance(value, dict):
         if value.get("array") is not None:  # datasets' decoded Audio
             return value["array"], int(value["sampling_rate"])

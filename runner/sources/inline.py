@@ -28,16 +28,19 @@ class InlineSource(Source):
 class SampleSource(Source):
     """A few rows per modality (sentences, wav clips, png images) from runner/sample_data/."""
 
-    # Tasks whose text input needs special text: a mask token, or a question about the image.
-    TEXT_COLUMN = {"fill-mask": "masked_text", "image-text-to-text": "question"}
+    # Tasks whose inputs need special columns: a mask token, a question about the image, a reading passage.
+    COLUMNS = {
+        "fill-mask": {"text": "masked_text"},
+        "image-text-to-text": {"text": "question"},
+        "question-answering": {"question": "qa_question", "context": "context"},
+    }
 
     def columns(self) -> list[str]:
         with open(SAMPLE_DIR / "samples.jsonl") as f:
             return list(json.loads(f.readline()))
 
     def default_mapping(self) -> dict[str, str]:
-        column = self.TEXT_COLUMN.get(self.spec.id)
-        return {"text": column} if column else {}
+        return dict(self.COLUMNS.get(self.spec.id, {}))
 
     def base_dir(self) -> Path:
         return SAMPLE_DIR

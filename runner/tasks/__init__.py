@@ -89,6 +89,33 @@ TASKS: dict[str, TaskSpec] = {
             ("Qwen/Qwen3-VL-2B-Instruct", "8964489"), "llava", aliases=("vlm",),
             optional_inputs=("text",),
         ),
+        # transformers 5 removed the next five pipelines; the runner provides them itself there
+        # (runner/tasks/pipelines/), registered under "runner-<task>", and uses the native ones on 4.x.
+        TaskSpec(
+            "summarization", {"text": TEXT}, {"summary_text": TEXT},
+            ("sshleifer/distilbart-cnn-12-6", "a4f8f3e"), "bart", aliases=("summarize",),
+            pipeline_tasks=("summarization", "runner-summarization"),
+        ),
+        TaskSpec(
+            "translation", {"text": TEXT}, {"translation_text": TEXT},
+            ("google-t5/t5-base", "a9723ea"), "t5", aliases=("translate",),
+            pipeline_tasks=("translation", "runner-translation"),
+        ),
+        TaskSpec(
+            "text2text-generation", {"text": TEXT}, {"generated_text": TEXT},
+            ("google-t5/t5-base", "a9723ea"), "t5", aliases=("text2text",),
+            pipeline_tasks=("text2text-generation", "runner-text2text-generation"),
+        ),
+        TaskSpec(
+            "question-answering", {"question": TEXT, "context": TEXT}, {"answer": TEXT},
+            ("distilbert/distilbert-base-cased-distilled-squad", "564e9b5"), "distilbert_qa", aliases=("qa",),
+            pipeline_tasks=("question-answering", "runner-question-answering"),
+        ),
+        TaskSpec(
+            "visual-question-answering", {"image": IMAGE, "question": TEXT}, {"answer": TEXT},
+            ("dandelin/vilt-b32-finetuned-vqa", "d0a1f6a"), "vilt", aliases=("vqa",),
+            pipeline_tasks=("visual-question-answering", "runner-visual-question-answering"),
+        ),
         TaskSpec(
             "object-detection", {"image": IMAGE}, {"boxes": TEXT},
             ("facebook/detr-resnet-50", "1d5f47b"), "yolos", aliases=("detection",),

@@ -25,6 +25,10 @@ CASES = [
     (["+task=text-generation", "task.params.max_new_tokens=-3"], "task.params.max_new_tokens: must be >= 1"),
     (["+task=text-generation", "+task.params.max_tokens=3"], "did you mean 'max_new_tokens'"),
     (["dataset=sample"], "task: no task given"),
+    # mistakes Hydra itself catches while composing, turned into config errors too
+    (["+task=text-generation", "task.params.max_tokens=3"], "did you mean 'max_new_tokens'"),
+    (["+task=text-generation", "datset.path=x"], "datset: unknown key"),
+    (["+task=text-generation", "batch_size=[1"], "batch_size: cannot parse"),
 ]
 
 

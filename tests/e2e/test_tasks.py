@@ -81,8 +81,9 @@ def read_audio(path):
 # task -> (CLI dataset overrides, task param overrides, params for the plain pipeline, plain call)
 CASES = {
     "text-generation": (
-        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.max_new_tokens=5"],
-        lambda p, d: p(TEXTS, batch_size=2, max_new_tokens=5),
+        # greedy: transformers 4.57's text-generation samples by default
+        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.max_new_tokens=5", "task.params.do_sample=false"],
+        lambda p, d: p(TEXTS, batch_size=2, max_new_tokens=5, do_sample=False),
     ),
     "text-classification": (
         ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.top_k=2"],
@@ -119,7 +120,8 @@ CASES = {
     ),
     "image-to-text": (
         ["dataset=folder", "dataset.path=images"], ["task.params.max_new_tokens=5"],
-        lambda p, d: p(images=image_paths(d), text=[""] * 3, batch_size=2, max_new_tokens=5),
+        lambda p, d: (p(images=image_paths(d), text=[""] * 3, batch_size=2, max_new_tokens=5)  # transformers 5
+                      if p.task == "image-text-to-text" else p(image_paths(d), batch_size=2, max_new_tokens=5)),
     ),
     "image-text-to-text": (
         ["dataset=file", "dataset.path=vqa.csv", "dataset.fields.text=question"], ["task.params.max_new_tokens=5"],
