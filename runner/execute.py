@@ -149,7 +149,7 @@ def seed_everything(seed: int) -> None:
 def placement(loaded) -> dict:
     """Where the model ended up and in which dtype, as loaded (not only as asked)."""
     model = getattr(loaded.pipe, "model", None)
-    parameters = list(model.parameters()) if hasattr(model, "parameters") else []
+    parameters = model.parameters() if hasattr(model, "parameters") else ()
     return {
         "device": str(getattr(loaded.pipe, "device", None)),
         "dtype": str(getattr(model, "dtype", None)).replace("torch.", ""),

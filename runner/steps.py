@@ -105,7 +105,6 @@ class PipelineStep:
         texts = [x["text"] or "" for x in inputs]
         return self.pipe(images=images, text=texts, batch_size=self.batch_size, **self.params)
 
-
     def _run_vqa_as_image_text(self, inputs: list) -> list:
         """A generative VLM answers a visual question as a chat; the output says which pipeline answered."""
         chats = [image_text_chat(x["image"], x["question"]) for x in inputs]
