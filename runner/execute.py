@@ -57,10 +57,10 @@ def execute(cfg: dict, graph: Graph, source: Source, mapping: dict, run_dir: Pat
     include_inputs = cfg["output"].get("include_inputs", True)
     counters = Counters()
     with JsonlSink(run_dir / "predictions.jsonl") as predictions, JsonlSink(run_dir / "errors.jsonl") as errors, \
-            _progress(cfg, source.total_rows()) as bar:
+            _progress(cfg, source.total_rows(cfg.get("shard"))) as bar:
         chunk: list[Pending] = []
         chunk_size = cfg["batch_size"] * CHUNK_BATCHES
-        for row in source.rows(mapping):
+        for row in source.rows(mapping, cfg.get("shard")):
             counters.rows_in += 1
             try:
                 chunk.append(Pending(row, step.prepare(row)))
@@ -116,7 +116,7 @@ def _run_chunk(step: PipelineStep, chunk: list[Pending], predictions: JsonlSink,
         if error is not None:
             _record_error(errors, counters, pending.row, "run", step.name, error)
         else:
-            record = {"id": pending.row.id}
+            record = {"id": pending.row.id, "index": pending.row.index}
             if include_inputs:
                 # text and file paths; never decoded audio or image data
                 record["input"] = {k: v for k, v in pending.row.fields.items() if isinstance(v, str)}
@@ -137,7 +137,7 @@ def _record_error(errors: JsonlSink, counters: Counters, row: Row, stage: str, s
     counters.rows_error += 1
     message = f"{type(error).__name__}: {error}"
     log.warning("row %r failed in %s (%s): %s", row.id, step_name, stage, message)
-    errors.write({"id": row.id, "step": step_name, "stage": stage, "error": message})
+    errors.write({"id": row.id, "index": row.index, "step": step_name, "stage": stage, "error": message})
 
 
 def seed_everything(seed: int) -> None:

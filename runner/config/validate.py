@@ -158,6 +158,12 @@ def check_consistency(cfg: dict) -> None:
             f"model.{sources[1]}", f"model.{sources[0]} and model.{sources[1]} are both set",
             "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
         )
+    shard = cfg.get("shard") or {"index": 0, "count": 1}
+    if shard["index"] >= shard["count"]:
+        raise ConfigError(
+            "shard.index", f"shard.index={shard['index']} is not below shard.count={shard['count']}",
+            f"use shard.index=0..{shard['count'] - 1}",
+        )
     check_field_mapping(cfg)
 
 

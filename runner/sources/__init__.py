@@ -19,6 +19,8 @@ class Row:
     id: Any
     fields: dict[str, Any]
     error: str | None = None  # set when the source itself could not read this row
+    # Position in the dataset after `skip`, before sharding: shards, resumed runs and merges order by it.
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,14 @@ class Source:
         """Number of rows when known without reading the data (for the progress bar), else None."""
         return None
 
-    def total_rows(self) -> int | None:
+    def total_rows(self, shard: dict | None = None) -> int | None:
         size, limit = self.size(), self.cfg.get("limit")
-        if size is None:
-            return limit
-        return size if limit is None else min(size, limit)
+        if size is not None:
+            size = max(0, size - (self.cfg.get("skip") or 0))
+        total = limit if size is None else (size if limit is None else min(size, limit))
+        if total is None or not shard or shard["count"] == 1:
+            return total
+        return len(range(shard["index"], total, shard["count"]))
 
     def default_mapping(self) -> dict[str, str]:
         """Task input -> column used when the config names none; sources may know better."""
@@ -66,16 +71,24 @@ class Source:
         """Folder that relative file paths in the data are resolved against (None: the cwd)."""
         return None
 
-    def rows(self, mapping: dict[str, str]) -> Iterator[Row]:
-        limit = self.cfg.get("limit")
+    def rows(self, mapping: dict[str, str], shard: dict | None = None) -> Iterator[Row]:
+        """Rows after `skip`, up to `limit`; with `shard` {index, count}, only the positions p with
+        p % count == index, so shards never overlap and together cover every row."""
+        skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
+        shard_index, shard_count = (shard["index"], shard["count"]) if shard else (0, 1)
         id_column = self.cfg.get("id_column")
-        for count, (row_id, record) in enumerate(self.records()):
-            if limit is not None and count >= limit:
+        for position, (row_id, record) in enumerate(self.records()):
+            index = position - skip
+            if index < 0:
+                continue
+            if limit is not None and index >= limit:
                 return
+            if index % shard_count != shard_index:
+                continue
             if id_column:
                 row_id = record.get(id_column, row_id)
             fields = {name: record.get(column) for name, column in mapping.items()}
-            yield Row(row_id, fields, error=record.get(BAD_RECORD))
+            yield Row(row_id, fields, error=record.get(BAD_RECORD), index=index)
 
 
 def open_source(cfg: dict, spec: TaskSpec) -> Source:

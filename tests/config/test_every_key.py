@@ -51,6 +51,10 @@ BAD_VALUES = [
     (["output.format=csv"], "output.format"),
     (["output.include_inputs=maybe"], "output.include_inputs"),
     (["+colour=blue"], "colour"),
+    (["dataset.skip=-1"], "dataset.skip"),
+    (["shard.count=0"], "shard.count"),
+    (["shard.index=-1"], "shard.index"),
+    (["shard.count=2", "shard.index=2"], "shard.index"),
     (["quantization=8bit", "device=mps"], "quantization"),
 ]
 
