@@ -43,13 +43,17 @@ def _job(cfg) -> int:
 
     from runner.config.compose import to_plain
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    code = run_job(to_plain(cfg), run_dir, argv=sys.argv, cwd=Path.cwd())
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    code = run_job(to_plain(cfg), run_dir, argv=sys.argv, cwd=Path.cwd(), multirun=multirun)
     _exit_codes.append(code)
     return code
 
 
-def run_job(raw_cfg: dict, run_dir: Path, argv: list[str], cwd: Path) -> int:
+def run_job(raw_cfg: dict, run_dir: Path, argv: list[str], cwd: Path, multirun: bool = False) -> int:
     from runner.job import make_plan, run_plan
 
     try:
@@ -57,7 +61,7 @@ def run_job(raw_cfg: dict, run_dir: Path, argv: list[str], cwd: Path) -> int:
         if plan.cfg["graph"]["show"]:
             print(plan.describe())
             return 0
-        metrics = run_plan(plan, run_dir, argv, cwd)
+        metrics = run_plan(plan, run_dir, argv, cwd, multirun=multirun)
     except ConfigError as error:
         log.error("config error: %s", error.render())
         return error.exit_code
@@ -88,7 +92,12 @@ def _report_failure(run_dir: Path, message: str, hint: str | None) -> None:
 
 
 def _report_success(metrics: dict, run_dir: Path) -> None:
+    if metrics.get("status") in ("oom", "skipped_after_oom"):
+        log.warning("%s at batch_size=%s: %s (recorded in %s)", metrics["status"], metrics.get("batch_size"),
+                    metrics.get("error"), run_dir / "metrics.json")
+        return
     rate = metrics.get("items_per_second")
+    run_dir = Path(metrics.get("run_dir") or run_dir)  # a resumed run writes into the run it resumes
     log.info(
         "done: %d rows -> %s (%d errors%s), %s rows/s, model load %.2fs",
         metrics["rows_out"], run_dir / "predictions.jsonl", metrics["rows_error"],

@@ -2,8 +2,8 @@
 
 Nodes declare the fields they consume and produce, with modalities; edges say which fields flow.
 `check` verifies that every field a node consumes arrives from upstream with the right modality
-and that the graph has no cycle, before any model loads. Today a config makes one step; the
-structure already holds several, so chains need no rewrite.
+and that the graph has no cycle, before any model loads. A single-task config is a one-step graph;
+graph.steps describes chains of any length.
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ class Edge:
 class Graph:
     nodes: dict[str, Node]
     edges: list[Edge]
+    # step name -> {task input: (producer, field)}: what execution reads for each step input
+    inputs: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     def upstream(self, name: str) -> list[Edge]:
         return [e for e in self.edges if e.target == name]
@@ -54,36 +56,134 @@ class Graph:
                         ready.append(edge.target)
         if len(ordered) != len(self.nodes):
             stuck = sorted(set(self.nodes) - set(ordered))
-            raise ConfigError("graph", f"the steps form a cycle: {' -> '.join(stuck)}")
+            raise ConfigError("graph.steps", f"the steps form a cycle: {' -> '.join(stuck)}")
         return ordered
 
     def steps(self) -> list[Node]:
         return [self.nodes[n] for n in self.order() if self.nodes[n].kind == "step"]
 
 
-def build_graph(cfg: dict, mapping: dict[str, str], source_columns: list[str]) -> Graph:
-    """One step: the task, fed by the source columns that `mapping` names (task input -> column)."""
+SOURCE = "source"
+SINK = "predictions"
+
+
+def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: list[str],
+                column_modalities: dict[str, str], sink_steps: str = "all", sink_detail: str = "jsonl") -> Graph:
+    """The graph of validated step configs ({name: single-task config with `step` meta}).
+
+    `first_mapping` (task input -> column) feeds the first step when it names no input. A one-step
+    run (no graph.steps) keys the source's fields by task input, as it always has; a multi-step run
+    keys them by column, since several steps may read the same column."""
+    names = list(steps)
+    single = len(steps) == 1 and steps[names[0]]["step"]["input"] is None
+    step_inputs = {name: resolve_inputs(name, cfg, names, first_mapping, columns, steps) for name, cfg in steps.items()}
+    source_produces: dict[str, str | None] = {}
+    for name, inputs in step_inputs.items():
+        spec = TASKS[steps[name]["task"]["name"]]
+        for wanted, (producer, field) in inputs.items():
+            if producer == SOURCE:
+                source_produces[field] = spec.inputs[wanted] if single else column_modalities.get(field)
+    nodes = [Node(SOURCE, "source", produces=source_produces, detail=_source_detail(steps[names[0]]["dataset"]))]
+    edges = []
+    for name, cfg in steps.items():
+        spec = TASKS[cfg["task"]["name"]]
+        inputs = step_inputs[name]
+        nodes.append(Node(name, "step", consumes={k: spec.inputs[k] for k in inputs}, produces=dict(spec.produces),
+                          detail=_step_detail(cfg, spec)))
+        for producer in dict.fromkeys(p for p, _ in inputs.values()):
+            edges.append(Edge(producer, name, {k: f for k, (p, f) in inputs.items() if p == producer}))
+    written = names if sink_steps == "all" else names[-1:]
+    nodes.append(Node(SINK, "sink", consumes={steps[n]["step"]["output"]: "json" for n in written}, detail=sink_detail))
+    edges += [Edge(n, SINK, {steps[n]["step"]["output"]: "*"}) for n in written]
+    graph = Graph({n.name: n for n in nodes}, edges)
+    graph.inputs = step_inputs
+    check(graph)
+    return graph
+
+
+def resolve_inputs(name: str, cfg: dict, names: list[str], first_mapping: dict[str, str], columns: list[str],
+                   steps: dict[str, dict]) -> dict[str, tuple[str, str]]:
+    """{task input: (producer, field)}: producer is "source" (field = a column, or the task input
+    for one-step runs) or a step name (field = one of the fields that step's task produces)."""
     spec = TASKS[cfg["task"]["name"]]
-    dataset = cfg["dataset"]
-    source = Node(
-        "source", "source", produces={column: spec.inputs[name] for name, column in mapping.items()},
-        detail=f"dataset={dataset['type']}" + (f" {dataset.get('path') or dataset.get('name')}" if dataset.get("path") or dataset.get("name") else ""),
-    )
+    key = f"graph.steps.{name}.input"
+    given = cfg["step"]["input"]
+    position = names.index(name)
+    if given is None:
+        if len(names) == 1:
+            return {wanted: (SOURCE, wanted) for wanted in first_mapping}
+        if position == 0:
+            return {wanted: (SOURCE, column) for wanted, column in first_mapping.items()}
+        previous = names[position - 1]
+        produced = TASKS[steps[previous]["task"]["name"]].produces
+        if len(spec.required_inputs) != 1:
+            raise ConfigError(key, f"is required: task {spec.id} takes {', '.join(spec.required_inputs)}",
+                              f"map each, e.g. {key}={{{spec.required_inputs[0]}: <step>.<field>, ...}}")
+        field = next(iter(produced))
+        return {spec.primary_input: (previous, field)}
+    if isinstance(given, str):
+        if len(spec.required_inputs) > 1:
+            raise ConfigError(key, f"task {spec.id} takes several inputs ({', '.join(spec.inputs)}); a single reference is ambiguous",
+                              f"map each: {key}={{{', '.join(f'{i}: ...' for i in spec.inputs)}}}")
+        given = {spec.primary_input: given}
+    unknown = [k for k in given if k not in spec.inputs]
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}", f"'{unknown[0]}' is not an input of task {spec.id}",
+                          f"inputs: {', '.join(spec.inputs)}")
+    missing = [k for k in spec.required_inputs if k not in given]
+    if missing:
+        raise ConfigError(f"{key}.{missing[0]}", f"nothing feeds input '{missing[0]}' of task {spec.id}",
+                          "name a source column or <step>.<field>")
+    return {wanted: _parse_ref(ref, f"{key}.{wanted}" if len(given) > 1 else key, name, names, columns, steps)
+            for wanted, ref in given.items()}
+
+
+def _parse_ref(ref, key: str, this: str, names: list[str], columns: list[str], steps: dict[str, dict]) -> tuple[str, str]:
+    if not isinstance(ref, str) or not ref:
+        raise ConfigError(key, f"expected a source column or <step>.<field>, got {ref!r}")
+    head, dot, field = ref.partition(".")
+    if dot and head == SOURCE:
+        return _source_ref(field, key, columns)
+    if dot and head in steps:
+        if head == this:
+            raise ConfigError(key, f"step '{this}' cannot feed itself", "name an earlier step or a source column")
+        produced = TASKS[steps[head]["task"]["name"]].produces
+        if field not in produced:
+            raise ConfigError(key, f"step '{head}' ({steps[head]['task']['name']}) does not produce '{field}'",
+                              _did_you_mean(field, produced) + f"it produces: {', '.join(produced)}")
+        return head, field
+    if ref in columns or not columns and not dot:
+        return SOURCE, ref
+    if dot:
+        hint = _did_you_mean(head, names) + f"steps: {', '.join(names)}" + (f"; columns: {', '.join(columns)}" if columns else "")
+        raise ConfigError(key, f"'{ref}' names no step and no source column", hint)
+    return _source_ref(ref, key, columns)
+
+
+def _source_ref(column: str, key: str, columns: list[str]) -> tuple[str, str]:
+    if columns and column not in columns:
+        raise ConfigError(key, f"column '{column}' is not in the data",
+                          _did_you_mean(column, columns) + f"the data has columns: {', '.join(columns)}")
+    return SOURCE, column
+
+
+def _did_you_mean(value: str, allowed) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _source_detail(dataset: dict) -> str:
+    where = dataset.get("path") or dataset.get("name")
+    return f"dataset={dataset['type']}" + (f" {where}" if where else "")
+
+
+def _step_detail(cfg: dict, spec) -> str:
     model = cfg["model"]
     model_name = model.get("id") or model.get("package") or (f"tiny/{model['tiny']}" if model.get("tiny") else None)
     model_name = model_name or f"default {spec.default_model[0]}"
-    step = Node(
-        "main", "step", consumes={name: spec.inputs[name] for name in mapping},
-        produces=dict(spec.produces), detail=f"{spec.id} ({model_name}, batch_size={cfg['batch_size']})",
-    )
-    sink = Node("predictions", "sink", consumes={"output": "json"}, detail=f"{cfg['output']['format']}")
-    edges = [
-        Edge("source", "main", {name: column for name, column in mapping.items()}),
-        Edge("main", "predictions", {"output": "*"}),
-    ]
-    graph = Graph({n.name: n for n in (source, step, sink)}, edges)
-    check(graph)
-    return graph
+    return f"{spec.id} ({model_name}, batch_size={cfg['batch_size']})"
 
 
 def check(graph: Graph) -> None:
@@ -96,13 +196,14 @@ def check(graph: Graph) -> None:
             upstream = graph.nodes[edge.source]
             for wanted, offered in edge.fields.items():
                 if offered not in upstream.produces:
-                    raise ConfigError(f"graph.{node.name}", f"needs '{offered}' from {edge.source}, which does not produce it")
-                arriving[wanted] = upstream.produces[offered]
+                    raise ConfigError(f"graph.steps.{node.name}.input", f"needs '{offered}' from {edge.source}, which does not produce it")
+                arriving[wanted] = upstream.produces[offered]  # None: a source column of unknown modality
         for name, modality in node.consumes.items():
             if name not in arriving:
-                raise ConfigError(f"graph.{node.name}", f"input '{name}' ({modality}) is fed by nothing")
-            if arriving[name] != modality:
-                raise ConfigError(f"graph.{node.name}", f"input '{name}' wants {modality}, gets {arriving[name]}")
+                raise ConfigError(f"graph.steps.{node.name}.input", f"input '{name}' ({modality}) is fed by nothing")
+            if arriving[name] is not None and arriving[name] != modality:
+                raise ConfigError(f"graph.steps.{node.name}.input", f"input '{name}' wants {modality}, gets {arriving[name]}",
+                                  "feed it a field of that modality (see run graph.show=true)")
 
 
 def render_text(graph: Graph) -> str:

@@ -76,8 +76,14 @@ class PipelineStep:
         return text
 
     # -- forward ----------------------------------------------------------------------------------
-    def run(self, inputs: list) -> list:
-        """Outputs for `inputs`, in order, one per input."""
+    def run(self, inputs: list, batch_size: int | None = None) -> list:
+        """Outputs for `inputs`, in order, one per input (batch_size: this call's, e.g. a trial's)."""
+        if batch_size is not None and batch_size != self.batch_size:
+            saved, self.batch_size = self.batch_size, batch_size
+            try:
+                return self.run(inputs)
+            finally:
+                self.batch_size = saved
         inputs = [dict(x) if isinstance(x, dict) else x for x in inputs]  # pipelines pop keys from dicts
         if self.spec.id == "image-text-to-text":
             outputs = self._run_image_text(inputs)
@@ -119,6 +125,36 @@ def image_text_chat(image, text: str | None) -> list[dict]:
     if text:
         content.append({"type": "text", "text": text})
     return [{"role": "user", "content": content}]
+
+
+def field_value(output: Any, name: str) -> Any:
+    """One named field of a step's output, for the next step: the top result's field when the
+    output is a list of results ([{"summary_text": ...}], top-k labels), else the whole output."""
+    value = output
+    while isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict) and name in value:
+        return value[name]
+    if isinstance(value, list) and value and isinstance(value[0], dict) and name in value[0]:
+        return value[0][name]
+    return output
+
+
+def input_length(value: Any) -> int:
+    """A cheap size of a prepared input, for length bucketing and for picking batch_size=auto's
+    worst case: characters of text, samples of audio, pixels of an image, summed over fields."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        if "raw" in value:
+            return len(value["raw"])
+        return sum(input_length(v) for v in value.values())
+    size = getattr(value, "size", None)
+    if isinstance(size, tuple) and len(size) == 2:  # a PIL image
+        return size[0] * size[1]
+    if isinstance(value, (list, tuple)):
+        return sum(input_length(v) for v in value)
+    return len(value) if hasattr(value, "__len__") else 0
 
 
 def to_jsonable(value: Any) -> Any:

@@ -25,26 +25,40 @@ def task_schema_name(task_id: str) -> str:
 
 
 def validate_config(cfg: dict) -> dict:
-    """Return a validated copy of `cfg` (task id canonical, null task params dropped) or raise ConfigError."""
+    """Return a validated copy of `cfg` (task id canonical, null task params dropped) or raise ConfigError.
+    With graph.steps, the top level carries no task and every step is checked as a single-task config."""
     cfg = dict(cfg)
-    if "task" not in cfg or cfg["task"] is None:
+    has_steps = bool((cfg.get("graph") or {}).get("steps"))
+    if has_steps and cfg.get("task") is not None:
+        raise ConfigError(
+            "task", "a task is given and graph.steps too",
+            "graph.steps names each step's task; drop +task=... (or drop graph.steps for a single-task run)",
+        )
+    if not has_steps and cfg.get("task") is None:
         raise ConfigError(
             "task", "no task given",
             f"append one with +task=<name>, e.g. +task=text-classification. Tasks: {', '.join(sorted(TASKS))}",
         )
-    task = dict(cfg["task"])
-    task_id = canonical_task_id(str(task.get("name")))
-    if task_id is None:
-        raise _unknown_choice("task.name", task.get("name"), all_task_names())
-    task["name"] = task_id
-    task["params"] = {k: v for k, v in (task.get("params") or {}).items() if v is not None}
-    cfg["task"] = task
-
-    errors = schema_errors(cfg, load_schema("config.schema.json"), prefix="")
-    errors += schema_errors(task["params"], load_schema(task_schema_name(task_id)), prefix="task.params")
+    errors = []
+    if not has_steps:
+        task = dict(cfg["task"])
+        task_id = canonical_task_id(str(task.get("name")))
+        if task_id is None:
+            raise _unknown_choice("task.name", task.get("name"), all_task_names())
+        task["name"] = task_id
+        task["params"] = {k: v for k, v in (task.get("params") or {}).items() if v is not None}
+        cfg["task"] = task
+        errors += schema_errors(task["params"], load_schema(task_schema_name(task_id)), prefix="task.params")
+    errors = schema_errors(cfg, load_schema("config.schema.json"), prefix="") + errors
     if errors:
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
-    check_consistency(cfg)
+    if has_steps:
+        from runner.config.steps import step_configs
+
+        check_shard(cfg)
+        step_configs(cfg, validate_config)
+    else:
+        check_consistency(cfg)
     return cfg
 
 
@@ -158,13 +172,17 @@ def check_consistency(cfg: dict) -> None:
             f"model.{sources[1]}", f"model.{sources[0]} and model.{sources[1]} are both set",
             "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
         )
+    check_shard(cfg)
+    check_field_mapping(cfg)
+
+
+def check_shard(cfg: dict) -> None:
     shard = cfg.get("shard") or {"index": 0, "count": 1}
     if shard["index"] >= shard["count"]:
         raise ConfigError(
             "shard.index", f"shard.index={shard['index']} is not below shard.count={shard['count']}",
             f"use shard.index=0..{shard['count'] - 1}",
         )
-    check_field_mapping(cfg)
 
 
 def check_field_mapping(cfg: dict) -> None:

@@ -247,7 +247,7 @@ def prepare_for_batching(pipe, spec: TaskSpec, batch_size: int) -> None:
     """Batching needs a pad token: GPT-2 and Llama tokenizers have none, so pad with EOS.
     Decoder-only generation pads on the left, or the model continues from pad tokens."""
     tokenizer = getattr(pipe, "tokenizer", None)
-    if tokenizer is None or batch_size <= 1:
+    if tokenizer is None or (isinstance(batch_size, int) and batch_size <= 1):  # "auto" may batch
         return
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token

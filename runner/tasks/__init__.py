@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 TEXT, AUDIO, IMAGE = "text", "audio", "image"
 MODALITIES = (TEXT, AUDIO, IMAGE)
+# Structured outputs (scores, entity lists, embeddings, boxes): a later step cannot take them as text.
+DATA = "data"
 
 
 @dataclass(frozen=True)
@@ -44,37 +46,37 @@ TASKS: dict[str, TaskSpec] = {
             ("HuggingFaceTB/SmolLM3-3B", "a07cc9a"), "gpt2", aliases=("generate", "llm"),
         ),
         TaskSpec(
-            "text-classification", {"text": TEXT}, {"label": TEXT},
+            "text-classification", {"text": TEXT}, {"label": TEXT, "score": DATA},
             ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f"), "distilbert",
             aliases=("sentiment", "sentiment-analysis", "classify"),
         ),
         TaskSpec(
-            "token-classification", {"text": TEXT}, {"entities": TEXT},
+            "token-classification", {"text": TEXT}, {"entities": DATA},
             ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496"), "bert",
             aliases=("ner",),
         ),
         TaskSpec(
-            "fill-mask", {"text": TEXT}, {"token_str": TEXT},
+            "fill-mask", {"text": TEXT}, {"token_str": TEXT, "sequence": TEXT, "score": DATA},
             ("distilbert/distilroberta-base", "fb53ab8"), "distilbert",
         ),
         TaskSpec(
-            "feature-extraction", {"text": TEXT}, {"embedding": TEXT},
+            "feature-extraction", {"text": TEXT}, {"embedding": DATA},
             ("distilbert/distilbert-base-cased", "6ea8117"), "bert", aliases=("embeddings", "embed"),
         ),
         TaskSpec(
-            "zero-shot-classification", {"text": TEXT}, {"labels": TEXT},
+            "zero-shot-classification", {"text": TEXT}, {"labels": DATA, "scores": DATA},
             ("facebook/bart-large-mnli", "d7645e1"), "distilbert_nli", aliases=("zero-shot",),
         ),
         TaskSpec(
-            "automatic-speech-recognition", {"audio": AUDIO}, {"text": TEXT},
+            "automatic-speech-recognition", {"audio": AUDIO}, {"text": TEXT, "chunks": DATA},
             ("facebook/wav2vec2-base-960h", "22aad52"), "whisper", aliases=("asr", "speech-to-text"),
         ),
         TaskSpec(
-            "audio-classification", {"audio": AUDIO}, {"label": TEXT},
+            "audio-classification", {"audio": AUDIO}, {"label": TEXT, "score": DATA},
             ("superb/wav2vec2-base-superb-ks", "372e048"), "wav2vec2_cls",
         ),
         TaskSpec(
-            "image-classification", {"image": IMAGE}, {"label": TEXT},
+            "image-classification", {"image": IMAGE}, {"label": TEXT, "score": DATA},
             ("google/vit-base-patch16-224", "3f49326"), "vit",
         ),
         TaskSpec(
@@ -107,17 +109,17 @@ TASKS: dict[str, TaskSpec] = {
             pipeline_tasks=("text2text-generation", "runner-text2text-generation"),
         ),
         TaskSpec(
-            "question-answering", {"question": TEXT, "context": TEXT}, {"answer": TEXT},
+            "question-answering", {"question": TEXT, "context": TEXT}, {"answer": TEXT, "score": DATA},
             ("distilbert/distilbert-base-cased-distilled-squad", "564e9b5"), "distilbert_qa", aliases=("qa",),
             pipeline_tasks=("question-answering", "runner-question-answering"),
         ),
         TaskSpec(
-            "visual-question-answering", {"image": IMAGE, "question": TEXT}, {"answer": TEXT},
+            "visual-question-answering", {"image": IMAGE, "question": TEXT}, {"answer": TEXT, "score": DATA},
             ("dandelin/vilt-b32-finetuned-vqa", "d0a1f6a"), "vilt", aliases=("vqa",),
             pipeline_tasks=("visual-question-answering", "runner-visual-question-answering"),
         ),
         TaskSpec(
-            "object-detection", {"image": IMAGE}, {"boxes": TEXT},
+            "object-detection", {"image": IMAGE}, {"boxes": DATA},
             ("facebook/detr-resnet-50", "1d5f47b"), "yolos", aliases=("detection",),
         ),
     ]

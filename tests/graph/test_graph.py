@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import pytest
 
-from runner.api import compose
 from runner.errors import ConfigError
-from runner.graph import Edge, Graph, Node, build_graph, check, render_mermaid, render_text
+from runner.graph import Edge, Graph, Node, check, render_mermaid, render_text
+from runner.job import make_plan
+from runner.config.compose import compose_config
 from tests.conftest import run_cli
 
 
+def build_graph(overrides):
+    return make_plan(compose_config(overrides)).graph
+
+
 def test_one_step_graph_from_config():
-    cfg = compose(["+task=asr", "model=tiny"])
-    graph = build_graph(cfg, {"audio": "audio"}, ["audio"])
+    graph = build_graph(["+task=asr", "model=tiny"])
     assert graph.order() == ["source", "main", "predictions"]
     (step,) = graph.steps()
-    assert step.consumes == {"audio": "audio"} and step.produces == {"text": "text"}
+    assert step.consumes == {"audio": "audio"} and step.produces == {"text": "text", "chunks": "data"}
 
 
 def test_modality_mismatch_is_rejected():
@@ -25,7 +29,7 @@ def test_modality_mismatch_is_rejected():
     )
     with pytest.raises(ConfigError, match="input 'image' wants image, gets text") as caught:
         check(graph)
-    assert caught.value.key == "graph.classify"
+    assert caught.value.key == "graph.steps.classify.input"
 
 
 def test_missing_upstream_field_and_cycles_are_rejected():
@@ -39,7 +43,7 @@ def test_missing_upstream_field_and_cycles_are_rejected():
 
 
 def test_renderings_name_every_node():
-    graph = build_graph(compose(["+task=text-classification"]), {"text": "text"}, ["text"])
+    graph = build_graph(["+task=text-classification"])
     text, mermaid = render_text(graph), render_mermaid(graph)
     assert "distilbert/distilbert-base-uncased-finetuned-sst-2-english" in text
     assert mermaid.startswith("flowchart LR")

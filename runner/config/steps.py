@@ -1,0 +1,128 @@
+"""The steps of a run, each as a complete single-task config.
+
+A run without `graph.steps` is a one-step graph named "main" made of the top-level keys. With
+`graph.steps`, each step names its task and may name its own model (a preset in conf/model/ or a
+mapping of model keys), params, input, batch_size, device, device_map, dtype and quantization
+(a preset in conf/quantization/); what it leaves out comes from the top level. Each step's config
+is checked with the same schema and rules as a single-task run, and its error keys are renamed to
+point at the step (graph.steps.<name>.<key>), so a step fails as clearly as a top-level key.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from runner.errors import ConfigError, ConfigErrors
+from runner.paths import CONF_DIR
+
+SINGLE_STEP = "main"
+SOURCE = "source"
+# Top-level keys a step may override, as they are spelled in a step.
+OVERRIDABLE = ("batch_size", "device", "device_map", "dtype")
+
+
+def step_configs(cfg: dict, validate) -> dict[str, dict]:
+    """{step name: single-task config}, in the order written. `validate` is validate_config (passed
+    in to avoid a circular import); each step config it returns carries `step` meta: input, output."""
+    steps = (cfg.get("graph") or {}).get("steps")
+    if not steps:
+        single = dict(cfg)
+        single["step"] = {"name": SINGLE_STEP, "input": None, "output": SINGLE_STEP}
+        return {SINGLE_STEP: single}
+    result, errors = {}, []
+    for position, (name, step) in enumerate(steps.items()):
+        if name == SOURCE:
+            errors.append(ConfigError(f"graph.steps.{name}", f"'{SOURCE}' is reserved for the dataset", "rename the step"))
+            continue
+        try:
+            result[name] = _step_config(cfg, name, step or {}, validate, first=position == 0)
+        except ConfigErrors as error:
+            errors.extend(error.errors)
+        except ConfigError as error:
+            errors.append(error)
+    _check_output_names(steps, errors)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
+    return result
+
+
+def _step_config(cfg: dict, name: str, step: dict, validate, first: bool) -> dict:
+    prefix = f"graph.steps.{name}"
+    single = {k: v for k, v in cfg.items() if k not in ("task", "graph")}
+    if not first:  # dataset.column/fields map columns to the first step's inputs; later steps name theirs
+        single["dataset"] = {**cfg["dataset"], "column": None, "fields": {}}
+    single["graph"] = {**cfg["graph"], "steps": None}
+    single["task"] = {"name": step.get("task"), "params": dict(step.get("params") or {})}
+    if step.get("model") is not None:
+        single["model"] = _model(step["model"], f"{prefix}.model")
+    if step.get("quantization") is not None:
+        single["quantization"] = _preset("quantization", step["quantization"], f"{prefix}.quantization")
+    for key in OVERRIDABLE:
+        if step.get(key) is not None:
+            single[key] = step[key]
+    try:
+        checked = validate(single)
+    except ConfigErrors as error:
+        raise ConfigErrors([_rekey(e, prefix) for e in error.errors]) from None
+    except ConfigError as error:
+        raise _rekey(error, prefix) from None
+    checked["step"] = {"name": name, "input": step.get("input"), "output": step.get("output") or name}
+    return checked
+
+
+def _rekey(error: ConfigError, prefix: str) -> ConfigError:
+    """task.params.x -> graph.steps.s.params.x, model.id -> graph.steps.s.model.id, and so on."""
+    key = error.key
+    for old, new in (("task.name", "task"), ("task.params", "params"), ("task", "task")):
+        if key == old or key.startswith(old + "."):
+            key = new + key[len(old):]
+            break
+    if key.split(".")[0] in ("task", "params", "model", "quantization", *OVERRIDABLE):
+        key = f"{prefix}.{key}"
+    return ConfigError(key, error.message, error.hint)
+
+
+def _model(value, key: str) -> dict:
+    if isinstance(value, str):
+        return _preset("model", value, key)
+    return {**_preset("model", "default", key), **value}
+
+
+def _preset(group: str, name: str, key: str) -> dict:
+    presets = available_presets(group)
+    if name not in presets:
+        import difflib
+
+        close = difflib.get_close_matches(name, presets, n=1, cutoff=0.6)
+        hint = (f"did you mean '{close[0]}'? " if close else "") + f"allowed: {', '.join(presets)}"
+        raise ConfigError(key, f"{name!r} is not a preset in conf/{group}/", hint)
+    return dict(_load_preset(group, name))
+
+
+@lru_cache(maxsize=None)
+def _load_preset(group: str, name: str) -> dict:
+    from omegaconf import OmegaConf
+
+    loaded = OmegaConf.to_container(OmegaConf.load(CONF_DIR / group / f"{name}.yaml"), resolve=True) or {}
+    parents = loaded.pop("defaults", [])
+    merged: dict = {}
+    for parent in parents:
+        if parent != "_self_":
+            merged.update(_load_preset(group, parent))
+    merged.update(loaded)
+    return merged
+
+
+def available_presets(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def _check_output_names(steps: dict, errors: list) -> None:
+    seen: dict[str, str] = {}
+    for name, step in steps.items():
+        output = (step or {}).get("output") or name
+        if output in seen:
+            errors.append(ConfigError(
+                f"graph.steps.{name}.output", f"'{output}' is already the output of step '{seen[output]}'",
+                "give each step its own output name",
+            ))
+        seen[output] = name

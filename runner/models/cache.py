@@ -1,0 +1,70 @@
+"""Loaded pipelines kept across the jobs of one process, so a sweep loads its model once.
+
+A sweep's points (Hydra's basic launcher runs them one after another in one process) that differ
+only in keys the model does not depend on (batch size, generation parameters, data) reuse the
+loaded pipeline. A point that changes the model, dtype, device, placement or quantization frees the
+old one before loading the new, so two models never sit in memory only because of the cache.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from runner.models.loading import LoadedPipeline, load_pipeline, prepare_for_batching
+from runner.tasks import TaskSpec
+
+log = logging.getLogger(__name__)
+
+# Task parameters read when the pipeline is built (the rest go to each call).
+LOAD_PARAMS = ("src_lang", "tgt_lang")
+
+_loaded: dict[str, LoadedPipeline] = {}
+
+
+def load_key(cfg: dict) -> str:
+    """Everything that decides which model is loaded, and where and how."""
+    params = cfg["task"]["params"]
+    identity = {
+        "task": cfg["task"]["name"],
+        "load_params": {k: params.get(k) for k in LOAD_PARAMS if params.get(k) is not None},
+        "model": cfg["model"],
+        "seed": cfg.get("seed") if cfg["model"].get("tiny") else None,  # tiny weights depend on the seed
+        **{k: cfg.get(k) for k in ("dtype", "device", "device_map", "quantization")},
+    }
+    return json.dumps(identity, sort_keys=True, default=str)
+
+
+def keep_only(keys: set[str]) -> None:
+    """Free the cached pipelines that the next job does not need (before it loads its own)."""
+    stale = [k for k in _loaded if k not in keys]
+    for key in stale:
+        del _loaded[key]
+    if stale:
+        from runner.bench.oom import release_memory
+
+        release_memory()
+
+
+def get_pipeline(cfg: dict, spec: TaskSpec) -> tuple[LoadedPipeline, bool]:
+    """The pipeline for this config and whether it was reused from an earlier job."""
+    key = load_key(cfg)
+    if key in _loaded:
+        loaded = _loaded[key]
+        prepare_for_batching(loaded.pipe, spec, cfg["batch_size"])
+        log.info("reusing the loaded %s model %s", loaded.ref.origin, loaded.ref.location)
+        return loaded, True
+    loaded = load_pipeline(cfg, spec)
+    _loaded[key] = loaded
+    return loaded, False
+
+
+def forget(cfg: dict) -> None:
+    """Drop one pipeline (a finished step, when graph.free_finished_models is set)."""
+    if _loaded.pop(load_key(cfg), None) is not None:
+        from runner.bench.oom import release_memory
+
+        release_memory()
+
+
+def clear() -> None:
+    keep_only(set())
