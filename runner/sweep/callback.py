@@ -1,0 +1,29 @@
+"""The Hydra callback that writes the sweep report when a multirun ends (registered in conf/config.yaml)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+log = logging.getLogger(__name__)
+
+
+class SweepReport(Callback):
+    """on_multirun_end: read every job folder under hydra.sweep.dir and write sweep.{csv,json,md,png}.
+
+    It runs in the launching process after all jobs, whichever launcher ran them, and reads only
+    files, so jobs run by joblib or submitit in other processes are reported the same way."""
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        from runner.sweep.report import write_report
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            report = write_report(sweep_dir)
+        except Exception:  # the jobs' own outputs are intact; a report failure must not hide them
+            log.exception("could not write the sweep report in %s", sweep_dir)
+            print(f"sweep report failed; rebuild it with: python -m runner.sweep {sweep_dir}")
+            return
+        print("\n".join(report.summary_lines()))

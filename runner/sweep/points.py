@@ -1,0 +1,150 @@
+"""Read a finished sweep from disk: one point per job folder, from the files each job left behind.
+
+Only files are read (never in-process state), so the report works whichever launcher ran the jobs
+(basic, joblib, submitit) and can be rebuilt later. A job folder is any folder under the sweep
+holding `.hydra/overrides.yaml`, `metrics.json` or `run.json`; a job that crashed before writing
+metrics.json still counts, with the status from run.json or "error".
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+MARKERS = (".hydra/overrides.yaml", "metrics.json", "run.json")
+BATCH_KEY = "batch_size"
+STATUSES = ("ok", "oom", "error", "skipped_after_oom")
+
+
+def find_job_dirs(sweep_dir: Path) -> list[Path]:
+    found = {path.parent.parent if path.name == "overrides.yaml" else path.parent
+             for marker in MARKERS for path in sweep_dir.rglob(Path(marker).name)
+             if path.as_posix().endswith(marker)}
+    found.discard(sweep_dir)
+    return sorted(found, key=lambda p: _natural_key(p.relative_to(sweep_dir).as_posix()))
+
+
+def _natural_key(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def read_point(job_dir: Path, sweep_dir: Path) -> dict:
+    """One row of the report: the job's overrides and the metrics.json contract, missing keys as None."""
+    metrics = _read_json(job_dir / "metrics.json")
+    record = _read_json(job_dir / "run.json")
+    overrides = read_overrides(job_dir)
+    latency = metrics.get("latency_ms") or {}
+    autobatch = metrics.get("autobatch")
+    requested = metrics.get("batch_size_requested", _as_int(overrides.get(BATCH_KEY)) or overrides.get(BATCH_KEY))
+    return {
+        "job": job_dir.relative_to(sweep_dir).as_posix(),
+        "overrides": overrides,
+        "override_args": read_override_args(job_dir),
+        "status": point_status(metrics, record),
+        "error": metrics.get("error"),
+        "batch_size": metrics.get("batch_size", _as_int(overrides.get(BATCH_KEY))),
+        "batch_size_requested": requested,
+        "items_per_second": metrics.get("items_per_second"),
+        "tokens_per_second": metrics.get("tokens_per_second"),
+        "latency_p50_ms": latency.get("p50"),
+        "latency_p90_ms": latency.get("p90"),
+        "latency_p99_ms": latency.get("p99"),
+        **peak_memory(metrics),
+        "peak_rss_mb": metrics.get("peak_rss_mb"),
+        "cuda_max_allocated_mb": metrics.get("cuda_max_allocated_mb"),
+        "cuda_max_reserved_mb": metrics.get("cuda_max_reserved_mb"),
+        "model_load_seconds": metrics.get("model_load_seconds"),
+        "model_reused": metrics.get("model_reused"),
+        "rows_out": metrics.get("rows_out"),
+        "rows_error": metrics.get("rows_error"),
+        "autobatch": autobatch,
+    }
+
+
+def point_status(metrics: dict, record: dict) -> str:
+    """metrics.json's status; without one, a finished run (rows_out present) is ok, and a job
+    without metrics takes run.json's status (error, interrupted) or "error"."""
+    if metrics.get("status"):
+        return metrics["status"]
+    if record.get("status") not in (None, "ok"):
+        return record["status"]
+    return "ok" if metrics.get("rows_out") is not None else "error"
+
+
+def peak_memory(metrics: dict) -> dict:
+    """The memory figure to compare: CUDA max allocated when the point ran on a GPU, else peak RSS."""
+    if metrics.get("cuda_max_allocated_mb") is not None:
+        return {"peak_memory_mb": metrics["cuda_max_allocated_mb"], "peak_memory_source": "cuda_max_allocated"}
+    if metrics.get("peak_rss_mb") is not None:
+        return {"peak_memory_mb": metrics["peak_rss_mb"], "peak_memory_source": "peak_rss"}
+    return {"peak_memory_mb": None, "peak_memory_source": None}
+
+
+def read_override_args(job_dir: Path) -> list[str]:
+    """The job's command-line overrides as typed (Hydra saves them in .hydra/overrides.yaml)."""
+    path = job_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    import yaml  # PyYAML comes with Hydra
+
+    return [str(item) for item in yaml.safe_load(path.read_text()) or []]
+
+
+def read_overrides(job_dir: Path) -> dict[str, str]:
+    """key -> value of the job's overrides, in order (`+`/`++`/`~` prefixes dropped from keys)."""
+    overrides = {}
+    for arg in read_override_args(job_dir):
+        key, _, value = arg.partition("=")
+        overrides[key.lstrip("+~")] = value
+    return overrides
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):  # absent (the job crashed) or cut short mid-write
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def annotate(points: list[dict]) -> list[str]:
+    """Give each point its group (the other swept overrides) and its speedup over the batch-1 point of
+    that group; return the swept keys. A key is swept when its value differs between points."""
+    keys = {key for point in points for key in point["overrides"]}
+    swept = sorted(k for k in keys if len({p["overrides"].get(k) for p in points}) > 1)
+    for point in points:
+        point["group"] = " ".join(f"{k}={point['overrides'].get(k)}" for k in swept if k != BATCH_KEY)
+    baseline = {}
+    for point in points:
+        if point["status"] == "ok" and point["batch_size"] == 1 and point["items_per_second"]:
+            baseline.setdefault(point["group"], point["items_per_second"])
+    for point in points:
+        base, rate = baseline.get(point["group"]), point["items_per_second"]
+        point["speedup_vs_batch1"] = round(rate / base, 3) if base and rate is not None and point["status"] == "ok" else None
+    return swept
+
+
+def common_overrides(points: list[dict], swept: list[str]) -> list[str]:
+    """The overrides every point shares, as typed."""
+    args = points[0]["override_args"] if points else []
+    return [arg for arg in args if arg.partition("=")[0].lstrip("+~") not in swept]
+
+
+def recommend(points: list[dict]) -> list[dict]:
+    """Per group, the ok point with the highest items/s."""
+    best: dict[str, dict] = {}
+    for point in points:
+        if point["status"] != "ok" or point["items_per_second"] is None or point["batch_size"] is None:
+            continue
+        current = best.get(point["group"])
+        if current is None or point["items_per_second"] > current["items_per_second"]:
+            best[point["group"]] = point
+    return [{"group": group, "batch_size": p["batch_size"], "items_per_second": p["items_per_second"],
+             "speedup_vs_batch1": p["speedup_vs_batch1"], "job": p["job"]} for group, p in best.items()]

@@ -1,0 +1,170 @@
+"""Write the sweep report next to the job folders: sweep.csv, sweep.json, sweep.md and sweep.png."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.sweep.points import annotate, common_overrides, find_job_dirs, read_point, recommend
+
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS = (
+    "job", "overrides", "group", "status", "batch_size", "batch_size_requested", "items_per_second",
+    "tokens_per_second", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "peak_memory_mb",
+    "peak_memory_source", "peak_rss_mb", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "model_load_seconds",
+    "model_reused", "rows_out", "rows_error", "speedup_vs_batch1", "autobatch_trials", "error",
+)
+
+
+@dataclass
+class Report:
+    sweep_dir: Path
+    points: list[dict]
+    swept: list[str]
+    common: list[str]
+    recommended: list[dict]
+    files: list[Path] = field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        """What the end of a sweep prints: the recommendation(s) and where the report is."""
+        if not self.recommended:
+            return [f"sweep report: no point finished ok; see {self.sweep_dir / 'sweep.md'}"]
+        lines = []
+        for best in self.recommended:
+            where = f" for {best['group']}" if best["group"] else ""
+            speedup = f", {best['speedup_vs_batch1']:.2f}x batch 1" if best["speedup_vs_batch1"] else ""
+            lines.append(f"recommended batch size{where}: {best['batch_size']} "
+                         f"({best['items_per_second']:.1f} items/s{speedup})")
+        return lines + [f"sweep report: {self.sweep_dir / 'sweep.md'}"]
+
+
+def build_report(sweep_dir: str | Path) -> Report:
+    sweep_dir = Path(sweep_dir)
+    points = [read_point(job, sweep_dir) for job in find_job_dirs(sweep_dir)]
+    swept = annotate(points)
+    points.sort(key=lambda p: (p["group"], p["batch_size"] is None, p["batch_size"] or 0))
+    return Report(sweep_dir, points, swept, common_overrides(points, swept), recommend(points))
+
+
+def write_report(sweep_dir: str | Path) -> Report:
+    """Read every job of the sweep and write the four report files into sweep_dir."""
+    report = build_report(sweep_dir)
+    out = report.sweep_dir
+    write_csv(report, out / "sweep.csv")
+    write_json(report, out / "sweep.json")
+    (out / "sweep.md").write_text(markdown(report))
+    report.files = [out / "sweep.csv", out / "sweep.json", out / "sweep.md"]
+    try:
+        from runner.sweep.plot import write_plot
+
+        write_plot(report, out / "sweep.png")
+        report.files.append(out / "sweep.png")
+    except ImportError as error:  # matplotlib is a dependency, but the tables do not need it
+        log.warning("sweep.png not written: %s", error)
+    return report
+
+
+def write_csv(report: Report, path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for point in report.points:
+            trials = (point["autobatch"] or {}).get("trials")
+            writer.writerow({**point, "overrides": _overrides_text(point), "autobatch_trials": len(trials) if trials else None})
+
+
+def write_json(report: Report, path: Path) -> None:
+    document = {
+        "sweep_dir": str(report.sweep_dir),
+        "swept_keys": report.swept,
+        "common_overrides": report.common,
+        "recommended": report.recommended,
+        "points": report.points,
+    }
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def markdown(report: Report) -> str:
+    points = report.points
+    counts = {s: sum(p["status"] == s for p in points) for s in dict.fromkeys(p["status"] for p in points)}
+    lines = ["# Sweep report", "",
+             f"{len(points)} points in `{report.sweep_dir}`: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."]
+    if report.common:
+        lines.append(f"Common overrides: `{' '.join(report.common)}`.")
+    lines += ["", *_table(report), "", *_notes(report), "", *_recommendation_lines(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _table(report: Report) -> list[str]:
+    with_tokens = any(p["tokens_per_second"] is not None for p in report.points)
+    header = ["overrides", "status", "batch size", "items/s", *(["tokens/s"] if with_tokens else []),
+              "p50 ms", "p99 ms", "peak memory MB", "speedup vs batch 1"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
+    for p in report.points:
+        cells = [_cell(" ".join(f"{k}={p['overrides'].get(k)}" for k in report.swept) or p["job"]), p["status"],
+                 _batch_cell(p), _number(p["items_per_second"], 1),
+                 *([_number(p["tokens_per_second"], 1)] if with_tokens else []),
+                 _number(p["latency_p50_ms"], 2), _number(p["latency_p99_ms"], 2), _number(p["peak_memory_mb"], 1),
+                 f"{p['speedup_vs_batch1']:.2f}x" if p["speedup_vs_batch1"] is not None else ""]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def _batch_cell(point: dict) -> str:
+    size = "" if point["batch_size"] is None else str(point["batch_size"])
+    if point["batch_size_requested"] == "auto":
+        trials = len((point["autobatch"] or {}).get("trials") or [])
+        return f"{size} (auto, {trials} trials)" if size else "auto"
+    return size
+
+
+def _notes(report: Report) -> list[str]:
+    points = report.points
+    notes = []
+    if any(p["status"] == "oom" for p in points):
+        notes.append("- **oom**: the point ran out of memory at that batch size; the sweep went on.")
+    skipped = [p for p in points if p["status"] == "skipped_after_oom"]
+    if skipped:
+        sizes = ", ".join(f"{p['batch_size']}" + (f" ({p['group']})" if p["group"] else "") for p in skipped)
+        notes.append(f"- **skipped_after_oom**: batch size {sizes} not run, because a smaller batch size with "
+                     "the same other overrides already ran out of memory.")
+    for p in points:
+        if p["status"] not in ("ok", "oom", "skipped_after_oom"):
+            reason = p["error"] or "no metrics.json: the job failed; see its run.log"
+            notes.append(f"- **{p['status']}** in job {p['job']}: {_cell(reason)}")
+    sources = {p["peak_memory_source"] for p in points} - {None}
+    memory = {"cuda_max_allocated": "CUDA max allocated", "peak_rss": "the process's peak RSS"}
+    if sources:
+        notes.append("- Peak memory: " + " or ".join(memory[s] for s in sorted(sources)) +
+                     (" (CUDA max allocated where the point ran on a GPU)." if len(sources) > 1 else "."))
+    notes.append("- Speedup: items/s over the ok batch-1 point with the same other overrides.")
+    return notes
+
+
+def _recommendation_lines(report: Report) -> list[str]:
+    if not report.recommended:
+        return ["**Recommended batch size:** none (no point finished ok)."]
+    if len(report.recommended) == 1 and not report.recommended[0]["group"]:
+        best = report.recommended[0]
+        return [f"**Recommended batch size:** {best['batch_size']} ({_number(best['items_per_second'], 1)} items/s, "
+                f"the highest throughput among ok points)."]
+    lines = ["**Recommended batch size** (highest items/s among ok points, per group):", ""]
+    lines += [f"- `{best['group']}`: {best['batch_size']} ({_number(best['items_per_second'], 1)} items/s)"
+              for best in report.recommended]
+    return lines
+
+
+def _overrides_text(point: dict) -> str:
+    return " ".join(point["override_args"])
+
+
+def _number(value, digits: int) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
