@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,10 @@ from typing import Any, Iterator
 from runner.errors import RunError
 from runner.sinks import JsonlSink, write_json
 from runner.sources import Row
-from runner.steps import PipelineStep, field_value, input_length, to_jsonable
+from runner.bench.autobatch import input_size
+from runner.bench.memory import peak_memory, reset_peak_memory
+from runner.bench.stats import latency_summary
+from runner.steps import PipelineStep, field_value, to_jsonable
 from runner.tasks import TASKS, TEXT
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 # Rows handed to the pipeline per call, in batches: big enough that the pipeline's own DataLoader
 # batching pays off, small enough that one failing row costs little to isolate.
 CHUNK_BATCHES = 4
+# batch_size=auto tries batches made of this many of the probe's longest rows, repeated.
+AUTO_DISTINCT_ROWS = 8
 # Tasks whose output is generated text: benchmark mode counts its tokens for tokens/s.
 GENERATIVE = {"text-generation", "summarization", "translation", "text2text-generation",
               "automatic-speech-recognition", "image-to-text", "image-text-to-text"}
@@ -164,26 +168,33 @@ class Execution:
 
     def choose_batch_size(self, run: StepRun, cfg: dict) -> None:
         """batch_size=auto: trials on the longest inputs among the first bench.probe_rows rows."""
-        from runner.bench.autobatch import search_batch_size
+        from runner.bench.autobatch import longest_rows, search_batch_size, worst_case_batch
         from runner.bench.oom import check_injected_oom
 
-        probe = []
-        for row in self._rows(limit=cfg["bench"]["probe_rows"]):
-            try:
-                probe.append(run.step.prepare(self._view(run, Item(row))))
-            except Exception:  # a bad row is not a candidate; the run reports it later
-                continue
-        if not probe:
+        probed = 0
+
+        def usable_inputs():
+            nonlocal probed
+            for row in self._rows(limit=cfg["bench"]["probe_rows"]):
+                try:
+                    yield run.step.prepare(self._view(run, Item(row)))
+                    probed += 1
+                except Exception:  # a bad row is not a candidate; the run reports it later
+                    continue
+
+        # Padding makes a batch as long as its longest row, so a few of the longest rows, repeated,
+        # are the worst case for every batch size; streaming keeps only those in memory.
+        longest = longest_rows(usable_inputs(), input_size, AUTO_DISTINCT_ROWS)
+        if not longest:
             raise RunError(f"step {run.name}: batch_size=auto found no usable rows to try", "check the dataset")
-        longest = sorted(probe, key=input_length, reverse=True)
 
         def try_batch(size: int) -> None:
             check_injected_oom(size)
-            run.step.run([longest[i % len(longest)] for i in range(size)], batch_size=size)
+            run.step.run(worst_case_batch(longest, size), batch_size=size)
 
         result = search_batch_size(try_batch, cfg["bench"]["max_batch_size"])
         run.autobatch = {"batch_size": result.batch_size, "trials": result.trials,
-                         "probe_rows": len(probe), "max_batch_size": cfg["bench"]["max_batch_size"]}
+                         "probe_rows": probed, "max_batch_size": cfg["bench"]["max_batch_size"]}
         if result.batch_size is None:
             raise OutOfMemory(run.name, 1, MemoryError("even batch size 1 does not fit"))
         log.info("step %s: batch_size=auto chose %d after %d trials (%s)", run.name, result.batch_size, len(result.trials),
@@ -308,7 +319,7 @@ class Execution:
         order = list(range(len(inputs)))
         if self.settings.sort_by_length:
             # Longest first: similar lengths share a batch (less padding), and an OOM shows at once.
-            order.sort(key=lambda i: input_length(inputs[i]), reverse=True)
+            order.sort(key=lambda i: input_size(inputs[i]), reverse=True)
         ordered = [inputs[i] for i in order]
         if self.settings.bench:
             results = []
@@ -477,15 +488,6 @@ def step_metrics(run: StepRun, top_level: bool = False) -> dict:
     return metrics
 
 
-def latency_summary(latencies: list[float]) -> dict | None:
-    if not latencies:
-        return None
-    import numpy as np
-
-    p50, p90, p99 = np.percentile(np.asarray(latencies) * 1000, [50, 90, 99])
-    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3), "batches": len(latencies)}
-
-
 def count_tokens(run: StepRun, output) -> int:
     """Generated tokens of one output, by re-tokenizing its text with the step's tokenizer."""
     tokenizer = getattr(run.step.pipe, "tokenizer", None)
@@ -562,37 +564,6 @@ def placement(loaded) -> dict:
         "parameter_devices": sorted({str(p.device) for p in parameters}),
         "quantized": bool(getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_8bit", False)),
     }
-
-
-def reset_peak_memory() -> None:
-    """Start this run's peaks afresh: a sweep runs its points in one process, and each point's peak
-    must be its own. Linux resets the peak RSS (VmHWM) on writing 5 to /proc/self/clear_refs."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass  # not Linux, or not allowed: peak_rss_mb is then the process's peak so far
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kilobytes on Linux
-
-
-def peak_memory() -> dict:
-    memory = {"peak_rss_mb": peak_rss_mb()}
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        memory["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-        memory["cuda_max_reserved_mb"] = round(torch.cuda.max_memory_reserved() / 2**20, 1)
-    return memory
 
 
 class _NoBar:

@@ -68,6 +68,8 @@ def make_plan(raw_cfg: dict) -> Plan:
                 source_mapping[field] = first_mapping[field] if single else field
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(steps, graph)
+    if cfg.get("resume"):
+        _resume_record(cfg["resume"])
     if not cfg["graph"]["show"]:
         for step in steps.values():
             check_device_available(step["device"])
@@ -163,11 +165,7 @@ def _resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
     if not cfg.get("resume"):
         return run_dir, set()
     target = Path(cfg["resume"]).expanduser()
-    record_path = target / "run.json"
-    if not record_path.is_file():
-        raise ConfigError("resume", f"'{target}' is not a run directory (no run.json)",
-                          "give the output dir of the interrupted run, e.g. resume=outputs/2026-11-25/10-00-00")
-    saved = json.loads(record_path.read_text()).get("config") or {}
+    saved = _resume_record(cfg["resume"]).get("config") or {}
     differences = config_differences(saved, cfg)
     if differences:
         listed = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differences[:5])
@@ -176,6 +174,14 @@ def _resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
     done = completed_indices(target / "predictions.jsonl") | completed_indices(target / "errors.jsonl")
     log.info("resuming %s: %d rows already done, appending the rest", target, len(done))
     return target, done
+
+
+def _resume_record(resume: str) -> dict:
+    record_path = Path(resume).expanduser() / "run.json"
+    if not record_path.is_file():
+        raise ConfigError("resume", f"'{resume}' is not a run directory (no run.json)",
+                          "give the output dir of the interrupted run, e.g. resume=outputs/2026-11-25/10-00-00")
+    return json.loads(record_path.read_text())
 
 
 def config_differences(saved: dict, current: dict) -> list[tuple[str, object, object]]:

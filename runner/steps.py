@@ -140,23 +140,6 @@ def field_value(output: Any, name: str) -> Any:
     return output
 
 
-def input_length(value: Any) -> int:
-    """A cheap size of a prepared input, for length bucketing and for picking batch_size=auto's
-    worst case: characters of text, samples of audio, pixels of an image, summed over fields."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        if "raw" in value:
-            return len(value["raw"])
-        return sum(input_length(v) for v in value.values())
-    size = getattr(value, "size", None)
-    if isinstance(size, tuple) and len(size) == 2:  # a PIL image
-        return size[0] * size[1]
-    if isinstance(value, (list, tuple)):
-        return sum(input_length(v) for v in value)
-    return len(value) if hasattr(value, "__len__") else 0
-
-
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types from pipeline outputs (numpy scalars/arrays, tensors, tuples)."""
     if isinstance(value, dict):

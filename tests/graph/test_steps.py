@@ -91,3 +91,9 @@ def test_graph_errors_exit_2_and_show_prints_the_chain(tmp_path):
     shown = run_cli(*CHAIN, "graph.show=true", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "transcribe -->" in shown.stdout and "summarize -->" in shown.stdout and "--(text)--> summarize" in shown.stdout
+
+
+def test_resume_needs_a_run_directory(tmp_path):
+    with pytest.raises(ConfigError, match="is not a run directory") as caught:
+        plan("+task=text-classification", f"resume={tmp_path}")
+    assert caught.value.key == "resume"
