@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # Rows handed to the pipeline per call, in batches: big enough that the pipeline's own DataLoader
 # batching pays off, small enough that one failing row costs little to isolate.
 CHUNK_BATCHES = 4
+# ... and at least this many rows, so that at batch size 1 the per-call cost of a pipeline (its
+# DataLoader, its threads) is spread over many rows as in one long call.
+MIN_CHUNK_ROWS = 64
 # batch_size=auto tries batches made of this many of the probe's longest rows, repeated.
 AUTO_DISTINCT_ROWS = 8
 # Tasks whose output is generated text: benchmark mode counts its tokens for tokens/s.
@@ -276,8 +279,10 @@ class Execution:
             yield chunk
 
     def _chunk_rows(self) -> int:
-        batches = self.settings.window_batches if self.settings.sort_by_length else CHUNK_BATCHES
-        return max(run.batch_size for run in self.steps) * batches
+        largest = max(run.batch_size for run in self.steps)
+        if self.settings.sort_by_length:
+            return largest * self.settings.window_batches
+        return max(largest * CHUNK_BATCHES, MIN_CHUNK_ROWS)
 
 
 

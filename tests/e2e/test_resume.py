@@ -51,19 +51,19 @@ def test_a_thousand_rows_with_three_corrupt_ones(tmp_path):
 
 
 def test_on_error_fail_stops_and_keeps_what_was_done(tmp_path):
-    _write_rows(tmp_path / "rows.jsonl", 40, corrupt=(21,))
+    _write_rows(tmp_path / "rows.jsonl", 100, corrupt=(70,))
     out = tmp_path / "out"
     result = run_cli(*BASE, "on_error=fail", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 1
-    assert "row 21 (index 21) failed in step main (prepare)" in result.stderr
+    assert "row 70 (index 70) failed in step main (prepare)" in result.stderr
     done = [p["index"] for p in read_jsonl(out / "predictions.jsonl")]
-    assert done == list(range(len(done))) and 0 < len(done) <= 21  # whole chunks before the failing row
+    assert done == list(range(len(done))) and 0 < len(done) <= 70  # whole chunks before the failing row
     assert json.loads((out / "run.json").read_text())["status"] == "error"
     # on_error is not an output-changing key: the run resumes with the bad row recorded this time.
     resumed = run_cli(*BASE, "on_error=record", f"resume={out}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert [p["index"] for p in read_jsonl(out / "predictions.jsonl")] == [i for i in range(40) if i != 21]
-    assert [e["index"] for e in read_jsonl(out / "errors.jsonl")] == [21]
+    assert [p["index"] for p in read_jsonl(out / "predictions.jsonl")] == [i for i in range(100) if i != 70]
+    assert [e["index"] for e in read_jsonl(out / "errors.jsonl")] == [70]
 
 
 def _start(tmp_path, out, *extra) -> subprocess.Popen:
