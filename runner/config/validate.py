@@ -158,6 +158,7 @@ def check_consistency(cfg: dict) -> None:
             f"model.{sources[1]}", f"model.{sources[0]} and model.{sources[1]} are both set",
             "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
         )
+    check_no_weights(cfg, quant_mode)
     shard = cfg.get("shard") or {"index": 0, "count": 1}
     if shard["index"] >= shard["count"]:
         raise ConfigError(
@@ -165,6 +166,24 @@ def check_consistency(cfg: dict) -> None:
             f"use shard.index=0..{shard['count'] - 1}",
         )
     check_field_mapping(cfg)
+
+
+def check_no_weights(cfg: dict, quant_mode: str) -> None:
+    """Quantization and device_map act on weights as they load; model.no_weights loads none."""
+    if not cfg["model"].get("no_weights"):
+        return
+    if quant_mode != "none":
+        raise ConfigError(
+            "model.no_weights", f"cannot be combined with quantization={quant_mode}: bitsandbytes quantizes weights "
+            "while loading them, and no_weights builds the model from its config",
+            "drop one of them; to measure a smaller footprint without weights use dtype=float16 or bfloat16",
+        )
+    if cfg.get("device_map") is not None:
+        raise ConfigError(
+            "model.no_weights", f"cannot be combined with device_map={cfg['device_map']!r}: accelerate places loaded "
+            "weights, and no_weights builds the model on one device",
+            "use device=cuda:N (or cpu) with model.no_weights",
+        )
 
 
 def check_field_mapping(cfg: dict) -> None:
