@@ -83,8 +83,9 @@ def random_model(model_classes: tuple, config, dtype: str, device: str, trust_re
 
 
 def _auto_class_for(model_classes: tuple, config):
+    remote = getattr(config, "auto_map", None) or {}  # trust_remote_code models name their classes here
     for auto_class in model_classes:
-        if type(config) in auto_class._model_mapping or auto_class.__name__ in (getattr(config, "auto_map", None) or {}):
+        if type(config) in auto_class._model_mapping or auto_class.__name__ in remote:
             return auto_class
     names = ", ".join(c.__name__ for c in model_classes) or "none"
     raise RunError(
