@@ -151,6 +151,7 @@ def check_consistency(cfg: dict) -> None:
             "quantization", f"quantization={quant_mode} needs bitsandbytes, which has no mps backend",
             "use device=cpu or cuda with quantization, or quantization=none on mps",
         )
+    check_no_weights(cfg, quant_mode)
     model = cfg["model"]
     sources = [k for k in ("id", "tiny", "package") if model.get(k)]
     if len(sources) > 1:
@@ -158,7 +159,6 @@ def check_consistency(cfg: dict) -> None:
             f"model.{sources[1]}", f"model.{sources[0]} and model.{sources[1]} are both set",
             "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
         )
-    check_no_weights(cfg, quant_mode)
     shard = cfg.get("shard") or {"index": 0, "count": 1}
     if shard["index"] >= shard["count"]:
         raise ConfigError(
