@@ -165,6 +165,7 @@ def check_consistency(cfg: dict) -> None:
             "quantization", f"quantization={quant_mode} needs bitsandbytes, which has no mps backend",
             "use device=cpu or cuda with quantization, or quantization=none on mps",
         )
+    check_no_weights(cfg, quant_mode)
     model = cfg["model"]
     sources = [k for k in ("id", "tiny", "package") if model.get(k)]
     if len(sources) > 1:
@@ -182,6 +183,24 @@ def check_shard(cfg: dict) -> None:
         raise ConfigError(
             "shard.index", f"shard.index={shard['index']} is not below shard.count={shard['count']}",
             f"use shard.index=0..{shard['count'] - 1}",
+        )
+
+
+def check_no_weights(cfg: dict, quant_mode: str) -> None:
+    """Quantization and device_map act on weights as they load; model.no_weights loads none."""
+    if not cfg["model"].get("no_weights"):
+        return
+    if quant_mode != "none":
+        raise ConfigError(
+            "model.no_weights", f"cannot be combined with quantization={quant_mode}: bitsandbytes quantizes weights "
+            "while loading them, and no_weights builds the model from its config",
+            "drop one of them; to measure a smaller footprint without weights use dtype=float16 or bfloat16",
+        )
+    if cfg.get("device_map") is not None:
+        raise ConfigError(
+            "model.no_weights", f"cannot be combined with device_map={cfg['device_map']!r}: accelerate places loaded "
+            "weights, and no_weights builds the model on one device",
+            "use device=cuda:N (or cpu) with model.no_weights",
         )
 
 

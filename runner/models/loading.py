@@ -2,7 +2,9 @@
 
 One loading path for every origin (hub id, local path, tiny build, Python package): each resolves to
 an id or folder that `transformers.pipeline` loads, so a tiny model exercises exactly the code a hub
-model does. torch and transformers are imported inside functions, never at module import.
+model does. With model.no_weights the model is built from that id's config with random weights
+instead (runner/models/no_weights.py) and the rest of the path is the same. torch and transformers
+are imported inside functions, never at module import.
 """
 from __future__ import annotations
 
@@ -166,7 +168,10 @@ def load_pipeline(cfg: dict, spec: TaskSpec) -> LoadedPipeline:
     log.info("loading %s model %s for %s", ref.origin, ref.location, spec.id)
     started = time.perf_counter()
     task_name, extra = choose_pipeline_task(spec, cfg["task"]["params"], ref, kwargs)
-    pipe = _build(task_name, {**kwargs, **extra}, ref)
+    if cfg["model"].get("no_weights"):
+        pipe = _build_without_weights(task_name, {**kwargs, **extra}, ref)
+    else:
+        pipe = _build(task_name, {**kwargs, **extra}, ref)
     prepare_for_batching(pipe, spec, cfg["batch_size"])
     return LoadedPipeline(pipe, ref, task_name, time.perf_counter() - started, kwargs)
 
@@ -227,6 +232,17 @@ def _build(task_name: str, kwargs: dict, ref: ModelRef):
         return pipeline(task=task_name, **kwargs)
     except OSError as error:
         raise RunError(f"model {ref.location!r}: cannot load it ({_first_line(error)})", _offline_hint(ref)) from error
+
+
+def _build_without_weights(task_name: str, kwargs: dict, ref: ModelRef):
+    from runner.models.no_weights import build_without_weights
+
+    log.info("model.no_weights: building %s from its config with random weights", ref.location)
+    try:
+        return build_without_weights(task_name, kwargs, ref.location, ref.revision)
+    except OSError as error:
+        raise RunError(f"model {ref.location!r}: cannot load its config or tokenizer ({_first_line(error)})",
+                       _offline_hint(ref)) from error
 
 
 def _first_line(error: Exception) -> str:

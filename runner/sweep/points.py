@@ -127,7 +127,8 @@ def annotate(points: list[dict]) -> list[str]:
             baseline.setdefault(point["group"], point["items_per_second"])
     for point in points:
         base, rate = baseline.get(point["group"]), point["items_per_second"]
-        point["speedup_vs_batch1"] = round(rate / base, 3) if base and rate is not None and point["status"] == "ok" else None
+        comparable = base and rate is not None and point["status"] == "ok"
+        point["speedup_vs_batch1"] = round(rate / base, 3) if comparable else None
     return swept
 
 
@@ -148,3 +149,25 @@ def recommend(points: list[dict]) -> list[dict]:
             best[point["group"]] = point
     return [{"group": group, "batch_size": p["batch_size"], "items_per_second": p["items_per_second"],
              "speedup_vs_batch1": p["speedup_vs_batch1"], "job": p["job"]} for group, p in best.items()]
+
+
+def earlier_oom(sweep_dir: str | Path, override_args: list[str], batch_size: int) -> dict | None:
+    """For a job about to run: a finished point of the same sweep, with the same overrides except
+    batch_size, that ran out of memory at a batch size <= this one (the smallest such), else None.
+    Read from the job folders' files, so it works with any launcher; with a parallel launcher a point
+    still running is simply not seen yet."""
+    mine = _without_batch(override_args)
+    found = None
+    sweep_dir = Path(sweep_dir)
+    for job_dir in find_job_dirs(sweep_dir):
+        point = read_point(job_dir, sweep_dir)
+        if (point["status"] == "oom" and point["batch_size"] is not None and point["batch_size"] <= batch_size
+                and _without_batch(point["override_args"]) == mine
+                and (found is None or point["batch_size"] < found["batch_size"])):
+            found = point
+    return found
+
+
+def _without_batch(override_args: list[str]) -> dict[str, str]:
+    pairs = (arg.partition("=") for arg in override_args)
+    return {key.lstrip("+~"): value for key, _, value in pairs if key.lstrip("+~") != BATCH_KEY}

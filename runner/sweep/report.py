@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.sweep.points import annotate, common_overrides, find_job_dirs, read_point, recommend
+from runner.sweep.points import BATCH_KEY, annotate, common_overrides, find_job_dirs, read_point, recommend
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def write_csv(report: Report, path: Path) -> None:
         writer.writeheader()
         for point in report.points:
             trials = (point["autobatch"] or {}).get("trials")
-            writer.writerow({**point, "overrides": _overrides_text(point), "autobatch_trials": len(trials) if trials else None})
+            writer.writerow({**point, "overrides": _overrides_text(point),
+                             "autobatch_trials": len(trials) if trials else None})
 
 
 def write_json(report: Report, path: Path) -> None:
@@ -104,13 +105,19 @@ def _table(report: Report) -> list[str]:
               "p50 ms", "p99 ms", "peak memory MB", "speedup vs batch 1"]
     rows = ["| " + " | ".join(header) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
     for p in report.points:
-        cells = [_cell(" ".join(f"{k}={p['overrides'].get(k)}" for k in report.swept) or p["job"]), p["status"],
+        cells = [_cell(_label(p, report.swept)), p["status"],
                  _batch_cell(p), _number(p["items_per_second"], 1),
                  *([_number(p["tokens_per_second"], 1)] if with_tokens else []),
                  _number(p["latency_p50_ms"], 2), _number(p["latency_p99_ms"], 2), _number(p["peak_memory_mb"], 1),
                  f"{p['speedup_vs_batch1']:.2f}x" if p["speedup_vs_batch1"] is not None else ""]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
+
+
+def _label(point: dict, swept: list[str]) -> str:
+    """The overrides that tell points apart (the batch size when only one point ran)."""
+    keys = swept or [k for k in (BATCH_KEY,) if k in point["overrides"]]
+    return " ".join(f"{k}={point['overrides'].get(k)}" for k in keys) or point["job"]
 
 
 def _batch_cell(point: dict) -> str:
@@ -135,6 +142,11 @@ def _notes(report: Report) -> list[str]:
         if p["status"] not in ("ok", "oom", "skipped_after_oom"):
             reason = p["error"] or "no metrics.json: the job failed; see its run.log"
             notes.append(f"- **{p['status']}** in job {p['job']}: {_cell(reason)}")
+    failed = [p for p in points if p["status"] == "ok" and p["rows_error"]]
+    if failed:
+        listed = "; ".join(f"{_label(p, report.swept)}: {p['rows_error']}" for p in failed)
+        notes.append(f"- **Rows failed** ({_cell(listed)}): see errors.jsonl in those jobs' folders; "
+                     "items/s counts only the rows that ran.")
     sources = {p["peak_memory_source"] for p in points} - {None}
     memory = {"cuda_max_allocated": "CUDA max allocated", "peak_rss": "the process's peak RSS"}
     if sources:

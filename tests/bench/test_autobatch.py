@@ -138,7 +138,7 @@ def test_accelerate_settles_lower_for_the_same_threshold():
     (x0.9 in accelerate 1.x, halving before): from 64 with OOM above 24 it ends below our 24."""
     from accelerate.utils import find_executable_batch_size
 
-    def run_accelerate(reduce=None):
+    def run_accelerate(halve: bool):
         tried = []
 
         def train(batch_size):
@@ -146,16 +146,16 @@ def test_accelerate_settles_lower_for_the_same_threshold():
             check_injected_oom(batch_size, 24)
             return batch_size
 
-        halving = None
-        if reduce == "halve":
-            def halving():
-                return tried[-1] // 2
-        found = find_executable_batch_size(train, starting_batch_size=64, reduce_batch_size_fn=halving)()
+        def halving():
+            return tried[-1] // 2
+
+        reduce = halving if halve else None  # None: accelerate's own rule
+        found = find_executable_batch_size(train, starting_batch_size=64, reduce_batch_size_fn=reduce)()
         return found, tried
 
     ours = search(24, 64)
-    default_found, default_tried = run_accelerate()
-    halved_found, halved_tried = run_accelerate("halve")
+    default_found, default_tried = run_accelerate(halve=False)
+    halved_found, halved_tried = run_accelerate(halve=True)
     assert halved_tried == [64, 32, 16] and halved_found == 16
     assert default_found < ours.batch_size == 24 and halved_found < ours.batch_size
     assert len(default_tried) > len(ours.trials)

@@ -73,6 +73,9 @@ BAD_VALUES = [
     (["shard.index=-1"], "shard.index"),
     (["shard.count=2", "shard.index=2"], "shard.index"),
     (["quantization=8bit", "device=mps"], "quantization"),
+    (["model.no_weights=maybe"], "model.no_weights"),
+    (["model.no_weights=true", "quantization=4bit"], "model.no_weights"),
+    (["model.no_weights=true", "device_map=auto"], "model.no_weights"),
 ]
 
 

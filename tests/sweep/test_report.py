@@ -93,7 +93,8 @@ def test_report_files(sweep):
         assert best[f"dtype={dtype}"] == max(rates, key=rates.get)
 
     md = (sweep / "sweep.md").read_text()
-    header = "| overrides | status | batch size | items/s | tokens/s | p50 ms | p99 ms | peak memory MB | speedup vs batch 1 |"
+    header = ("| overrides | status | batch size | items/s | tokens/s | p50 ms | p99 ms | peak memory MB "
+              "| speedup vs batch 1 |")
     assert header in md
     assert "| batch_size=16 dtype=float32 | oom | 16 |" in md
     assert "| batch_size=8 dtype=bfloat16 | ok | 8 | 70.0 | 840.0 |" in md
@@ -118,7 +119,8 @@ def test_metrics_from_before_the_status_key(tmp_path):
     """Today's metrics.json has no status, latency or autobatch: a finished run is ok, the rest empty."""
     sweep = tmp_path / "m"
     write_job(sweep, 0, ["batch_size=1"], {"batch_size": 1, "rows_out": 6, "items_per_second": 5.0, "peak_rss_mb": 400})
-    write_job(sweep, 1, ["batch_size=4"], {"batch_size": 4, "rows_out": 6, "items_per_second": 9.0, "peak_rss_mb": 410})
+    write_job(sweep, 1, ["batch_size=4"], {"batch_size": 4, "rows_out": 6, "rows_error": 2, "items_per_second": 9.0,
+                                          "peak_rss_mb": 410})
     write_job(sweep, 2, ["batch_size=auto"], {"batch_size": 16, "batch_size_requested": "auto", "rows_out": 6,
                                              "items_per_second": 12.0, "status": "ok",
                                              "autobatch": {"batch_size": 16, "trials": [{}] * 6}})
@@ -128,6 +130,7 @@ def test_metrics_from_before_the_status_key(tmp_path):
     md = (sweep / "sweep.md").read_text()
     assert "| batch_size=auto | ok | 16 (auto, 6 trials) | 12.0 |" in md
     assert "tokens/s" not in md
+    assert "**Rows failed** (batch_size=4: 2)" in md
     assert "**Recommended batch size:** 16 (12.0 items/s" in md
 
 
@@ -137,3 +140,14 @@ def test_rebuild_from_the_command_line(sweep, capsys):
     assert "recommended batch size for dtype=bfloat16: 8" in out
     assert (sweep / "sweep.md").is_file()
     assert sweep_main([str(sweep / "nope")]) == 2
+
+
+def test_a_job_can_find_an_earlier_oom_of_its_combination(sweep):
+    from runner.sweep.points import earlier_oom
+
+    float32 = [*COMMON, "dtype=float32"]
+    assert earlier_oom(sweep, [*float32, "batch_size=64"], 64)["batch_size"] == 16
+    assert earlier_oom(sweep, [*float32, "batch_size=16"], 16)["job"] == "4"
+    assert earlier_oom(sweep, [*float32, "batch_size=8"], 8) is None
+    assert earlier_oom(sweep, [*COMMON, "dtype=bfloat16", "batch_size=16"], 16) is None
+    assert earlier_oom(sweep, [*COMMON, "dtype=float16", "batch_size=64"], 64) is None
