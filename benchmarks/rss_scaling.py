@@ -33,7 +33,7 @@ def run(folder: Path, rows: int, batch_size: int, fmt: str) -> dict:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "runner", "+task=text-classification", "model=tiny", "dataset=file",
-         f"dataset.path={data}", f"batch_size={batch_size}", "progress=false", f"output.format={fmt}",
+         f"dataset.path={data}", f"batch_size={batch_size}", "progress=false", "task.params.truncation=true", f"output.format={fmt}",
          f"hydra.run.dir={out}"],
         check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )

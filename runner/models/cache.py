@@ -28,7 +28,7 @@ def load_key(cfg: dict) -> str:
         "task": cfg["task"]["name"],
         "load_params": {k: params.get(k) for k in LOAD_PARAMS if params.get(k) is not None},
         "model": cfg["model"],
-        "seed": cfg.get("seed") if cfg["model"].get("tiny") else None,  # tiny weights depend on the seed
+        "seed": cfg.get("seed") if cfg["model"].get("tiny") or cfg["model"].get("no_weights") else None,  # random weights depend on it
         **{k: cfg.get(k) for k in ("dtype", "device", "device_map", "quantization")},
     }
     return json.dumps(identity, sort_keys=True, default=str)
