@@ -38,9 +38,11 @@ def compose(overrides: list[str]) -> dict:
 
 def run(overrides: list[str], output_dir: str | Path | None = None) -> RunResult:
     """Run a job; outputs go to output_dir (default: outputs/api/<timestamp> under the cwd)."""
+    from runner.determinism import configure
     from runner.job import make_plan, run_plan
 
     plan = make_plan(compose_config(overrides))
+    configure(plan.cfg.get("deterministic", False))
     if output_dir is None:
         stamp = datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")
         output_dir = Path("outputs") / "api" / stamp

@@ -140,10 +140,13 @@ def _record_error(errors: JsonlSink, counters: Counters, row: Row, stage: str, s
     errors.write({"id": row.id, "index": row.index, "step": step_name, "stage": stage, "error": message})
 
 
-def seed_everything(seed: int) -> None:
-    from transformers import set_seed
+def seed_everything(seed: int, deterministic: bool | None = None) -> None:
+    """Seed python, numpy and torch; with `deterministic` given, also switch deterministic algorithms."""
+    from runner import determinism
 
-    set_seed(seed)
+    determinism.seed_all(seed)
+    if deterministic is not None:
+        determinism.configure(deterministic)
 
 
 def placement(loaded) -> dict:
