@@ -56,6 +56,9 @@ BAD_VALUES = [
     (["shard.index=-1"], "shard.index"),
     (["shard.count=2", "shard.index=2"], "shard.index"),
     (["quantization=8bit", "device=mps"], "quantization"),
+    (["deterministic=maybe"], "deterministic"),
+    (["rerun=''"], "rerun"),
+    (["merge=''"], "merge"),
 ]
 
 
