@@ -35,7 +35,7 @@ def main() -> None:
         sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:])]
         check_composes(sys.argv[1:])
     except ConfigError as error:
-        print(f"config error: {error.render()}", file=sys.stderr)
+        print(f"config error: {_with_rerun_hint(error, sys.argv[1:]).render()}", file=sys.stderr)
         sys.exit(2)
     _hydra_entry()
     from runner.launchers import SWEEP_EXIT_CODES  # jobs that other launchers ran in other processes
@@ -55,6 +55,15 @@ def merge_request(argv: list[str]) -> str | None:
     if not value or value == "null":
         raise ConfigError("merge", "needs the multirun dir of a sharded `run -m`", "run merge=multirun/<date>/<time>")
     return value
+
+
+def _with_rerun_hint(error: ConfigError, argv: list[str]) -> ConfigError:
+    """Hydra composes today's defaults before a rerun swaps in the saved config; they have no `task`,
+    so `task.params.x=1` beside rerun= needs a `+` to get through that first composition."""
+    culprit = next((a for a in argv if a.split("=", 1)[0].startswith(f"{error.key}.")), None)
+    if error.message != "unknown key" or culprit is None or not any(a.startswith("rerun=") for a in argv):
+        return error
+    return ConfigError(error.key, error.message, f"beside rerun=, write keys the defaults lack with a +: +{culprit}")
 
 
 def _merge(multirun_dir: str) -> int:

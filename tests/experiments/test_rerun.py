@@ -71,6 +71,12 @@ def test_rerun_of_a_dir_without_run_json_is_a_config_error(tmp_path):
     assert "rerun: '" in result.stderr and "has no run.json" in result.stderr
 
 
+def test_rerun_override_of_a_key_the_defaults_lack_gets_a_hint(original, tmp_path):
+    result = run_cli(f"rerun={original}", "task.params.top_k=3", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "task: unknown key" in result.stderr and "+task.params.top_k=3" in result.stderr
+
+
 def test_rerun_overrides_set_keys_and_refuse_group_choices():
     cfg = {"seed": 0, "task": {"name": "text-generation", "params": {"top_k": 5, "top_p": 0.9}}}
     changed = _apply_overrides(cfg, ["rerun=x", "seed=3", "task.params.top_k=9", "+task.params.temperature=0.5",
