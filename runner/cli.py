@@ -1,11 +1,17 @@
 """The `run` command: Hydra composes the config, then compose -> validate -> plan -> execute.
 
 Exit codes: 0 done, 1 the run failed (a one-line cause on screen, the traceback in run.log),
-2 the config is wrong (key, value, allowed values; no traceback). torch and transformers are
-imported only once a valid config runs, so `run --help` and config errors stay fast.
+2 the config is wrong (key, value, allowed values; no traceback), 3 a `rerun=` finished but its
+predictions differ from the original's. `run -m` exits with the highest code of its jobs, whichever
+launcher ran them. torch and transformers are imported only once a valid config runs, so
+`run --help` and config errors stay fast.
+
+`merge=<multirun dir>` is not a job: it reads finished jobs' files and bypasses Hydra. `rerun=<run dir>`
+is a job like any other (a fresh run dir, run.log, sweepable with -m) that swaps in the saved config.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -23,13 +29,55 @@ _exit_codes: list[int] = []
 
 def main() -> None:
     try:
+        merge_dir = merge_request(sys.argv[1:])
+        if merge_dir is not None:
+            sys.exit(_merge(merge_dir))
         sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:])]
         check_composes(sys.argv[1:])
     except ConfigError as error:
-        print(f"config error: {error.render()}", file=sys.stderr)
+        print(f"config error: {_with_rerun_hint(error, sys.argv[1:]).render()}", file=sys.stderr)
         sys.exit(2)
     _hydra_entry()
-    sys.exit(max(_exit_codes, default=0))
+    from runner.launchers import SWEEP_EXIT_CODES  # jobs that other launchers ran in other processes
+
+    sys.exit(max([*_exit_codes, *SWEEP_EXIT_CODES], default=0))
+
+
+def merge_request(argv: list[str]) -> str | None:
+    """The dir of `run merge=<dir>`, or None when this is not a merge; merge takes nothing else."""
+    given = [arg for arg in argv if arg.startswith("merge=")]
+    if not given:
+        return None
+    if len(argv) > 1:
+        others = " ".join(arg for arg in argv if not arg.startswith("merge="))
+        raise ConfigError("merge", f"merge takes no other arguments, got: {others}", "run merge=<multirun dir> alone")
+    value = given[0].split("=", 1)[1].strip().strip("'\"")
+    if not value or value == "null":
+        raise ConfigError("merge", "needs the multirun dir of a sharded `run -m`", "run merge=multirun/<date>/<time>")
+    return value
+
+
+def _with_rerun_hint(error: ConfigError, argv: list[str]) -> ConfigError:
+    """Hydra composes today's defaults before a rerun swaps in the saved config; they have no `task`,
+    so `task.params.x=1` beside rerun= needs a `+` to get through that first composition."""
+    culprit = next((a for a in argv if a.split("=", 1)[0].startswith(f"{error.key}.")), None)
+    if error.message != "unknown key" or culprit is None or not any(a.startswith("rerun=") for a in argv):
+        return error
+    return ConfigError(error.key, error.message, f"beside rerun=, write keys the defaults lack with a +: +{culprit}")
+
+
+def _merge(multirun_dir: str) -> int:
+    from runner.merge import merge_multirun, report
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        report(merge_multirun(Path(multirun_dir)))
+    except RunError as error:
+        log.error("merge failed: %s", error.message)
+        if error.hint:
+            log.error("  hint: %s", error.hint)
+        return error.exit_code
+    return 0
 
 
 def _hydra_entry() -> None:
@@ -40,23 +88,31 @@ def _hydra_entry() -> None:
 
 def _job(cfg) -> int:
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     from runner.config.compose import to_plain
 
-    from hydra.types import RunMode
-
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    code = run_job(to_plain(cfg), run_dir, argv=sys.argv, cwd=Path.cwd(), multirun=multirun)
+    # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
+    argv = ["run", *overrides] if multirun else sys.argv
+    code = run_job(to_plain(cfg), run_dir, argv=argv, cwd=Path.cwd(), overrides=overrides, multirun=multirun)
     _exit_codes.append(code)
     return code
 
 
-def run_job(raw_cfg: dict, run_dir: Path, argv: list[str], cwd: Path, multirun: bool = False) -> int:
+def run_job(raw_cfg: dict, run_dir: Path, argv: list[str], cwd: Path, overrides: list[str] = (),
+            multirun: bool = False) -> int:
     from runner.job import make_plan, run_plan
 
+    rerun_of, filled = raw_cfg.get("rerun"), []
     try:
+        if rerun_of:
+            from runner.rerun import rerun_config
+
+            raw_cfg, filled = rerun_config(raw_cfg, list(overrides), run_dir)
         plan = make_plan(raw_cfg)
         if plan.cfg["graph"]["show"]:
             print(plan.describe())
@@ -75,7 +131,16 @@ def run_job(raw_cfg: dict, run_dir: Path, argv: list[str], cwd: Path, multirun: 
         _report_failure(run_dir, f"{type(error).__name__}: {_first_line(error)}", None)
         return 1
     _report_success(metrics, run_dir)
-    return 0
+    return _report_rerun(Path(rerun_of), run_dir, filled) if rerun_of else 0
+
+
+def _report_rerun(original: Path, run_dir: Path, filled: list[str]) -> int:
+    """Compare with the original, write rerun.json beside the new outputs, say the verdict."""
+    from runner.rerun import compare, report
+
+    verdict = compare(original, run_dir, filled)
+    (run_dir / "rerun.json").write_text(json.dumps(verdict, indent=2, default=str) + "\n")
+    return report(verdict)
 
 
 def _first_line(error: Exception) -> str:

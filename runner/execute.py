@@ -163,6 +163,9 @@ class Execution:
         warn_about_lossy_settings(loaded.pipe, spec, cfg["task"]["params"])
         run = StepRun(name, cfg["step"]["output"], step, self.plan.graph.inputs[name], loaded, reused, batch_size)
         run.placement = placement(loaded)
+        # Loading may draw random numbers (differently across versions, or not at all when the model
+        # is reused in a sweep): re-seed so the first batch always starts from the same state.
+        seed_everything(cfg.get("seed", 0))
         run.stats.warmup_left = self.settings.warmup_batches if self.settings.bench else 0
         self.steps.append(run)
         if cfg["batch_size"] == "auto":
@@ -510,7 +513,7 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     Raises OutOfMemory (metrics.json then says `oom`), RowFailed (on_error=fail) or the load error."""
     run_dir = Path(run_dir)
     started = time.perf_counter()
-    seed_everything(plan.cfg.get("seed", 0))
+    seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
     reset_peak_memory()
     execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(), append)
     status, error = "error", None
@@ -552,10 +555,13 @@ def warn_about_lossy_settings(pipe, spec, params: dict) -> None:
         )
 
 
-def seed_everything(seed: int) -> None:
-    from transformers import set_seed
+def seed_everything(seed: int, deterministic: bool | None = None) -> None:
+    """Seed python, numpy and torch; with `deterministic` given, also switch deterministic algorithms."""
+    from runner import determinism
 
-    set_seed(seed)
+    determinism.seed_all(seed)
+    if deterministic is not None:
+        determinism.configure(deterministic)
 
 
 def placement(loaded) -> dict:

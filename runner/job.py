@@ -26,8 +26,8 @@ from runner.tasks import MODALITIES, TASKS
 
 log = logging.getLogger(__name__)
 
-# Keys that change neither which rows a run writes nor what they hold: a resumed run may differ in them.
-RESUMABLE_DIFFERENCES = ("progress", "resume", "graph.show", "bench", "rerun", "merge", "on_error")
+# Beyond record.NON_OUTPUT_KEYS, a resumed run may change how failing rows are handled.
+RESUMABLE_DIFFERENCES = ("on_error",)
 
 
 @dataclass
@@ -185,10 +185,12 @@ def _resume_record(resume: str) -> dict:
 
 
 def config_differences(saved: dict, current: dict) -> list[tuple[str, object, object]]:
-    before, after = _flatten(saved), _flatten(current)
-    ignored = lambda key: any(key == k or key.startswith(k + ".") for k in RESUMABLE_DIFFERENCES)  # noqa: E731
-    return [(k, before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
-            if not ignored(k) and before.get(k) != after.get(k)]
+    """(key, then, now) for each output-changing key that differs."""
+    from runner.record import output_config
+
+    before = _flatten(output_config(saved, exclude=RESUMABLE_DIFFERENCES))
+    after = _flatten(output_config(current, exclude=RESUMABLE_DIFFERENCES))
+    return [(k, before.get(k), after.get(k)) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
 
 
 def _flatten(value, prefix: str = "") -> dict:

@@ -1,8 +1,10 @@
 """run.json: what is needed to trust and reproduce a run (versions, hardware, git state, hashes)."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import logging
 import platform
 import subprocess
 import sys
@@ -10,8 +12,18 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from runner.paths import CONF_DIR
+
+log = logging.getLogger(__name__)
+
+# Keys that cannot change what a run writes to predictions.jsonl/errors.jsonl: how it is shown,
+# where it came from, how it is timed. Every other key, known or not, counts (a new key is assumed
+# to matter until it is listed here), so a resume or a merge never mixes outputs of two configs.
+NON_OUTPUT_KEYS = ("progress", "graph.show", "rerun", "merge", "resume", "bench")
+
 PACKAGES = ("hf-pipeline-runner", "torch", "transformers", "tokenizers", "huggingface-hub", "accelerate",
-            "datasets", "bitsandbytes", "hydra-core", "omegaconf", "jsonschema", "numpy", "soundfile", "pillow")
+            "datasets", "bitsandbytes", "hydra-core", "omegaconf", "jsonschema", "numpy", "soundfile", "pillow",
+            "soxr", "sentencepiece")  # soxr resamples audio, sentencepiece tokenizes: both change outputs
 
 
 def package_versions() -> dict:
@@ -36,23 +48,67 @@ def hardware() -> dict:
     return info
 
 
+def _git(folder: Path, *args: str) -> str | None:
+    """stdout of a git command run in `folder`, or None where there is no git or no repository."""
+    try:
+        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def git_state(folder: Path) -> dict:
     """Commit and dirty flag of the git repository the user ran from, when there is one."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
-
-    try:
-        commit = git("rev-parse", "HEAD")
-    except (OSError, subprocess.TimeoutExpired):
+    commit = _git(folder, "rev-parse", "HEAD")
+    if commit is None:
         return {"commit": None, "dirty": None}
-    if commit.returncode != 0:
-        return {"commit": None, "dirty": None}
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    status = _git(folder, "status", "--porcelain", "--untracked-files=no") or ""
+    return {"commit": commit.strip(), "dirty": bool(status.strip())}
 
 
-def config_hash(cfg: dict) -> str:
-    canonical = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+def conf_state(conf_dir: Path = CONF_DIR) -> dict:
+    """Whether the conf/ tree the run was composed from is committed. New (untracked) files count:
+    an experiment file that is not in git cannot be re-run by anyone else."""
+    commit = _git(conf_dir, "rev-parse", "HEAD")
+    if commit is None:
+        return {"dir": str(conf_dir), "commit": None, "dirty": None, "changes": []}
+    status = _git(conf_dir, "status", "--porcelain", "--untracked-files=all", "--", ".") or ""
+    changes = [line[3:] for line in status.splitlines() if line.strip()]
+    return {"dir": str(conf_dir), "commit": commit.strip(), "dirty": bool(changes), "changes": changes[:50]}
+
+
+def run_warnings(conf: dict) -> list[str]:
+    if not conf.get("dirty"):
+        return []
+    shown = ", ".join(conf["changes"][:5]) + (", ..." if len(conf["changes"]) > 5 else "")
+    return [f"conf/ has uncommitted changes ({shown}): commit them so that this run can be repeated from git"]
+
+
+def output_config(cfg: dict, exclude=()) -> dict:
+    """The validated config minus the keys that cannot change outputs (NON_OUTPUT_KEYS) and any
+    dotted keys in `exclude` (merge leaves out `shard` to check that shards belong together)."""
+    kept = copy.deepcopy(cfg)
+    for dotted in (*NON_OUTPUT_KEYS, *exclude):
+        _drop(kept, dotted.split("."))
+    return kept
+
+
+def _drop(node: dict, path: list[str]) -> None:
+    """Remove node[path]; a parent left empty by it goes too (`graph` once `graph.show` is gone)."""
+    head, rest = path[0], path[1:]
+    if not isinstance(node, dict) or head not in node:
+        return
+    if rest:
+        _drop(node[head], rest)
+        if node[head] == {}:
+            del node[head]
+    else:
+        del node[head]
+
+
+def config_hash(cfg: dict, exclude=()) -> str:
+    """sha256 of the canonical JSON of output_config(cfg): equal hashes, same outputs expected."""
+    canonical = json.dumps(output_config(cfg, exclude), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -68,6 +124,10 @@ def file_hash(path: Path) -> str | None:
 
 def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: str, started_at: str,
                  model_location: str | None = None) -> dict:
+    conf = conf_state()
+    warnings = run_warnings(conf)
+    for warning in warnings:
+        log.warning("warning: %s", warning)
     return {
         "status": status,
         "started_at": started_at,
@@ -79,6 +139,8 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         "config_hash": config_hash(cfg),
         "predictions_sha256": file_hash(Path(run_dir) / "predictions.jsonl"),
         "git": git_state(cwd),
+        "conf": conf,
+        "warnings": warnings,
         "versions": package_versions(),
         "hardware": hardware(),
         "config": cfg,

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -138,7 +139,8 @@ def tiny_model_dir(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".building", dir=root))
     try:
         started = time.perf_counter()
-        _BUILDERS[arch](task, tmp, seed)
+        with _rng_state_kept():
+            _BUILDERS[arch](task, tmp, seed)
         _write_marker(tmp, arch=arch, task=task, seed=seed, seconds=time.perf_counter() - started)
         _move_into_place(tmp, target)
     finally:
@@ -304,6 +306,22 @@ def _wordpiece_tokenizer(work: Path, distilbert: bool, model_max_length: int = 1
 def _labels(names) -> dict:
     id2label = {i: name for i, name in enumerate(names)}
     return {"id2label": id2label, "label2id": {name: i for i, name in id2label.items()}}
+
+
+@contextmanager
+def _rng_state_kept():
+    """Build without moving the caller's random streams: a run that builds the tiny model and a rerun
+    that finds it cached must reach generation with the same RNG state, or sampled text differs."""
+    import random
+
+    import numpy as np
+    import torch
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        yield
+    random.setstate(python_state)
+    np.random.set_state(numpy_state)
 
 
 def _seeded(seed: int) -> None:

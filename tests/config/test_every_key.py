@@ -76,6 +76,9 @@ BAD_VALUES = [
     (["model.no_weights=maybe"], "model.no_weights"),
     (["model.no_weights=true", "quantization=4bit"], "model.no_weights"),
     (["model.no_weights=true", "device_map=auto"], "model.no_weights"),
+    (["deterministic=maybe"], "deterministic"),
+    (["rerun=''"], "rerun"),
+    (["merge=''"], "merge"),
 ]
 
 

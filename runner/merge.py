@@ -1,0 +1,196 @@
+"""`run merge=<multirun dir>`: join the outputs of a sharded multirun into one predictions file.
+
+Each job of `run -m ... shard.count=N 'shard.index=range(N)'` wrote the rows at positions
+p % N == index. Merging checks that the jobs belong together (same config apart from `shard`), that
+every shard 0..N-1 is there exactly once and finished, and that the rows cover positions 0..R-1 with
+none twice; then it writes <multirun dir>/merged/{predictions,errors}.jsonl in input order (each
+line byte for byte as its shard wrote it) and merge.json. Nothing is written when a check fails.
+
+Exit codes: 0 merged; 1 the shards are incomplete (a shard missing, failed, or rows missing) —
+re-run the shard named; 2 the dir is not a sharded multirun (no job dirs, jobs of different configs).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import ConfigError, RunError
+from runner.record import config_hash, now_iso, output_config
+
+log = logging.getLogger(__name__)
+
+MERGED_DIR = "merged"
+
+
+@dataclass
+class ShardJob:
+    dir: Path
+    index: int
+    count: int
+    status: str | None  # run.json status; None when the job stopped before it ran (no run.json)
+    config: dict
+
+
+def merge_multirun(multirun_dir: Path) -> dict:
+    """Check and merge; return the merge.json summary. Raises ConfigError (2) or RunError (1)."""
+    multirun_dir = Path(multirun_dir)
+    jobs = find_jobs(multirun_dir)
+    check_same_config(jobs)
+    by_index = check_shards_present(jobs, multirun_dir)
+    predictions = {i: _indexed_lines(job.dir / "predictions.jsonl", job) for i, job in by_index.items()}
+    errors = {i: _indexed_lines(job.dir / "errors.jsonl", job) for i, job in by_index.items()}
+    total = check_complete(by_index, predictions, errors)
+    out = multirun_dir / MERGED_DIR
+    out.mkdir(exist_ok=True)
+    write_in_order(out / "predictions.jsonl", predictions)
+    write_in_order(out / "errors.jsonl", errors)
+    summary = {
+        "merged_at": now_iso(),
+        "multirun_dir": str(multirun_dir),
+        "shard_count": len(by_index),
+        "rows": total,
+        "predictions": sum(len(lines) for lines in predictions.values()),
+        "errors": sum(len(lines) for lines in errors.values()),
+        "config_hash": config_hash(by_index[0].config, exclude=("shard",)),
+        "predictions_sha256": _sha256(out / "predictions.jsonl"),
+        "shards": [{"index": i, "dir": str(job.dir), "predictions": len(predictions[i]), "errors": len(errors[i])}
+                   for i, job in sorted(by_index.items())],
+    }
+    (out / "merge.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def find_jobs(multirun_dir: Path) -> list[ShardJob]:
+    """Job dirs under the multirun dir: those Hydra wrote a .hydra/config.yaml or the run a run.json into
+    (a job that failed on its config has only the former)."""
+    if not multirun_dir.is_dir():
+        raise ConfigError("merge", f"'{multirun_dir}' is not a directory",
+                          "give the multirun dir of a sharded `run -m` (multirun/<date>/<time>)")
+    dirs = {p.parent for p in multirun_dir.rglob("run.json")} | {p.parent.parent for p in multirun_dir.rglob(".hydra/config.yaml")}
+    dirs = sorted(d for d in dirs if MERGED_DIR not in d.relative_to(multirun_dir).parts[:1])
+    if not dirs:
+        raise ConfigError("merge", f"'{multirun_dir}' holds no job dirs (no run.json below it)",
+                          "give the multirun dir of a sharded `run -m` (multirun/<date>/<time>)")
+    return [_read_job(d) for d in dirs]
+
+
+def _read_job(job_dir: Path) -> ShardJob:
+    record_path = job_dir / "run.json"
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        config, status = record.get("config") or {}, record.get("status")
+    else:
+        import yaml
+
+        config, status = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text()) or {}, None
+    shard = config.get("shard") or {"index": 0, "count": 1}
+    return ShardJob(job_dir, int(shard["index"]), int(shard["count"]), status, config)
+
+
+def check_same_config(jobs: list[ShardJob]) -> None:
+    """The jobs must differ in `shard` only, or their rows are not parts of one run."""
+    counts = sorted({job.count for job in jobs})
+    if len(counts) > 1:
+        raise ConfigError("merge", f"the jobs disagree on shard.count ({', '.join(map(str, counts))})",
+                          "merge the jobs of one `run -m ... shard.count=N 'shard.index=range(N)'`")
+    ran = [job for job in jobs if job.status is not None]  # validated configs, comparable key by key
+    reference = ran[0] if ran else None
+    for job in ran[1:]:
+        if config_hash(job.config, exclude=("shard",)) != config_hash(reference.config, exclude=("shard",)):
+            keys = _differing_keys(output_config(reference.config, ("shard",)), output_config(job.config, ("shard",)))
+            raise ConfigError("merge", f"{job.dir} and {reference.dir} differ in {', '.join(keys)}, not only in shard",
+                              "a multirun that sweeps other keys too holds several runs; merge one sharded run")
+
+
+def _differing_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(a) | set(b), key=str):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            keys += _differing_keys(a[key], b[key], f"{prefix}{key}.")
+        elif a.get(key) != b.get(key):
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def check_shards_present(jobs: list[ShardJob], multirun_dir: Path) -> dict[int, ShardJob]:
+    count = jobs[0].count
+    by_index: dict[int, ShardJob] = {}
+    for job in jobs:
+        if job.index in by_index:
+            raise RunError(f"shard {job.index} of {count} ran twice: {by_index[job.index].dir} and {job.dir}",
+                           "keep one of them (a reused sweep dir holds jobs of two multiruns)")
+        by_index[job.index] = job
+    missing = [i for i in range(count) if i not in by_index]
+    if missing:
+        names = ", ".join(f"shard.index={i}" for i in missing)
+        raise RunError(f"{len(missing)} of {count} shards missing in {multirun_dir}: {names}",
+                       f"run the missing shards, e.g. run -m <same overrides> shard.count={count} shard.index={missing[0]}")
+    for index, job in sorted(by_index.items()):
+        if job.status != "ok":
+            state = "stopped before running (config error?)" if job.status is None else f"ended with status {job.status!r}"
+            raise RunError(f"shard {index} of {count} ({job.dir}) {state}", f"see {job.dir / 'run.log'}, fix, re-run that shard")
+    return by_index
+
+
+def _indexed_lines(path: Path, job: ShardJob) -> list[tuple[int, str]]:
+    """(index, line) for each record, the line kept byte for byte."""
+    if not path.is_file():
+        return []
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            index = json.loads(line).get("index")
+            if not isinstance(index, int):
+                raise RunError(f"{path}:{number} has no row index", "re-run that shard with this version of the runner")
+            if index % job.count != job.index:
+                raise RunError(f"{path}:{number}: row {index} does not belong to shard {job.index} of {job.count}")
+            lines.append((index, line if line.endswith("\n") else line + "\n"))
+    return lines
+
+
+def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dict) -> int:
+    """Every position 0..R-1 exactly once across predictions and errors, and each shard as many rows
+    as it read (a shard cut short shows here even when its last rows would be the last overall)."""
+    seen: dict[int, int] = {}
+    for shard, lines in [*predictions.items(), *errors.items()]:
+        for index, _ in lines:
+            if index in seen:
+                raise RunError(f"row {index} appears twice (shard {seen[index]} and shard {shard})")
+            seen[index] = shard
+    for shard, job in by_index.items():
+        metrics_path = job.dir / "metrics.json"
+        rows_in = json.loads(metrics_path.read_text()).get("rows_in") if metrics_path.is_file() else None
+        got = len(predictions[shard]) + len(errors[shard])
+        if rows_in is not None and rows_in != got:
+            raise RunError(f"shard {shard} ({job.dir}) read {rows_in} rows but wrote {got}", "re-run that shard")
+    total = len(seen)
+    gaps = [i for i in range(total) if i not in seen]
+    if gaps:
+        count = len(by_index)
+        shown = ", ".join(f"{i} (shard {i % count})" for i in gaps[:10])
+        raise RunError(f"rows missing from the shards: {shown}{' ...' if len(gaps) > 10 else ''}", "re-run those shards")
+    return total
+
+
+def write_in_order(path: Path, shards: dict[int, list[tuple[int, str]]]) -> None:
+    rows = sorted((index, line) for lines in shards.values() for index, line in lines)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(line for _, line in rows)
+    os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def report(summary: dict) -> None:
+    out = Path(summary["multirun_dir"]) / MERGED_DIR
+    log.info("merged %d shards: %d rows (%d predictions, %d errors) -> %s",
+             summary["shard_count"], summary["rows"], summary["predictions"], summary["errors"], out / "predictions.jsonl")

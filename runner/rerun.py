@@ -1,0 +1,182 @@
+"""`run rerun=<run dir>`: run again from the config saved in that dir's run.json, then say whether the
+predictions came out byte for byte the same and, if not, what differs (config, versions, device, dtype).
+
+The saved config is used as it is (the current conf/ tree is ignored); key=value overrides given
+beside `rerun=` apply on top of it, so `run rerun=<dir> seed=1` shows what a new seed changes.
+The new outputs go to the new run dir; the original dir is only read.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from runner.errors import ConfigError
+from runner.paths import CONF_DIR
+from runner.record import output_config
+
+log = logging.getLogger(__name__)
+
+# Exit code of a rerun that finished but whose predictions differ from the original's.
+DIFFERS = 3
+# What metrics.json says about where the model ran: dtype and device as loaded, not only as asked.
+PLACEMENT_KEYS = ("device", "dtype", "device_map", "parameter_devices", "quantized")
+
+
+def load_record(run_dir: Path) -> dict:
+    record_path = Path(run_dir) / "run.json"
+    if not record_path.is_file():
+        hint = "give a run dir written by `run` (outputs/<date>/<time>), which holds run.json"
+        raise ConfigError("rerun", f"'{run_dir}' has no run.json", hint)
+    try:
+        record = json.loads(record_path.read_text())
+    except ValueError as error:
+        raise ConfigError("rerun", f"{record_path} is not valid JSON: {error}") from None
+    if not isinstance(record.get("config"), dict):
+        raise ConfigError("rerun", f"{record_path} holds no config to re-run")
+    return record
+
+
+def rerun_config(current: dict, overrides: list[str], new_run_dir: Path) -> tuple[dict, list[str]]:
+    """The config to run: the original's saved config, `overrides` applied on top. Also returns the
+    top-level keys the saved config lacked (older runner versions), filled from today's defaults."""
+    original = Path(current["rerun"])
+    if _same_dir(original, new_run_dir):
+        raise ConfigError("rerun", f"the rerun would write into the original run dir {original}",
+                          "leave hydra.run.dir unset: a rerun gets a fresh run dir")
+    record = load_record(original)
+    cfg = copy.deepcopy(record["config"])
+    filled = [key for key in current if key not in cfg and key not in ("rerun", "merge")]
+    for key in filled:
+        cfg[key] = copy.deepcopy(current[key])
+    cfg["merge"] = None
+    cfg = _apply_overrides(cfg, overrides)
+    cfg["rerun"] = str(original)
+    if record.get("cwd") and Path(record["cwd"]).resolve() != Path.cwd().resolve():
+        log.warning("warning: the original ran in %s; relative dataset paths are read from here (%s)",
+                    record["cwd"], Path.cwd())
+    return cfg, filled
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def _apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+    """Apply key=value / +key=value / ~key overrides to the saved config. Group choices
+    (model=tiny) are refused: they would pull in the current conf/ tree the rerun ignores."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    settable = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != "rerun"]
+    if not settable:
+        return cfg
+    node = OmegaConf.create(cfg)
+    for override in OverridesParser.create().parse_overrides(settable):
+        key = override.key_or_group
+        if override.package is not None or (CONF_DIR / key).is_dir():
+            raise ConfigError(
+                "rerun", f"'{override.input_line}' picks a config group option, which a rerun cannot apply",
+                f"a rerun uses the saved config; set keys instead, e.g. {key}.<name>=<value>")
+        if override.is_delete():
+            parent, _, leaf = key.rpartition(".")
+            container = OmegaConf.select(node, parent) if parent else node
+            if container is not None and leaf in container:
+                del container[leaf]
+            continue
+        OmegaConf.update(node, key, override.value(), merge=False, force_add=True)
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:
+    """The verdict: predictions identical or not, and the config and environment facts that differ."""
+    original_dir, new_dir = Path(original_dir), Path(new_dir)
+    before, after = load_record(original_dir), load_record(new_dir)
+    original_hash = _sha256(original_dir / "predictions.jsonl") or before.get("predictions_sha256")
+    new_hash = _sha256(new_dir / "predictions.jsonl")
+    verdict = {
+        "original": str(original_dir),
+        "rerun": str(new_dir),
+        "identical": original_hash is not None and original_hash == new_hash,
+        "predictions_sha256": {"original": original_hash, "rerun": new_hash},
+        "errors_identical": _sha256(original_dir / "errors.jsonl") == _sha256(new_dir / "errors.jsonl"),
+        "original_status": before.get("status"),
+        "config_hash": {"original": before.get("config_hash"), "rerun": after.get("config_hash")},
+        "config_differences": differences(output_config(before["config"]), output_config(after["config"])),
+        "environment_differences": environment_differences(before, after, original_dir, new_dir),
+        "filled_from_current_defaults": list(filled),
+    }
+    if not verdict["identical"]:
+        verdict["lines"] = line_differences(original_dir / "predictions.jsonl", new_dir / "predictions.jsonl")
+    return verdict
+
+
+def environment_differences(before: dict, after: dict, original_dir: Path, new_dir: Path) -> list[dict]:
+    facts_before = {"versions": before.get("versions") or {}, "hardware": before.get("hardware") or {},
+                    "placement": _placement(original_dir), "git": before.get("git") or {}}
+    facts_after = {"versions": after.get("versions") or {}, "hardware": after.get("hardware") or {},
+                   "placement": _placement(new_dir), "git": after.get("git") or {}}
+    return differences(facts_before, facts_after)
+
+
+def _placement(run_dir: Path) -> dict:
+    path = run_dir / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    return {key: metrics.get(key) for key in PLACEMENT_KEYS}
+
+
+def differences(before: dict, after: dict, prefix: str = "") -> list[dict]:
+    """Flat list of {key, original, rerun} for every dotted key whose value differs."""
+    found = []
+    for key in sorted(set(before) | set(after), key=str):
+        a, b = before.get(key), after.get(key)
+        dotted = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += differences(a, b, dotted + ".")
+        elif a != b:
+            found.append({"key": dotted, "original": a, "rerun": b})
+    return found
+
+
+def line_differences(original: Path, new: Path, shown: int = 300) -> dict:
+    a = original.read_text(encoding="utf-8").splitlines() if original.is_file() else []
+    b = new.read_text(encoding="utf-8").splitlines() if new.is_file() else []
+    differing = [i for i in range(max(len(a), len(b))) if i >= len(a) or i >= len(b) or a[i] != b[i]]
+    summary = {"original_lines": len(a), "rerun_lines": len(b), "differing_lines": len(differing)}
+    if differing:
+        first = differing[0]
+        summary["first_difference"] = {
+            "line": first + 1,
+            "original": a[first][:shown] if first < len(a) else None,
+            "rerun": b[first][:shown] if first < len(b) else None,
+        }
+    return summary
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def report(verdict: dict) -> int:
+    """Log the verdict on screen and return the exit code: 0 identical, DIFFERS otherwise."""
+    if verdict["identical"]:
+        log.info("rerun of %s: predictions identical, byte for byte (sha256 %s)",
+                 verdict["original"], verdict["predictions_sha256"]["rerun"])
+    else:
+        lines = verdict["lines"]
+        log.warning("rerun of %s: predictions DIFFER (%d of %d lines differ; %d lines before, %d now)",
+                    verdict["original"], lines["differing_lines"], max(lines["original_lines"], lines["rerun_lines"]),
+                    lines["original_lines"], lines["rerun_lines"])
+    for title, found in (("config differs", verdict["config_differences"]),
+                         ("environment differs", verdict["environment_differences"])):
+        if found:
+            shown = "; ".join(f"{d['key']}: {d['original']!r} -> {d['rerun']!r}" for d in found[:12])
+            more = f" (and {len(found) - 12} more)" if len(found) > 12 else ""
+            log.info("  %s: %s%s", title, shown, more)
+    if verdict["original_status"] != "ok":
+        log.warning("  the original run ended with status %r", verdict["original_status"])
+    log.info("  verdict: %s", Path(verdict["rerun"]) / "rerun.json")
+    return 0 if verdict["identical"] else DIFFERS
+
