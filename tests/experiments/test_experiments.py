@@ -7,7 +7,9 @@ import pytest
 import yaml
 
 from runner.api import compose
+from runner.config import validate_config
 from runner.config.choices import group_options
+from runner.config.steps import step_configs
 from runner.paths import CONF_DIR
 from tests.conftest import read_jsonl, run_cli
 
@@ -31,12 +33,13 @@ def test_experiment_composes_and_pins_what_changes_outputs(name):
         declared = {**_declared(base), **declared}
     for key in ("seed", "dtype", "batch_size"):
         assert key in declared, f"{name}: {key} is left to the defaults"
-    if cfg["model"]["id"]:
-        text = (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
-        assert cfg["model"]["revision"] or "# unpinned:" in text, f"{name}: hub model without a revision"
-    if cfg["task"]["name"] in GENERATES and cfg["task"]["name"] != "automatic-speech-recognition":
-        params = cfg["task"]["params"]
-        assert "do_sample" in params and ({"max_new_tokens", "max_length"} & set(params)), f"{name}: {params}"
+    text = (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
+    for step in step_configs(cfg, validate_config).values():  # a chain pins every step
+        if step["model"]["id"]:
+            assert step["model"]["revision"] or "# unpinned:" in text, f"{name}: hub model without a revision"
+        if step["task"]["name"] in GENERATES and step["task"]["name"] != "automatic-speech-recognition":
+            params = step["task"]["params"]
+            assert "do_sample" in params and ({"max_new_tokens", "max_length"} & set(params)), f"{name}: {params}"
 
 
 def test_there_are_offline_experiments_and_the_tutorial_ones():
