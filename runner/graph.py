@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from runner.config.steps import is_single_task
 from runner.errors import ConfigError
 from runner.tasks import TASKS
 
@@ -75,7 +76,7 @@ def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: 
     run (no graph.steps) keys the source's fields by task input, as it always has; a multi-step run
     keys them by column, since several steps may read the same column."""
     names = list(steps)
-    single = len(steps) == 1 and steps[names[0]]["step"]["input"] is None
+    single = is_single_task(steps)
     step_inputs = {name: resolve_inputs(name, cfg, names, first_mapping, columns, steps) for name, cfg in steps.items()}
     source_produces: dict[str, str | None] = {}
     for name, inputs in step_inputs.items():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.config import validate_config
-from runner.config.steps import step_configs
+from runner.config.steps import is_single_task, step_configs
 from runner.errors import ConfigError, RunError
 from runner.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
 from runner.sinks import completed_indices, export_table, write_json
@@ -40,8 +40,7 @@ class Plan:
 
     @property
     def single(self) -> bool:
-        """A single-task run (no graph.steps): its predictions hold that task's output as it is."""
-        return len(self.steps) == 1 and next(iter(self.steps.values()))["step"]["input"] is None
+        return is_single_task(self.steps)
 
     def describe(self) -> str:
         return f"{render_text(self.graph)}\n\nMermaid:\n{render_mermaid(self.graph)}"
@@ -60,7 +59,7 @@ def make_plan(raw_cfg: dict) -> Plan:
     formats = _formats(cfg)
     graph = build_graph(steps, first_mapping, columns, {c: c for c in columns if c in MODALITIES},
                         cfg["output"]["steps"], "+".join(formats))
-    single = len(steps) == 1 and first["step"]["input"] is None
+    single = is_single_task(steps)
     source_mapping = {}
     for inputs in graph.inputs.values():
         for _, (producer, field) in inputs.items():
@@ -186,20 +185,10 @@ def _resume_record(resume: str) -> dict:
 
 def config_differences(saved: dict, current: dict) -> list[tuple[str, object, object]]:
     """(key, then, now) for each output-changing key that differs."""
-    from runner.record import output_config
+    from runner.record import dotted_differences, output_config
 
-    before = _flatten(output_config(saved, exclude=RESUMABLE_DIFFERENCES))
-    after = _flatten(output_config(current, exclude=RESUMABLE_DIFFERENCES))
-    return [(k, before.get(k), after.get(k)) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
-
-
-def _flatten(value, prefix: str = "") -> dict:
-    if isinstance(value, dict) and value:
-        flat = {}
-        for key, inner in value.items():
-            flat.update(_flatten(inner, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): value}
+    return dotted_differences(output_config(saved, exclude=RESUMABLE_DIFFERENCES),
+                              output_config(current, exclude=RESUMABLE_DIFFERENCES))
 
 
 # -- sweeps ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import ConfigError, RunError
-from runner.record import config_hash, now_iso, output_config
+from runner.record import config_hash, dotted_differences, now_iso, output_config
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +101,10 @@ def check_same_config(jobs: list[ShardJob]) -> None:
     reference = ran[0] if ran else None
     for job in ran[1:]:
         if config_hash(job.config, exclude=("shard",)) != config_hash(reference.config, exclude=("shard",)):
-            keys = _differing_keys(output_config(reference.config, ("shard",)), output_config(job.config, ("shard",)))
+            keys = [key for key, _, _ in dotted_differences(output_config(reference.config, ("shard",)),
+                                                             output_config(job.config, ("shard",)))]
             raise ConfigError("merge", f"{job.dir} and {reference.dir} differ in {', '.join(keys)}, not only in shard",
                               "a multirun that sweeps other keys too holds several runs; merge one sharded run")
-
-
-def _differing_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(a) | set(b), key=str):
-        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            keys += _differing_keys(a[key], b[key], f"{prefix}{key}.")
-        elif a.get(key) != b.get(key):
-            keys.append(f"{prefix}{key}")
-    return keys
 
 
 def check_shards_present(jobs: list[ShardJob], multirun_dir: Path) -> dict[int, ShardJob]:

@@ -93,6 +93,20 @@ def output_config(cfg: dict, exclude=()) -> dict:
     return kept
 
 
+def dotted_differences(before: dict, after: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted key, before, after) for every leaf that differs between two nested configs, in key order.
+    Resume, rerun and merge all compare configs with it."""
+    found = []
+    for key in sorted(set(before) | set(after), key=str):
+        a, b = before.get(key), after.get(key)
+        dotted = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += dotted_differences(a, b, dotted + ".")
+        elif a != b:
+            found.append((dotted, a, b))
+    return found
+
+
 def _drop(node: dict, path: list[str]) -> None:
     """Remove node[path]; a parent left empty by it goes too (`graph` once `graph.show` is gone)."""
     head, rest = path[0], path[1:]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from runner.errors import ConfigError
 from runner.paths import CONF_DIR
-from runner.record import output_config
+from runner.record import dotted_differences, output_config
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +127,9 @@ def _placement(run_dir: Path) -> dict:
     return {key: metrics.get(key) for key in PLACEMENT_KEYS}
 
 
-def differences(before: dict, after: dict, prefix: str = "") -> list[dict]:
+def differences(before: dict, after: dict) -> list[dict]:
     """Flat list of {key, original, rerun} for every dotted key whose value differs."""
-    found = []
-    for key in sorted(set(before) | set(after), key=str):
-        a, b = before.get(key), after.get(key)
-        dotted = f"{prefix}{key}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            found += differences(a, b, dotted + ".")
-        elif a != b:
-            found.append({"key": dotted, "original": a, "rerun": b})
-    return found
+    return [{"key": key, "original": a, "rerun": b} for key, a, b in dotted_differences(before, after)]
 
 
 def line_differences(original: Path, new: Path, shown: int = 300) -> dict:

@@ -45,6 +45,12 @@ def step_configs(cfg: dict, validate) -> dict[str, dict]:
     return result
 
 
+def is_single_task(steps: dict[str, dict]) -> bool:
+    """A run without graph.steps: its source fields are keyed by task input and its predictions hold
+    the task's output as it is (a chain keys fields by column and outputs by step)."""
+    return len(steps) == 1 and next(iter(steps.values()))["step"]["input"] is None
+
+
 def _step_config(cfg: dict, name: str, step: dict, validate, first: bool) -> dict:
     prefix = f"graph.steps.{name}"
     single = {k: v for k, v in cfg.items() if k not in ("task", "graph")}
