@@ -15,7 +15,7 @@ def main(request_path: str) -> int:
 
     logging.basicConfig(level=logging.INFO, format="[child] %(levelname)s %(name)s: %(message)s")
     request = json.loads(Path(request_path).read_text())
-    plan = make_plan(request["cfg"])
+    plan = make_plan(request["cfg"], request.get("conf"))
     metrics = run_plan(plan, Path(request["run_dir"]), request["argv"], Path(request["cwd"]), request["multirun"])
     return 0 if metrics.get("status") in ("ok", "oom", "skipped_after_oom") else 1
 

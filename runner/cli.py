@@ -6,6 +6,10 @@ predictions differ from the original's. `run -m` exits with the highest code of 
 launcher ran them. torch and transformers are imported only once a valid config runs, so
 `run --help` and config errors stay fast.
 
+`-cd/--config-dir <dir>` and `hydra.searchpath=[...]` add the user's own config dirs (experiments,
+model and dataset presets) to the runner's; every check below asks Hydra about that search path.
+`run --version` prints the runner's version and those of the packages that decide its outputs.
+
 `merge=<multirun dir>` is not a job: it reads finished jobs' files and bypasses Hydra. `rerun=<run dir>`
 is a job like any other (a fresh run dir, run.log, sweepable with -m) that swaps in the saved config.
 """
@@ -18,9 +22,10 @@ import traceback
 from pathlib import Path
 
 from runner.config.choices import normalize_overrides
-from runner.config.compose import check_composes
+from runner.config.compose import Composed, check_composes
+from runner.config.search import ConfigSearch, ConfigSession
 from runner.errors import ConfigError, RunError
-from runner.paths import CONF_DIR
+from runner.paths import PRIMARY_CONFIG
 
 log = logging.getLogger("runner")
 
@@ -28,12 +33,16 @@ _exit_codes: list[int] = []
 
 
 def main() -> None:
+    if any(arg in ("--version", "-V") for arg in sys.argv[1:]):
+        print(version_text())
+        sys.exit(0)
     try:
         merge_dir = merge_request(sys.argv[1:])
         if merge_dir is not None:
             sys.exit(_merge(merge_dir))
-        sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:])]
-        check_composes(sys.argv[1:])
+        session = ConfigSession(ConfigSearch.from_argv(sys.argv[1:]))
+        sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], session)]
+        check_composes(sys.argv[1:], session)
     except ConfigError as error:
         print(f"config error: {_with_rerun_hint(error, sys.argv[1:]).render()}", file=sys.stderr)
         sys.exit(2)
@@ -41,6 +50,20 @@ def main() -> None:
     from runner.launchers import SWEEP_EXIT_CODES  # jobs that other launchers ran in other processes
 
     sys.exit(max([*_exit_codes, *SWEEP_EXIT_CODES], default=0))
+
+
+def version_text() -> str:
+    """`run --version`: this package's version, then the libraries that decide what a run does."""
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    others = ", ".join(f"{name} {version(name)}" for name in ("hydra-core", "transformers", "torch"))
+    return f"hf-pipeline-runner {version('hf-pipeline-runner')} ({others})"
 
 
 def merge_request(argv: list[str]) -> str | None:
@@ -83,14 +106,16 @@ def _merge(multirun_dir: str) -> int:
 def _hydra_entry() -> None:
     import hydra
 
-    hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_job)()
+    hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_job)()
 
 
 def _job(cfg) -> int:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from runner.config.compose import to_plain
+    from omegaconf import OmegaConf
+
+    from runner.config.compose import finish_composed, to_plain
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -98,22 +123,32 @@ def _job(cfg) -> int:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
     argv = ["run", *overrides] if multirun else sys.argv
-    code = run_job(to_plain(cfg), run_dir, argv=argv, cwd=Path.cwd(), overrides=overrides, multirun=multirun)
+    # The search path this job was composed on (the user's -cd dir included), wherever it runs.
+    sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources, resolve=True)
+    session = ConfigSession(ConfigSearch.from_config_sources(sources))
+    try:
+        composed = finish_composed(to_plain(cfg), overrides, session)
+    except ConfigError as error:
+        log.error("config error: %s", error.render())
+        code = error.exit_code
+    else:
+        code = run_job(composed, session, run_dir, argv=argv, cwd=Path.cwd(), overrides=overrides, multirun=multirun)
     _exit_codes.append(code)
     return code
 
 
-def run_job(raw_cfg: dict, run_dir: Path, argv: list[str], cwd: Path, overrides: list[str] = (),
-            multirun: bool = False) -> int:
+def run_job(composed: Composed, session: ConfigSession, run_dir: Path, argv: list[str], cwd: Path,
+            overrides: list[str] = (), multirun: bool = False) -> int:
     from runner.job import make_plan, run_plan
 
+    raw_cfg, conf = composed.cfg, composed.conf
     rerun_of, filled = raw_cfg.get("rerun"), []
     try:
         if rerun_of:
             from runner.rerun import rerun_config
 
-            raw_cfg, filled = rerun_config(raw_cfg, list(overrides), run_dir)
-        plan = make_plan(raw_cfg)
+            raw_cfg, filled, conf = rerun_config(raw_cfg, list(overrides), run_dir, session)
+        plan = make_plan(raw_cfg, conf)
         if plan.cfg["graph"]["show"]:
             print(plan.describe())
             return 0

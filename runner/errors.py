@@ -6,14 +6,17 @@ class ConfigError(Exception):
 
     exit_code = 2
 
-    def __init__(self, key: str, message: str, hint: str | None = None):
+    def __init__(self, key: str, message: str, hint: str | None = None, where: str | None = None):
         self.key = key
         self.message = message
         self.hint = hint
+        self.where = where  # the file and line, or the override, that set the key (when known)
         super().__init__(self.render())
 
     def render(self) -> str:
         text = f"{self.key}: {self.message}" if self.key else self.message
+        if self.where:
+            text += f"\n  in: {self.where}"
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
 

@@ -37,6 +37,7 @@ class Plan:
     source: Source
     source_mapping: dict[str, str]  # row field -> source column
     graph: Graph
+    conf: dict | None = None  # where the config came from (config dirs, files read), for run.json
 
     @property
     def single(self) -> bool:
@@ -46,8 +47,18 @@ class Plan:
         return f"{render_text(self.graph)}\n\nMermaid:\n{render_mermaid(self.graph)}"
 
 
-def make_plan(raw_cfg: dict) -> Plan:
-    """Everything that can be checked before a model loads; raises ConfigError (exit 2) on a bad config."""
+def make_plan(raw_cfg: dict, conf: dict | None = None) -> Plan:
+    """Everything that can be checked before a model loads; raises ConfigError (exit 2) on a bad config,
+    naming the file and line (or the override) that set the key when `conf` (the provenance) tells."""
+    from runner.config.provenance import annotate
+
+    try:
+        return _make_plan(raw_cfg, conf)
+    except ConfigError as error:
+        raise annotate(error, conf) from None
+
+
+def _make_plan(raw_cfg: dict, conf: dict | None) -> Plan:
     from runner.models.loading import check_device_available
 
     cfg = validate_config(raw_cfg)
@@ -72,7 +83,7 @@ def make_plan(raw_cfg: dict) -> Plan:
     if not cfg["graph"]["show"]:
         for step in steps.values():
             check_device_available(step["device"])
-    return Plan(cfg, steps, source, source_mapping, graph)
+    return Plan(cfg, steps, source, source_mapping, graph, conf)
 
 
 def _formats(cfg: dict) -> list[str]:
@@ -115,7 +126,7 @@ def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: s
 
     started_at = now_iso()
     status, metrics = "error", {}
-    write_json(run_dir / "run.json", build_record(plan.cfg, run_dir, argv, cwd, "running", started_at))
+    write_json(run_dir / "run.json", build_record(plan.cfg, run_dir, argv, cwd, "running", started_at, conf=plan.conf))
     try:
         with _sigterm_as_interrupt():
             metrics = execute(plan, run_dir, bench=bench, done=done, append=bool(done) or plan.cfg.get("resume") is not None)
@@ -138,7 +149,7 @@ def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: s
         raise
     finally:
         model = (metrics or {}).get("model")
-        write_json(run_dir / "run.json", build_record(plan.cfg, run_dir, argv, cwd, status, started_at, model))
+        write_json(run_dir / "run.json", build_record(plan.cfg, run_dir, argv, cwd, status, started_at, model, plan.conf))
 
 
 @contextmanager
@@ -216,7 +227,8 @@ def _run_in_child(plan: Plan, run_dir: Path, argv, cwd, multirun: bool) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = {**plan.cfg, "bench": {**plan.cfg["bench"], "isolation": "none"}}
     request = run_dir / "child_request.json"
-    write_json(request, {"cfg": cfg, "run_dir": str(run_dir), "argv": argv, "cwd": str(cwd), "multirun": multirun})
+    write_json(request, {"cfg": cfg, "conf": plan.conf, "run_dir": str(run_dir), "argv": argv, "cwd": str(cwd),
+                         "multirun": multirun})
     child = subprocess.run([sys.executable, "-m", "runner.child", str(request)], capture_output=True, text=True)
     (run_dir / "child.log").write_text(child.stdout + child.stderr)
     metrics_path = run_dir / "metrics.json"

@@ -11,13 +11,13 @@ re-run the shard named; 2 the dir is not a sharded multirun (no job dirs, jobs o
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.config.provenance import file_sha256
 from runner.errors import ConfigError, RunError
 from runner.record import config_hash, dotted_differences, now_iso, output_config
 
@@ -56,7 +56,7 @@ def merge_multirun(multirun_dir: Path) -> dict:
         "predictions": sum(len(lines) for lines in predictions.values()),
         "errors": sum(len(lines) for lines in errors.values()),
         "config_hash": config_hash(by_index[0].config, exclude=("shard",)),
-        "predictions_sha256": _sha256(out / "predictions.jsonl"),
+        "predictions_sha256": file_sha256(out / "predictions.jsonl"),
         "shards": [{"index": i, "dir": str(job.dir), "predictions": len(predictions[i]), "errors": len(errors[i])}
                    for i, job in sorted(by_index.items())],
     }
@@ -177,8 +177,6 @@ def write_in_order(path: Path, shards: dict[int, list[tuple[int, str]]]) -> None
     os.replace(tmp, path)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def report(summary: dict) -> None:

@@ -6,13 +6,13 @@ import hashlib
 import json
 import logging
 import platform
-import subprocess
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from runner.paths import CONF_DIR
+from runner.config.provenance import dirty_dirs, file_sha256
+from runner.config.provenance import git_state as repo_state
 
 log = logging.getLogger(__name__)
 
@@ -48,40 +48,20 @@ def hardware() -> dict:
     return info
 
 
-def _git(folder: Path, *args: str) -> str | None:
-    """stdout of a git command run in `folder`, or None where there is no git or no repository."""
-    try:
-        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
 def git_state(folder: Path) -> dict:
     """Commit and dirty flag of the git repository the user ran from, when there is one."""
-    commit = _git(folder, "rev-parse", "HEAD")
-    if commit is None:
-        return {"commit": None, "dirty": None}
-    status = _git(folder, "status", "--porcelain", "--untracked-files=no") or ""
-    return {"commit": commit.strip(), "dirty": bool(status.strip())}
+    state = repo_state(folder)
+    return {"commit": state["commit"], "dirty": state["dirty"]}
 
 
-def conf_state(conf_dir: Path = CONF_DIR) -> dict:
-    """Whether the conf/ tree the run was composed from is committed. New (untracked) files count:
-    an experiment file that is not in git cannot be re-run by anyone else."""
-    commit = _git(conf_dir, "rev-parse", "HEAD")
-    if commit is None:
-        return {"dir": str(conf_dir), "commit": None, "dirty": None, "changes": []}
-    status = _git(conf_dir, "status", "--porcelain", "--untracked-files=all", "--", ".") or ""
-    changes = [line[3:] for line in status.splitlines() if line.strip()]
-    return {"dir": str(conf_dir), "commit": commit.strip(), "dirty": bool(changes), "changes": changes[:50]}
-
-
-def run_warnings(conf: dict) -> list[str]:
-    if not conf.get("dirty"):
-        return []
-    shown = ", ".join(conf["changes"][:5]) + (", ..." if len(conf["changes"]) > 5 else "")
-    return [f"conf/ has uncommitted changes ({shown}): commit them so that this run can be repeated from git"]
+def run_warnings(conf: dict | None) -> list[str]:
+    """A run composed from uncommitted config files cannot be repeated from git by anyone else."""
+    warnings = []
+    for folder, changes in dirty_dirs(conf or {}):
+        shown = ", ".join(changes[:5]) + (", ..." if len(changes) > 5 else "")
+        warnings.append(f"config dir {folder} has uncommitted changes ({shown}): commit them so that this run "
+                        "can be repeated from git")
+    return warnings
 
 
 def output_config(cfg: dict, exclude=()) -> dict:
@@ -126,21 +106,13 @@ def config_hash(cfg: dict, exclude=()) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def file_hash(path: Path) -> str | None:
-    if not Path(path).is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: str, started_at: str,
-                 model_location: str | None = None) -> dict:
-    conf = conf_state()
+                 model_location: str | None = None, conf: dict | None = None) -> dict:
+    """run.json. `conf` is the config's provenance (config/provenance.describe): the config dirs of
+    the search path with their git state, and each config file read with its sha256."""
+    conf = conf or {}
     warnings = run_warnings(conf)
-    for warning in warnings:
+    for warning in warnings if status == "running" else ():  # said once, when the run starts
         log.warning("warning: %s", warning)
     return {
         "status": status,
@@ -151,7 +123,7 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         "seed": cfg.get("seed"),
         "model": model_location,
         "config_hash": config_hash(cfg),
-        "predictions_sha256": file_hash(Path(run_dir) / "predictions.jsonl"),
+        "predictions_sha256": file_sha256(Path(run_dir) / "predictions.jsonl"),
         "git": git_state(cwd),
         "conf": conf,
         "warnings": warnings,

@@ -8,13 +8,13 @@ The new outputs go to the new run dir; the original dir is only read.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 from pathlib import Path
 
+from runner.config.provenance import file_sha256
+from runner.config.search import ConfigSession
 from runner.errors import ConfigError
-from runner.paths import CONF_DIR
 from runner.record import dotted_differences, output_config
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,11 @@ def load_record(run_dir: Path) -> dict:
     return record
 
 
-def rerun_config(current: dict, overrides: list[str], new_run_dir: Path) -> tuple[dict, list[str]]:
+def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
+                 session: ConfigSession) -> tuple[dict, list[str], dict]:
     """The config to run: the original's saved config, `overrides` applied on top. Also returns the
-    top-level keys the saved config lacked (older runner versions), filled from today's defaults."""
+    top-level keys the saved config lacked (older runner versions), filled from today's defaults, and
+    the provenance to record: the config comes from the original's run.json, not from config files."""
     original = Path(current["rerun"])
     if _same_dir(original, new_run_dir):
         raise ConfigError("rerun", f"the rerun would write into the original run dir {original}",
@@ -52,19 +54,25 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path) -> tupl
     for key in filled:
         cfg[key] = copy.deepcopy(current[key])
     cfg["merge"] = None
-    cfg = _apply_overrides(cfg, overrides)
+    cfg = _apply_overrides(cfg, overrides, session)
     cfg["rerun"] = str(original)
+    # Records written before step presets were resolved when composing hold preset names.
+    from runner.config.presets import expand_step_presets
+
+    cfg = expand_step_presets(cfg, session)
     if record.get("cwd") and Path(record["cwd"]).resolve() != Path.cwd().resolve():
         log.warning("warning: the original ran in %s; relative dataset paths are read from here (%s)",
                     record["cwd"], Path.cwd())
-    return cfg, filled
+    conf = {"from_run": str(original / "run.json"), "search_path": (record.get("conf") or {}).get("search_path", []),
+            "files": [], "overrides": list(overrides)}
+    return cfg, filled, conf
 
 
 def _same_dir(a: Path, b: Path) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
-def _apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+def _apply_overrides(cfg: dict, overrides: list[str], session: ConfigSession) -> dict:
     """Apply key=value / +key=value / ~key overrides to the saved config. Group choices
     (model=tiny) are refused: they would pull in the current conf/ tree the rerun ignores."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -76,7 +84,7 @@ def _apply_overrides(cfg: dict, overrides: list[str]) -> dict:
     node = OmegaConf.create(cfg)
     for override in OverridesParser.create().parse_overrides(settable):
         key = override.key_or_group
-        if override.package is not None or (CONF_DIR / key).is_dir():
+        if override.package is not None or session.is_group(key):
             raise ConfigError(
                 "rerun", f"'{override.input_line}' picks a config group option, which a rerun cannot apply",
                 f"a rerun uses the saved config; set keys instead, e.g. {key}.<name>=<value>")
@@ -94,19 +102,20 @@ def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:
     """The verdict: predictions identical or not, and the config and environment facts that differ."""
     original_dir, new_dir = Path(original_dir), Path(new_dir)
     before, after = load_record(original_dir), load_record(new_dir)
-    original_hash = _sha256(original_dir / "predictions.jsonl") or before.get("predictions_sha256")
-    new_hash = _sha256(new_dir / "predictions.jsonl")
+    original_hash = file_sha256(original_dir / "predictions.jsonl") or before.get("predictions_sha256")
+    new_hash = file_sha256(new_dir / "predictions.jsonl")
     verdict = {
         "original": str(original_dir),
         "rerun": str(new_dir),
         "identical": original_hash is not None and original_hash == new_hash,
         "predictions_sha256": {"original": original_hash, "rerun": new_hash},
-        "errors_identical": _sha256(original_dir / "errors.jsonl") == _sha256(new_dir / "errors.jsonl"),
+        "errors_identical": file_sha256(original_dir / "errors.jsonl") == file_sha256(new_dir / "errors.jsonl"),
         "original_status": before.get("status"),
         "config_hash": {"original": before.get("config_hash"), "rerun": after.get("config_hash")},
         "config_differences": differences(output_config(before["config"]), output_config(after["config"])),
         "environment_differences": environment_differences(before, after, original_dir, new_dir),
         "filled_from_current_defaults": list(filled),
+        "config_files_changed": config_files_changed(before),
     }
     if not verdict["identical"]:
         verdict["lines"] = line_differences(original_dir / "predictions.jsonl", new_dir / "predictions.jsonl")
@@ -147,8 +156,16 @@ def line_differences(original: Path, new: Path, shown: int = 300) -> dict:
     return summary
 
 
-def _sha256(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+def config_files_changed(record: dict) -> list[dict]:
+    """The config files the original run read (experiment, presets) whose bytes differ now, or that are
+    gone: the rerun used the saved config, so this is what re-running from the files would change."""
+    changed = []
+    for entry in (record.get("conf") or {}).get("files") or []:
+        now = file_sha256(entry.get("file"))
+        if now != entry.get("sha256"):
+            changed.append({"config": entry["config"], "file": entry.get("file"), "original": entry.get("sha256"),
+                            "now": now})
+    return changed
 
 
 def report(verdict: dict) -> int:
@@ -167,6 +184,11 @@ def report(verdict: dict) -> int:
             shown = "; ".join(f"{d['key']}: {d['original']!r} -> {d['rerun']!r}" for d in found[:12])
             more = f" (and {len(found) - 12} more)" if len(found) > 12 else ""
             log.info("  %s: %s%s", title, shown, more)
+    for change in verdict["config_files_changed"]:
+        now = f"sha256 {change['now'][:12]}" if change["now"] else "gone"
+        original = (change["original"] or "?")[:12]
+        log.info("  config file changed since the original run: %s (%s): sha256 %s -> %s",
+                 change["config"], change["file"], original, now)
     if verdict["original_status"] != "ok":
         log.warning("  the original run ended with status %r", verdict["original_status"])
     log.info("  verdict: %s", Path(verdict["rerun"]) / "rerun.json")

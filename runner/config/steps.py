@@ -1,18 +1,15 @@
 """The steps of a run, each as a complete single-task config.
 
 A run without `graph.steps` is a one-step graph named "main" made of the top-level keys. With
-`graph.steps`, each step names its task and may name its own model (a preset in conf/model/ or a
-mapping of model keys), params, input, batch_size, device, device_map, dtype and quantization
-(a preset in conf/quantization/); what it leaves out comes from the top level. Each step's config
+`graph.steps`, each step names its task and may name its own model (a preset, or a mapping of
+model keys laid over the default preset; composing resolves both into a mapping, config/presets.py), params, input, batch_size, device, device_map, dtype and quantization
+(a preset, resolved the same way); what it leaves out comes from the top level. Each step's config
 is checked with the same schema and rules as a single-task run, and its error keys are renamed to
 point at the step (graph.steps.<name>.<key>), so a step fails as clearly as a top-level key.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 from runner.errors import ConfigError, ConfigErrors
-from runner.paths import CONF_DIR
 
 SINGLE_STEP = "main"
 SOURCE = "source"
@@ -59,9 +56,9 @@ def _step_config(cfg: dict, name: str, step: dict, validate, first: bool) -> dic
     single["graph"] = {**cfg["graph"], "steps": None}
     single["task"] = {"name": step.get("task"), "params": dict(step.get("params") or {})}
     if step.get("model") is not None:
-        single["model"] = _model(step["model"], f"{prefix}.model")
+        single["model"] = _preset_mapping(step["model"], f"{prefix}.model")
     if step.get("quantization") is not None:
-        single["quantization"] = _preset("quantization", step["quantization"], f"{prefix}.quantization")
+        single["quantization"] = _preset_mapping(step["quantization"], f"{prefix}.quantization")
     for key in OVERRIDABLE:
         if step.get(key) is not None:
             single[key] = step[key]
@@ -87,39 +84,13 @@ def _rekey(error: ConfigError, prefix: str) -> ConfigError:
     return ConfigError(key, error.message, error.hint)
 
 
-def _model(value, key: str) -> dict:
-    if isinstance(value, str):
-        return _preset("model", value, key)
-    return {**_preset("model", "default", key), **value}
-
-
-def _preset(group: str, name: str, key: str) -> dict:
-    presets = available_presets(group)
-    if name not in presets:
-        import difflib
-
-        close = difflib.get_close_matches(name, presets, n=1, cutoff=0.6)
-        hint = (f"did you mean '{close[0]}'? " if close else "") + f"allowed: {', '.join(presets)}"
-        raise ConfigError(key, f"{name!r} is not a preset in conf/{group}/", hint)
-    return dict(_load_preset(group, name))
-
-
-@lru_cache(maxsize=None)
-def _load_preset(group: str, name: str) -> dict:
-    from omegaconf import OmegaConf
-
-    loaded = OmegaConf.to_container(OmegaConf.load(CONF_DIR / group / f"{name}.yaml"), resolve=True) or {}
-    parents = loaded.pop("defaults", [])
-    merged: dict = {}
-    for parent in parents:
-        if parent != "_self_":
-            merged.update(_load_preset(group, parent))
-    merged.update(loaded)
-    return merged
-
-
-def available_presets(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+def _preset_mapping(value, key: str) -> dict:
+    """A step's model/quantization, which composing turned into a mapping (config/presets.py)."""
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a mapping, got the preset name {value!r}",
+                          "presets named in graph.steps are resolved when the config is composed "
+                          "(run, runner.run, or runner.config.compose.compose_run)")
+    return dict(value)
 
 
 def _check_output_names(steps: dict, errors: list) -> None:

@@ -8,9 +8,13 @@ import pytest
 import yaml
 
 from runner.api import compose
-from runner.config.choices import group_options
+from runner.config.search import ConfigSession
 from runner.paths import CONF_DIR, SCHEMA_DIR
 from runner.tasks import TASKS, canonical_task_id
+
+
+def group_options(group: str) -> list[str]:
+    return ConfigSession().options(group)
 
 
 @pytest.mark.parametrize("task", group_options("task"))

@@ -8,12 +8,12 @@ import yaml
 
 from runner.api import compose
 from runner.config import validate_config
-from runner.config.choices import group_options
+from runner.config.search import ConfigSession
 from runner.config.steps import step_configs
 from runner.paths import CONF_DIR
 from tests.conftest import read_jsonl, run_cli
 
-EXPERIMENTS = group_options("experiment")
+EXPERIMENTS = ConfigSession().options("experiment")
 OFFLINE = [name for name in EXPERIMENTS if name.startswith("tiny_")]
 GENERATES = {"text-generation", "summarization", "translation", "text2text-generation", "automatic-speech-recognition"}
 

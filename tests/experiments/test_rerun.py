@@ -8,7 +8,10 @@ import subprocess
 import pytest
 
 from runner.errors import ConfigError
-from runner.record import conf_state, run_warnings
+from runner.config.provenance import describe, file_sha256
+from runner.config.search import ConfigSearch, ConfigSession
+from runner.paths import CONF_DIR
+from runner.record import run_warnings
 from runner.rerun import DIFFERS, _apply_overrides, compare
 from tests.conftest import run_cli
 
@@ -79,12 +82,18 @@ def test_rerun_override_of_a_key_the_defaults_lack_gets_a_hint(original, tmp_pat
 
 def test_rerun_overrides_set_keys_and_refuse_group_choices():
     cfg = {"seed": 0, "task": {"name": "text-generation", "params": {"top_k": 5, "top_p": 0.9}}}
+    session = ConfigSession()
     changed = _apply_overrides(cfg, ["rerun=x", "seed=3", "task.params.top_k=9", "+task.params.temperature=0.5",
-                                     "~task.params.top_p"])
+                                     "~task.params.top_p"], session)
     assert changed["seed"] == 3 and changed["task"]["params"] == {"top_k": 9, "temperature": 0.5}
     with pytest.raises(ConfigError) as caught:
-        _apply_overrides(cfg, ["model=tiny"])
+        _apply_overrides(cfg, ["model=tiny"], session)
     assert caught.value.key == "rerun" and "config group" in caught.value.message
+
+
+def _conf_entry(conf_dir):
+    conf = describe(ConfigSession(ConfigSearch.from_dirs([conf_dir])), [])
+    return conf, next(e for e in conf["search_path"] if e["dir"] == str(conf_dir.resolve()))
 
 
 def test_uncommitted_conf_changes_warn(tmp_path):
@@ -92,18 +101,26 @@ def test_uncommitted_conf_changes_warn(tmp_path):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
 
     (tmp_path / "conf" / "experiment").mkdir(parents=True)
-    (tmp_path / "conf" / "config.yaml").write_text("seed: 0\n")
+    (tmp_path / "conf" / "experiment" / "base.yaml").write_text("# @package _global_\nseed: 0\n")
     git("init", "-q")
     git("-c", "user.email=t@t", "-c", "user.name=t", "add", "conf")
     git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "conf")
-    assert conf_state(tmp_path / "conf")["dirty"] is False and run_warnings(conf_state(tmp_path / "conf")) == []
+    conf, entry = _conf_entry(tmp_path / "conf")
+    assert entry["git"]["dirty"] is False and entry["git"]["commit"] and entry["provider"] == "command-line"
+    assert not any(str(tmp_path) in warning for warning in run_warnings(conf))
     (tmp_path / "conf" / "experiment" / "mine.yaml").write_text("seed: 1\n")  # new, not yet in git
-    state = conf_state(tmp_path / "conf")
-    assert state["dirty"] is True and state["changes"] == ["conf/experiment/mine.yaml"]
-    assert "conf/experiment/mine.yaml" in run_warnings(state)[0]
+    conf, entry = _conf_entry(tmp_path / "conf")
+    assert entry["git"]["dirty"] is True and entry["git"]["changes"] == ["conf/experiment/mine.yaml"]
+    assert any("conf/experiment/mine.yaml" in warning for warning in run_warnings(conf))
 
 
-def test_run_record_holds_conf_state(original):
+def test_run_record_holds_the_config_files_it_was_composed_from(original):
     record = json.loads((original / "run.json").read_text())
-    assert set(record["conf"]) == {"dir", "commit", "dirty", "changes"}
-    assert record["warnings"] == run_warnings(record["conf"])
+    main = record["conf"]["search_path"][0]
+    assert main["provider"] == "main" and main["dir"] == str(CONF_DIR)
+    files = {entry["config"]: entry for entry in record["conf"]["files"]}
+    experiment = files["experiment/tiny_generation"]
+    assert experiment["file"] == str(CONF_DIR / "experiment" / "tiny_generation.yaml")
+    assert experiment["sha256"] == file_sha256(CONF_DIR / "experiment" / "tiny_generation.yaml")
+    assert {"config", "model/tiny", "task/text-generation"} <= set(files)
+    assert record["conf"]["overrides"][0] == "+experiment=tiny_generation"

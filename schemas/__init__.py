@@ -1,0 +1,1 @@
+"""JSON Schemas of the run config, shipped inside the wheel as runner.schemas (see pyproject.toml)."""
