@@ -48,11 +48,12 @@ def _git(folder: Path, *args: str) -> str | None:
 def git_state(folder: Path, untracked: bool = False) -> dict:
     """Commit and dirty flag of the repository holding `folder`, and its changed files under `folder`
     (with untracked=True new files count: an experiment file not in git cannot be re-run by others)."""
+    outside_git = {"commit": None, "dirty": None, "changes": [], "root": None}
     if not Path(folder).is_dir():
-        return {"commit": None, "dirty": None, "changes": []}
+        return outside_git
     commit = _git(folder, "rev-parse", "HEAD")
     if commit is None:
-        return {"commit": None, "dirty": None, "changes": []}
+        return outside_git
     flag = "--untracked-files=all" if untracked else "--untracked-files=no"
     status = _git(folder, "status", "--porcelain", flag, "--", ".") or ""
     changes = [line[3:] for line in status.splitlines() if line.strip()]

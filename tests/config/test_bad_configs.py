@@ -28,6 +28,8 @@ CASES = [
     # mistakes Hydra itself catches while composing, turned into config errors too
     (["+task=text-generation", "task.params.max_tokens=3"], "did you mean 'max_new_tokens'"),
     (["+task=text-generation", "datset.path=x"], "datset: unknown key"),
+    (["+task=text-classification", "batchsize=4"], "did you mean 'batch_size'"),
+    (["-m", "+task=text-classification", "batch_size=1,2", "seeed=3"], "did you mean 'seed'"),
     (["+task=text-generation", "batch_size=[1"], "batch_size: cannot parse"),
 ]
 
