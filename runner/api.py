@@ -1,56 +1,353 @@
-"""A small Python API for notebooks and scripts: the same job as `run`, without the command line.
+"""The Python API for notebooks and scripts: the job `run` does, with Python values for a command line.
 
-    from runner.api import run
-    result = run(["+task=text-classification", "model=tiny", "dataset=sample"])
-    result.predictions[0]["output"], result.metrics["items_per_second"]
+    import runner
+    result = runner.run("text-classification", model="distilbert_sst2", inputs=["great", "awful"], batch_size=8)
+    result.predictions            # [{"id", "index", "input", "output"}, ...] in input order, in memory
+    result.to_pandas(), result.errors, result.metrics, result.run_dir, result.config
+
+Keyword arguments are config keys. They are written as Hydra override strings and go through the same
+composition (`compose_run`), validation, plan and execution as `run` on the command line, so presets,
+error messages, run.json and run.log agree; failures raise runner.errors.ConfigError (exit code 2 on
+the command line) and RunError (exit code 1) instead. Rows given as Python objects (`inputs=`) never
+enter the config: it records what they were (dataset.type=python, kind, fingerprint), and the objects
+themselves travel beside it to the source (runner/sources/python.py).
+
+Nothing heavy is imported with this module: composing imports Hydra, running imports torch.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import itertools
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from runner.config.compose import compose_config
+from runner.config.overrides import choice, group_mapping, leaves, strings, value
+from runner.errors import ConfigError, RunError
+from runner.runlog import RunLog
+
+log = logging.getLogger("runner.api")
+
+# Keyword spellings of dotted config keys (a keyword argument cannot hold a dot).
+KEY_ALIASES = {"task_params": "task.params"}
+# What a run writes into its dir: removed first when overwrite=True replaces a run.
+RUN_FILES = ("predictions.jsonl", "predictions.parquet", "predictions.csv", "errors.jsonl", "metrics.json",
+             "run.json", "run.log", "rerun.json", "child.log", "child_request.json")
 
 
 @dataclass
 class RunResult:
-    run_dir: Path
+    """A finished run. `predictions` and `errors` were collected as they were written, so they stay
+    this run's own even if its files change later. `run_dir` is None only for graph={"show": True}."""
+
+    run_dir: Path | None
     metrics: dict
-    config: dict
+    config: dict  # the validated config, as in run.json
+    predictions: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
 
-    @property
-    def predictions(self) -> list[dict]:
-        return _read_jsonl(self.run_dir / "predictions.jsonl")
+    def to_pandas(self):
+        """The predictions as a DataFrame, one row each: `id`, `index`, `input_<field>` for the text
+        inputs, then the output as Python objects (not JSON strings, unlike predictions.parquet): a
+        mapping output spreads over `output_<key>` columns (`output_label`, `output_score`; one per
+        step of a chain), any other output (a list: top_k labels, entities) is one `output` column."""
+        import pandas as pd
 
-    @property
-    def errors(self) -> list[dict]:
-        return _read_jsonl(self.run_dir / "errors.jsonl")
+        if not self.predictions:
+            return pd.DataFrame(columns=["id", "index", "output"])
+        return pd.DataFrame([_table_row(record) for record in self.predictions])
 
 
-def compose(overrides: list[str]) -> dict:
-    """The validated config `run <overrides>` would use (raises runner.errors.ConfigError)."""
+def _table_row(record: dict) -> dict:
+    row = {"id": record.get("id"), "index": record.get("index")}
+    row.update({f"input_{name}": value for name, value in (record.get("input") or {}).items()})
+    output = record.get("output")
+    if isinstance(output, dict):
+        row.update({f"output_{name}": value for name, value in output.items()})
+    else:
+        row["output"] = output
+    return row
+
+
+# -- the two entry points ---------------------------------------------------------------------------
+def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
+        output_dir=None, overwrite: bool = False, **config) -> RunResult:
+    """Run a job and return its outputs.
+
+    task: a task id or alias (optional when `experiment=` or `graph={"steps": ...}` names the steps).
+    model: a preset name on the search path ("tiny", "minilm", one of config_dir's), else a hub id or a
+        local folder (model.id; a Path is always a folder), or a mapping of model keys laid over the
+        `default` preset, as in a graph step.
+    inputs: the rows as Python objects: a list (of values, or of {field: value}), an iterator (read
+        once, lazily), a pandas DataFrame or a datasets.Dataset. Or instead dataset=: a preset name
+        ("sample", "file", ...) or a mapping ({"type": "file", "path": "x.csv"}); with inputs=, a
+        mapping without `type` sets column, fields, id_column, limit, skip.
+    experiment: an experiment name; config_dir: a folder (or a list) of your own configs (experiment/,
+        model/ ...), searched after the runner's own, like `run -cd <dir>`.
+    **config: any other config key: batch_size=8, device="cpu", task_params={"top_k": 2},
+        bench={"max_rows": 10}, or dotted: **{"dataset.limit": 3}. overrides: raw Hydra override
+        strings, applied last.
+    output_dir: where to write (default: a new outputs/api/<date>/<time> under the cwd per call); a
+        dir that already holds a run (run.json) is refused unless overwrite=True.
+
+    Raises ConfigError before any model loads when the config is wrong, RunError when the run fails
+    (the traceback is in <run_dir>/run.log). The older form, a list of override strings as the first
+    argument (run(["+task=ner", "model=tiny"])), still works."""
+    request = _request(task, inputs, config_dir, overrides, {"model": model, "dataset": dataset,
+                                                              "experiment": experiment}, config)
+    target = _checked_output_dir(output_dir, overwrite)
+    with RunLog() as run_log:
+        plan = _plan(request)
+        if plan.cfg["graph"]["show"]:
+            return _shown(plan)
+        run_dir = _claim_run_dir(target, overwrite)
+        run_log.to_file(run_dir / "run.log")
+        return _execute(plan, request, run_dir)
+
+
+def compose(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
+            **config) -> dict:
+    """The validated config that run(...) with the same arguments would use, without running anything
+    (raises ConfigError). Also takes a list of override strings: compose(["+task=ner", "model=tiny"])."""
     from runner.config import validate_config
+    from runner.config.provenance import annotate
 
-    return validate_config(compose_config(overrides))
-
-
-def run(overrides: list[str], output_dir: str | Path | None = None) -> RunResult:
-    """Run a job; outputs go to output_dir (default: outputs/api/<timestamp> under the cwd)."""
-    from runner.job import make_plan, run_plan
-
-    plan = make_plan(compose_config(overrides))
-    if output_dir is None:
-        stamp = datetime.now().strftime("%Y-%m-%d/%H-%M-%S-%f")
-        output_dir = Path("outputs") / "api" / stamp
-    run_dir = Path(output_dir)
-    metrics = run_plan(plan, run_dir, argv=["runner.api.run", *overrides], cwd=Path.cwd())
-    return RunResult(run_dir, metrics, plan.cfg)
+    request = _request(task, inputs, config_dir, overrides, {"model": model, "dataset": dataset,
+                                                              "experiment": experiment}, config)
+    composed = _composed(request)
+    try:
+        return validate_config(composed.cfg)
+    except ConfigError as error:
+        raise annotate(error, composed.conf) from None
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
+# -- from arguments to override strings ------------------------------------------------------------
+@dataclass
+class _Request:
+    overrides: list[str]
+    rows: Any  # inputs=, handed to the source beside the config
+    session: Any  # runner.config.search.ConfigSession
+
+
+def _request(task, inputs, config_dir, overrides, named: dict, config: dict) -> _Request:
+    session = _session(config_dir)
+    built = _build_overrides(task, inputs, named, config, session)
+    return _Request([*built, *strings(overrides, "overrides")], inputs, session)
+
+
+def _session(config_dir):
+    """Hydra's config loader for the runner's conf/ plus the caller's dirs (the CLI's -cd)."""
+    from runner.config.search import ConfigSearch, ConfigSession
+
+    dirs = [] if config_dir is None else [config_dir] if isinstance(config_dir, (str, os.PathLike)) else list(config_dir)
+    for folder in dirs:
+        if not Path(folder).expanduser().is_dir():
+            raise ConfigError("config_dir", f"'{folder}' is not a folder",
+                              "give the folder holding your experiment/, model/, dataset/ ...")
+    return ConfigSession(ConfigSearch.from_dirs([Path(d).expanduser() for d in dirs]))
+
+
+def _build_overrides(task, inputs, named: dict, config: dict, session) -> list[str]:
+    built = []
+    if isinstance(task, (list, tuple)):  # the older form: override strings
+        built, task = strings(task, "task"), None
+    if task is not None:
+        built.append(choice("task", task))
+    if named["experiment"] is not None:
+        built.append(choice("experiment", named["experiment"]))
+    built += _model_overrides(named["model"], session)
+    built += _dataset_overrides(named["dataset"], inputs)
+    for key, given in config.items():
+        built += _config_overrides(KEY_ALIASES.get(key, key), given, session)
+    return built
+
+
+def _model_overrides(model, session) -> list[str]:
+    """A preset on the search path wins over a folder of the same name; anything else is model.id."""
+    if model is None:
         return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    if isinstance(model, Mapping):
+        return ["model=default", *leaves("model", model)]
+    if isinstance(model, str) and model in session.options("model"):
+        return [f"model={model}"]
+    if isinstance(model, (str, os.PathLike)):
+        return ["model=default", f"model.id={value(str(model), 'model')}"]
+    raise ConfigError("model", f"expected a preset name, a hub id, a folder or a mapping, got {type(model).__name__}")
+
+
+def _dataset_overrides(dataset, inputs) -> list[str]:
+    """dataset= alone picks a source; with inputs=, the rows' description (never the rows) goes in."""
+    from runner.sources.python import SIZED, fingerprint, kind_of
+
+    if inputs is None:
+        if dataset is None:
+            return []
+        return [choice("dataset", dataset)] if isinstance(dataset, str) else group_mapping("dataset", dataset)
+    if isinstance(dataset, str) or (isinstance(dataset, Mapping) and dataset.get("type") not in (None, "python")):
+        raise ConfigError("dataset", "inputs= and dataset= both give the rows",
+                          "keep one; beside inputs=, dataset={...} may set column, fields, id_column, limit, skip")
+    kind = kind_of(inputs)
+    if kind in SIZED and len(inputs) == 0:
+        raise ConfigError("inputs", "is empty", "give at least one row")
+    keys = {k: v for k, v in (dataset or {}).items() if k not in ("type", "kind", "fingerprint")}  # ours to say
+    return ["dataset=python", *leaves("dataset", keys), f"dataset.kind={value(kind, 'dataset.kind')}",
+            f"dataset.fingerprint={value(fingerprint(inputs, kind), 'dataset.fingerprint')}"]
+
+
+def _config_overrides(key: str, given, session) -> list[str]:
+    if "." not in key and session.is_group(key):
+        return [choice(key, given)] if isinstance(given, str) else group_mapping(key, given)
+    return leaves(key, given)
+
+
+# -- compose, plan, run ------------------------------------------------------------------------------
+def _composed(request: _Request):
+    from runner.config.compose import compose_run
+
+    composed = compose_run(request.overrides, session=request.session)
+    for key, use in (("rerun", "run rerun=<run dir>"), ("merge", "run merge=<multirun dir>")):
+        if composed.cfg.get(key):
+            raise ConfigError(key, "is not a job the Python API runs", f"use the command line: {use}")
+    return composed
+
+
+def _plan(request: _Request):
+    from runner.job import make_plan
+
+    composed = _composed(request)
+    plan = make_plan(composed.cfg, composed.conf, rows=request.rows)
+    _check_rows_fit(plan)
+    return plan
+
+
+def _check_rows_fit(plan) -> None:
+    """In-memory rows cannot reach a child process, and an iterator cannot be read twice."""
+    from runner.sources.python import ONE_PASS, PythonSource
+
+    if not isinstance(plan.source, PythonSource):
+        return
+    if plan.cfg["bench"]["isolation"] == "process":
+        raise ConfigError("bench.isolation", "inputs= rows live in this process; a child process cannot read them",
+                          "use bench.isolation=none, or write the rows to a file and use dataset=file")
+    if plan.source.kind not in ONE_PASS:
+        return
+    if any(step["batch_size"] == "auto" for step in plan.steps.values()):
+        raise ConfigError("batch_size", "batch_size=auto reads the first rows twice (trials, then the run); "
+                          "an iterator gives its rows once", "give a number, or pass the rows as a list")
+    if plan.cfg["graph"].get("free_finished_models") and len(plan.steps) > 1:
+        raise ConfigError("graph.free_finished_models", "a staged graph reads the rows once per step; "
+                          "an iterator gives them once", "pass the rows as a list, or drop free_finished_models")
+
+
+def _shown(plan) -> RunResult:
+    """graph={"show": True}: like the command line, print the graph and run nothing."""
+    text = plan.describe()
+    print(text)
+    return RunResult(None, {"status": "shown", "graph": text}, plan.cfg)
+
+
+def _execute(plan, request: _Request, run_dir: Path) -> RunResult:
+    """run_plan, with the command line's reporting (cli.run_job) but exceptions for exit codes."""
+    from runner.job import run_plan
+
+    keep = {"predictions": [], "errors": []}
+    try:
+        metrics = run_plan(plan, run_dir, ["runner.api.run", *request.overrides], Path.cwd(), keep=keep)
+    except ConfigError as error:
+        log.error("config error: %s", error.render())
+        raise
+    except RunError as error:
+        _log_failure(run_dir, error.message, error.hint)
+        raise
+    except KeyboardInterrupt:
+        log.error("interrupted: outputs so far are in %s", run_dir)
+        raise
+    except Exception as error:  # anything else: the same one-line cause as the CLI, the traceback in run.log
+        message = f"{type(error).__name__}: {_first_line(error)}"
+        _log_failure(run_dir, message, None)
+        raise RunError(message, f"full traceback: {run_dir / 'run.log'}") from error
+    _check_status(metrics, run_dir)
+    return _result(plan, metrics, run_dir, keep)
+
+
+def _check_status(metrics: dict, run_dir: Path) -> None:
+    """ok: say so. A benchmark point that ran out of memory is a result, as on the command line;
+    any other status is a failure."""
+    status = metrics.get("status")
+    if status in ("oom", "skipped_after_oom") and metrics.get("benchmark"):
+        log.warning("%s at batch_size=%s: %s (recorded in %s)", status, metrics.get("batch_size"),
+                    metrics.get("error"), run_dir / "metrics.json")
+        return
+    if status != "ok":
+        raise RunError(f"the run ended with status {status}: {metrics.get('error')}", f"see {run_dir / 'run.log'}")
+    done_dir = Path(metrics.get("run_dir") or run_dir)
+    log.info("done: %d rows -> %s (%d errors), %s rows/s, model load %.2fs", metrics["rows_out"],
+             done_dir / "predictions.jsonl", metrics["rows_error"], metrics.get("items_per_second"),
+             metrics.get("model_load_seconds") or 0.0)
+
+
+def _result(plan, metrics: dict, run_dir: Path, keep: dict) -> RunResult:
+    """The outputs kept as they were written; a resumed run (whose earlier rows were written before)
+    or a run in a child process is read back from its files, once."""
+    from runner.sinks import iter_jsonl
+
+    done_dir = Path(metrics.get("run_dir") or run_dir)
+    if plan.cfg.get("resume") or plan.cfg["bench"]["isolation"] == "process":
+        keep = {name: list(iter_jsonl(done_dir / f"{name}.jsonl")) if (done_dir / f"{name}.jsonl").is_file() else []
+                for name in ("predictions", "errors")}
+    return RunResult(done_dir, metrics, plan.cfg, keep["predictions"], keep["errors"])
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _log_failure(run_dir: Path, message: str, hint: str | None) -> None:
+    log.debug("traceback:", exc_info=True)
+    log.error("error: %s", message)
+    if hint:
+        log.error("  hint: %s", hint)
+    log.error("  full traceback: %s", run_dir / "run.log")
+
+
+# -- run dirs ---------------------------------------------------------------------------------------
+def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
+    """A named dir that holds a run is refused before anything runs: its predictions would be lost."""
+    if output_dir is None:
+        return None
+    path = Path(output_dir).expanduser()
+    if (path / "run.json").is_file() and not overwrite:
+        raise ConfigError("output_dir", f"'{output_dir}' already holds a run (run.json)",
+                          "pass overwrite=True to replace it, or another output_dir (or none: each call gets its own)")
+    return path
+
+
+def _claim_run_dir(target: Path | None, overwrite: bool) -> Path:
+    if target is None:
+        return _new_run_dir(Path.cwd() / "outputs" / "api")
+    if overwrite:
+        for name in RUN_FILES:
+            (target / name).unlink(missing_ok=True)
+        shutil.rmtree(target / ".stages", ignore_errors=True)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _new_run_dir(base: Path) -> Path:
+    """<base>/<date>/<time with microseconds>, created exclusively: two calls in the same microsecond,
+    in this process or another, get two dirs (the later one with a -1, -2 ... suffix)."""
+    now = datetime.now()
+    stamp = base / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S-%f")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in itertools.count():
+        candidate = stamp if attempt == 0 else stamp.with_name(f"{stamp.name}-{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue

@@ -126,8 +126,10 @@ class Counters:
 
 
 class Execution:
-    def __init__(self, plan, run_dir: Path, settings: Settings, done: set[int], append: bool):
+    def __init__(self, plan, run_dir: Path, settings: Settings, done: set[int], append: bool,
+                 keep: dict[str, list] | None = None):
         self.plan = plan
+        self.keep = keep or {}
         self.run_dir = Path(run_dir)
         self.settings = settings
         self.done = done
@@ -210,8 +212,9 @@ class Execution:
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> None:
         mode = "a" if self.append else "w"
-        with JsonlSink(self.run_dir / "predictions.jsonl", mode) as predictions, \
-                JsonlSink(self.run_dir / "errors.jsonl", mode) as errors, self._progress() as bar:
+        with JsonlSink(self.run_dir / "predictions.jsonl", mode, keep=self.keep.get("predictions")) as predictions, \
+                JsonlSink(self.run_dir / "errors.jsonl", mode, keep=self.keep.get("errors")) as errors, \
+                self._progress() as bar:
             self.predictions, self.errors, self.bar = predictions, errors, bar
             if self.staged:
                 self._run_staged()
@@ -506,16 +509,18 @@ def count_tokens(run: StepRun, output) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = None, append: bool = False) -> dict:
+def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = None, append: bool = False,
+            keep: dict[str, list] | None = None) -> dict:
     """Run the plan into run_dir: predictions.jsonl, errors.jsonl, metrics.json; return the metrics.
 
     `done`: dataset positions already written (a resumed run) - skipped, and the files appended to.
+    `keep`: {"predictions": list, "errors": list}, each also given every record as it is written.
     Raises OutOfMemory (metrics.json then says `oom`), RowFailed (on_error=fail) or the load error."""
     run_dir = Path(run_dir)
     started = time.perf_counter()
     seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
     reset_peak_memory()
-    execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(), append)
+    execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(), append, keep)
     status, error = "error", None
     try:
         execution.load_steps()

@@ -47,24 +47,25 @@ class Plan:
         return f"{render_text(self.graph)}\n\nMermaid:\n{render_mermaid(self.graph)}"
 
 
-def make_plan(raw_cfg: dict, conf: dict | None = None) -> Plan:
+def make_plan(raw_cfg: dict, conf: dict | None = None, rows=None) -> Plan:
     """Everything that can be checked before a model loads; raises ConfigError (exit 2) on a bad config,
-    naming the file and line (or the override) that set the key when `conf` (the provenance) tells."""
+    naming the file and line (or the override) that set the key when `conf` (the provenance) tells.
+    `rows`: the Python API's in-memory rows for dataset.type=python (never part of the config)."""
     from runner.config.provenance import annotate
 
     try:
-        return _make_plan(raw_cfg, conf)
+        return _make_plan(raw_cfg, conf, rows)
     except ConfigError as error:
         raise annotate(error, conf) from None
 
 
-def _make_plan(raw_cfg: dict, conf: dict | None) -> Plan:
+def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     from runner.models.loading import check_device_available
 
     cfg = validate_config(raw_cfg)
     steps = step_configs(cfg, validate_config)
     first = next(iter(steps.values()))
-    source = open_source(cfg["dataset"], TASKS[first["task"]["name"]])
+    source = open_source(cfg["dataset"], TASKS[first["task"]["name"]], rows)
     first_mapping = resolve_mapping(source)
     columns = source.columns()
     formats = _formats(cfg)
@@ -105,9 +106,12 @@ def _check_auto_batch(steps: dict[str, dict], graph: Graph) -> None:
 _oom_at: dict[str, int] = {}
 
 
-def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, multirun: bool = False) -> dict:
+def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, multirun: bool = False,
+             keep: dict[str, list] | None = None) -> dict:
     """Execute the plan into run_dir (or into the run being resumed); always leaves run.json and
-    metrics.json with the run's status: ok, oom, skipped_after_oom, error or interrupted."""
+    metrics.json with the run's status: ok, oom, skipped_after_oom, error or interrupted.
+    `keep`: {"predictions": [...], "errors": [...]} lists that also receive each record written
+    (the Python API returns them from memory); a run in a child process fills none."""
     cfg = plan.cfg
     bench = cfg["bench"]["enabled"] is True or (cfg["bench"]["enabled"] == "auto" and multirun)
     if cfg["bench"]["isolation"] == "process":
@@ -117,10 +121,11 @@ def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, multirun: bo
     skipped = _skip_after_oom(cfg, bench, run_dir)
     if skipped is not None:
         return skipped
-    return _execute_recorded(plan, run_dir, argv, cwd, bench, done)
+    return _execute_recorded(plan, run_dir, argv, cwd, bench, done, keep)
 
 
-def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: set[int]) -> dict:
+def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: set[int],
+                      keep: dict[str, list] | None = None) -> dict:
     from runner.execute import OutOfMemory, execute
     from runner.record import build_record, now_iso
 
@@ -129,7 +134,8 @@ def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: s
     write_json(run_dir / "run.json", build_record(plan.cfg, run_dir, argv, cwd, "running", started_at, conf=plan.conf))
     try:
         with _sigterm_as_interrupt():
-            metrics = execute(plan, run_dir, bench=bench, done=done, append=bool(done) or plan.cfg.get("resume") is not None)
+            metrics = execute(plan, run_dir, bench=bench, done=done, append=bool(done) or plan.cfg.get("resume") is not None,
+                              keep=keep)
         outputs = None if plan.single else list(plan.graph.nodes["predictions"].consumes)
         for fmt in _formats(plan.cfg):
             if fmt != "jsonl":

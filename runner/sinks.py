@@ -8,16 +8,22 @@ from pathlib import Path
 
 
 class JsonlSink:
-    def __init__(self, path: Path, mode: str = "w"):
+    """`keep`: a list that also receives each record written, so a caller (the Python API) holds the
+    outputs in memory without reading the file back."""
+
+    def __init__(self, path: Path, mode: str = "w", keep: list | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, mode, encoding="utf-8")
         self.count = 0
+        self.keep = keep
 
     def write(self, record: dict) -> None:
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
         self.count += 1
+        if self.keep is not None:
+            self.keep.append(record)
 
     def close(self) -> None:
         if not self._file.closed:

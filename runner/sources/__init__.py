@@ -91,11 +91,22 @@ class Source:
             yield Row(row_id, fields, error=record.get(BAD_RECORD), index=index)
 
 
-def open_source(cfg: dict, spec: TaskSpec) -> Source:
+def open_source(cfg: dict, spec: TaskSpec, rows: Any = None) -> Source:
+    """The source dataset.type names. `rows`: the Python objects of dataset.type=python, which the
+    Python API passes beside the config because they cannot be written into it."""
     from runner.sources.files import FileSource, FolderSource
     from runner.sources.hf import HFSource
     from runner.sources.inline import InlineSource, SampleSource
+    from runner.sources.python import PythonSource
 
+    if cfg["type"] == "python":
+        if rows is None:
+            raise ConfigError("dataset.type", "'python' rows come only through the Python API: runner.run(..., inputs=rows)",
+                              "from the command line use dataset=inline, file, folder or hf")
+        return PythonSource(cfg, spec, rows)
+    if rows is not None:
+        raise ConfigError("dataset.type", f"Python rows were given (inputs=...) but dataset.type is '{cfg['type']}'",
+                          "leave dataset.type alone with inputs=, or drop inputs= to read the dataset")
     kinds = {"sample": SampleSource, "inline": InlineSource, "file": FileSource, "folder": FolderSource, "hf": HFSource}
     return kinds[cfg["type"]](cfg, spec)
 

@@ -1,0 +1,65 @@
+"""run.log for runs outside Hydra (the Python API): the file the command line gets from Hydra's
+job logging, written by a handler that exists only for one call."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+
+class RunLog:
+    """run.log as the command line writes it (conf/hydra/job_logging/runner.yaml: the runner's loggers
+    from DEBUG up, '[time][name][level] message'), for one call and removed after it, also on errors.
+    Records from before the run dir exists (composing, planning) are held, then written first. The
+    caller's own logging sees what it saw without us: records below the level it had set stop here."""
+
+    FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] %(message)s"
+
+    def __enter__(self) -> "RunLog":
+        self.logger = logging.getLogger("runner")
+        self.saved = (self.logger.level, self.logger.propagate)
+        self.held = _Held()
+        self.forward = _Forward(self.logger.getEffectiveLevel(), self.logger.propagate)
+        self.file: logging.FileHandler | None = None
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
+        self.logger.addHandler(self.held)
+        self.logger.addHandler(self.forward)
+        return self
+
+    def to_file(self, path: Path) -> None:
+        self.file = logging.FileHandler(path, encoding="utf-8")
+        self.file.setFormatter(logging.Formatter(self.FORMAT))
+        for record in self.held.records:
+            self.file.handle(record)
+        self.logger.removeHandler(self.held)
+        self.logger.addHandler(self.file)
+
+    def __exit__(self, *exc) -> None:
+        for handler in (self.held, self.forward, self.file):
+            if handler is not None:
+                self.logger.removeHandler(handler)
+        if self.file is not None:
+            self.file.close()
+        self.logger.setLevel(self.saved[0])
+        self.logger.propagate = self.saved[1]
+
+
+class _Held(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class _Forward(logging.Handler):
+    """Passes on to the root logger's handlers what propagation would have, at the caller's level."""
+
+    def __init__(self, threshold: int, propagate: bool):
+        super().__init__(threshold)
+        self.propagate = propagate
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.propagate:
+            logging.getLogger().handle(record)
