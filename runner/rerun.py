@@ -63,8 +63,8 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
     if record.get("cwd") and Path(record["cwd"]).resolve() != Path.cwd().resolve():
         log.warning("warning: the original ran in %s; relative dataset paths are read from here (%s)",
                     record["cwd"], Path.cwd())
-    conf = {"from_run": str(original / "run.json"), "search_path": (record.get("conf") or {}).get("search_path", []),
-            "files": [], "overrides": list(overrides)}
+    # No config file shapes this run (its config is the saved one), so none is recorded or warned about.
+    conf = {"from_run": str(original / "run.json"), "search_path": [], "files": [], "overrides": list(overrides)}
     return cfg, filled, conf
 
 

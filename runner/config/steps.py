@@ -2,8 +2,9 @@
 
 A run without `graph.steps` is a one-step graph named "main" made of the top-level keys. With
 `graph.steps`, each step names its task and may name its own model (a preset, or a mapping of
-model keys laid over the default preset; composing resolves both into a mapping, config/presets.py), params, input, batch_size, device, device_map, dtype and quantization
-(a preset, resolved the same way); what it leaves out comes from the top level. Each step's config
+model keys laid over the default preset: composing resolves both into a mapping, config/presets.py),
+params, input, batch_size, device, device_map, dtype and quantization (a preset, resolved the same
+way); what it leaves out comes from the top level. Each step's config
 is checked with the same schema and rules as a single-task run, and its error keys are renamed to
 point at the step (graph.steps.<name>.<key>), so a step fails as clearly as a top-level key.
 """
