@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -509,6 +510,22 @@ def count_tokens(run: StepRun, output) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+@contextmanager
+def _library_progress_bars(enabled: bool):
+    """progress=false also silences transformers' own bars ("Loading weights"), for this run only:
+    the switch is global, so a notebook gets its setting back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    if enabled or not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+
+
 def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = None, append: bool = False,
             keep: dict[str, list] | None = None) -> dict:
     """Run the plan into run_dir: predictions.jsonl, errors.jsonl, metrics.json; return the metrics.
@@ -523,8 +540,9 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(), append, keep)
     status, error = "error", None
     try:
-        execution.load_steps()
-        execution.run()
+        with _library_progress_bars(execution.settings.progress):
+            execution.load_steps()
+            execution.run()
         status = "ok"
     except OutOfMemory as oom:
         status, error = "oom", str(oom)

@@ -256,3 +256,13 @@ def test_the_older_form_with_override_strings_still_works(tmp_path):
     result = runner.run(["+task=sentiment", "model=tiny", "progress=false"], inputs=TEXTS[:1], output_dir=tmp_path / "o")
     assert result.run_dir == tmp_path / "o" and len(result.predictions) == 1
     assert runner.compose(["+task=ner", "model=tiny"])["task"]["name"] == "token-classification"
+
+
+def test_progress_false_also_silences_the_libraries_bars_for_that_run(capfd):
+    from transformers.utils import logging as hf_logging
+
+    capfd.readouterr()
+    runner.run("sentiment", inputs=TEXTS[:2], model="tiny", seed=11, progress=False)  # a new seed: a fresh load
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "row/s" not in err
+    assert hf_logging.is_progress_bar_enabled()  # the global switch is given back
