@@ -17,7 +17,6 @@ Nothing heavy is imported with this module: composing imports Hydra, running imp
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import shutil
 from collections.abc import Mapping
@@ -27,10 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.config.overrides import choice, group_mapping, leaves, strings, value
-from runner.errors import ConfigError, RunError
+from runner.errors import ConfigError
 from runner.runlog import RunLog
-
-log = logging.getLogger("runner.api")
 
 # Keyword spellings of dotted config keys (a keyword argument cannot hold a dot).
 KEY_ALIASES = {"task_params": "task.params"}
@@ -216,10 +213,9 @@ def _composed(request: _Request):
 
 
 def _plan(request: _Request):
-    from runner.job import make_plan
+    from runner.app import plan_job
 
-    composed = _composed(request)
-    plan = make_plan(composed.cfg, composed.conf, rows=request.rows)
+    plan, _ = plan_job(_composed(request), request.session, request.overrides, rows=request.rows)
     _check_rows_fit(plan)
     return plan
 
@@ -251,43 +247,12 @@ def _shown(plan) -> RunResult:
 
 
 def _execute(plan, request: _Request, run_dir: Path) -> RunResult:
-    """run_plan, with the command line's reporting (cli.run_job) but exceptions for exit codes."""
-    from runner.job import run_plan
+    """runner.app.execute_job, as the command line runs it; its exceptions reach the caller."""
+    from runner.app import execute_job
 
     keep = {"predictions": [], "errors": []}
-    try:
-        metrics = run_plan(plan, run_dir, ["runner.api.run", *request.overrides], Path.cwd(), keep=keep)
-    except ConfigError as error:
-        log.error("config error: %s", error.render())
-        raise
-    except RunError as error:
-        _log_failure(run_dir, error.message, error.hint)
-        raise
-    except KeyboardInterrupt:
-        log.error("interrupted: outputs so far are in %s", run_dir)
-        raise
-    except Exception as error:  # anything else: the same one-line cause as the CLI, the traceback in run.log
-        message = f"{type(error).__name__}: {_first_line(error)}"
-        _log_failure(run_dir, message, None)
-        raise RunError(message, f"full traceback: {run_dir / 'run.log'}") from error
-    _check_status(metrics, run_dir)
+    metrics = execute_job(plan, run_dir, ["runner.api.run", *request.overrides], Path.cwd(), keep=keep)
     return _result(plan, metrics, run_dir, keep)
-
-
-def _check_status(metrics: dict, run_dir: Path) -> None:
-    """ok: say so. A benchmark point that ran out of memory is a result, as on the command line;
-    any other status is a failure."""
-    status = metrics.get("status")
-    if status in ("oom", "skipped_after_oom") and metrics.get("benchmark"):
-        log.warning("%s at batch_size=%s: %s (recorded in %s)", status, metrics.get("batch_size"),
-                    metrics.get("error"), run_dir / "metrics.json")
-        return
-    if status != "ok":
-        raise RunError(f"the run ended with status {status}: {metrics.get('error')}", f"see {run_dir / 'run.log'}")
-    done_dir = Path(metrics.get("run_dir") or run_dir)
-    log.info("done: %d rows -> %s (%d errors), %s rows/s, model load %.2fs", metrics["rows_out"],
-             done_dir / "predictions.jsonl", metrics["rows_error"], metrics.get("items_per_second"),
-             metrics.get("model_load_seconds") or 0.0)
 
 
 def _result(plan, metrics: dict, run_dir: Path, keep: dict) -> RunResult:
@@ -300,19 +265,6 @@ def _result(plan, metrics: dict, run_dir: Path, keep: dict) -> RunResult:
         keep = {name: list(iter_jsonl(done_dir / f"{name}.jsonl")) if (done_dir / f"{name}.jsonl").is_file() else []
                 for name in ("predictions", "errors")}
     return RunResult(done_dir, metrics, plan.cfg, keep["predictions"], keep["errors"])
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else ""
-
-
-def _log_failure(run_dir: Path, message: str, hint: str | None) -> None:
-    log.debug("traceback:", exc_info=True)
-    log.error("error: %s", message)
-    if hint:
-        log.error("  hint: %s", hint)
-    log.error("  full traceback: %s", run_dir / "run.log")
 
 
 # -- run dirs ---------------------------------------------------------------------------------------

@@ -15,10 +15,8 @@ is a job like any other (a fresh run dir, run.log, sweepable with -m) that swaps
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import traceback
 from pathlib import Path
 
 from runner.config.choices import normalize_overrides
@@ -139,70 +137,24 @@ def _job(cfg) -> int:
 
 def run_job(composed: Composed, session: ConfigSession, run_dir: Path, argv: list[str], cwd: Path,
             overrides: list[str] = (), multirun: bool = False) -> int:
-    from runner.job import make_plan, run_plan
+    """One job through runner.app, its outcome as an exit code (what it says is logged there)."""
+    from runner.app import execute_job, finish_rerun, plan_job
 
-    raw_cfg, conf = composed.cfg, composed.conf
-    rerun_of, filled = raw_cfg.get("rerun"), []
     try:
-        if rerun_of:
-            from runner.rerun import rerun_config
-
-            raw_cfg, filled, conf = rerun_config(raw_cfg, list(overrides), run_dir, session)
-        plan = make_plan(raw_cfg, conf)
-        if plan.cfg["graph"]["show"]:
-            print(plan.describe())
-            return 0
-        metrics = run_plan(plan, run_dir, argv, cwd, multirun=multirun)
+        plan, rerun = plan_job(composed, session, list(overrides), run_dir)
     except ConfigError as error:
         log.error("config error: %s", error.render())
         return error.exit_code
-    except RunError as error:
-        _report_failure(run_dir, error.message, error.hint)
+    if plan.cfg["graph"]["show"]:
+        print(plan.describe())
+        return 0
+    try:
+        execute_job(plan, run_dir, argv, cwd, multirun=multirun)
+    except (ConfigError, RunError) as error:
         return error.exit_code
     except KeyboardInterrupt:
-        log.error("interrupted: outputs so far are in %s", run_dir)
         return 130
-    except Exception as error:  # anything else: one line on screen, the traceback in run.log
-        _report_failure(run_dir, f"{type(error).__name__}: {_first_line(error)}", None)
-        return 1
-    _report_success(metrics, run_dir)
-    return _report_rerun(Path(rerun_of), run_dir, filled) if rerun_of else 0
-
-
-def _report_rerun(original: Path, run_dir: Path, filled: list[str]) -> int:
-    """Compare with the original, write rerun.json beside the new outputs, say the verdict."""
-    from runner.rerun import compare, report
-
-    verdict = compare(original, run_dir, filled)
-    (run_dir / "rerun.json").write_text(json.dumps(verdict, indent=2, default=str) + "\n")
-    return report(verdict)
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else ""
-
-
-def _report_failure(run_dir: Path, message: str, hint: str | None) -> None:
-    log.debug("traceback:\n%s", traceback.format_exc())
-    log.error("error: %s", message)
-    if hint:
-        log.error("  hint: %s", hint)
-    log.error("  full traceback: %s", run_dir / "run.log")
-
-
-def _report_success(metrics: dict, run_dir: Path) -> None:
-    if metrics.get("status") in ("oom", "skipped_after_oom"):
-        log.warning("%s at batch_size=%s: %s (recorded in %s)", metrics["status"], metrics.get("batch_size"),
-                    metrics.get("error"), run_dir / "metrics.json")
-        return
-    rate = metrics.get("items_per_second")
-    run_dir = Path(metrics.get("run_dir") or run_dir)  # a resumed run writes into the run it resumes
-    log.info(
-        "done: %d rows -> %s (%d errors%s), %s rows/s, model load %.2fs",
-        metrics["rows_out"], run_dir / "predictions.jsonl", metrics["rows_error"],
-        f", see {run_dir / 'errors.jsonl'}" if metrics["rows_error"] else "", rate, metrics["model_load_seconds"],
-    )
+    return finish_rerun(rerun, run_dir) if rerun else 0
 
 
 if __name__ == "__main__":
