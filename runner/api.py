@@ -28,12 +28,10 @@ from typing import Any
 from runner.config.overrides import choice, group_mapping, leaves, strings, value
 from runner.errors import ConfigError
 from runner.runlog import RunLog
+from runner.rundir import ERRORS, LOG, PREDICTIONS, RECORD, STAGES, WRITTEN
 
 # Keyword spellings of dotted config keys (a keyword argument cannot hold a dot).
 KEY_ALIASES = {"task_params": "task.params"}
-# What a run writes into its dir: removed first when overwrite=True replaces a run.
-RUN_FILES = ("predictions.jsonl", "predictions.parquet", "predictions.csv", "errors.jsonl", "metrics.json",
-             "run.json", "run.log", "rerun.json", "child.log", "child_request.json")
 
 
 @dataclass
@@ -102,7 +100,7 @@ def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None,
         if plan.cfg["graph"]["show"]:
             return _shown(plan)
         run_dir = _claim_run_dir(target, overwrite)
-        run_log.to_file(run_dir / "run.log")
+        run_log.to_file(run_dir / LOG)
         return _execute(plan, request, run_dir)
 
 
@@ -262,8 +260,8 @@ def _result(plan, metrics: dict, run_dir: Path, keep: dict) -> RunResult:
 
     done_dir = Path(metrics.get("run_dir") or run_dir)
     if plan.cfg.get("resume") or plan.cfg["bench"]["isolation"] == "process":
-        keep = {name: list(iter_jsonl(done_dir / f"{name}.jsonl")) if (done_dir / f"{name}.jsonl").is_file() else []
-                for name in ("predictions", "errors")}
+        keep = {name: list(iter_jsonl(done_dir / file)) if (done_dir / file).is_file() else []
+                for name, file in (("predictions", PREDICTIONS), ("errors", ERRORS))}
     return RunResult(done_dir, metrics, plan.cfg, keep["predictions"], keep["errors"])
 
 
@@ -273,7 +271,7 @@ def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
     if output_dir is None:
         return None
     path = Path(output_dir).expanduser()
-    if (path / "run.json").is_file() and not overwrite:
+    if (path / RECORD).is_file() and not overwrite:
         raise ConfigError("output_dir", f"'{output_dir}' already holds a run (run.json)",
                           "pass overwrite=True to replace it, or another output_dir (or none: each call gets its own)")
     return path
@@ -283,9 +281,9 @@ def _claim_run_dir(target: Path | None, overwrite: bool) -> Path:
     if target is None:
         return _new_run_dir(Path.cwd() / "outputs" / "api")
     if overwrite:
-        for name in RUN_FILES:
+        for name in WRITTEN:
             (target / name).unlink(missing_ok=True)
-        shutil.rmtree(target / ".stages", ignore_errors=True)
+        shutil.rmtree(target / STAGES, ignore_errors=True)
     target.mkdir(parents=True, exist_ok=True)
     return target
 

@@ -21,6 +21,7 @@ from typing import Any
 from runner.config.compose import Composed
 from runner.config.search import ConfigSession
 from runner.errors import ConfigError, RunError
+from runner.rundir import LOG, METRICS, PREDICTIONS, RERUN
 
 log = logging.getLogger("runner")
 
@@ -81,7 +82,7 @@ def finish_rerun(rerun: Rerun, run_dir: Path) -> int:
     from runner.rerun import compare, report
 
     verdict = compare(rerun.original, run_dir, rerun.filled)
-    (run_dir / "rerun.json").write_text(json.dumps(verdict, indent=2, default=str) + "\n")
+    (run_dir / RERUN).write_text(json.dumps(verdict, indent=2, default=str) + "\n")
     return report(verdict)
 
 
@@ -91,19 +92,19 @@ def report_failure(run_dir: Path, message: str, hint: str | None) -> None:
     log.error("error: %s", message)
     if hint:
         log.error("  hint: %s", hint)
-    log.error("  full traceback: %s", run_dir / "run.log")
+    log.error("  full traceback: %s", run_dir / LOG)
 
 
 def report_success(metrics: dict, run_dir: Path) -> None:
     if metrics.get("status") in ("oom", "skipped_after_oom"):
         log.warning("%s at batch_size=%s: %s (recorded in %s)", metrics["status"], metrics.get("batch_size"),
-                    metrics.get("error"), run_dir / "metrics.json")
+                    metrics.get("error"), run_dir / METRICS)
         return
     rate = metrics.get("items_per_second")
     run_dir = Path(metrics.get("run_dir") or run_dir)  # a resumed run writes into the run it resumes
     log.info(
         "done: %d rows -> %s (%d errors%s), %s rows/s, model load %.2fs",
-        metrics["rows_out"], run_dir / "predictions.jsonl", metrics["rows_error"],
+        metrics["rows_out"], run_dir / PREDICTIONS, metrics["rows_error"],
         f", see {run_dir / 'errors.jsonl'}" if metrics["rows_error"] else "", rate, metrics["model_load_seconds"],
     )
 

@@ -1,4 +1,13 @@
-"""The two kinds of failure a user sees, and the exit code each maps to."""
+"""The two kinds of failure a user sees, the exit code each maps to, and the "did you mean" they share."""
+from __future__ import annotations
+
+import difflib
+
+
+def did_you_mean(value, allowed) -> str:
+    """The hint prefix "did you mean 'x'? " for the closest of `allowed` to `value`; "" when none is close."""
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 class ConfigError(Exception):

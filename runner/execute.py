@@ -28,6 +28,7 @@ from runner.bench.memory import peak_memory, reset_peak_memory
 from runner.bench.stats import latency_summary
 from runner.steps import PipelineStep, field_value, to_jsonable
 from runner.tasks import TASKS, TEXT
+from runner.rundir import ERRORS, METRICS, PREDICTIONS, STAGES
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +214,8 @@ class Execution:
     # -- the loop -----------------------------------------------------------------------------------
     def run(self) -> None:
         mode = "a" if self.append else "w"
-        with JsonlSink(self.run_dir / "predictions.jsonl", mode, keep=self.keep.get("predictions")) as predictions, \
-                JsonlSink(self.run_dir / "errors.jsonl", mode, keep=self.keep.get("errors")) as errors, \
+        with JsonlSink(self.run_dir / PREDICTIONS, mode, keep=self.keep.get("predictions")) as predictions, \
+                JsonlSink(self.run_dir / ERRORS, mode, keep=self.keep.get("errors")) as errors, \
                 self._progress() as bar:
             self.predictions, self.errors, self.bar = predictions, errors, bar
             if self.staged:
@@ -232,7 +233,7 @@ class Execution:
         file that the next stage reads back beside the source, so one model is in memory at a time."""
         from runner.models import cache
 
-        state_dir = self.run_dir / ".stages"
+        state_dir = self.run_dir / STAGES
         names = list(self.plan.steps)
         previous: Path | None = None
         for position, name in enumerate(names):
@@ -558,7 +559,7 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
         metrics = execution.metrics(status, started, error)
         if status == "oom" and execution.steps:
             metrics["batch_size"] = max(run.batch_size for run in execution.steps)
-        write_json(run_dir / "metrics.json", metrics)
+        write_json(run_dir / METRICS, metrics)
     return metrics
 
 

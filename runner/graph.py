@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runner.config.steps import is_single_task
-from runner.errors import ConfigError
+from runner.errors import ConfigError, did_you_mean
 from runner.tasks import TASKS
 
 
@@ -81,9 +81,9 @@ def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: 
     source_produces: dict[str, str | None] = {}
     for name, inputs in step_inputs.items():
         spec = TASKS[steps[name]["task"]["name"]]
-        for wanted, (producer, field) in inputs.items():
+        for wanted, (producer, column) in inputs.items():
             if producer == SOURCE:
-                source_produces[field] = spec.inputs[wanted] if single else column_modalities.get(field)
+                source_produces[column] = spec.inputs[wanted] if single else column_modalities.get(column)
     nodes = [Node(SOURCE, "source", produces=source_produces, detail=_source_detail(steps[names[0]]["dataset"]))]
     edges = []
     for name, cfg in steps.items():
@@ -151,12 +151,12 @@ def _parse_ref(ref, key: str, this: str, names: list[str], columns: list[str], s
         produced = TASKS[steps[head]["task"]["name"]].produces
         if field not in produced:
             raise ConfigError(key, f"step '{head}' ({steps[head]['task']['name']}) does not produce '{field}'",
-                              _did_you_mean(field, produced) + f"it produces: {', '.join(produced)}")
+                              did_you_mean(field, produced) + f"it produces: {', '.join(produced)}")
         return head, field
     if ref in columns or not columns and not dot:
         return SOURCE, ref
     if dot:
-        hint = _did_you_mean(head, names) + f"steps: {', '.join(names)}" + (f"; columns: {', '.join(columns)}" if columns else "")
+        hint = did_you_mean(head, names) + f"steps: {', '.join(names)}" + (f"; columns: {', '.join(columns)}" if columns else "")
         raise ConfigError(key, f"'{ref}' names no step and no source column", hint)
     return _source_ref(ref, key, columns)
 
@@ -164,15 +164,8 @@ def _parse_ref(ref, key: str, this: str, names: list[str], columns: list[str], s
 def _source_ref(column: str, key: str, columns: list[str]) -> tuple[str, str]:
     if columns and column not in columns:
         raise ConfigError(key, f"column '{column}' is not in the data",
-                          _did_you_mean(column, columns) + f"the data has columns: {', '.join(columns)}")
+                          did_you_mean(column, columns) + f"the data has columns: {', '.join(columns)}")
     return SOURCE, column
-
-
-def _did_you_mean(value: str, allowed) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _source_detail(dataset: dict) -> str:

@@ -23,6 +23,7 @@ from runner.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
 from runner.sinks import completed_indices, export_table, write_json
 from runner.sources import Source, open_source, resolve_mapping
 from runner.tasks import MODALITIES, TASKS
+from runner.rundir import CHILD_LOG, CHILD_REQUEST, ERRORS, METRICS, PREDICTIONS, RECORD
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: s
 
     started_at = now_iso()
     status, metrics = "error", {}
-    write_json(run_dir / "run.json", build_record(plan.cfg, run_dir, argv, cwd, "running", started_at, conf=plan.conf))
+    write_json(run_dir / RECORD, build_record(plan.cfg, run_dir, argv, cwd, "running", started_at, conf=plan.conf))
     try:
         with _sigterm_as_interrupt():
             metrics = execute(plan, run_dir, bench=bench, done=done, append=bool(done) or plan.cfg.get("resume") is not None,
@@ -139,13 +140,13 @@ def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: s
         outputs = None if plan.single else list(plan.graph.nodes["predictions"].consumes)
         for fmt in _formats(plan.cfg):
             if fmt != "jsonl":
-                log.info("wrote %s", export_table(run_dir / "predictions.jsonl", fmt, outputs))
+                log.info("wrote %s", export_table(run_dir / PREDICTIONS, fmt, outputs))
         status = "ok"
         return metrics
     except OutOfMemory as oom:
         status = "oom"
         _oom_at[_point_key(plan.cfg)] = min(oom.batch_size, _oom_at.get(_point_key(plan.cfg), oom.batch_size))
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = json.loads((run_dir / METRICS).read_text())
         if bench:  # a sweep point that does not fit is a result, not a failure
             log.warning("%s: recorded as oom", oom)
             return metrics
@@ -155,7 +156,7 @@ def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: s
         raise
     finally:
         model = (metrics or {}).get("model")
-        write_json(run_dir / "run.json", build_record(plan.cfg, run_dir, argv, cwd, status, started_at, model, plan.conf))
+        write_json(run_dir / RECORD, build_record(plan.cfg, run_dir, argv, cwd, status, started_at, model, plan.conf))
 
 
 @contextmanager
@@ -187,13 +188,13 @@ def _resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
         listed = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differences[:5])
         raise ConfigError("resume", f"the config differs from the interrupted run's in what changes outputs ({listed})",
                           "resume with the same config (only progress and bench keys may change), or start a new run")
-    done = completed_indices(target / "predictions.jsonl") | completed_indices(target / "errors.jsonl")
+    done = completed_indices(target / PREDICTIONS) | completed_indices(target / ERRORS)
     log.info("resuming %s: %d rows already done, appending the rest", target, len(done))
     return target, done
 
 
 def _resume_record(resume: str) -> dict:
-    record_path = Path(resume).expanduser() / "run.json"
+    record_path = Path(resume).expanduser() / RECORD
     if not record_path.is_file():
         raise ConfigError("resume", f"'{resume}' is not a run directory (no run.json)",
                           "give the output dir of the interrupted run, e.g. resume=outputs/2026-11-25/10-00-00")
@@ -223,7 +224,7 @@ def _skip_after_oom(cfg: dict, bench: bool, run_dir: Path) -> dict | None:
     log.warning("batch_size=%d skipped: batch size %d already ran out of memory in this sweep", size, limit)
     metrics = {"status": "skipped_after_oom", "error": f"batch size {limit} ran out of memory earlier in this sweep",
                "batch_size": size, "batch_size_requested": size, "benchmark": True}
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / METRICS, metrics)
     return metrics
 
 
@@ -232,12 +233,12 @@ def _run_in_child(plan: Plan, run_dir: Path, argv, cwd, multirun: bool) -> dict:
     or the kernel's OOM killer) becomes this point's `error` status, and the next point starts clean."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = {**plan.cfg, "bench": {**plan.cfg["bench"], "isolation": "none"}}
-    request = run_dir / "child_request.json"
+    request = run_dir / CHILD_REQUEST
     write_json(request, {"cfg": cfg, "conf": plan.conf, "run_dir": str(run_dir), "argv": argv, "cwd": str(cwd),
                          "multirun": multirun})
     child = subprocess.run([sys.executable, "-m", "runner.child", str(request)], capture_output=True, text=True)
-    (run_dir / "child.log").write_text(child.stdout + child.stderr)
-    metrics_path = run_dir / "metrics.json"
+    (run_dir / CHILD_LOG).write_text(child.stdout + child.stderr)
+    metrics_path = run_dir / METRICS
     if child.returncode == 0 and metrics_path.is_file():
         return json.loads(metrics_path.read_text())
     tail = (child.stderr.strip().splitlines() or ["(no output)"])[-1]

@@ -20,6 +20,7 @@ from pathlib import Path
 from runner.config.provenance import file_sha256
 from runner.errors import ConfigError, RunError
 from runner.record import config_hash, dotted_differences, now_iso, output_config
+from runner.rundir import ERRORS, MERGE, METRICS, PREDICTIONS, RECORD
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,13 @@ def merge_multirun(multirun_dir: Path) -> dict:
     jobs = find_jobs(multirun_dir)
     check_same_config(jobs)
     by_index = check_shards_present(jobs, multirun_dir)
-    predictions = {i: _indexed_lines(job.dir / "predictions.jsonl", job) for i, job in by_index.items()}
-    errors = {i: _indexed_lines(job.dir / "errors.jsonl", job) for i, job in by_index.items()}
+    predictions = {i: _indexed_lines(job.dir / PREDICTIONS, job) for i, job in by_index.items()}
+    errors = {i: _indexed_lines(job.dir / ERRORS, job) for i, job in by_index.items()}
     total = check_complete(by_index, predictions, errors)
     out = multirun_dir / MERGED_DIR
     out.mkdir(exist_ok=True)
-    write_in_order(out / "predictions.jsonl", predictions)
-    write_in_order(out / "errors.jsonl", errors)
+    write_in_order(out / PREDICTIONS, predictions)
+    write_in_order(out / ERRORS, errors)
     summary = {
         "merged_at": now_iso(),
         "multirun_dir": str(multirun_dir),
@@ -56,11 +57,11 @@ def merge_multirun(multirun_dir: Path) -> dict:
         "predictions": sum(len(lines) for lines in predictions.values()),
         "errors": sum(len(lines) for lines in errors.values()),
         "config_hash": config_hash(by_index[0].config, exclude=("shard",)),
-        "predictions_sha256": file_sha256(out / "predictions.jsonl"),
+        "predictions_sha256": file_sha256(out / PREDICTIONS),
         "shards": [{"index": i, "dir": str(job.dir), "predictions": len(predictions[i]), "errors": len(errors[i])}
                    for i, job in sorted(by_index.items())],
     }
-    (out / "merge.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / MERGE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -70,7 +71,7 @@ def find_jobs(multirun_dir: Path) -> list[ShardJob]:
     if not multirun_dir.is_dir():
         raise ConfigError("merge", f"'{multirun_dir}' is not a directory",
                           "give the multirun dir of a sharded `run -m` (multirun/<date>/<time>)")
-    dirs = {p.parent for p in multirun_dir.rglob("run.json")} | {p.parent.parent for p in multirun_dir.rglob(".hydra/config.yaml")}
+    dirs = {p.parent for p in multirun_dir.rglob(RECORD)} | {p.parent.parent for p in multirun_dir.rglob(".hydra/config.yaml")}
     dirs = sorted(d for d in dirs if MERGED_DIR not in d.relative_to(multirun_dir).parts[:1])
     if not dirs:
         raise ConfigError("merge", f"'{multirun_dir}' holds no job dirs (no run.json below it)",
@@ -79,7 +80,7 @@ def find_jobs(multirun_dir: Path) -> list[ShardJob]:
 
 
 def _read_job(job_dir: Path) -> ShardJob:
-    record_path = job_dir / "run.json"
+    record_path = job_dir / RECORD
     if record_path.is_file():
         record = json.loads(record_path.read_text())
         config, status = record.get("config") or {}, record.get("status")
@@ -155,7 +156,7 @@ def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dic
                 raise RunError(f"row {index} appears twice (shard {seen[index]} and shard {shard})")
             seen[index] = shard
     for shard, job in by_index.items():
-        metrics_path = job.dir / "metrics.json"
+        metrics_path = job.dir / METRICS
         rows_in = json.loads(metrics_path.read_text()).get("rows_in") if metrics_path.is_file() else None
         got = len(predictions[shard]) + len(errors[shard])
         if rows_in is not None and rows_in != got:
@@ -182,4 +183,4 @@ def write_in_order(path: Path, shards: dict[int, list[tuple[int, str]]]) -> None
 def report(summary: dict) -> None:
     out = Path(summary["multirun_dir"]) / MERGED_DIR
     log.info("merged %d shards: %d rows (%d predictions, %d errors) -> %s",
-             summary["shard_count"], summary["rows"], summary["predictions"], summary["errors"], out / "predictions.jsonl")
+             summary["shard_count"], summary["rows"], summary["predictions"], summary["errors"], out / PREDICTIONS)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from runner.config.provenance import dirty_dirs, file_sha256
 from runner.config.provenance import git_state as repo_state
+from runner.rundir import PREDICTIONS
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         "seed": cfg.get("seed"),
         "model": model_location,
         "config_hash": config_hash(cfg),
-        "predictions_sha256": file_sha256(Path(run_dir) / "predictions.jsonl"),
+        "predictions_sha256": file_sha256(Path(run_dir) / PREDICTIONS),
         "git": git_state(cwd),
         "conf": conf,
         "warnings": warnings,

@@ -16,6 +16,7 @@ from runner.config.provenance import file_sha256
 from runner.config.search import ConfigSession
 from runner.errors import ConfigError
 from runner.record import dotted_differences, output_config
+from runner.rundir import ERRORS, METRICS, PREDICTIONS, RECORD, RERUN
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ PLACEMENT_KEYS = ("device", "dtype", "device_map", "parameter_devices", "quantiz
 
 
 def load_record(run_dir: Path) -> dict:
-    record_path = Path(run_dir) / "run.json"
+    record_path = Path(run_dir) / RECORD
     if not record_path.is_file():
         hint = "give a run dir written by `run` (outputs/<date>/<time>), which holds run.json"
         raise ConfigError("rerun", f"'{run_dir}' has no run.json", hint)
@@ -64,7 +65,7 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
         log.warning("warning: the original ran in %s; relative dataset paths are read from here (%s)",
                     record["cwd"], Path.cwd())
     # No config file shapes this run (its config is the saved one), so none is recorded or warned about.
-    conf = {"from_run": str(original / "run.json"), "search_path": [], "files": [], "overrides": list(overrides)}
+    conf = {"from_run": str(original / RECORD), "search_path": [], "files": [], "overrides": list(overrides)}
     return cfg, filled, conf
 
 
@@ -102,14 +103,14 @@ def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:
     """The verdict: predictions identical or not, and the config and environment facts that differ."""
     original_dir, new_dir = Path(original_dir), Path(new_dir)
     before, after = load_record(original_dir), load_record(new_dir)
-    original_hash = file_sha256(original_dir / "predictions.jsonl") or before.get("predictions_sha256")
-    new_hash = file_sha256(new_dir / "predictions.jsonl")
+    original_hash = file_sha256(original_dir / PREDICTIONS) or before.get("predictions_sha256")
+    new_hash = file_sha256(new_dir / PREDICTIONS)
     verdict = {
         "original": str(original_dir),
         "rerun": str(new_dir),
         "identical": original_hash is not None and original_hash == new_hash,
         "predictions_sha256": {"original": original_hash, "rerun": new_hash},
-        "errors_identical": file_sha256(original_dir / "errors.jsonl") == file_sha256(new_dir / "errors.jsonl"),
+        "errors_identical": file_sha256(original_dir / ERRORS) == file_sha256(new_dir / ERRORS),
         "original_status": before.get("status"),
         "config_hash": {"original": before.get("config_hash"), "rerun": after.get("config_hash")},
         "config_differences": differences(output_config(before["config"]), output_config(after["config"])),
@@ -118,7 +119,7 @@ def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:
         "config_files_changed": config_files_changed(before),
     }
     if not verdict["identical"]:
-        verdict["lines"] = line_differences(original_dir / "predictions.jsonl", new_dir / "predictions.jsonl")
+        verdict["lines"] = line_differences(original_dir / PREDICTIONS, new_dir / PREDICTIONS)
     return verdict
 
 
@@ -131,7 +132,7 @@ def environment_differences(before: dict, after: dict, original_dir: Path, new_d
 
 
 def _placement(run_dir: Path) -> dict:
-    path = run_dir / "metrics.json"
+    path = run_dir / METRICS
     metrics = json.loads(path.read_text()) if path.is_file() else {}
     return {key: metrics.get(key) for key in PLACEMENT_KEYS}
 
@@ -191,6 +192,6 @@ def report(verdict: dict) -> int:
                  change["config"], change["file"], original, now)
     if verdict["original_status"] != "ok":
         log.warning("  the original run ended with status %r", verdict["original_status"])
-    log.info("  verdict: %s", Path(verdict["rerun"]) / "rerun.json")
+    log.info("  verdict: %s", Path(verdict["rerun"]) / RERUN)
     return 0 if verdict["identical"] else DIFFERS
 

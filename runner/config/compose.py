@@ -5,7 +5,6 @@ for a config Hydra's app already composed), so options, presets and error messag
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -15,7 +14,7 @@ from runner.config.choices import normalize_overrides
 from runner.config.presets import expand_step_presets
 from runner.config.provenance import describe
 from runner.config.search import ConfigSearch, ConfigSession
-from runner.errors import ConfigError
+from runner.errors import ConfigError, did_you_mean
 
 
 @dataclass
@@ -138,9 +137,9 @@ def explain_composition_error(error: Exception, overrides: list[str], session: C
     if "not in struct" not in text and "Could not override" not in text:
         return ConfigError(key, first)
     key, known = _first_unknown_key(key, overrides, session)
-    close = difflib.get_close_matches(key.rpartition(".")[2], known, n=1, cutoff=0.6)
-    if close:
-        return ConfigError(key, "unknown key", f"did you mean '{close[0]}'? keys here: {', '.join(known)}")
+    suggestion = did_you_mean(key.rpartition(".")[2], known)
+    if suggestion:
+        return ConfigError(key, "unknown key", f"{suggestion}keys here: {', '.join(known)}")
     hint = (f"keys here: {', '.join(known)}; " if known else "") + f"to add a new key, write +{key}=..."
     return ConfigError(key, "unknown key", hint)
 

@@ -5,12 +5,11 @@ near misses. Nothing here imports torch or transformers: a bad config fails in w
 """
 from __future__ import annotations
 
-import difflib
 import json
 from functools import lru_cache
 from typing import Any
 
-from runner.errors import ConfigError, ConfigErrors
+from runner.errors import ConfigError, ConfigErrors, did_you_mean
 from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
 
@@ -107,7 +106,7 @@ def _to_config_error(error, prefix: str) -> ConfigError:
         name = extra[0] if extra else "?"
         return ConfigError(
             _key(prefix, [*error.absolute_path, name]), "unknown key",
-            _did_you_mean(name, allowed) + f"allowed keys: {', '.join(allowed)}",
+            did_you_mean(name, allowed) + f"allowed keys: {', '.join(allowed)}",
         )
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
@@ -141,14 +140,9 @@ def _required_hint(key: str, missing: str) -> str | None:
     return None
 
 
-def _did_you_mean(value: Any, allowed) -> str:
-    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'? " if close else ""
-
-
 def _unknown_choice(key: str, value: Any, allowed) -> ConfigError:
     shown = [("null" if a is None else str(a)) for a in allowed]
-    return ConfigError(key, f"{value!r} is not allowed", _did_you_mean(value, shown) + f"allowed: {', '.join(shown)}")
+    return ConfigError(key, f"{value!r} is not allowed", did_you_mean(value, shown) + f"allowed: {', '.join(shown)}")
 
 
 def check_consistency(cfg: dict) -> None:

@@ -11,7 +11,9 @@ import json
 import re
 from pathlib import Path
 
-MARKERS = (".hydra/overrides.yaml", "metrics.json", "run.json")
+from runner.rundir import METRICS, RECORD
+
+MARKERS = (".hydra/overrides.yaml", METRICS, RECORD)
 BATCH_KEY = "batch_size"
 STATUSES = ("ok", "oom", "error", "skipped_after_oom")
 
@@ -30,8 +32,8 @@ def _natural_key(text: str) -> list:
 
 def read_point(job_dir: Path, sweep_dir: Path) -> dict:
     """One row of the report: the job's overrides and the metrics.json contract, missing keys as None."""
-    metrics = _read_json(job_dir / "metrics.json")
-    record = _read_json(job_dir / "run.json")
+    metrics = _read_json(job_dir / METRICS)
+    record = _read_json(job_dir / RECORD)
     overrides = read_overrides(job_dir)
     latency = metrics.get("latency_ms") or {}
     autobatch = metrics.get("autobatch")
