@@ -11,8 +11,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from runner.config.provenance import dirty_dirs, file_sha256
-from runner.config.provenance import git_state as repo_state
+from runner.config.provenance import dirty_dirs, file_sha256, run_git
 from runner.rundir import PREDICTIONS
 
 log = logging.getLogger(__name__)
@@ -50,9 +49,13 @@ def hardware() -> dict:
 
 
 def git_state(folder: Path) -> dict:
-    """Commit and dirty flag of the git repository the user ran from, when there is one."""
-    state = repo_state(folder)
-    return {"commit": state["commit"], "dirty": state["dirty"]}
+    """Commit and dirty flag of the git repository the user ran from (the whole repository, tracked
+    files only), when there is one."""
+    commit = run_git(folder, "rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = run_git(folder, "status", "--porcelain", "--untracked-files=no") or ""
+    return {"commit": commit.strip(), "dirty": bool(status.strip())}
 
 
 def run_warnings(conf: dict | None) -> list[str]:

@@ -27,17 +27,24 @@ def compose_run(overrides: list[str], search: ConfigSearch = ConfigSearch(),
                 session: ConfigSession | None = None) -> Composed:
     """What `run <overrides>` (with `search`'s config dirs) would run. Raises ConfigError."""
     session = session or ConfigSession(search)
+    overrides, cfg = _compose_checked(overrides, session)
+    return Composed(cfg, describe(session, overrides))
+
+
+def finish_composed(cfg: dict, overrides: list[str], session: ConfigSession) -> Composed:
+    """A config Hydra's app composed, made ready to validate: step presets resolved, provenance attached."""
+    return Composed(expand_step_presets(cfg, session), describe(session, overrides))
+
+
+def _compose_checked(overrides: list[str], session: ConfigSession) -> tuple[list[str], dict]:
+    """The normalized overrides and the plain config with step presets resolved: all of composing but
+    the provenance (git state, file hashes), which only a run records."""
     overrides = normalize_overrides(list(overrides), session)
     try:
         cfg = to_plain(session.compose(overrides))
     except Exception as error:  # hydra/omegaconf/yaml raise several types; all mean "this config is wrong"
         raise explain_composition_error(error, overrides, session) from None
-    return finish_composed(cfg, overrides, session)
-
-
-def finish_composed(cfg: dict, overrides: list[str], session: ConfigSession) -> Composed:
-    """A composed plain config made ready to validate: step presets resolved, provenance attached."""
-    return Composed(expand_step_presets(cfg, session), describe(session, overrides))
+    return overrides, expand_step_presets(cfg, session)
 
 
 def compose_config(overrides: list[str], search: ConfigSearch = ConfigSearch()) -> dict:
@@ -86,7 +93,7 @@ def check_composes(argv: list[str], session: ConfigSession) -> None:
         overrides = first_point(overrides)
         if overrides is None:
             return
-    compose_run(overrides, session=session)
+    _compose_checked(overrides, session)  # Hydra composes again for the job, which records provenance
 
 
 def first_point(overrides: list[str]) -> list[str] | None:

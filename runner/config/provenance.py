@@ -18,7 +18,7 @@ def describe(session: ConfigSession, overrides: list[str]) -> dict:
     search_path = []
     for provider, entry, folder in session.sources():
         search_path.append({"provider": provider, "path": entry, "dir": str(folder) if folder else None,
-                            "git": git_state(folder, untracked=True) if folder else None})
+                            "git": git_state(folder) if folder else None})
     files = [{"config": located.config, "package": package, "provider": located.provider,
               "file": str(located.file), "sha256": file_sha256(located.file)}
              for located, package in session.used_configs(overrides)]
@@ -36,7 +36,7 @@ def file_sha256(path) -> str | None:
     return digest.hexdigest()
 
 
-def _git(folder: Path, *args: str) -> str | None:
+def run_git(folder: Path, *args: str) -> str | None:
     """stdout of a git command run in `folder`, or None where there is no git or no repository."""
     try:
         done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
@@ -45,19 +45,18 @@ def _git(folder: Path, *args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def git_state(folder: Path, untracked: bool = False) -> dict:
-    """Commit and dirty flag of the repository holding `folder`, and its changed files under `folder`
-    (with untracked=True new files count: an experiment file not in git cannot be re-run by others)."""
+def git_state(folder: Path) -> dict:
+    """Commit and dirty flag of the repository holding a config dir, and its changed files under that
+    dir. New (untracked) files count: an experiment file not in git cannot be re-run by others."""
     outside_git = {"commit": None, "dirty": None, "changes": [], "root": None}
     if not Path(folder).is_dir():
         return outside_git
-    commit = _git(folder, "rev-parse", "HEAD")
+    commit = run_git(folder, "rev-parse", "HEAD")
     if commit is None:
         return outside_git
-    flag = "--untracked-files=all" if untracked else "--untracked-files=no"
-    status = _git(folder, "status", "--porcelain", flag, "--", ".") or ""
+    status = run_git(folder, "status", "--porcelain", "--untracked-files=all", "--", ".") or ""
     changes = [line[3:] for line in status.splitlines() if line.strip()]
-    root = (_git(folder, "rev-parse", "--show-toplevel") or "").strip() or None
+    root = (run_git(folder, "rev-parse", "--show-toplevel") or "").strip() or None
     return {"commit": commit.strip(), "dirty": bool(changes), "changes": changes[:50], "root": root}
 
 
