@@ -27,8 +27,8 @@ from typing import Any
 
 from runner.config.overrides import choice, group_mapping, leaves, strings, value
 from runner.errors import ConfigError
-from runner.runlog import RunLog
 from runner.rundir import ERRORS, LOG, PREDICTIONS, RECORD, STAGES, WRITTEN
+from runner.runlog import RunLog
 
 # Keyword spellings of dotted config keys (a keyword argument cannot hold a dot).
 KEY_ALIASES = {"task_params": "task.params"}
@@ -139,11 +139,7 @@ def _session(config_dir):
     from runner.config.search import ConfigSearch, ConfigSession
 
     dirs = [] if config_dir is None else [config_dir] if isinstance(config_dir, (str, os.PathLike)) else list(config_dir)
-    for folder in dirs:
-        if not Path(folder).expanduser().is_dir():
-            raise ConfigError("config_dir", f"'{folder}' is not a folder",
-                              "give the folder holding your experiment/, model/, dataset/ ...")
-    return ConfigSession(ConfigSearch.from_dirs([Path(d).expanduser() for d in dirs]))
+    return ConfigSession(ConfigSearch.from_dirs(dirs))
 
 
 def _build_overrides(task, inputs, named: dict, config: dict, session) -> list[str]:

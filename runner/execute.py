@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from runner.errors import RunError
-from runner.sinks import JsonlSink, write_json
-from runner.sources import Row
 from runner.bench.autobatch import input_size
 from runner.bench.memory import peak_memory, reset_peak_memory
 from runner.bench.stats import latency_summary
+from runner.errors import RunError
+from runner.rundir import ERRORS, METRICS, PREDICTIONS, STAGES
+from runner.sinks import JsonlSink, write_json
+from runner.sources import Row
 from runner.steps import PipelineStep, field_value, to_jsonable
 from runner.tasks import TASKS, TEXT
-from runner.rundir import ERRORS, METRICS, PREDICTIONS, STAGES
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from runner.config import validate_config
 from runner.config.steps import is_single_task, step_configs
 from runner.errors import ConfigError, RunError
 from runner.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
+from runner.rundir import CHILD_LOG, CHILD_REQUEST, ERRORS, METRICS, PREDICTIONS, RECORD
 from runner.sinks import completed_indices, export_table, write_json
 from runner.sources import Source, open_source, resolve_mapping
 from runner.tasks import MODALITIES, TASKS
-from runner.rundir import CHILD_LOG, CHILD_REQUEST, ERRORS, METRICS, PREDICTIONS, RECORD
 
 log = logging.getLogger(__name__)
 

@@ -29,14 +29,8 @@ class ConfigSearch:
 
     @classmethod
     def from_argv(cls, argv: list[str]) -> "ConfigSearch":
-        entries = []
         config_dir = flag_value(argv, CONFIG_DIR_FLAGS)
-        if config_dir is not None:
-            folder = os.path.abspath(os.path.expanduser(config_dir))
-            if not os.path.isdir(folder):
-                raise ConfigError("--config-dir", f"'{config_dir}' is not a folder ({folder})",
-                                  "give the folder holding your experiment/, model/, dataset/ ..., e.g. -cd conf")
-            entries.append(("command-line", f"file://{folder}"))
+        entries = [] if config_dir is None else [_folder_entry(config_dir, "--config-dir")]
         entries += [("hydra.searchpath in command-line", entry) for entry in searchpath_override(argv)]
         return cls(tuple(entries))
 
@@ -47,9 +41,18 @@ class ConfigSearch:
                          if s["provider"] not in _BUILT_IN_PROVIDERS))
 
     @classmethod
-    def from_dirs(cls, dirs) -> "ConfigSearch":
+    def from_dirs(cls, dirs, key: str = "config_dir") -> "ConfigSearch":
         """The Python API's config_dir=...: folders, in order of precedence after the runner's own."""
-        return cls(tuple(("command-line", f"file://{os.path.abspath(d)}") for d in dirs))
+        return cls(tuple(_folder_entry(folder, key) for folder in dirs))
+
+
+def _folder_entry(given, key: str) -> tuple[str, str]:
+    """A user's config folder as a search path entry, as Hydra's -cd adds it; ConfigError if it is none."""
+    folder = os.path.abspath(os.path.expanduser(given))
+    if not os.path.isdir(folder):
+        raise ConfigError(key, f"'{given}' is not a folder ({folder})",
+                          "give the folder holding your experiment/, model/, dataset/ ..., e.g. conf")
+    return "command-line", f"file://{folder}"
 
 
 def flag_value(argv: list[str], flags: tuple[str, ...]) -> str | None:
@@ -86,7 +89,6 @@ class ConfigFile:
 
     config: str
     provider: str
-    source: str  # the search path entry, e.g. pkg://runner.conf or file:///home/me/project/conf
     file: Path | None
 
 
@@ -123,7 +125,7 @@ class ConfigSession:
         """The source that provides `config` (first in the search path wins, as in Hydra) and its file."""
         for source in self.loader.get_sources():
             if source.is_config(config):
-                return ConfigFile(config, source.provider, source.full_path(), _file_of(source, config))
+                return ConfigFile(config, source.provider, _file_of(source, config))
         return None
 
     def used_configs(self, overrides: list[str]) -> list[tuple[ConfigFile, str]]:

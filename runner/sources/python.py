@@ -72,14 +72,9 @@ def fingerprint(rows: Any, kind: str) -> str | None:
 
 
 def _plain_json(value: Any) -> Any:
-    if _is_numpy_scalar(value):
+    if _instance_of(value, "numpy", "generic"):  # a numpy scalar in a DataFrame cell
         return value.item()
     raise TypeError(type(value).__name__)
-
-
-def _is_numpy_scalar(value: Any) -> bool:
-    numpy = sys.modules.get("numpy")
-    return numpy is not None and isinstance(value, numpy.generic)
 
 
 def _frame_records(frame) -> Iterator[dict]:
@@ -156,7 +151,8 @@ class PythonSource(Source):
         write as JSON) unless it is one audio or image value; anything else is the value of the
         task's main input."""
         if isinstance(item, Mapping) and not self._is_media_value(item):
-            return {str(key): value.item() if _is_numpy_scalar(value) else value for key, value in item.items()}
+            return {str(key): value.item() if _instance_of(value, "numpy", "generic") else value
+                    for key, value in item.items()}
         return {self.spec.primary_input: item}
 
     def _is_media_value(self, item: Mapping) -> bool:
