@@ -14,12 +14,14 @@ class RunLog:
 
     FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] %(message)s"
 
-    def __enter__(self) -> "RunLog":
+    def __init__(self) -> None:
         self.logger = logging.getLogger("runner")
-        self.saved = (self.logger.level, self.logger.propagate)
+        self.saved = (self.logger.level, self.logger.propagate)  # given back on exit
         self.held = _Held()
         self.forward = _Forward(self.logger.getEffectiveLevel(), self.logger.propagate)
         self.file: logging.FileHandler | None = None
+
+    def __enter__(self) -> "RunLog":
         self.logger.setLevel(logging.DEBUG)
         self.logger.propagate = False
         self.logger.addHandler(self.held)

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from runner.config.choices import normalize_overrides
 from runner.config.presets import expand_step_presets
 from runner.config.provenance import describe
-from runner.config.search import ConfigSearch, ConfigSession
+from runner.config.search import CONFIG_DIR_FLAGS, ConfigSearch, ConfigSession
 from runner.errors import ConfigError, did_you_mean
 
 
@@ -66,7 +66,7 @@ def to_plain(cfg) -> dict:
 NOT_A_RUN = ("-c", "--cfg", "-h", "--help", "--hydra-help", "-i", "--info", "-sc", "--shell-completion")
 MULTIRUN = ("-m", "--multirun")
 # Flags whose next argument is their value, not an override.
-FLAGS_WITH_VALUE = ("-cd", "--config-dir", "-cp", "--config-path", "-cn", "--config-name", "-p", "--package")
+FLAGS_WITH_VALUE = (*CONFIG_DIR_FLAGS, "-cp", "--config-path", "-cn", "--config-name", "-p", "--package")
 
 
 def job_overrides(argv: list[str]) -> list[str]:
