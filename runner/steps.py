@@ -11,23 +11,20 @@ from typing import Any
 
 from runner.sources import Row
 from runner.sources.decode import decode_audio, decode_image, decode_text
-from runner.tasks import AUDIO, IMAGE, TaskSpec
-
-MASK_SPELLINGS = ("<mask>", "[MASK]")
+from runner.tasks import AUDIO, IMAGE, Task
 
 
 class PipelineStep:
-    def __init__(self, name: str, spec: TaskSpec, pipe, pipeline_task: str, params: dict, batch_size: int,
+    def __init__(self, name: str, spec: Task, pipe, pipeline_task: str, params: dict, batch_size: int,
                  base_dir: Path | None = None):
         self.name = name
         self.spec = spec
         self.pipe = pipe
         self.pipeline_task = pipeline_task
-        self.params = dict(params)
+        # The pipeline call's parameters, and the task's own (e.g. image-text-to-text's default prompt).
+        self.params, self.own_params = spec.split_params(params)
         self.batch_size = batch_size
         self.base_dir = base_dir
-        # `prompt` is ours for image-text-to-text (the text of rows that bring none); the rest go to the pipeline.
-        self.default_prompt = self.params.pop("prompt", None) if spec.id == "image-text-to-text" else None
 
     # -- preprocess -------------------------------------------------------------------------------
     def prepare(self, row: Row) -> Any:
@@ -42,7 +39,7 @@ class PipelineStep:
                     continue
                 raise ValueError(f"missing value for input '{name}'")
             decoded[name] = self._decode(modality, value)
-        return self._pipeline_input(decoded)
+        return self.spec.pipeline_input(decoded, self.pipe, self.own_params)
 
     def _decode(self, modality: str, value: Any) -> Any:
         if modality == AUDIO:
@@ -55,26 +52,6 @@ class PipelineStep:
         extractor = getattr(self.pipe, "feature_extractor", None)
         return int(getattr(extractor, "sampling_rate", None) or 16000)
 
-    def _pipeline_input(self, decoded: dict) -> Any:
-        if self.spec.id == "fill-mask":
-            return self._with_model_mask_token(decoded["text"])
-        if self.spec.id == "image-text-to-text":
-            text = decoded.get("text") or self.default_prompt
-            return {"images": decoded["image"], "text": text}
-        if len(self.spec.inputs) > 1:  # question-answering {question, context}, VQA {image, question}
-            return decoded
-        return decoded[self.spec.primary_input]
-
-    def _with_model_mask_token(self, text: str) -> str:
-        """Accept either common mask spelling, whatever the model's tokenizer calls its mask token."""
-        mask = self.pipe.tokenizer.mask_token
-        for spelling in MASK_SPELLINGS:
-            if spelling != mask:
-                text = text.replace(spelling, mask)
-        if mask not in text:
-            raise ValueError(f"no mask token in the text (write {mask} where the model should fill in)")
-        return text
-
     # -- forward ----------------------------------------------------------------------------------
     def run(self, inputs: list, batch_size: int | None = None) -> list:
         """Outputs for `inputs`, in order, one per input (batch_size: this call's, e.g. a trial's)."""
@@ -85,46 +62,10 @@ class PipelineStep:
             finally:
                 self.batch_size = saved
         inputs = [dict(x) if isinstance(x, dict) else x for x in inputs]  # pipelines pop keys from dicts
-        if self.spec.id == "image-text-to-text":
-            outputs = self._run_image_text(inputs)
-        elif self.spec.id == "visual-question-answering" and self.pipeline_task == "image-text-to-text":
-            outputs = self._run_vqa_as_image_text(inputs)
-        elif self.spec.id == "image-to-text" and self.pipeline_task == "image-text-to-text":
-            # transformers 5 captions through image-text-to-text, which insists on a text: give an empty one.
-            outputs = self.pipe(images=inputs, text=[""] * len(inputs), batch_size=self.batch_size, **self.params)
-        else:
-            outputs = self.pipe(inputs, batch_size=self.batch_size, **self.params)
-        if self.spec.id == "question-answering" and len(inputs) == 1:
-            outputs = [outputs]  # like 4.x, one question in gives its answer(s) back unwrapped
-        outputs = list(outputs)
+        outputs = self.spec.call(self.pipe, self.pipeline_task, inputs, self.batch_size, self.params)
         if len(outputs) != len(inputs):
             raise RuntimeError(f"pipeline returned {len(outputs)} outputs for {len(inputs)} inputs")
         return outputs
-
-    def _run_image_text(self, inputs: list) -> list:
-        """With a chat template, each row becomes a one-message chat: the template puts the image tokens
-        where the model expects them. Without one, image and text go in as they are."""
-        if getattr(getattr(self.pipe, "processor", None), "chat_template", None):
-            chats = [image_text_chat(x["images"], x["text"]) for x in inputs]
-            return self.pipe(text=chats, batch_size=self.batch_size, **self.params)
-        images = [x["images"] for x in inputs]
-        texts = [x["text"] or "" for x in inputs]
-        return self.pipe(images=images, text=texts, batch_size=self.batch_size, **self.params)
-
-    def _run_vqa_as_image_text(self, inputs: list) -> list:
-        """A generative VLM answers a visual question as a chat; the output says which pipeline answered."""
-        chats = [image_text_chat(x["image"], x["question"]) for x in inputs]
-        params = {k: v for k, v in self.params.items() if k != "top_k"}
-        params.setdefault("return_full_text", False)
-        outputs = self.pipe(text=chats, batch_size=self.batch_size, **params)
-        return [[{"answer": out[0]["generated_text"].strip(), "pipeline": "image-text-to-text"}] for out in outputs]
-
-
-def image_text_chat(image, text: str | None) -> list[dict]:
-    content = [{"type": "image", "image": image}]
-    if text:
-        content.append({"type": "text", "text": text})
-    return [{"role": "user", "content": content}]
 
 
 def field_value(output: Any, name: str) -> Any:

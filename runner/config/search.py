@@ -101,6 +101,9 @@ class ConfigSession:
         from hydra.core.config_search_path import SearchPathQuery
         from hydra.core.utils import setup_globals
 
+        from runner.config.task_group import register_task_group
+
+        register_task_group()  # the task group lives in Hydra's ConfigStore, built from runner/tasks
         setup_globals()  # Hydra's resolvers (${now:...}) for configs composed outside a Hydra app
         path = create_config_search_path(PRIMARY_CONFIG)
         for provider, entry in search.entries:

@@ -5,6 +5,7 @@ near misses. Nothing here imports torch or transformers: a bad config fails in w
 """
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from typing import Any
@@ -17,6 +18,19 @@ from runner.tasks import TASKS, all_task_names, canonical_task_id
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
     return json.loads((SCHEMA_DIR / name).read_text())
+
+
+@lru_cache(maxsize=None)
+def config_schema() -> dict:
+    """schemas/config.schema.json with the choices that live in code filled in: the task ids (from the
+    task definitions) and the tiny architectures (from the tiny builders), so neither list is copied."""
+    from runner.models.tiny import TINY_ARCHS
+
+    schema = copy.deepcopy(load_schema("config.schema.json"))
+    properties = schema["properties"]
+    properties["task"]["properties"]["name"]["enum"] = sorted(TASKS)
+    properties["model"]["properties"]["tiny"]["enum"] = ["auto", *TINY_ARCHS, None]
+    return schema
 
 
 def task_schema_name(task_id: str) -> str:
@@ -48,7 +62,7 @@ def validate_config(cfg: dict) -> dict:
         task["params"] = {k: v for k, v in (task.get("params") or {}).items() if v is not None}
         cfg["task"] = task
         errors += schema_errors(task["params"], load_schema(task_schema_name(task_id)), prefix="task.params")
-    errors = schema_errors(cfg, load_schema("config.schema.json"), prefix="") + errors
+    errors = schema_errors(cfg, config_schema(), prefix="") + errors
     if errors:
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
     if has_steps:

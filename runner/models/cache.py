@@ -11,22 +11,22 @@ import json
 import logging
 
 from runner.models.loading import LoadedPipeline, load_pipeline, prepare_for_batching
-from runner.tasks import TaskSpec
+from runner.tasks import Task
 
 log = logging.getLogger(__name__)
-
-# Task parameters read when the pipeline is built (the rest go to each call).
-LOAD_PARAMS = ("src_lang", "tgt_lang")
 
 _loaded: dict[str, LoadedPipeline] = {}
 
 
 def load_key(cfg: dict) -> str:
     """Everything that decides which model is loaded, and where and how."""
+    from runner.tasks import TASKS
+
     params = cfg["task"]["params"]
+    load_params = TASKS[cfg["task"]["name"]].load_params  # read when the pipeline is built
     identity = {
         "task": cfg["task"]["name"],
-        "load_params": {k: params.get(k) for k in LOAD_PARAMS if params.get(k) is not None},
+        "load_params": {k: params.get(k) for k in load_params if params.get(k) is not None},
         "model": cfg["model"],
         "seed": cfg.get("seed") if cfg["model"].get("tiny") or cfg["model"].get("no_weights") else None,  # random weights depend on it
         **{k: cfg.get(k) for k in ("dtype", "device", "device_map", "quantization")},
@@ -45,7 +45,7 @@ def keep_only(keys: set[str]) -> None:
         release_memory()
 
 
-def get_pipeline(cfg: dict, spec: TaskSpec) -> tuple[LoadedPipeline, bool]:
+def get_pipeline(cfg: dict, spec: Task) -> tuple[LoadedPipeline, bool]:
     """The pipeline for this config and whether it was reused from an earlier job."""
     key = load_key(cfg)
     if key in _loaded:

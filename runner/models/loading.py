@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import ConfigError, RunError
-from runner.tasks import TaskSpec
+from runner.tasks import Task
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class ModelRef:
     origin: str  # default | hub | path | tiny | package
 
 
-def resolve_model(model_cfg: dict, spec: TaskSpec, seed: int) -> ModelRef:
+def resolve_model(model_cfg: dict, spec: Task, seed: int) -> ModelRef:
     if model_cfg.get("tiny"):
         from runner.models.tiny import tiny_model_dir
 
@@ -162,7 +162,7 @@ class LoadedPipeline:
     kwargs: dict
 
 
-def load_pipeline(cfg: dict, spec: TaskSpec) -> LoadedPipeline:
+def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
     ref = resolve_model(cfg["model"], spec, cfg.get("seed", 0))
     kwargs = pipeline_kwargs(cfg, ref)
     log.info("loading %s model %s for %s", ref.origin, ref.location, spec.id)
@@ -176,7 +176,7 @@ def load_pipeline(cfg: dict, spec: TaskSpec) -> LoadedPipeline:
     return LoadedPipeline(pipe, ref, task_name, time.perf_counter() - started, kwargs)
 
 
-def choose_pipeline_task(spec: TaskSpec, params: dict, ref: ModelRef, kwargs: dict) -> tuple[str, dict]:
+def choose_pipeline_task(spec: Task, params: dict, ref: ModelRef, kwargs: dict) -> tuple[str, dict]:
     """The transformers task name to build, and extra constructor arguments it needs.
 
     Native pipelines first; the runner's own (runner/tasks/pipelines) where transformers 5 removed them.
@@ -189,22 +189,16 @@ def choose_pipeline_task(spec: TaskSpec, params: dict, ref: ModelRef, kwargs: di
     register_missing(spec.id)
     supported = set(get_supported_tasks())
     candidates = [t for t in spec.pipeline_task_candidates() if t in supported]
-    if spec.id == "visual-question-answering" and _is_generative_vlm_or_fail(ref, kwargs):
-        log.warning("%s is a generative vision-language model: answering through image-text-to-text", ref.location)
-        candidates = ["image-text-to-text"]
+    fallback = spec.falls_back_to(supported, lambda: _is_generative_vlm_or_fail(ref, kwargs))
+    if fallback:
+        log.warning("%s is a generative vision-language model: answering through %s", ref.location, fallback[0])
+        candidates = fallback
     if not candidates:
         raise RunError(
             f"task {spec.id}: transformers {transformers.__version__} has no pipeline for it",
             "see the README's task table for the transformers versions each task needs",
         )
-    task_name, extra = candidates[0], {}
-    src, tgt = params.get("src_lang"), params.get("tgt_lang")
-    if spec.id == "translation" and src and tgt:
-        if task_name == "translation":  # 4.x reads the language pair (and T5's prompt for it) from the task name
-            task_name = f"translation_{src}_to_{tgt}"
-        else:
-            extra = {"src_lang": src, "tgt_lang": tgt}
-    return task_name, extra
+    return spec.pipeline_choice(candidates[0], params)
 
 
 def _is_generative_vlm_or_fail(ref: ModelRef, kwargs: dict) -> bool:
@@ -259,7 +253,7 @@ def _offline_hint(ref: ModelRef) -> str:
     return "check that the folder holds a saved model (config.json and weights)"
 
 
-def prepare_for_batching(pipe, spec: TaskSpec, batch_size: int) -> None:
+def prepare_for_batching(pipe, spec: Task, batch_size: int) -> None:
     """Batching needs a pad token: GPT-2 and Llama tokenizers have none, so pad with EOS.
     Decoder-only generation pads on the left, or the model continues from pad tokens."""
     tokenizer = getattr(pipe, "tokenizer", None)
@@ -272,5 +266,5 @@ def prepare_for_batching(pipe, spec: TaskSpec, batch_size: int) -> None:
     generation_config = getattr(model, "generation_config", None)
     if generation_config is not None and generation_config.pad_token_id is None:
         generation_config.pad_token_id = tokenizer.pad_token_id
-    if spec.id == "text-generation" and not getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+    if spec.pads_left(model):
         tokenizer.padding_side = "left"

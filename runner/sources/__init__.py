@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from runner.errors import ConfigError
-from runner.tasks import TaskSpec
+from runner.tasks import Task
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Source:
     #: the config key naming where the data comes from, for messages
     location_key = "dataset"
 
-    def __init__(self, cfg: dict, spec: TaskSpec):
+    def __init__(self, cfg: dict, spec: Task):
         self.cfg = cfg
         self.spec = spec
 
@@ -91,7 +91,7 @@ class Source:
             yield Row(row_id, fields, error=record.get(BAD_RECORD), index=index)
 
 
-def open_source(cfg: dict, spec: TaskSpec, rows: Any = None) -> Source:
+def open_source(cfg: dict, spec: Task, rows: Any = None) -> Source:
     """The source dataset.type names. `rows`: the Python objects of dataset.type=python, which the
     Python API passes beside the config because they cannot be written into it."""
     from runner.sources.files import FileSource, FolderSource

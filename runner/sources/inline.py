@@ -28,19 +28,12 @@ class InlineSource(Source):
 class SampleSource(Source):
     """A few rows per modality (sentences, wav clips, png images) from runner/sample_data/."""
 
-    # Tasks whose inputs need special columns: a mask token, a question about the image, a reading passage.
-    COLUMNS = {
-        "fill-mask": {"text": "masked_text"},
-        "image-text-to-text": {"text": "question"},
-        "question-answering": {"question": "qa_question", "context": "context"},
-    }
-
     def columns(self) -> list[str]:
         with open(SAMPLE_DIR / "samples.jsonl") as f:
             return list(json.loads(f.readline()))
 
     def default_mapping(self) -> dict[str, str]:
-        return dict(self.COLUMNS.get(self.spec.id, {}))
+        return dict(self.spec.sample_columns)
 
     def base_dir(self) -> Path:
         return SAMPLE_DIR

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from runner.api import compose
 from runner.config.search import ConfigSession
-from runner.paths import CONF_DIR, SCHEMA_DIR
+from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS, canonical_task_id
 
 
@@ -33,12 +32,23 @@ def test_every_group_option_composes(group):
         assert cfg[group]
 
 
-def test_task_yaml_params_match_task_schemas():
+def test_task_group_entries_hold_the_schema_parameters():
+    """The task group is built from the task definitions: each entry carries every parameter of its schema, null."""
+    session = ConfigSession()
     for task in TASKS:
-        declared = yaml.safe_load((CONF_DIR / "task" / f"{task}.yaml").read_text())
+        composed = session.compose([f"+task={task}"])
         schema = json.loads((SCHEMA_DIR / "tasks" / f"{task}.schema.json").read_text())
-        assert declared["name"] == task
-        assert set(declared["params"]) == set(schema["properties"]), task
+        assert composed.task.name == task
+        assert list(composed.task.params) == list(schema["properties"]), task
+        assert all(value is None for value in composed.task.params.values()), task
+
+
+def test_a_users_task_preset_builds_on_a_derived_task(tmp_path):
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "people.yaml").write_text(
+        "defaults:\n  - token-classification\n  - _self_\nparams:\n  aggregation_strategy: simple\n")
+    cfg = compose("people", config_dir=tmp_path)
+    assert cfg["task"] == {"name": "token-classification", "params": {"aggregation_strategy": "simple"}}
 
 
 def test_alias_files_point_at_their_task():
@@ -47,9 +57,11 @@ def test_alias_files_point_at_their_task():
             assert compose([f"+task={alias}"] + (["task.params.candidate_labels=[a]"] if spec.id == "zero-shot-classification" else []))["task"]["name"] == spec.id
 
 
-def test_schema_task_list_is_the_registry():
-    schema = json.loads((SCHEMA_DIR / "config.schema.json").read_text())
-    assert schema["properties"]["task"]["properties"]["name"]["enum"] == sorted(TASKS)
+def test_schema_task_choices_come_from_the_registry():
+    from runner.config.validate import config_schema
+
+    assert "enum" not in json.loads((SCHEMA_DIR / "config.schema.json").read_text())["properties"]["task"]["properties"]["name"]
+    assert config_schema()["properties"]["task"]["properties"]["name"]["enum"] == sorted(TASKS)
 
 
 def test_registry_agrees_with_installed_transformers():
@@ -58,14 +70,14 @@ def test_registry_agrees_with_installed_transformers():
     import transformers
     from transformers.pipelines import SUPPORTED_TASKS, get_supported_tasks
 
-    from runner.tasks.pipelines import PROVIDED, register_missing
+    from runner.tasks.pipelines import provided, register_missing
 
     # Our defaults are transformers 5's, and 4.x's for the tasks 5 removed.
-    from_4x = {*PROVIDED, "image-to-text"}
+    from_4x = {*provided(), "image-to-text"}
     on_5x = transformers.__version__.startswith("5.")
 
     for spec in TASKS.values():
-        if spec.id in PROVIDED:
+        if spec.port is not None:
             register_missing(spec.id)
         supported = set(get_supported_tasks())
         native = [t for t in spec.pipeline_task_candidates() if t in supported]
@@ -86,9 +98,12 @@ def test_registry_agrees_with_installed_transformers():
     assert supported - ours - aliases <= not_yet, sorted(supported - ours - aliases - not_yet)
 
 
-def test_schema_tiny_architectures_are_the_builders():
-    from runner.models.tiny import DEFAULT_ARCH, TINY_ARCHS
+def test_schema_tiny_choices_come_from_the_builders():
+    from runner.config.validate import config_schema
+    from runner.errors import ConfigError
+    from runner.models.tiny import TINY_ARCHS
 
-    schema = json.loads((SCHEMA_DIR / "config.schema.json").read_text())
-    assert set(schema["properties"]["model"]["properties"]["tiny"]["enum"]) == {*TINY_ARCHS, "auto", None}
-    assert all(task in TINY_ARCHS[arch] for task, arch in DEFAULT_ARCH.items())
+    assert set(config_schema()["properties"]["model"]["properties"]["tiny"]["enum"]) == {*TINY_ARCHS, "auto", None}
+    with pytest.raises(ConfigError) as raised:
+        compose("ner", **{"model.tiny": "gpt3"})
+    assert raised.value.key == "model.tiny" and "gpt2" in raised.value.hint

@@ -7,16 +7,14 @@ Importing this package imports nothing heavy; `register_missing()` does.
 """
 from __future__ import annotations
 
-# task id -> (module, class, Auto model class name)
-PROVIDED = {
-    "summarization": ("seq2seq", "SummarizationPipeline", "AutoModelForSeq2SeqLM"),
-    "translation": ("seq2seq", "TranslationPipeline", "AutoModelForSeq2SeqLM"),
-    "text2text-generation": ("seq2seq", "Text2TextPipeline", "AutoModelForSeq2SeqLM"),
-    "question-answering": ("question_answering", "QuestionAnsweringPipeline", "AutoModelForQuestionAnswering"),
-    "visual-question-answering": ("visual_question_answering", "VisualQuestionAnsweringPipeline",
-                                  "AutoModelForVisualQuestionAnswering"),
-}
 PREFIX = "runner-"
+
+
+def provided() -> list[str]:
+    """The tasks the runner has its own pipeline for (Task.port)."""
+    from runner.tasks import TASKS
+
+    return [task.id for task in TASKS.values() if task.port is not None]
 
 
 def registered_name(task_id: str) -> str:
@@ -30,15 +28,17 @@ def register_missing(task_id: str) -> str | None:
     import transformers
     from transformers.pipelines import PIPELINE_REGISTRY, get_supported_tasks
 
+    from runner.tasks import TASKS
+
     supported = set(get_supported_tasks())
-    if task_id not in PROVIDED or task_id in supported:
+    port = TASKS[task_id].port if task_id in TASKS else None
+    if port is None or task_id in supported:
         return None
     name = registered_name(task_id)
     if name not in supported:
-        module_name, class_name, auto_class = PROVIDED[task_id]
-        module = importlib.import_module(f"{__name__}.{module_name}")
+        module = importlib.import_module(f"{__name__}.{port.module}")
         PIPELINE_REGISTRY.register_pipeline(
-            name, pipeline_class=getattr(module, class_name), pt_model=getattr(transformers, auto_class),
-            type="multimodal" if task_id == "visual-question-answering" else "text",
+            name, pipeline_class=getattr(module, port.pipeline_class), pt_model=getattr(transformers, port.auto_model),
+            type=port.kind,
         )
     return name

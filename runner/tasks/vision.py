@@ -1,0 +1,91 @@
+"""Images in: labels, boxes, captions, answers."""
+from __future__ import annotations
+
+from typing import Any
+
+from runner.tasks.base import DATA, IMAGE, TEXT, Port, Task
+
+IMAGE_TEXT = "image-text-to-text"
+
+
+def image_text_chat(image, text: str | None) -> list[dict]:
+    content = [{"type": "image", "image": image}]
+    if text:
+        content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]
+
+
+class ImageToText(Task):
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        if pipeline_task != IMAGE_TEXT:
+            return super().call(pipe, pipeline_task, inputs, batch_size, params)
+        # transformers 5 captions through image-text-to-text, which insists on a text: give an empty one.
+        return list(pipe(images=inputs, text=[""] * len(inputs), batch_size=batch_size, **params))
+
+
+class ImageTextToText(Task):
+    def split_params(self, params: dict) -> tuple[dict, dict]:
+        # `prompt` is ours: the text of rows that bring none; the rest go to the pipeline.
+        params = dict(params)
+        return params, {"prompt": params.pop("prompt", None)}
+
+    def pipeline_input(self, decoded: dict[str, Any], pipe, own: dict) -> Any:
+        return {"images": decoded["image"], "text": decoded.get("text") or own.get("prompt")}
+
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        """With a chat template, each row becomes a one-message chat: the template puts the image tokens
+        where the model expects them. Without one, image and text go in as they are."""
+        if getattr(getattr(pipe, "processor", None), "chat_template", None):
+            chats = [image_text_chat(x["images"], x["text"]) for x in inputs]
+            return list(pipe(text=chats, batch_size=batch_size, **params))
+        images = [x["images"] for x in inputs]
+        texts = [x["text"] or "" for x in inputs]
+        return list(pipe(images=images, text=texts, batch_size=batch_size, **params))
+
+
+class VisualQuestionAnswering(Task):
+    def falls_back_to(self, supported: set[str], is_generative_vlm) -> list[str] | None:
+        """A generative VLM (no answer-classification head) answers through image-text-to-text."""
+        return [IMAGE_TEXT] if is_generative_vlm() else None
+
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        if pipeline_task != IMAGE_TEXT:
+            return super().call(pipe, pipeline_task, inputs, batch_size, params)
+        # The VLM answers a visual question as a chat; the output says which pipeline answered.
+        chats = [image_text_chat(x["image"], x["question"]) for x in inputs]
+        params = {k: v for k, v in params.items() if k != "top_k"}
+        params.setdefault("return_full_text", False)
+        outputs = pipe(text=chats, batch_size=batch_size, **params)
+        return [[{"answer": out[0]["generated_text"].strip(), "pipeline": IMAGE_TEXT}] for out in outputs]
+
+
+TASKS = [
+    Task(
+        "image-classification", {"image": IMAGE}, {"label": TEXT, "score": DATA},
+        ("google/vit-base-patch16-224", "3f49326"), "vit",
+    ),
+    ImageToText(
+        # transformers 5 folded image-to-text into image-text-to-text (which also takes the
+        # vision-encoder-decoder captioners); 4.x still has the original pipeline.
+        "image-to-text", {"image": IMAGE}, {"generated_text": TEXT},
+        ("ydshieh/vit-gpt2-coco-en", "5bebf1e"), "vit_gpt2", aliases=("caption", "captioning"),
+        pipeline_tasks=("image-to-text", IMAGE_TEXT), generative=True,
+    ),
+    ImageTextToText(
+        IMAGE_TEXT, {"image": IMAGE, "text": TEXT}, {"generated_text": TEXT},
+        ("Qwen/Qwen3-VL-2B-Instruct", "8964489"), "llava", aliases=("vlm",),
+        optional_inputs=("text",), generative=True, sample_columns={"text": "question"},
+    ),
+    VisualQuestionAnswering(
+        # transformers 5 removed this pipeline: the runner provides it there (tasks/pipelines/).
+        "visual-question-answering", {"image": IMAGE, "question": TEXT}, {"answer": TEXT, "score": DATA},
+        ("dandelin/vilt-b32-finetuned-vqa", "d0a1f6a"), "vilt", aliases=("vqa",),
+        pipeline_tasks=("visual-question-answering", "runner-visual-question-answering"),
+        port=Port("visual_question_answering", "VisualQuestionAnsweringPipeline",
+                  "AutoModelForVisualQuestionAnswering", kind="multimodal"),
+    ),
+    Task(
+        "object-detection", {"image": IMAGE}, {"boxes": DATA},
+        ("facebook/detr-resnet-50", "1d5f47b"), "yolos", aliases=("detection",),
+    ),
+]
