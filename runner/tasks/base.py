@@ -89,6 +89,12 @@ class Task:
         """Whether batched generation must pad on the left (decoder-only models continue from the end)."""
         return False
 
+    def record_output(self, output: Any, media) -> Any:
+        """The output as predictions.jsonl holds it. Media it carries (masks, depth maps, audio) is written
+        through `media` (runner.media.RowMedia: .image(pil, name), .audio(samples, rate, name)) and
+        replaced by the file's path."""
+        return output
+
     def lossy_settings(self, pipe, params: dict) -> list[str]:
         """Warnings about parameter choices known to lose output with this model."""
         return []
