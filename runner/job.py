@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.config import validate_config
-from runner.config.steps import is_single_task, step_configs
+from runner.config import check_run
+from runner.config.steps import is_single_task
 from runner.errors import ConfigError, RunError
 from runner.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
 from runner.rundir import CHILD_LOG, CHILD_REQUEST, ERRORS, METRICS, PREDICTIONS, RECORD
@@ -63,8 +63,8 @@ def make_plan(raw_cfg: dict, conf: dict | None = None, rows=None) -> Plan:
 def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     from runner.models.loading import check_device_available
 
-    cfg = validate_config(raw_cfg)
-    steps = step_configs(cfg, validate_config)
+    checked = check_run(raw_cfg)
+    cfg, steps = checked.cfg, checked.steps
     first = next(iter(steps.values()))
     source = open_source(cfg["dataset"], TASKS[first["task"]["name"]], rows)
     first_mapping = resolve_mapping(source)

@@ -10,6 +10,7 @@ point at the step (graph.steps.<name>.<key>), so a step fails as clearly as a to
 """
 from __future__ import annotations
 
+from runner.config.validate import check_config
 from runner.errors import ConfigError, ConfigErrors
 
 SINGLE_STEP = "main"
@@ -18,9 +19,9 @@ SOURCE = "source"
 OVERRIDABLE = ("batch_size", "device", "device_map", "dtype")
 
 
-def step_configs(cfg: dict, validate) -> dict[str, dict]:
-    """{step name: single-task config}, in the order written. `validate` is validate_config (passed
-    in to avoid a circular import); each step config it returns carries `step` meta: input, output."""
+def step_configs(cfg: dict) -> dict[str, dict]:
+    """{step name: single-task config}, in the order written, from a checked top-level config; each
+    step is checked here, once, and carries `step` meta: input, output."""
     steps = (cfg.get("graph") or {}).get("steps")
     if not steps:
         single = dict(cfg)
@@ -32,7 +33,7 @@ def step_configs(cfg: dict, validate) -> dict[str, dict]:
             errors.append(ConfigError(f"graph.steps.{name}", f"'{SOURCE}' is reserved for the dataset", "rename the step"))
             continue
         try:
-            result[name] = _step_config(cfg, name, step or {}, validate, first=position == 0)
+            result[name] = _step_config(cfg, name, step or {}, first=position == 0)
         except ConfigErrors as error:
             errors.extend(error.errors)
         except ConfigError as error:
@@ -49,7 +50,7 @@ def is_single_task(steps: dict[str, dict]) -> bool:
     return len(steps) == 1 and next(iter(steps.values()))["step"]["input"] is None
 
 
-def _step_config(cfg: dict, name: str, step: dict, validate, first: bool) -> dict:
+def _step_config(cfg: dict, name: str, step: dict, first: bool) -> dict:
     prefix = f"graph.steps.{name}"
     single = {k: v for k, v in cfg.items() if k not in ("task", "graph")}
     if not first:  # dataset.column/fields map columns to the first step's inputs; later steps name theirs
@@ -64,7 +65,7 @@ def _step_config(cfg: dict, name: str, step: dict, validate, first: bool) -> dic
         if step.get(key) is not None:
             single[key] = step[key]
     try:
-        checked = validate(single)
+        checked = check_config(single)
     except ConfigErrors as error:
         raise ConfigErrors([_rekey(e, prefix) for e in error.errors]) from None
     except ConfigError as error:

@@ -37,9 +37,10 @@ def task_schema_name(task_id: str) -> str:
     return f"tasks/{task_id}.schema.json"
 
 
-def validate_config(cfg: dict) -> dict:
-    """Return a validated copy of `cfg` (task id canonical, null task params dropped) or raise ConfigError.
-    With graph.steps, the top level carries no task and every step is checked as a single-task config."""
+def check_config(cfg: dict) -> dict:
+    """Return a checked copy of one level of config (task id canonical, null task params dropped) or raise
+    ConfigError. With graph.steps the top level carries no task; its steps are checked one by one
+    (config/steps.py: each as a single-task config, through this function)."""
     cfg = dict(cfg)
     has_steps = bool((cfg.get("graph") or {}).get("steps"))
     if has_steps and cfg.get("task") is not None:
@@ -66,10 +67,7 @@ def validate_config(cfg: dict) -> dict:
     if errors:
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
     if has_steps:
-        from runner.config.steps import step_configs
-
         check_shard(cfg)
-        step_configs(cfg, validate_config)
     else:
         check_consistency(cfg)
     return cfg

@@ -7,9 +7,8 @@ import pytest
 import yaml
 
 from runner.api import compose
-from runner.config import validate_config
+from runner.config import check_run
 from runner.config.search import ConfigSession
-from runner.config.steps import step_configs
 from runner.paths import CONF_DIR
 from tests.conftest import read_jsonl, run_cli
 
@@ -34,7 +33,7 @@ def test_experiment_composes_and_pins_what_changes_outputs(name):
     for key in ("seed", "dtype", "batch_size"):
         assert key in declared, f"{name}: {key} is left to the defaults"
     text = (CONF_DIR / "experiment" / f"{name}.yaml").read_text()
-    for step in step_configs(cfg, validate_config).values():  # a chain pins every step
+    for step in check_run(cfg).steps.values():  # a chain pins every step
         if step["model"]["id"]:
             assert step["model"]["revision"] or "# unpinned:" in text, f"{name}: hub model without a revision"
         if step["task"]["name"] in GENERATES and step["task"]["name"] != "automatic-speech-recognition":

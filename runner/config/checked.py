@@ -1,0 +1,24 @@
+"""A run config checked whole: the top level against the schemas, then each step once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.config.steps import step_configs
+from runner.config.validate import check_config
+
+
+@dataclass(frozen=True)
+class CheckedRun:
+    cfg: dict  # the checked top level, as run.json records it
+    steps: dict[str, dict]  # step name -> its complete single-task config (one step, "main", without graph.steps)
+
+
+def check_run(raw_cfg: dict) -> CheckedRun:
+    """Raise ConfigError (or ConfigErrors) on the first level that is wrong."""
+    cfg = check_config(raw_cfg)
+    return CheckedRun(cfg, step_configs(cfg))
+
+
+def validate_config(raw_cfg: dict) -> dict:
+    """The checked top-level config (every step checked too), or ConfigError."""
+    return check_run(raw_cfg).cfg
