@@ -83,6 +83,7 @@ def _build_bert(task: str, out: Path, seed: int) -> None:
 
 @builds("distilbert_qa", tasks=("question-answering",))
 def _build_distilbert_qa(task: str, out: Path, seed: int) -> None:
+    """Extractive QA: no pipeline in transformers 5 (the runner provides its own); 4.x runs it natively."""
     from transformers import DistilBertConfig, DistilBertForQuestionAnswering
 
     # 512 positions: the question-answering pipeline cuts contexts into windows of up to 384 tokens.

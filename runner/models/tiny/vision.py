@@ -142,6 +142,7 @@ def _build_yolos(task: str, out: Path, seed: int) -> None:
 
 @builds("vilt", tasks=("visual-question-answering",))
 def _build_vilt(task: str, out: Path, seed: int) -> None:
+    """Visual QA: no pipeline in transformers 5 (the runner provides its own); 4.x runs it natively."""
     from transformers import ViltConfig, ViltForQuestionAnswering, ViltProcessor
 
     positions = 40  # text positions, as dandelin/vilt-b32-finetuned-vqa
