@@ -24,12 +24,12 @@ def load_schema(name: str) -> dict:
 def config_schema() -> dict:
     """schemas/config.schema.json with the choices that live in code filled in: the task ids (from the
     task definitions) and the tiny architectures (from the tiny builders), so neither list is copied."""
-    from runner.models.tiny import TINY_ARCHS
+    from runner.models.tiny import ARCHS
 
     schema = copy.deepcopy(load_schema("config.schema.json"))
     properties = schema["properties"]
     properties["task"]["properties"]["name"]["enum"] = sorted(TASKS)
-    properties["model"]["properties"]["tiny"]["enum"] = ["auto", *TINY_ARCHS, None]
+    properties["model"]["properties"]["tiny"]["enum"] = ["auto", *ARCHS, None]
     return schema
 
 

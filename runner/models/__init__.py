@@ -1,1 +1,1 @@
-"""Model rooms: loading and placement (loading.py), tiny offline builds (tiny.py)."""
+"""Model rooms: loading and placement (loading.py), tiny offline builds (the tiny/ package)."""

@@ -101,9 +101,9 @@ def test_registry_agrees_with_installed_transformers():
 def test_schema_tiny_choices_come_from_the_builders():
     from runner.config.validate import config_schema
     from runner.errors import ConfigError
-    from runner.models.tiny import TINY_ARCHS
+    from runner.models.tiny import ARCHS
 
-    assert set(config_schema()["properties"]["model"]["properties"]["tiny"]["enum"]) == {*TINY_ARCHS, "auto", None}
+    assert set(config_schema()["properties"]["model"]["properties"]["tiny"]["enum"]) == {*ARCHS, "auto", None}
     with pytest.raises(ConfigError) as raised:
         compose("ner", **{"model.tiny": "gpt3"})
     assert raised.value.key == "model.tiny" and "gpt2" in raised.value.hint

@@ -25,6 +25,9 @@ from pathlib import Path
 import pytest
 
 from runner.models import tiny
+from runner.models.tiny import registry
+from runner.models.tiny.common import VQA_LABELS
+from runner.models.tiny.seq2seq import SEQ2SEQ_MAX_LENGTH
 from runner.tasks import TASKS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +36,7 @@ TEXT = "John lives in Paris and loves this great movie."
 # pipelines' default of 256 new tokens ran past GPT-2's 256 positions).
 LONG_PROMPT = "The delivery arrived two weeks late and the box was broken."
 CONTEXT = "The Eiffel Tower is a wrought-iron tower in Paris, France. It was built in 1889 for the World's Fair."
-PAIRS = [(task, arch) for arch, tasks in tiny.TINY_ARCHS.items() for task in tasks]
+PAIRS = [(task, arch) for arch, tasks in tiny.ARCHS.items() for task in tasks]
 
 
 # ------------------------------------------------------------------------------------------
@@ -227,7 +230,7 @@ def _seq2seq_check_5x(folder, prompt_prefix=""):
     enc = tok([prompt_prefix + LONG_PROMPT, prompt_prefix + "hello world"], return_tensors="pt", padding=True)
     with torch.no_grad():
         out = model.generate(**enc)
-    assert out.shape[0] == 2 and out.shape[1] <= tiny.SEQ2SEQ_MAX_LENGTH
+    assert out.shape[0] == 2 and out.shape[1] <= SEQ2SEQ_MAX_LENGTH
     texts = tok.batch_decode(out, skip_special_tokens=True)
     assert [type(t) for t in texts] == [str, str]
     return AutoConfig.from_pretrained(str(folder))
@@ -240,7 +243,7 @@ def _seq2seq_check_4x(task, folder, key):
     batch = p([LONG_PROMPT, "hello world"], batch_size=2)
     assert [set(r) for r in batch] == [{key}, {key}]  # one dict per input, not a list of them
     # the model's short greedy generation, not the 4.x pipeline defaults (256 new tokens, 4 beams)
-    assert (p.generation_config.max_length, p.generation_config.num_beams) == (tiny.SEQ2SEQ_MAX_LENGTH, 1)
+    assert (p.generation_config.max_length, p.generation_config.num_beams) == (SEQ2SEQ_MAX_LENGTH, 1)
     return p
 
 
@@ -306,7 +309,7 @@ def _check_question_answering(folder, audio, image):
 
 
 def _check_visual_question_answering(folder, audio, image):
-    labels = set(tiny.VQA_LABELS)
+    labels = set(VQA_LABELS)
     if _transformers_major() >= 5:
         import torch
         from transformers import AutoModelForVisualQuestionAnswering, AutoProcessor
@@ -378,17 +381,28 @@ def test_pipeline_runs_on_tiny_model(task, arch, cache, audio, image):
 # ------------------------------------------------------------------------------------------
 # API: defaults, names, errors
 # ------------------------------------------------------------------------------------------
-def test_default_arch_table():
-    assert set(tiny.DEFAULT_ARCH) == set(TASKS)
-    assert "automatic-speech-recognition" in tiny.TINY_ARCHS["wav2vec2"]
-    for task, arch in tiny.DEFAULT_ARCH.items():
-        assert task in tiny.TINY_ARCHS[arch]
+def test_every_task_tiny_arch_is_registered_and_serves_the_task():
+    for spec in TASKS.values():
+        assert spec.tiny_arch in tiny.ARCHS, f"{spec.id}: tiny_arch {spec.tiny_arch!r} has no @builds builder"
+        assert spec.id in tiny.ARCHS[spec.tiny_arch], f"{spec.tiny_arch!r} does not list task {spec.id!r}"
+        assert tiny.resolve_arch(spec.id) == spec.tiny_arch
 
 
-def test_default_arch_agrees_with_task_table():
-    from runner.tasks import TASKS
+def test_every_registered_arch_serves_known_tasks():
+    assert set(registry.BUILDERS) == set(tiny.ARCHS)
+    for arch, tasks in tiny.ARCHS.items():
+        assert tasks, arch
+        assert set(tasks) <= set(TASKS), f"{arch!r} lists tasks runner.tasks does not know"
+        assert len(set(tasks)) == len(tasks), arch
+    assert "automatic-speech-recognition" in tiny.ARCHS["wav2vec2"]  # a second arch for a task
 
-    assert {spec.id: spec.tiny_arch for spec in TASKS.values()} == tiny.DEFAULT_ARCH
+
+def test_an_arch_cannot_be_registered_twice_or_without_tasks():
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.builds("gpt2", tasks=("text-generation",))(lambda task, out, seed: None)
+    with pytest.raises(ValueError, match="at least one task"):
+        registry.builds("nothing", tasks=())
+    assert "nothing" not in tiny.ARCHS
 
 
 def test_auto_arch_and_folder_name(cache):
@@ -402,7 +416,7 @@ def test_auto_arch_and_folder_name(cache):
 def test_unknown_arch_raises_naming_allowed_archs(tmp_path):
     with pytest.raises(ValueError) as err:
         tiny.tiny_model_dir("text-generation", arch="no-such-arch", cache_dir=tmp_path)
-    for arch in tiny.TINY_ARCHS:
+    for arch in tiny.ARCHS:
         assert repr(arch) in str(err.value)
     assert not any(tmp_path.iterdir())
 
@@ -410,6 +424,15 @@ def test_unknown_arch_raises_naming_allowed_archs(tmp_path):
 def test_arch_that_cannot_serve_task_raises(tmp_path):
     with pytest.raises(ValueError, match=r"'vit'.*cannot serve task 'text-generation'.*'gpt2'"):
         tiny.tiny_model_dir("text-generation", arch="vit", cache_dir=tmp_path)
+
+
+def test_arch_that_cannot_serve_task_names_every_arch_that_can(tmp_path):
+    with pytest.raises(ValueError) as err:
+        tiny.resolve_arch("automatic-speech-recognition", arch="vit")
+    able = [arch for arch, tasks in tiny.ARCHS.items() if "automatic-speech-recognition" in tasks]
+    assert len(able) >= 2
+    for arch in able:
+        assert repr(arch) in str(err.value)
 
 
 def test_unknown_task_and_bad_seed_raise(tmp_path):
@@ -442,7 +465,7 @@ def test_uses_default_cache_dir_when_none_given(monkeypatch, tmp_path):
 def test_import_is_cheap():
     code = (
         "import sys, runner.models.tiny as t; "
-        "assert t.DEFAULT_ARCH and t.TINY_ARCHS; "
+        "assert t.DEFAULT_ARCH and t.ARCHS; "
         "t.tiny_folder_name('text-generation'); "
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; "
         "assert not bad, bad"
@@ -459,7 +482,7 @@ def test_import_is_cheap():
 _NEW_ARCHS = ("bart", "t5", "marian", "distilbert_qa", "vilt")
 _HAVE_SENTENCEPIECE = importlib.util.find_spec("sentencepiece") is not None
 PARITY_PAIRS = [(t, a) for t, a in PAIRS if a in _NEW_ARCHS and (a != "marian" or _HAVE_SENTENCEPIECE)] + [
-    (tasks[0], arch) for arch, tasks in tiny.TINY_ARCHS.items() if arch not in _NEW_ARCHS
+    (tasks[0], arch) for arch, tasks in tiny.ARCHS.items() if arch not in _NEW_ARCHS
 ]
 
 
@@ -586,7 +609,7 @@ def test_second_call_returns_cached_folder_without_rebuilding(tmp_path, monkeypa
     def must_not_build(*args):
         raise AssertionError("rebuilt a cached model")
 
-    monkeypatch.setitem(tiny._BUILDERS, "gpt2", must_not_build)
+    monkeypatch.setitem(registry.BUILDERS, "gpt2", must_not_build)
     assert tiny.tiny_model_dir("text-generation", cache_dir=tmp_path) == folder
     assert weights.stat().st_mtime_ns == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name]  # no temp folders left
@@ -603,7 +626,7 @@ def test_folder_without_marker_is_rebuilt(tmp_path):
 
 def test_concurrent_builder_that_finishes_first_wins(tmp_path, monkeypatch):
     """While this build runs, another builder completes the same target: ours is discarded."""
-    real = tiny._BUILDERS["gpt2"]
+    real = registry.BUILDERS["gpt2"]
     winner: list[Path] = []
 
     calls: list[Path] = []
@@ -615,7 +638,7 @@ def test_concurrent_builder_that_finishes_first_wins(tmp_path, monkeypatch):
             (winner[0] / "winner.txt").write_text("first")
         real(task, out, seed)
 
-    monkeypatch.setitem(tiny._BUILDERS, "gpt2", racing_builder)
+    monkeypatch.setitem(registry.BUILDERS, "gpt2", racing_builder)
     folder = tiny.tiny_model_dir("text-generation", cache_dir=tmp_path)
     assert folder == winner[0] and (folder / "winner.txt").read_text() == "first"
     assert len(calls) == 2 and calls[0] != calls[1]
@@ -627,7 +650,7 @@ def test_failed_build_leaves_nothing(tmp_path, monkeypatch):
         (out / "partial").write_text("x")
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(tiny._BUILDERS, "vit", broken)
+    monkeypatch.setitem(registry.BUILDERS, "vit", broken)
     with pytest.raises(RuntimeError, match="boom"):
         tiny.tiny_model_dir("image-classification", cache_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
