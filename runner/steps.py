@@ -11,7 +11,7 @@ from typing import Any
 
 from runner.sources import Row
 from runner.sources.decode import decode_audio, decode_image, decode_text
-from runner.tasks import AUDIO, IMAGE, Task
+from runner.tasks import AUDIO, DATA, IMAGE, Task
 
 
 class PipelineStep:
@@ -42,6 +42,8 @@ class PipelineStep:
         return self.spec.pipeline_input(decoded, self.pipe, self.own_params)
 
     def _decode(self, modality: str, value: Any) -> Any:
+        if modality == DATA:  # structured input (document QA's word boxes): the task reads it
+            return value
         if modality == AUDIO:
             return decode_audio(value, self._sampling_rate(), self.base_dir)
         if modality == IMAGE:

@@ -1,6 +1,8 @@
 """Audio in: transcripts and labels."""
 from __future__ import annotations
 
+from typing import Any
+
 from runner.tasks.base import AUDIO, DATA, TEXT, Task
 
 
@@ -16,6 +18,20 @@ class SpeechRecognition(Task):
         ]
 
 
+class TextToAudio(Task):
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        # A forward-only model (VITS) pads a batch: every waveform comes back as long as the longest, with
+        # a non-silent tail, and differs from an unbatched run. Such models get one text per call.
+        if not pipe.model.can_generate():
+            batch_size = 1
+        return list(pipe(inputs, batch_size=batch_size, **params))
+
+    def record_output(self, output: Any, media) -> Any:
+        """The waveform goes to a WAV file ((samples,) on transformers 5, (1, samples) on 4.x)."""
+        rate = int(output["sampling_rate"])
+        return {"audio": media.audio(output["audio"], rate, "audio"), "sampling_rate": rate}
+
+
 TASKS = [
     SpeechRecognition(
         "automatic-speech-recognition", {"audio": AUDIO}, {"text": TEXT, "chunks": DATA},
@@ -24,5 +40,9 @@ TASKS = [
     Task(
         "audio-classification", {"audio": AUDIO}, {"label": TEXT, "score": DATA},
         ("superb/wav2vec2-base-superb-ks", "372e048"), "wav2vec2_cls",
+    ),
+    TextToAudio(
+        "text-to-audio", {"text": TEXT}, {"audio": DATA, "sampling_rate": DATA},
+        ("suno/bark-small", "1dbd7a1"), "vits", aliases=("text-to-speech", "tts"),
     ),
 ]

@@ -1,6 +1,7 @@
 """Images in: labels, boxes, captions, answers."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from runner.tasks.base import DATA, IMAGE, TEXT, Port, Task
@@ -59,6 +60,49 @@ class VisualQuestionAnswering(Task):
         return [[{"answer": out[0]["generated_text"].strip(), "pipeline": IMAGE_TEXT}] for out in outputs]
 
 
+class ImageSegmentation(Task):
+    def record_output(self, output: Any, media) -> Any:
+        """Each segment's mask (a PIL "L" image the input's size) goes to a PNG file; score is None for
+        semantic models (Segformer), a number for panoptic and instance ones."""
+        return [{"score": segment.get("score"), "label": segment["label"], "mask": media.image(segment["mask"], f"mask-{i}")}
+                for i, segment in enumerate(output)]
+
+
+class DocumentQuestionAnswering(Task):
+    """Rows bring `word_boxes` ([word, [x0, y0, x1, y1]] pairs, coordinates 0..1000: a JSON string in a
+    CSV column, or a list) or an image the pipeline can OCR (pytesseract and tesseract installed)."""
+
+    def pipeline_input(self, decoded: dict[str, Any], pipe, own: dict) -> Any:
+        row = {"question": decoded["question"]}
+        if decoded.get("image") is not None:
+            row["image"] = decoded["image"]
+        if decoded.get("word_boxes") is not None:
+            row["word_boxes"] = word_boxes(decoded["word_boxes"])  # never None: the pipeline tests the key
+        elif "image" not in row:
+            raise ValueError("a row needs word_boxes or an image to read the words from")
+        return row
+
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        # In a batch, rows of different token lengths fail in the pipeline's postprocess (its p_mask is
+        # not padded, the attention mask is); padding every span to max_seq_len gives batch size 1's answers.
+        if batch_size > 1:
+            params = {"padding": "max_length", **params}
+        outputs = pipe(inputs, batch_size=batch_size, **params)
+        return [output if isinstance(output, list) else [output] for output in outputs]
+
+
+def word_boxes(value) -> list[tuple[str, list[int]]]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    try:
+        boxes = [(str(word), [int(round(float(c))) for c in box]) for word, box in value]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"word_boxes must be a list of [word, [x0, y0, x1, y1]] pairs: {error}") from None
+    if any(len(box) != 4 or min(box) < 0 or max(box) > 1000 for _, box in boxes):
+        raise ValueError("each word box needs 4 coordinates scaled to 0..1000")
+    return boxes
+
+
 TASKS = [
     Task(
         "image-classification", {"image": IMAGE}, {"label": TEXT, "score": DATA},
@@ -87,5 +131,14 @@ TASKS = [
     Task(
         "object-detection", {"image": IMAGE}, {"boxes": DATA},
         ("facebook/detr-resnet-50", "1d5f47b"), "yolos", aliases=("detection",),
+    ),
+    ImageSegmentation(
+        "image-segmentation", {"image": IMAGE}, {"segments": DATA},
+        ("facebook/detr-resnet-50-panoptic", "d53b52a"), "segformer", aliases=("segmentation",),
+    ),
+    DocumentQuestionAnswering(
+        "document-question-answering", {"question": TEXT, "image": IMAGE, "word_boxes": DATA},
+        {"answer": TEXT, "score": DATA}, ("impira/layoutlm-document-qa", "beed3c4"), "layoutlm",
+        aliases=("document-qa", "docqa"), optional_inputs=("image", "word_boxes"),
     ),
 ]

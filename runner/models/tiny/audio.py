@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import string
 from pathlib import Path
 
 from runner.models.tiny.common import KEYWORD_LABELS, label_config, save, seed_torch
@@ -114,3 +115,33 @@ def _build_wav2vec2_cls(task: str, out: Path, seed: int) -> None:
     config = _wav2vec2_config(classifier_proj_size=16, use_weighted_layer_sum=False, **label_config(KEYWORD_LABELS))
     seed_torch(seed)
     save(out, Wav2Vec2ForSequenceClassification(config), _wav2vec2_feature_extractor())
+
+
+VITS_BLANK = "_"  # id 0: add_blank puts it between characters; also the pad token
+
+
+@builds("vits", tasks=("text-to-audio",))
+def _build_vits(task: str, out: Path, seed: int) -> None:
+    """VITS turns text into a waveform in one forward pass: no vocoder, speaker embeddings or codec to
+    fetch (transformers' default, Bark, is three sub-models and EnCodec). phonemize=False: no espeak."""
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    vocab_file = out / ".vocab" / "vocab.json"
+    vocab_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens = [VITS_BLANK, "<unk>", " ", "'", *string.ascii_lowercase, *string.digits]
+    vocab_file.write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    tok = VitsTokenizer(str(vocab_file), pad_token=VITS_BLANK, unk_token="<unk>", language="eng", add_blank=True,
+                        normalize=True, phonemize=False, is_uroman=False)
+    config = VitsConfig(
+        vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, window_size=4,
+        ffn_dim=32, flow_size=16, spectrogram_bins=17, upsample_initial_channel=16,
+        # 256 samples per spectrogram frame, as mms-tts, in two stages of 16
+        upsample_rates=[16, 16], upsample_kernel_sizes=[32, 32], resblock_kernel_sizes=[3],
+        resblock_dilation_sizes=[[1, 3]], depth_separable_channels=2, depth_separable_num_layers=1,
+        duration_predictor_flow_bins=4, duration_predictor_num_flows=1, duration_predictor_filter_channels=16,
+        prior_encoder_num_flows=1, prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1,
+        use_stochastic_duration_prediction=True, sampling_rate=16000, pad_token_id=tok.pad_token_id,
+    )
+    seed_torch(seed)
+    save(out, VitsModel(config), tok)
+

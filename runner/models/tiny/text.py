@@ -7,7 +7,7 @@ from runner.models.tiny.common import (
     NER_LABELS, NLI_LABELS, SENTIMENT_LABELS, label_config, save, seed_torch, task_generation_params,
 )
 from runner.models.tiny.registry import builds
-from runner.models.tiny.vocab import ENDOFTEXT, byte_bpe_tokenizer, wordpiece_tokenizer
+from runner.models.tiny.vocab import ENDOFTEXT, byte_bpe_tokenizer, wordpiece_tokenizer, write_wordpiece_vocab
 
 
 @builds("gpt2", tasks=("text-generation",))
@@ -94,3 +94,26 @@ def _build_distilbert_qa(task: str, out: Path, seed: int) -> None:
     )
     seed_torch(seed)
     save(out, DistilBertForQuestionAnswering(config), tok)
+
+
+# LayoutLM's own default; the pipeline's max_seq_len defaults to the tokenizer's model_max_length.
+LAYOUTLM_POSITIONS = 512
+
+
+@builds("layoutlm", tasks=("document-question-answering",))
+def _build_layoutlm(task: str, out: Path, seed: int) -> None:
+    """LayoutLM (v1) reads words and their boxes, no pixels: rows bring word_boxes (OCR would need
+    pytesseract and tesseract). No image processor is saved, so the pipeline loads none."""
+    import transformers
+    from transformers import LayoutLMConfig, LayoutLMForQuestionAnswering
+
+    # 4.x's pipeline insists on a fast tokenizer (LayoutLMTokenizerFast); 5.x has one LayoutLMTokenizer.
+    tokenizer_class = getattr(transformers, "LayoutLMTokenizerFast", None) or transformers.LayoutLMTokenizer
+    tok = tokenizer_class(write_wordpiece_vocab(out / ".vocab"), do_lower_case=True, model_max_length=LAYOUTLM_POSITIONS)
+    config = LayoutLMConfig(
+        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=LAYOUTLM_POSITIONS, max_2d_position_embeddings=1024, pad_token_id=tok.pad_token_id,
+    )
+    seed_torch(seed)
+    save(out, LayoutLMForQuestionAnswering(config), tok)
+

@@ -156,3 +156,25 @@ def _build_vilt(task: str, out: Path, seed: int) -> None:
     model = ViltForQuestionAnswering(config)
     image_processor = image_processor_class("ViltImageProcessor")(size={"shortest_edge": 64}, size_divisor=32)
     save(out, model, ViltProcessor(image_processor=image_processor, tokenizer=tok))
+
+
+SEGMENT_LABELS = ("background", "person", "car")
+
+
+@builds("segformer", tasks=("image-segmentation",))
+def _build_segformer(task: str, out: Path, seed: int) -> None:
+    """Semantic segmentation needing neither timm nor torchvision (DETR panoptic, transformers' default
+    family, needs a ResNet backbone). Semantic models give one mask per class present, score None."""
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    config = SegformerConfig(
+        num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
+        patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[2, 2],
+        decoder_hidden_size=32, **label_config(SEGMENT_LABELS),
+    )
+    seed_torch(seed)
+    model = SegformerForSemanticSegmentation(config)
+    # Logits come out at 1/4 of 32x32; post-processing resizes them to the input, so masks are its size.
+    processor = image_processor_class("SegformerImageProcessor")(size={"height": 32, "width": 32}, do_reduce_labels=False)
+    save(out, model, processor)
+
