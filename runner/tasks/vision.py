@@ -91,6 +91,28 @@ class DocumentQuestionAnswering(Task):
         return [output if isinstance(output, list) else [output] for output in outputs]
 
 
+class ZeroShotObjectDetection(Task):
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        # Each image goes in with the labels: given a list of images and one label list, 4.x pairs image i
+        # with label i (dropping images beyond the labels); {"image", "candidate_labels"} rows work in both.
+        params = dict(params)
+        labels = list(params.pop("candidate_labels"))
+        rows = [{"image": image, "candidate_labels": labels} for image in inputs]
+        return list(pipe(rows, batch_size=batch_size, **params))
+
+
+class DepthEstimation(Task):
+    def record_output(self, output: Any, media) -> Any:
+        """The depth map (the pipeline's min-max scaled "L" image) goes to a PNG file; the raw prediction,
+        one number per pixel, is summarised: with the PNG, min and max give it back to within (max-min)/255."""
+        depth = output["predicted_depth"]
+        return {
+            "depth": media.image(output["depth"], "depth"),
+            "predicted_depth": {"shape": list(depth.shape), "min": float(depth.min()), "max": float(depth.max()),
+                                "mean": float(depth.float().mean())},
+        }
+
+
 def word_boxes(value) -> list[tuple[str, list[int]]]:
     if isinstance(value, str):
         value = json.loads(value)
@@ -140,5 +162,18 @@ TASKS = [
         "document-question-answering", {"question": TEXT, "image": IMAGE, "word_boxes": DATA},
         {"answer": TEXT, "score": DATA}, ("impira/layoutlm-document-qa", "beed3c4"), "layoutlm",
         aliases=("document-qa", "docqa"), optional_inputs=("image", "word_boxes"),
+    ),
+    Task(
+        "zero-shot-image-classification", {"image": IMAGE}, {"label": TEXT, "score": DATA},
+        ("openai/clip-vit-base-patch32", "3d74acf"), "clip",
+    ),
+    ZeroShotObjectDetection(
+        "zero-shot-object-detection", {"image": IMAGE}, {"boxes": DATA},
+        ("google/owlvit-base-patch32", "cbc355f"), "owlvit",
+    ),
+    DepthEstimation(
+        # A later step can take the depth map as an image.
+        "depth-estimation", {"image": IMAGE}, {"depth": IMAGE},
+        ("Intel/dpt-large", "bc15f29"), "dpt", aliases=("depth",),
     ),
 ]

@@ -8,7 +8,7 @@ from runner.models.tiny.common import (
     task_generation_params,
 )
 from runner.models.tiny.registry import builds
-from runner.models.tiny.vocab import ENDOFTEXT, byte_bpe_tokenizer, wordpiece_tokenizer
+from runner.models.tiny.vocab import ENDOFTEXT, byte_bpe_tokenizer, clip_tokenizer, wordpiece_tokenizer
 
 IMAGE_TOKEN = "<image>"
 
@@ -178,3 +178,141 @@ def _build_segformer(task: str, out: Path, seed: int) -> None:
     processor = image_processor_class("SegformerImageProcessor")(size={"height": 32, "width": 32}, do_reduce_labels=False)
     save(out, model, processor)
 
+# CLIP and OWL-ViT text towers: 256 positions, not CLIP's 77, since one byte is one token here.
+CLIP_TEXT_POSITIONS = 256
+# 32x32 images in 8x8 patches: OWL-ViT then proposes 16 boxes per label.
+SMALL_IMAGE, SMALL_PATCH = 32, 8
+# OWL-ViT's class-logit shift after re-drawing its heads: scores land around the default threshold 0.1.
+OWLVIT_LOGIT_SHIFT = -2.0
+
+
+def _clip_configs(vocab_size: int, bos: int, eos: int, pad: int, image_size: int = SMALL_IMAGE,
+                  patch_size: int = SMALL_PATCH):
+    from transformers import CLIPTextConfig, CLIPVisionConfig
+
+    text = CLIPTextConfig(
+        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        max_position_embeddings=CLIP_TEXT_POSITIONS, projection_dim=32,
+        # eos_token_id != 2: the text tower pools the first <|endoftext|> (the "== 2" legacy path uses argmax)
+        bos_token_id=bos, eos_token_id=eos, pad_token_id=pad,
+    )
+    vision = CLIPVisionConfig(
+        image_size=image_size, patch_size=patch_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, projection_dim=32,
+    )
+    return text, vision
+
+
+@builds("clip", tasks=("zero-shot-image-classification",))
+def _build_clip(task: str, out: Path, seed: int) -> None:
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor
+
+    tok = clip_tokenizer(out / ".vocab", model_max_length=CLIP_TEXT_POSITIONS)
+    text, vision = _clip_configs(len(tok), tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+    # CLIPConfig.from_text_vision_configs is deprecated in 5.x; passing the configs as dicts works in both
+    config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=32)
+    seed_torch(seed)
+    model = CLIPModel(config)
+    # resize to 32, then centre-crop 32x32 (openai/clip: 224/224)
+    image_processor = image_processor_class("CLIPImageProcessor")(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+    )
+    # The pipeline loads tokenizer and image processor separately (_load_processor = False, both versions);
+    # the processor is saved for users of AutoProcessor (and writes preprocessor_config.json via save).
+    save(out, model, CLIPProcessor(image_processor=image_processor, tokenizer=tok))
+
+
+def _calm_heads(model) -> None:
+    """Re-draw the detection heads at std 0.02 (as the rest of OWL-ViT), zero biases.
+
+    The box and class heads are plain nn.Linear layers that OWL-ViT's _init_weights leaves at PyTorch's
+    default (kaiming-uniform) init. Random 32-wide heads then give class logits around -35 (every score
+    sigmoid -> 0.0: the pipeline returns [] for every image at the default threshold 0.1, even at
+    threshold=0.0 only "0.0" scores) and box logits of +-20 (degenerate boxes of width 0 or of the
+    whole image). After this, each box is its patch's prior box (OWL-ViT's box_bias: the 4x4 patch grid)
+    nudged a little by the image, and scores sit around the default threshold.
+    """
+    import torch
+
+    heads = [model.box_head.dense0, model.box_head.dense1, model.box_head.dense2,
+             model.class_head.dense0, model.class_head.logit_shift, model.class_head.logit_scale]
+    with torch.no_grad():
+        for layer in heads:
+            layer.weight.normal_(mean=0.0, std=0.02)
+            layer.bias.zero_()
+        model.class_head.logit_shift.bias.fill_(OWLVIT_LOGIT_SHIFT)  # logit_scale: elu(~0) + 1 = ~1
+
+
+@builds("owlvit", tasks=("zero-shot-object-detection",))
+def _build_owlvit(task: str, out: Path, seed: int) -> None:
+    from transformers import OwlViTConfig, OwlViTForObjectDetection, OwlViTProcessor
+
+    # pad "!" (id 0) as google/owlvit; <|endoftext|> has the highest id, which OWL-ViT's text tower
+    # needs: it pools the token at input_ids.argmax() (both versions).
+    tok = clip_tokenizer(out / ".vocab", model_max_length=CLIP_TEXT_POSITIONS, pad_token="!")
+    text = dict(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        max_position_embeddings=CLIP_TEXT_POSITIONS,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+    vision = dict(
+        image_size=SMALL_IMAGE, patch_size=SMALL_PATCH, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2,
+    )
+    config = OwlViTConfig(text_config=text, vision_config=vision, projection_dim=32)
+    seed_torch(seed)
+    model = OwlViTForObjectDetection(config)
+    _calm_heads(model)
+    # google/owlvit: resize (squash) to 768x768, no centre crop
+    image_processor = image_processor_class("OwlViTImageProcessor")(
+        size={"height": SMALL_IMAGE, "width": SMALL_IMAGE}, crop_size={"height": SMALL_IMAGE, "width": SMALL_IMAGE},
+        do_center_crop=False,
+    )
+    # The pipeline loads tokenizer and image processor separately (_load_processor = False, both versions).
+    save(out, model, OwlViTProcessor(image_processor=image_processor, tokenizer=tok))
+
+
+def _lively_head(model) -> None:
+    """Make the random depth map vary enough to survive the pipeline's min-max normalisation.
+
+    DPT's _init_weights draws the neck and head convolutions at std 0.02; through 2 reassemble + 2 fusion
+    stages and 3 head convolutions the signal shrinks to ~1e-9, and the head ends in a ReLU, so
+    predicted_depth is 0 almost everywhere (max ~9e-9 for seed 0). The pipeline then computes
+    (d - min) / (max - min) on a nearly (or exactly) constant map: NaNs ("RuntimeWarning: invalid value
+    encountered in divide") and a meaningless `depth` image. Here the neck and head convolutions get
+    PyTorch's default init (kaiming-uniform) and the last convolution a bias of 1: depth ~1 +- 0.03,
+    positive everywhere, depending on the image.
+    """
+    import torch
+
+    convs = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+    with torch.no_grad():
+        for module in [*model.neck.modules(), *model.head.modules()]:
+            if isinstance(module, convs):
+                module.reset_parameters()
+        last = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        last.bias.fill_(1.0)
+
+
+@builds("dpt", tasks=("depth-estimation",))
+def _build_dpt(task: str, out: Path, seed: int) -> None:
+    from transformers import DPTConfig, DPTForDepthEstimation
+
+    # ViT backbone (not the hybrid BiT one), 2 layers; DPT-large reads 4 layers (5, 11, 17, 23) through
+    # 4 reassemble stages (factors 4, 2, 1, 0.5). Two stages are enough: backbone_out_indices,
+    # reassemble_factors and neck_hidden_sizes only have to be of equal length ("The number of hidden
+    # states should be equal to the number of neck hidden sizes" otherwise).
+    config = DPTConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        image_size=SMALL_IMAGE, patch_size=SMALL_PATCH, backbone_out_indices=[0, 1], reassemble_factors=[2, 1],
+        neck_hidden_sizes=[16, 32], fusion_hidden_size=16, use_auxiliary_head=False,
+    )
+    seed_torch(seed)
+    model = DPTForDepthEstimation(config)
+    _lively_head(model)
+    # Intel/dpt-large: squash to 384x384 (keep_aspect_ratio=False), mean/std 0.5
+    image_processor = image_processor_class("DPTImageProcessor")(
+        size={"height": SMALL_IMAGE, "width": SMALL_IMAGE}, keep_aspect_ratio=False, ensure_multiple_of=1,
+        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+    )
+    save(out, model, image_processor)

@@ -113,3 +113,32 @@ def train_sentencepiece(vocab_size: int = 200) -> bytes:
         eos_id=0, unk_id=1, bos_id=-1, pad_id=-1, hard_vocab_limit=False, minloglevel=2,
     )
     return model.getvalue()
+
+
+# CLIP (and OWL-ViT, which uses its tokenizer): the 256 byte characters, the same with CLIP's end-of-word
+# "</w>", then the specials LAST: both text towers pool the token at input_ids.argmax(), which is the
+# end-of-text token only when it has the highest id. No merges: a word is its characters.
+CLIP_BOS, CLIP_EOS = "<|startoftext|>", "<|endoftext|>"
+
+
+def write_clip_bpe_files(folder: Path) -> tuple[str, str]:
+    chars = list(byte_to_unicode().values())
+    tokens = chars + [c + "</w>" for c in chars] + [CLIP_BOS, CLIP_EOS]
+    vocab = {t: i for i, t in enumerate(tokens)}
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab_file, merges_file = folder / "vocab.json", folder / "merges.txt"
+    vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    merges_file.write_text("#version: 0.2\n", encoding="utf-8")
+    return str(vocab_file), str(merges_file)
+
+
+def clip_tokenizer(work: Path, model_max_length: int = 77, pad_token: str = CLIP_EOS):
+    """CLIPTokenizerFast over the files above; positional paths work in 4.x (vocab_file, merges_file)
+    and 5.x (vocab, merges)."""
+    from transformers import CLIPTokenizerFast
+
+    vocab_file, merges_file = write_clip_bpe_files(work)
+    return CLIPTokenizerFast(
+        vocab_file, merges_file, unk_token=CLIP_EOS, bos_token=CLIP_BOS, eos_token=CLIP_EOS, pad_token=pad_token,
+        model_max_length=model_max_length,
+    )
