@@ -73,7 +73,7 @@ def time_raw(pipe, data: list[str], batch_size: int) -> float:
 
 def runner_plan(data_file: Path, batch_size: int, extra: list[str]):
     from runner.config.compose import compose_config
-    from runner.job import make_plan
+    from runner.plan import make_plan
 
     overrides = ["+task=text-classification", f"model.id={model_dir()}", "dataset=file", f"dataset.path={data_file}",
                  f"batch_size={batch_size}", "progress=false", "task.params.truncation=true",
@@ -82,11 +82,12 @@ def runner_plan(data_file: Path, batch_size: int, extra: list[str]):
 
 
 def time_runner(data_file: Path, batch_size: int, out: Path, extra: list[str] = ()) -> float:
-    from runner.job import run_plan
+    from runner.invocation import Invocation
+    from runner.policies import run_plan
 
     plan = runner_plan(data_file, batch_size, list(extra))
     started = time.perf_counter()
-    metrics = run_plan(plan, out, argv=["benchmark"], cwd=Path.cwd())
+    metrics = run_plan(plan, out, argv=["benchmark"], cwd=Path.cwd(), invocation=Invocation()).to_json()
     elapsed = time.perf_counter() - started - (0 if metrics["model_reused"] else metrics["model_load_seconds"])
     assert metrics["rows_out"] == metrics["rows_in"], metrics
     return metrics["rows_out"] / elapsed

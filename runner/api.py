@@ -27,7 +27,8 @@ from typing import Any
 
 from runner.config.overrides import choice, group_mapping, leaves, strings, value
 from runner.errors import ConfigError
-from runner.rundir import ERRORS, LOG, PREDICTIONS, RECORD, STAGES, WRITTEN
+from runner.invocation import Invocation
+from runner.rundir import LOG, RECORD, STAGES, WRITTEN, Metrics, RunDir
 from runner.runlog import RunLog
 
 # Keyword spellings of dotted config keys (a keyword argument cannot hold a dot).
@@ -70,7 +71,7 @@ def _table_row(record: dict) -> dict:
 
 # -- the two entry points ---------------------------------------------------------------------------
 def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
-        output_dir=None, overwrite: bool = False, **config) -> RunResult:
+        output_dir=None, overwrite: bool = False, invocation=None, **config) -> RunResult:
     """Run a job and return its outputs.
 
     task: a task id or alias (optional when `experiment=` or `graph={"steps": ...}` names the steps).
@@ -88,6 +89,8 @@ def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None,
         strings, applied last.
     output_dir: where to write (default: a new outputs/api/<date>/<time> under the cwd per call); a
         dir that already holds a run (run.json) is refused unless overwrite=True.
+    invocation: a runner.invocation.Invocation to share between calls (a batch-size sweep in a loop
+        skips the batch sizes above one that ran out of memory); by default each call has its own.
 
     Raises ConfigError before any model loads when the config is wrong, RunError when the run fails
     (the traceback is in <run_dir>/run.log). The older form, a list of override strings as the first
@@ -96,12 +99,12 @@ def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None,
                                                               "experiment": experiment}, config)
     target = _checked_output_dir(output_dir, overwrite)
     with RunLog() as run_log:
-        plan = _plan(request)
-        if plan.cfg["graph"]["show"]:
-            return _shown(plan)
-        run_dir = _claim_run_dir(target, overwrite)
-        run_log.to_file(run_dir / LOG)
-        return _execute(plan, request, run_dir)
+        def claim_run_dir(plan) -> Path:  # once the plan is checked: a bad config leaves no dir behind
+            run_dir = _claim_run_dir(target, overwrite)
+            run_log.to_file(run_dir / LOG)
+            return run_dir
+
+        return _run(request, claim_run_dir, invocation or Invocation())
 
 
 def compose(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
@@ -206,59 +209,29 @@ def _composed(request: _Request):
     return composed
 
 
-def _plan(request: _Request):
-    from runner.app import plan_job
-
-    plan, _ = plan_job(_composed(request), request.session, request.overrides, rows=request.rows)
-    _check_rows_fit(plan)
-    return plan
-
-
-def _check_rows_fit(plan) -> None:
-    """In-memory rows cannot reach a child process, and an iterator cannot be read twice."""
-    from runner.sources.python import ONE_PASS, PythonSource
-
-    if not isinstance(plan.source, PythonSource):
-        return
-    if plan.cfg["bench"]["isolation"] == "process":
-        raise ConfigError("bench.isolation", "inputs= rows live in this process; a child process cannot read them",
-                          "use bench.isolation=none, or write the rows to a file and use dataset=file")
-    if plan.source.kind not in ONE_PASS:
-        return
-    if any(step["batch_size"] == "auto" for step in plan.steps.values()):
-        raise ConfigError("batch_size", "batch_size=auto reads the first rows twice (trials, then the run); "
-                          "an iterator gives its rows once", "give a number, or pass the rows as a list")
-    if plan.cfg["graph"].get("free_finished_models") and len(plan.steps) > 1:
-        raise ConfigError("graph.free_finished_models", "a staged graph reads the rows once per step; "
-                          "an iterator gives them once", "pass the rows as a list, or drop free_finished_models")
-
-
-def _shown(plan) -> RunResult:
-    """graph={"show": True}: like the command line, print the graph and run nothing."""
-    text = plan.describe()
-    print(text)
-    return RunResult(None, {"status": "shown", "graph": text}, plan.cfg)
-
-
-def _execute(plan, request: _Request, run_dir: Path) -> RunResult:
-    """runner.app.execute_job, as the command line runs it; its exceptions reach the caller."""
-    from runner.app import execute_job
+def _run(request: _Request, claim_run_dir, invocation: Invocation) -> RunResult:
+    """runner.app.run_job, the path the command line takes; its exceptions reach the caller."""
+    from runner.app import Job, run_job
 
     keep = {"predictions": [], "errors": []}
-    metrics = execute_job(plan, run_dir, ["runner.api.run", *request.overrides], Path.cwd(), keep=keep)
-    return _result(plan, metrics, run_dir, keep)
+    job = Job(_composed(request), request.session, ["runner.api.run", *request.overrides], Path.cwd(),
+              request.overrides, claim_run_dir=claim_run_dir, rows=request.rows, keep=keep)
+    outcome = run_job(job, invocation)
+    if outcome.run_dir is None:  # graph={"show": True}: like the command line, the graph printed, nothing run
+        return RunResult(None, {"status": "shown", "graph": outcome.plan.describe()}, outcome.plan.cfg)
+    return _result(outcome.plan, outcome.metrics, outcome.run_dir, keep)
 
 
-def _result(plan, metrics: dict, run_dir: Path, keep: dict) -> RunResult:
+def _result(plan, metrics: Metrics, run_dir: Path, keep: dict) -> RunResult:
     """The outputs kept as they were written; a resumed run (whose earlier rows were written before)
     or a run in a child process is read back from its files, once."""
     from runner.sinks import iter_jsonl
 
-    done_dir = Path(metrics.get("run_dir") or run_dir)
+    done = RunDir(metrics.run_dir or run_dir)
     if plan.cfg.get("resume") or plan.cfg["bench"]["isolation"] == "process":
-        keep = {name: list(iter_jsonl(done_dir / file)) if (done_dir / file).is_file() else []
-                for name, file in (("predictions", PREDICTIONS), ("errors", ERRORS))}
-    return RunResult(done_dir, metrics, plan.cfg, keep["predictions"], keep["errors"])
+        keep = {name: list(iter_jsonl(path)) if path.is_file() else []
+                for name, path in (("predictions", done.predictions), ("errors", done.errors))}
+    return RunResult(done.path, metrics.to_json(), plan.cfg, keep["predictions"], keep["errors"])
 
 
 # -- run dirs ---------------------------------------------------------------------------------------

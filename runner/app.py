@@ -1,19 +1,22 @@
-"""One job from a composed config to its outputs, shared by the `run` command and the Python API.
+"""One job from a composed config to its outcome: the path every entry point takes (the `run` command
+and its sweeps, the Python API; a child process runs the `run` stage of it, runner.policies).
 
-    plan_job     rerun= swaps in the saved config; validate and plan (ConfigError: exit code 2)
-    execute_job  run the plan into the run dir and say how it went, on screen and in run.log:
-                 "done: ..." or an out-of-memory sweep point; a failure in one line with its hint,
-                 the traceback in run.log, raised as RunError (exit code 1)
-    finish_rerun compare a rerun with its original: rerun.json, the verdict (exit code 0 or 3)
+    plan    rerun= swaps in the saved config; validate and plan (ConfigError: exit code 2)
+    run     the plan into the run dir through the run-level policies (runner.policies): resume,
+            SIGTERM, out of memory, process isolation
+    report  "done: ..." or an out-of-memory sweep point, on screen and in run.log; a failure in one
+            line with its hint, the traceback in run.log, raised as RunError (exit code 1)
+    rerun   compare a rerun with its original: rerun.json, the verdict (exit code 0 or 3)
 
-The command turns the exceptions into exit codes; the API lets them reach the caller.
+run_job raises (the API lets the exceptions reach the caller); job_exit_code maps them to exit codes
+(the command). What happens is logged here either way.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +24,37 @@ from typing import Any
 from runner.config.compose import Composed
 from runner.config.search import ConfigSession
 from runner.errors import ConfigError, RunError
-from runner.rundir import LOG, METRICS, PREDICTIONS, RERUN
+from runner.invocation import Invocation
+from runner.rundir import ERRORS, LOG, METRICS, RERUN, Metrics, RunDir
 
 log = logging.getLogger("runner")
 
-# What a finished run's metrics.json may say; a benchmark point that ran out of memory is a result.
-FINISHED = ("ok", "oom", "skipped_after_oom")
+# Exit code of a job stopped by Ctrl-C or SIGTERM (128 + SIGINT).
+INTERRUPTED = 130
+
+
+@dataclass
+class Job:
+    """One job as an entry point hands it over: the composed config and where it came from."""
+
+    composed: Composed
+    config_session: ConfigSession
+    argv: list[str]  # recorded in run.json
+    cwd: Path
+    overrides: list[str] = field(default_factory=list)
+    run_dir: Path | None = None  # the command's: Hydra made it before planning
+    claim_run_dir: Callable[[Any], Path] | None = None  # the API's: made once the plan is checked
+    multirun: bool = False
+    rows: Any = None  # the API's in-memory rows (dataset.type=python), never part of the config
+    keep: dict[str, list] | None = None  # lists that receive each prediction and error as written
+
+
+@dataclass
+class Outcome:
+    plan: Any  # runner.plan.Plan
+    run_dir: Path | None  # None: graph.show printed the graph and ran nothing
+    metrics: Metrics | None
+    exit_code: int = 0  # 0, or rerun.DIFFERS for a rerun whose predictions differ
 
 
 @dataclass
@@ -35,10 +63,40 @@ class Rerun:
     filled: list[str] = field(default_factory=list)  # top-level keys taken from today's defaults
 
 
+def job_exit_code(job: Job, invocation: Invocation) -> int:
+    """run_job for the command line: its outcome, or its failure, as an exit code."""
+    try:
+        return run_job(job, invocation).exit_code
+    except (ConfigError, RunError) as error:
+        return error.exit_code
+    except KeyboardInterrupt:
+        return INTERRUPTED
+
+
+def run_job(job: Job, invocation: Invocation) -> Outcome:
+    """plan -> run -> report -> rerun verdict. Raises ConfigError, RunError or KeyboardInterrupt."""
+    plan, rerun = _plan_reported(job)
+    if plan.cfg["graph"]["show"]:
+        print(plan.describe())
+        return Outcome(plan, None, None)
+    run_dir = job.claim_run_dir(plan) if job.claim_run_dir else job.run_dir
+    metrics = execute_job(plan, run_dir, job.argv, job.cwd, invocation, job.multirun, job.keep)
+    return Outcome(plan, run_dir, metrics, finish_rerun(rerun, run_dir) if rerun else 0)
+
+
+def _plan_reported(job: Job):
+    try:
+        return plan_job(job.composed, job.config_session, job.overrides, job.run_dir, job.rows)
+    except ConfigError as error:
+        if job.run_dir is not None:  # said on screen and in Hydra's run.log; the API's caller gets the exception
+            log.error("config error: %s", error.render())
+        raise
+
+
 def plan_job(composed: Composed, session: ConfigSession, overrides: list[str], run_dir: Path | None = None,
              rows: Any = None):
-    """The checked plan (runner.job.Plan) and, for `rerun=<dir>`, what to compare with afterwards."""
-    from runner.job import make_plan
+    """The checked plan (runner.plan.Plan) and, for `rerun=<dir>`, what to compare with afterwards."""
+    from runner.plan import make_plan
 
     cfg, conf, rerun = composed.cfg, composed.conf, None
     if cfg.get("rerun"):
@@ -46,16 +104,37 @@ def plan_job(composed: Composed, session: ConfigSession, overrides: list[str], r
 
         cfg, filled, conf = rerun_config(cfg, list(overrides), run_dir, session)
         rerun = Rerun(Path(cfg["rerun"]), filled)
-    return make_plan(cfg, conf, rows), rerun
+    plan = make_plan(cfg, conf, rows)
+    check_rows_fit(plan)
+    return plan, rerun
 
 
-def execute_job(plan, run_dir: Path, argv: list[str], cwd: Path, multirun: bool = False,
-                keep: dict[str, list] | None = None) -> dict:
-    """runner.job.run_plan, reported: returns the metrics of a finished run, else logs and raises."""
-    from runner.job import run_plan
+def check_rows_fit(plan) -> None:
+    """In-memory rows (the API's inputs=) cannot reach a child process, and an iterator cannot be read twice."""
+    from runner.sources.python import ONE_PASS, PythonSource
+
+    if not isinstance(plan.source, PythonSource):
+        return
+    if plan.cfg["bench"]["isolation"] == "process":
+        raise ConfigError("bench.isolation", "inputs= rows live in this process; a child process cannot read them",
+                          "use bench.isolation=none, or write the rows to a file and use dataset=file")
+    if plan.source.kind not in ONE_PASS:
+        return
+    if any(step["batch_size"] == "auto" for step in plan.steps.values()):
+        raise ConfigError("batch_size", "batch_size=auto reads the first rows twice (trials, then the run); "
+                          "an iterator gives its rows once", "give a number, or pass the rows as a list")
+    if plan.cfg["graph"].get("free_finished_models") and len(plan.steps) > 1:
+        raise ConfigError("graph.free_finished_models", "a staged graph reads the rows once per step; "
+                          "an iterator gives them once", "pass the rows as a list, or drop free_finished_models")
+
+
+def execute_job(plan, run_dir: Path, argv: list[str], cwd: Path, invocation: Invocation, multirun: bool = False,
+                keep: dict[str, list] | None = None) -> Metrics:
+    """runner.policies.run_plan, reported: returns the metrics of a finished run, else logs and raises."""
+    from runner.policies import run_plan
 
     try:
-        metrics = run_plan(plan, run_dir, argv, cwd, multirun=multirun, keep=keep)
+        metrics = run_plan(plan, run_dir, argv, cwd, invocation, multirun=multirun, keep=keep)
     except ConfigError as error:  # found once the run starts (a resume whose config differs)
         log.error("config error: %s", error.render())
         raise
@@ -68,17 +147,19 @@ def execute_job(plan, run_dir: Path, argv: list[str], cwd: Path, multirun: bool 
     except Exception as error:  # anything else: one line on screen, the traceback in run.log
         message = f"{type(error).__name__}: {_first_line(error)}"
         report_failure(run_dir, message, None)
-        raise RunError(message, f"full traceback: {run_dir / 'run.log'}") from error
-    if metrics.get("status") not in FINISHED:
-        message = f"the run ended with status {metrics.get('status')}: {metrics.get('error')}"
+        raise RunError(message, f"full traceback: {run_dir / LOG}") from error
+    if not metrics.finished:
+        message = f"the run ended with status {metrics.status}: {metrics.error}"
         report_failure(run_dir, message, None)
-        raise RunError(message, f"see {run_dir / 'run.log'}")
+        raise RunError(message, f"see {run_dir / LOG}")
     report_success(metrics, run_dir)
     return metrics
 
 
 def finish_rerun(rerun: Rerun, run_dir: Path) -> int:
     """Compare with the original, write rerun.json beside the new outputs, say the verdict."""
+    import json
+
     from runner.rerun import compare, report
 
     verdict = compare(rerun.original, run_dir, rerun.filled)
@@ -95,17 +176,16 @@ def report_failure(run_dir: Path, message: str, hint: str | None) -> None:
     log.error("  full traceback: %s", run_dir / LOG)
 
 
-def report_success(metrics: dict, run_dir: Path) -> None:
-    if metrics.get("status") in ("oom", "skipped_after_oom"):
-        log.warning("%s at batch_size=%s: %s (recorded in %s)", metrics["status"], metrics.get("batch_size"),
-                    metrics.get("error"), run_dir / METRICS)
+def report_success(metrics: Metrics, run_dir: Path) -> None:
+    if metrics.status in ("oom", "skipped_after_oom"):
+        log.warning("%s at batch_size=%s: %s (recorded in %s)", metrics.status, metrics.batch_size,
+                    metrics.error, run_dir / METRICS)
         return
-    rate = metrics.get("items_per_second")
-    run_dir = Path(metrics.get("run_dir") or run_dir)  # a resumed run writes into the run it resumes
+    done = RunDir(metrics.run_dir or run_dir)  # a resumed run writes into the run it resumes
     log.info(
         "done: %d rows -> %s (%d errors%s), %s rows/s, model load %.2fs",
-        metrics["rows_out"], run_dir / PREDICTIONS, metrics["rows_error"],
-        f", see {run_dir / 'errors.jsonl'}" if metrics["rows_error"] else "", rate, metrics["model_load_seconds"],
+        metrics.rows_out, done.predictions, metrics.rows_error,
+        f", see {done / ERRORS}" if metrics.rows_error else "", metrics.items_per_second, metrics.model_load_seconds,
     )
 
 

@@ -20,14 +20,13 @@ import sys
 from pathlib import Path
 
 from runner.config.choices import normalize_overrides
-from runner.config.compose import Composed, check_composes
+from runner.config.compose import check_composes
 from runner.config.search import ConfigSearch, ConfigSession
 from runner.errors import ConfigError, RunError
+from runner.invocation import Invocation
 from runner.paths import PRIMARY_CONFIG
 
 log = logging.getLogger("runner")
-
-_exit_codes: list[int] = []
 
 
 def main() -> None:
@@ -44,10 +43,9 @@ def main() -> None:
     except ConfigError as error:
         print(f"config error: {_with_rerun_hint(error, sys.argv[1:]).render()}", file=sys.stderr)
         sys.exit(2)
-    _hydra_entry()
-    from runner.launchers import SWEEP_EXIT_CODES  # jobs that other launchers ran in other processes
-
-    sys.exit(max([*_exit_codes, *SWEEP_EXIT_CODES], default=0))
+    invocation = Invocation()
+    _run_hydra(invocation)
+    sys.exit(invocation.exit_code())
 
 
 def version_text() -> str:
@@ -101,26 +99,41 @@ def _merge(multirun_dir: str) -> int:
     return 0
 
 
-def _hydra_entry() -> None:
+def _run_hydra(invocation: Invocation) -> None:
+    """Hydra runs the jobs: each one's exit code lands in `invocation`, also those that other launchers
+    ran in other processes (runner.sweep.exit_codes hands those back once the multirun ends)."""
     import hydra
 
-    hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_job)()
+    from runner.sweep.exit_codes import launched_exit_codes
+
+    with launched_exit_codes() as collected:
+        hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_task_function(invocation))()
+        invocation.exit_codes.extend(collected())
 
 
-def _job(cfg) -> int:
+def _task_function(invocation: Invocation):
+    """Hydra's task function, bound to this invocation (a closure: Hydra reads the function's
+    module and code, which a functools.partial lacks)."""
+    def job(cfg) -> int:
+        code = _job(cfg, invocation)
+        invocation.exit_codes.append(code)
+        return code
+
+    return job
+
+
+def _job(cfg, invocation: Invocation) -> int:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from omegaconf import OmegaConf
 
+    from runner.app import Job, job_exit_code
     from runner.config.compose import finish_composed, to_plain
 
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
-    argv = ["run", *overrides] if multirun else sys.argv
     # The search path this job was composed on (the user's -cd dir included), wherever it runs.
     sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources, resolve=True)
     session = ConfigSession(ConfigSearch.from_config_sources(sources))
@@ -128,33 +141,12 @@ def _job(cfg) -> int:
         composed = finish_composed(to_plain(cfg), overrides, session)
     except ConfigError as error:
         log.error("config error: %s", error.render())
-        code = error.exit_code
-    else:
-        code = run_job(composed, session, run_dir, argv=argv, cwd=Path.cwd(), overrides=overrides, multirun=multirun)
-    _exit_codes.append(code)
-    return code
-
-
-def run_job(composed: Composed, session: ConfigSession, run_dir: Path, argv: list[str], cwd: Path,
-            overrides: list[str] = (), multirun: bool = False) -> int:
-    """One job through runner.app, its outcome as an exit code (what it says is logged there)."""
-    from runner.app import execute_job, finish_rerun, plan_job
-
-    try:
-        plan, rerun = plan_job(composed, session, list(overrides), run_dir)
-    except ConfigError as error:
-        log.error("config error: %s", error.render())
         return error.exit_code
-    if plan.cfg["graph"]["show"]:
-        print(plan.describe())
-        return 0
-    try:
-        execute_job(plan, run_dir, argv, cwd, multirun=multirun)
-    except (ConfigError, RunError) as error:
-        return error.exit_code
-    except KeyboardInterrupt:
-        return 130
-    return finish_rerun(rerun, run_dir) if rerun else 0
+    # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
+    argv = ["run", *overrides] if multirun else sys.argv
+    job = Job(composed, session, argv, Path.cwd(), overrides, run_dir=Path(hydra_cfg.runtime.output_dir),
+              multirun=multirun)
+    return job_exit_code(job, invocation)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 from runner.config.provenance import file_sha256
 from runner.errors import ConfigError, RunError
 from runner.record import config_hash, dotted_differences, now_iso, output_config
-from runner.rundir import ERRORS, MERGE, METRICS, PREDICTIONS, RECORD
+from runner.rundir import ERRORS, MERGE, PREDICTIONS, RECORD, RunDir
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,9 @@ def find_jobs(multirun_dir: Path) -> list[ShardJob]:
 
 
 def _read_job(job_dir: Path) -> ShardJob:
-    record_path = job_dir / RECORD
-    if record_path.is_file():
-        record = json.loads(record_path.read_text())
-        config, status = record.get("config") or {}, record.get("status")
+    record = RunDir(job_dir).read_record()
+    if record is not None:
+        config, status = record.config or {}, record.status
     else:
         import yaml
 
@@ -156,8 +155,8 @@ def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dic
                 raise RunError(f"row {index} appears twice (shard {seen[index]} and shard {shard})")
             seen[index] = shard
     for shard, job in by_index.items():
-        metrics_path = job.dir / METRICS
-        rows_in = json.loads(metrics_path.read_text()).get("rows_in") if metrics_path.is_file() else None
+        metrics = RunDir(job.dir).read_metrics()
+        rows_in = metrics.rows_in if metrics else None
         got = len(predictions[shard]) + len(errors[shard])
         if rows_in is not None and rows_in != got:
             raise RunError(f"shard {shard} ({job.dir}) read {rows_in} rows but wrote {got}", "re-run that shard")

@@ -8,7 +8,6 @@ The new outputs go to the new run dir; the original dir is only read.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from runner.config.provenance import file_sha256
 from runner.config.search import ConfigSession
 from runner.errors import ConfigError
 from runner.record import dotted_differences, output_config
-from runner.rundir import ERRORS, METRICS, PREDICTIONS, RECORD, RERUN
+from runner.rundir import ERRORS, PREDICTIONS, RECORD, RERUN, RunDir, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +25,17 @@ DIFFERS = 3
 PLACEMENT_KEYS = ("device", "dtype", "device_map", "parameter_devices", "quantized")
 
 
-def load_record(run_dir: Path) -> dict:
-    record_path = Path(run_dir) / RECORD
-    if not record_path.is_file():
+def load_record(run_dir: Path) -> RunRecord:
+    folder = RunDir(run_dir)
+    try:
+        record = folder.read_record()
+    except ValueError as error:
+        raise ConfigError("rerun", f"{folder.record_file} is not valid JSON: {error}") from None
+    if record is None:
         hint = "give a run dir written by `run` (outputs/<date>/<time>), which holds run.json"
         raise ConfigError("rerun", f"'{run_dir}' has no run.json", hint)
-    try:
-        record = json.loads(record_path.read_text())
-    except ValueError as error:
-        raise ConfigError("rerun", f"{record_path} is not valid JSON: {error}") from None
-    if not isinstance(record.get("config"), dict):
-        raise ConfigError("rerun", f"{record_path} holds no config to re-run")
+    if not isinstance(record.config, dict):
+        raise ConfigError("rerun", f"{folder.record_file} holds no config to re-run")
     return record
 
 
@@ -50,7 +49,7 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
         raise ConfigError("rerun", f"the rerun would write into the original run dir {original}",
                           "leave hydra.run.dir unset: a rerun gets a fresh run dir")
     record = load_record(original)
-    cfg = copy.deepcopy(record["config"])
+    cfg = copy.deepcopy(record.config)
     filled = [key for key in current if key not in cfg and key not in ("rerun", "merge")]
     for key in filled:
         cfg[key] = copy.deepcopy(current[key])
@@ -61,9 +60,9 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
     from runner.config.presets import expand_step_presets
 
     cfg = expand_step_presets(cfg, session)
-    if record.get("cwd") and Path(record["cwd"]).resolve() != Path.cwd().resolve():
+    if record.cwd and Path(record.cwd).resolve() != Path.cwd().resolve():
         log.warning("warning: the original ran in %s; relative dataset paths are read from here (%s)",
-                    record["cwd"], Path.cwd())
+                    record.cwd, Path.cwd())
     # No config file shapes this run (its config is the saved one), so none is recorded or warned about.
     conf = {"from_run": str(original / RECORD), "search_path": [], "files": [], "overrides": list(overrides)}
     return cfg, filled, conf
@@ -103,7 +102,7 @@ def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:
     """The verdict: predictions identical or not, and the config and environment facts that differ."""
     original_dir, new_dir = Path(original_dir), Path(new_dir)
     before, after = load_record(original_dir), load_record(new_dir)
-    original_hash = file_sha256(original_dir / PREDICTIONS) or before.get("predictions_sha256")
+    original_hash = file_sha256(original_dir / PREDICTIONS) or before.predictions_sha256
     new_hash = file_sha256(new_dir / PREDICTIONS)
     verdict = {
         "original": str(original_dir),
@@ -111,9 +110,9 @@ def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:
         "identical": original_hash is not None and original_hash == new_hash,
         "predictions_sha256": {"original": original_hash, "rerun": new_hash},
         "errors_identical": file_sha256(original_dir / ERRORS) == file_sha256(new_dir / ERRORS),
-        "original_status": before.get("status"),
-        "config_hash": {"original": before.get("config_hash"), "rerun": after.get("config_hash")},
-        "config_differences": differences(output_config(before["config"]), output_config(after["config"])),
+        "original_status": before.status,
+        "config_hash": {"original": before.config_hash, "rerun": after.config_hash},
+        "config_differences": differences(output_config(before.config), output_config(after.config)),
         "environment_differences": environment_differences(before, after, original_dir, new_dir),
         "filled_from_current_defaults": list(filled),
         "config_files_changed": config_files_changed(before),
@@ -123,18 +122,19 @@ def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:
     return verdict
 
 
-def environment_differences(before: dict, after: dict, original_dir: Path, new_dir: Path) -> list[dict]:
-    facts_before = {"versions": before.get("versions") or {}, "hardware": before.get("hardware") or {},
-                    "placement": _placement(original_dir), "git": before.get("git") or {}}
-    facts_after = {"versions": after.get("versions") or {}, "hardware": after.get("hardware") or {},
-                   "placement": _placement(new_dir), "git": after.get("git") or {}}
-    return differences(facts_before, facts_after)
+def environment_differences(before: RunRecord, after: RunRecord, original_dir: Path, new_dir: Path) -> list[dict]:
+    return differences(_environment(before, original_dir), _environment(after, new_dir))
+
+
+def _environment(record: RunRecord, run_dir: Path) -> dict:
+    return {"versions": record.versions or {}, "hardware": record.hardware or {},
+            "placement": _placement(run_dir), "git": record.git or {}}
 
 
 def _placement(run_dir: Path) -> dict:
-    path = run_dir / METRICS
-    metrics = json.loads(path.read_text()) if path.is_file() else {}
-    return {key: metrics.get(key) for key in PLACEMENT_KEYS}
+    metrics = RunDir(run_dir).read_metrics()
+    written = metrics.to_json() if metrics else {}
+    return {key: written.get(key) for key in PLACEMENT_KEYS}
 
 
 def differences(before: dict, after: dict) -> list[dict]:
@@ -157,11 +157,11 @@ def line_differences(original: Path, new: Path, shown: int = 300) -> dict:
     return summary
 
 
-def config_files_changed(record: dict) -> list[dict]:
+def config_files_changed(record: RunRecord) -> list[dict]:
     """The config files the original run read (experiment, presets) whose bytes differ now, or that are
     gone: the rerun used the saved config, so this is what re-running from the files would change."""
     changed = []
-    for entry in (record.get("conf") or {}).get("files") or []:
+    for entry in (record.conf or {}).get("files") or []:
         now = file_sha256(entry.get("file"))
         if now != entry.get("sha256"):
             changed.append({"config": entry["config"], "file": entry.get("file"), "original": entry.get("sha256"),

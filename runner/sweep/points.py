@@ -7,11 +7,10 @@ metrics.json still counts, with the status from run.json or "error".
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from runner.rundir import METRICS, RECORD
+from runner.rundir import METRICS, RECORD, JsonFile, RunDir
 
 MARKERS = (".hydra/overrides.yaml", METRICS, RECORD)
 BATCH_KEY = "batch_size"
@@ -32,8 +31,8 @@ def _natural_key(text: str) -> list:
 
 def read_point(job_dir: Path, sweep_dir: Path) -> dict:
     """One row of the report: the job's overrides and the metrics.json contract, missing keys as None."""
-    metrics = _read_json(job_dir / METRICS)
-    record = _read_json(job_dir / RECORD)
+    metrics = _read_json(RunDir(job_dir).read_metrics)
+    record = _read_json(RunDir(job_dir).read_record)
     overrides = read_overrides(job_dir)
     latency = metrics.get("latency_ms") or {}
     autobatch = metrics.get("autobatch")
@@ -101,12 +100,13 @@ def read_overrides(job_dir: Path) -> dict[str, str]:
     return overrides
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(read) -> dict:
+    """The file's keys, as written; {} when it is absent (the job crashed) or cut short mid-write."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):  # absent (the job crashed) or cut short mid-write
+        found: JsonFile | None = read()
+    except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return found.to_json() if found is not None else {}
 
 
 def _as_int(value) -> int | None:

@@ -95,7 +95,7 @@ def test_an_iterator_is_read_once_and_lazily():
 
 def test_python_rows_come_only_through_the_api():
     from runner.config.compose import compose_run
-    from runner.job import make_plan
+    from runner.plan import make_plan
 
     composed = compose_run(["+task=sentiment", "dataset=python"])  # what `run dataset=python` composes
     with pytest.raises(ConfigError) as info:
@@ -200,7 +200,7 @@ def test_run_log_is_written_and_the_handler_removed(tmp_path):
     before = (list(logger.handlers), logger.level, logger.propagate)
     result = runner.run("sentiment", inputs=TEXTS, **FAST)
     text = (result.run_dir / "run.log").read_text()
-    assert "[runner.job][INFO] rows: text <- column 'text'" in text and "[runner][INFO] done: 3 rows" in text
+    assert "[runner.plan][INFO] rows: text <- column 'text'" in text and "[runner][INFO] done: 3 rows" in text
     assert (list(logger.handlers), logger.level, logger.propagate) == before
     with pytest.raises(RunError, match="empty text"):
         runner.run("sentiment", inputs=["fine", "  "], on_error="fail", output_dir=tmp_path / "failed", **FAST)

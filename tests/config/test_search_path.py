@@ -7,7 +7,7 @@ from runner.config.compose import compose_run, first_point, job_overrides
 from runner.config.provenance import file_sha256
 from runner.config.search import ConfigSearch, ConfigSession
 from runner.errors import ConfigError, ConfigErrors
-from runner.job import make_plan
+from runner.plan import make_plan
 from runner.paths import CONF_DIR
 
 EXPERIMENT = """# @package _global_

@@ -5,7 +5,7 @@ import pytest
 
 from runner.errors import ConfigError
 from runner.graph import Edge, Graph, Node, check, render_mermaid, render_text
-from runner.job import make_plan
+from runner.plan import make_plan
 from runner.config.compose import compose_config
 from tests.conftest import run_cli
 

@@ -5,7 +5,7 @@ import pytest
 
 from runner.config.compose import compose_config
 from runner.errors import ConfigError
-from runner.job import make_plan
+from runner.plan import make_plan
 from tests.conftest import run_cli
 
 CHAIN = [

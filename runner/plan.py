@@ -1,0 +1,88 @@
+"""The plan of a job: everything that can be checked before a model loads (validate the config, open
+the source, build the graph of steps). A bad config raises ConfigError (exit code 2) here.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from runner.config import check_run
+from runner.config.steps import is_single_task
+from runner.errors import ConfigError
+from runner.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
+from runner.resume import resume_record
+from runner.sources import Source, open_source, resolve_mapping
+from runner.tasks import MODALITIES, TASKS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    cfg: dict  # validated
+    steps: dict[str, dict]  # step name -> single-task config (with `step` meta)
+    source: Source
+    source_mapping: dict[str, str]  # row field -> source column
+    graph: Graph
+    conf: dict | None = None  # where the config came from (config dirs, files read), for run.json
+
+    @property
+    def single(self) -> bool:
+        return is_single_task(self.steps)
+
+    def describe(self) -> str:
+        return f"{render_text(self.graph)}\n\nMermaid:\n{render_mermaid(self.graph)}"
+
+
+def make_plan(raw_cfg: dict, conf: dict | None = None, rows=None) -> Plan:
+    """Everything that can be checked before a model loads; raises ConfigError (exit 2) on a bad config,
+    naming the file and line (or the override) that set the key when `conf` (the provenance) tells.
+    `rows`: the Python API's in-memory rows for dataset.type=python (never part of the config)."""
+    from runner.config.provenance import annotate
+
+    try:
+        return _make_plan(raw_cfg, conf, rows)
+    except ConfigError as error:
+        raise annotate(error, conf) from None
+
+
+def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
+    from runner.models.loading import check_device_available
+
+    checked = check_run(raw_cfg)
+    cfg, steps = checked.cfg, checked.steps
+    first = next(iter(steps.values()))
+    source = open_source(cfg["dataset"], TASKS[first["task"]["name"]], rows)
+    first_mapping = resolve_mapping(source)
+    columns = source.columns()
+    formats = output_formats(cfg)
+    graph = build_graph(steps, first_mapping, columns, {c: c for c in columns if c in MODALITIES},
+                        cfg["output"]["steps"], "+".join(formats))
+    single = is_single_task(steps)
+    source_mapping = {}
+    for inputs in graph.inputs.values():
+        for _, (producer, field) in inputs.items():
+            if producer == SOURCE:
+                source_mapping[field] = first_mapping[field] if single else field
+    log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
+    _check_auto_batch(steps, graph)
+    if cfg.get("resume"):
+        resume_record(cfg["resume"])
+    if not cfg["graph"]["show"]:
+        for step in steps.values():
+            check_device_available(step["device"])
+    return Plan(cfg, steps, source, source_mapping, graph, conf)
+
+
+def output_formats(cfg: dict) -> list[str]:
+    fmt = cfg["output"]["format"]
+    return [fmt] if isinstance(fmt, str) else list(fmt)
+
+
+def _check_auto_batch(steps: dict[str, dict], graph: Graph) -> None:
+    for name, step in steps.items():
+        fed_by_steps = [p for p, _ in graph.inputs[name].values() if p != SOURCE]
+        if step["batch_size"] == "auto" and fed_by_steps:
+            key = "batch_size" if len(steps) == 1 else f"graph.steps.{name}.batch_size"
+            raise ConfigError(key, f"batch_size=auto needs a step fed by the dataset; {name} is fed by {fed_by_steps[0]}",
+                              "give this step a number")

@@ -1,0 +1,115 @@
+"""The run-level policies around the engine (runner.execute), for every entry point alike:
+
+    resume         resume=<dir> runs into that dir, appending the rows it had not written (runner.resume)
+    SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs closed cleanly
+    out of memory  a benchmark point that runs out of memory is a result (status oom), and the larger
+                   batch sizes of that point are skipped (status skipped_after_oom; Invocation.oom)
+    isolation      bench.isolation=process runs the point in a child process (runner.child)
+    run.json       written before the run (status running) and after it, whatever happened
+"""
+from __future__ import annotations
+
+import logging
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+from runner.errors import RunError
+from runner.invocation import Invocation
+from runner.plan import Plan, output_formats
+from runner.resume import resume_target
+from runner.rundir import Metrics, RunDir
+
+log = logging.getLogger(__name__)
+
+
+def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, invocation: Invocation,
+             multirun: bool = False, keep: dict[str, list] | None = None) -> Metrics:
+    """Execute the plan into run_dir (or into the run being resumed); always leaves run.json and
+    metrics.json with the run's status: ok, oom, skipped_after_oom, error or interrupted.
+    `keep`: {"predictions": [...], "errors": [...]} lists that also receive each record written
+    (the Python API returns them from memory); a run in a child process fills none."""
+    cfg = plan.cfg
+    bench = cfg["bench"]["enabled"] is True or (cfg["bench"]["enabled"] == "auto" and multirun)
+    if cfg["bench"]["isolation"] == "process":
+        from runner.child import run_in_child
+
+        return run_in_child(plan, Path(run_dir), argv, cwd, multirun)
+    run_dir, done = resume_target(cfg, Path(run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    skipped = _skip_after_oom(cfg, bench, RunDir(run_dir), invocation)
+    if skipped is not None:
+        return skipped
+    return _execute_recorded(plan, RunDir(run_dir), argv, cwd, invocation, bench, done, keep)
+
+
+def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invocation, bench: bool,
+                      done: set[int], keep: dict[str, list] | None) -> Metrics:
+    from runner.execute import OutOfMemory, execute
+    from runner.record import build_record, now_iso
+
+    started_at = now_iso()
+    status, metrics = "error", None
+    run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf))
+    try:
+        with _sigterm_as_interrupt():
+            append = bool(done) or plan.cfg.get("resume") is not None
+            metrics = Metrics.from_json(execute(plan, run_dir.path, bench=bench, done=done, append=append, keep=keep))
+        _export_tables(plan, run_dir)
+        status = "ok"
+        return metrics
+    except OutOfMemory as oom:
+        status = "oom"
+        invocation.oom.record(plan.cfg, oom.batch_size)
+        metrics = run_dir.read_metrics()
+        if bench:  # a sweep point that does not fit is a result, not a failure
+            log.warning("%s: recorded as oom", oom)
+            return metrics
+        raise RunError(str(oom), "lower batch_size, or let batch_size=auto find the largest that fits") from oom
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        model = metrics.model if metrics else None
+        run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf))
+
+
+def _export_tables(plan: Plan, run_dir: RunDir) -> None:
+    """output.format beyond jsonl: predictions.parquet / .csv, converted from predictions.jsonl."""
+    from runner.sinks import export_table
+
+    outputs = None if plan.single else list(plan.graph.nodes["predictions"].consumes)
+    for fmt in output_formats(plan.cfg):
+        if fmt != "jsonl":
+            log.info("wrote %s", export_table(run_dir.predictions, fmt, outputs))
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler's or `kill`'s stop) ends the run like Ctrl-C: outputs closed on a line boundary."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (e.g. a launcher's worker thread): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _skip_after_oom(cfg: dict, bench: bool, run_dir: RunDir, invocation: Invocation) -> Metrics | None:
+    """A benchmark point at a batch size at least one that already ran out of memory in this
+    invocation is not run: metrics.json says skipped_after_oom."""
+    limit = invocation.oom.limit(cfg)
+    size = cfg["batch_size"]
+    if not (bench and cfg["bench"]["skip_after_oom"] and limit is not None and isinstance(size, int) and size >= limit):
+        return None
+    log.warning("batch_size=%d skipped: batch size %d already ran out of memory in this sweep", size, limit)
+    metrics = Metrics(status="skipped_after_oom", error=f"batch size {limit} ran out of memory earlier in this sweep",
+                      batch_size=size, batch_size_requested=size, rest={"benchmark": True})
+    run_dir.write_metrics(metrics)
+    return metrics

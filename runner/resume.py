@@ -1,0 +1,50 @@
+"""resume=<run dir>: continue an interrupted run in its own dir, appending the rows it had not written.
+
+The config must match the interrupted run's in every key that changes outputs (runner.record), so the
+appended rows belong with the earlier ones."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from runner.errors import ConfigError
+from runner.rundir import RunDir, RunRecord
+from runner.sinks import completed_indices
+
+log = logging.getLogger(__name__)
+
+# Beyond record.NON_OUTPUT_KEYS, a resumed run may change how failing rows are handled.
+RESUMABLE_DIFFERENCES = ("on_error",)
+
+
+def resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
+    """With resume=<dir>: that dir and the dataset positions already written there; else run_dir, none."""
+    if not cfg.get("resume"):
+        return run_dir, set()
+    target = RunDir(Path(cfg["resume"]).expanduser())
+    saved = resume_record(cfg["resume"]).config or {}
+    differences = config_differences(saved, cfg)
+    if differences:
+        listed = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differences[:5])
+        raise ConfigError("resume", f"the config differs from the interrupted run's in what changes outputs ({listed})",
+                          "resume with the same config (only progress and bench keys may change), or start a new run")
+    done = completed_indices(target.predictions) | completed_indices(target.errors)
+    log.info("resuming %s: %d rows already done, appending the rest", target.path, len(done))
+    return target.path, done
+
+
+def resume_record(resume: str) -> RunRecord:
+    """The interrupted run's run.json (planning checks it is there before any model loads)."""
+    record = RunDir(Path(resume).expanduser()).read_record()
+    if record is None:
+        raise ConfigError("resume", f"'{resume}' is not a run directory (no run.json)",
+                          "give the output dir of the interrupted run, e.g. resume=outputs/2026-11-25/10-00-00")
+    return record
+
+
+def config_differences(saved: dict, current: dict) -> list[tuple[str, object, object]]:
+    """(key, then, now) for each output-changing key that differs."""
+    from runner.record import dotted_differences, output_config
+
+    return dotted_differences(output_config(saved, exclude=RESUMABLE_DIFFERENCES),
+                              output_config(current, exclude=RESUMABLE_DIFFERENCES))
