@@ -26,6 +26,8 @@ CHAIN = {"steps": {
 # Parameters a task needs (or that keep generation short).
 PARAMS = {
     "zero-shot-classification": {"candidate_labels": ["sports", "politics", "cooking"]},
+    "zero-shot-image-classification": {"candidate_labels": ["cat", "dog"]},
+    "zero-shot-object-detection": {"candidate_labels": ["cat", "dog"]},
     "token-classification": {"aggregation_strategy": "simple"},
     "fill-mask": {"top_k": 2},
     "text-classification": {"top_k": 2},
