@@ -20,6 +20,7 @@ from runner.config import validate_config
 from runner.config.steps import is_single_task, step_configs
 from runner.errors import ConfigError, RunError
 from runner.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
+from runner.models.cache import PipelineCache
 from runner.rundir import CHILD_LOG, CHILD_REQUEST, ERRORS, METRICS, PREDICTIONS, RECORD
 from runner.sinks import completed_indices, export_table, write_json
 from runner.sources import Source, open_source, resolve_mapping
@@ -105,6 +106,8 @@ def _check_auto_batch(steps: dict[str, dict], graph: Graph) -> None:
 # -- running ----------------------------------------------------------------------------------------
 # Smallest batch size that ran out of memory, per sweep point minus its batch size, in this process.
 _oom_at: dict[str, int] = {}
+# Loaded pipelines shared by the runs of this process, so a sweep loads its model once.
+_pipelines = PipelineCache()
 
 
 def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, multirun: bool = False,
@@ -127,7 +130,7 @@ def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, multirun: bo
 
 def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: set[int],
                       keep: dict[str, list] | None = None) -> dict:
-    from runner.execute import OutOfMemory, execute
+    from runner.engine import OutOfMemory, execute
     from runner.record import build_record, now_iso
 
     started_at = now_iso()
@@ -136,7 +139,7 @@ def _execute_recorded(plan: Plan, run_dir: Path, argv, cwd, bench: bool, done: s
     try:
         with _sigterm_as_interrupt():
             metrics = execute(plan, run_dir, bench=bench, done=done, append=bool(done) or plan.cfg.get("resume") is not None,
-                              keep=keep)
+                              keep=keep, cache=_pipelines)
         outputs = None if plan.single else list(plan.graph.nodes["predictions"].consumes)
         for fmt in _formats(plan.cfg):
             if fmt != "jsonl":
