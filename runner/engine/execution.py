@@ -55,7 +55,7 @@ class Execution:
             if self.staged:
                 run_staged(self, loop, writer.write)
             else:
-                loop.run(self.reader.chunks(chunk_size(self.steps, self.settings)), self.steps, writer.write)
+                loop.run_chunks(self.reader.chunks(chunk_size(self.steps, self.settings)), self.steps, writer.write)
 
     def metrics(self, status: str, started: float, error: str | None = None) -> dict:
         return build_metrics(self, status, started, error)

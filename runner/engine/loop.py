@@ -40,7 +40,7 @@ class RowLoop:
         self.errors = errors
         self.bar = bar
 
-    def run(self, chunks: Iterable[list[Item]], runs: list[StepRun], finish: Finish) -> None:
+    def run_chunks(self, chunks: Iterable[list[Item]], runs: list[StepRun], finish: Finish) -> None:
         """Every chunk through every step; in benchmark mode, until the last step's budget is spent."""
         for chunk in chunks:
             self.run_chunk(chunk, runs, finish)
