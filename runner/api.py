@@ -28,7 +28,7 @@ from typing import Any
 from runner.config.overrides import choice, group_mapping, leaves, strings, value
 from runner.errors import ConfigError
 from runner.invocation import Invocation
-from runner.rundir import LOG, RECORD, STAGES, WRITTEN, Metrics, RunDir
+from runner.rundir import LOG, MEDIA, RECORD, STAGES, WRITTEN, Metrics, RunDir
 from runner.runlog import RunLog
 
 # Keyword spellings of dotted config keys (a keyword argument cannot hold a dot).
@@ -252,7 +252,8 @@ def _claim_run_dir(target: Path | None, overwrite: bool) -> Path:
     if overwrite:
         for name in WRITTEN:
             (target / name).unlink(missing_ok=True)
-        shutil.rmtree(target / STAGES, ignore_errors=True)
+        for folder in (STAGES, MEDIA):
+            shutil.rmtree(target / folder, ignore_errors=True)
     target.mkdir(parents=True, exist_ok=True)
     return target
 

@@ -32,9 +32,17 @@ def point_key(cfg: dict) -> str:
 class Invocation:
     exit_codes: list[int] = field(default_factory=list)  # one per job this process ran (`run -m`: many)
     oom: OomLimits = field(default_factory=OomLimits)
-    # The loaded pipelines shared by this invocation's jobs will live here once runner/models/cache.py
-    # holds them in an object (passed on as execute(..., cache=...)); until then they are cache.py's own.
+    # The loaded pipelines this invocation's jobs share (a sweep loads its model once); created on first
+    # use so that `run --help` and config errors never import the model-loading code.
     cache: object | None = None
+
+    def pipelines(self):
+        """This invocation's runner.models.cache.PipelineCache."""
+        if self.cache is None:
+            from runner.models.cache import PipelineCache
+
+            self.cache = PipelineCache()
+        return self.cache
 
     def exit_code(self) -> int:
         """`run -m` exits with the highest exit code of its jobs; no job ran: 0."""

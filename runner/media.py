@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MEDIA = "media"
+from runner.rundir import MEDIA
 
 
 class MediaFiles:

@@ -1,4 +1,4 @@
-"""The run-level policies around the engine (runner.execute), for every entry point alike:
+"""The run-level policies around the engine (runner.engine), for every entry point alike:
 
     resume         resume=<dir> runs into that dir, appending the rows it had not written (runner.resume)
     SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs closed cleanly
@@ -45,7 +45,7 @@ def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, invocation: 
 
 def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invocation, bench: bool,
                       done: set[int], keep: dict[str, list] | None) -> Metrics:
-    from runner.execute import OutOfMemory, execute
+    from runner.engine import OutOfMemory, execute
     from runner.record import build_record, now_iso
 
     started_at = now_iso()
@@ -54,7 +54,9 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
     try:
         with _sigterm_as_interrupt():
             append = bool(done) or plan.cfg.get("resume") is not None
-            metrics = Metrics.from_json(execute(plan, run_dir.path, bench=bench, done=done, append=append, keep=keep))
+            written = execute(plan, run_dir.path, bench=bench, done=done, append=append, keep=keep,
+                              cache=invocation.pipelines())
+            metrics = Metrics.from_json(written)
         _export_tables(plan, run_dir)
         status = "ok"
         return metrics

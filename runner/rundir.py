@@ -22,6 +22,7 @@ CHILD_REQUEST = "child_request.json"
 MERGE = "merge.json"               # a merged sharded run's summary
 TABLES = ("predictions.parquet", "predictions.csv")  # output.format exports of PREDICTIONS
 STAGES = ".stages"                 # graph.free_finished_models: state between stages
+MEDIA = "media"                    # images and audio that outputs carry (runner/media.py), by step and row
 
 # What a finished run's metrics.json may say; a benchmark point that ran out of memory is a result.
 FINISHED = ("ok", "oom", "skipped_after_oom")
@@ -55,7 +56,7 @@ class JsonFile:
 
 @dataclass
 class Metrics(JsonFile):
-    """metrics.json. The engine (runner/execute.py) writes the full set; a run that never reached it
+    """metrics.json. The engine (runner/engine/) writes the full set; a run that never reached it
     (skipped after an out-of-memory, a crashed child process) writes status, error and batch sizes."""
 
     status: str | None = None  # ok, oom, skipped_after_oom, error, interrupted

@@ -1,5 +1,6 @@
-"""Per-batch timing for benchmark points: warm-up batches excluded, a row or time budget, throughput
-and latency percentiles."""
+"""Per-batch timing: warm-up calls excluded, a row or time budget, throughput and latency percentiles.
+
+The engine times every pipeline call of a step through one `BatchRecorder`."""
 from __future__ import annotations
 
 import time
@@ -20,10 +21,11 @@ def latency_summary(seconds: Sequence[float]) -> dict | None:
 
 
 class Timer:
-    """`with Timer() as t: ...` then t.seconds (wall clock, perf_counter)."""
+    """`with Timer() as t: ...` then t.seconds (wall clock, perf_counter); set even when the body raises."""
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter):
         self._clock = clock
+        self._started = 0.0
         self.seconds = 0.0
 
     def __enter__(self) -> "Timer":
@@ -35,52 +37,65 @@ class Timer:
 
 
 class BatchRecorder:
-    """Records (seconds, items, tokens) per batch. The first `warmup_batches` are timed but left out
-    of every figure (first calls pay for lazy init, kernel selection, caches). `done` turns true once
-    the measured batches reach `max_rows` rows or `max_seconds` seconds (either, when both are set)."""
+    """Records the pipeline calls of one step: (seconds, rows, tokens) per call.
 
-    def __init__(self, warmup_batches: int = 0, max_rows: int | None = None, max_seconds: float | None = None):
-        if warmup_batches < 0:
-            raise ValueError("warmup_batches must be >= 0")
-        self.warmup_batches = warmup_batches
+    The first `warmup_calls` calls are timed but left out of every figure (first calls pay for lazy
+    init, kernel selection, caches). A call is one batch in benchmark mode; outside it, a call covers
+    a chunk of several batches, and then no latency is kept for it (`one_batch=False`).
+    `done` turns true once the measured rows reach `max_rows`, or once `max_seconds` of wall clock
+    have passed since the first measured call started (either, when both are set)."""
+
+    def __init__(self, warmup_calls: int = 0, max_rows: int | None = None, max_seconds: float | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        if warmup_calls < 0:
+            raise ValueError("warmup_calls must be >= 0")
+        self.warmup_calls = warmup_calls
         self.max_rows = max_rows
         self.max_seconds = max_seconds
-        self.batches_seen = 0
-        self.latencies: list[float] = []
-        self.items = 0
-        self.tokens: int | None = None
-        self.seconds = 0.0
+        self._clock = clock
+        self.calls_seen = 0
+        self.latencies: list[float] = []  # seconds per measured batch (one_batch calls only)
+        self.rows = 0
+        self.tokens = 0
+        self.seconds = 0.0  # the measured calls' time, summed
+        self.measuring_since: float | None = None  # when the first measured call started
 
-    def record(self, seconds: float, items: int, tokens: int | None = None) -> None:
-        self.batches_seen += 1
-        if self.batches_seen <= self.warmup_batches:
+    def record(self, seconds: float, rows: int, one_batch: bool = True,
+               count_tokens: Callable[[], int] | None = None) -> None:
+        """Add one call. `count_tokens` is only called for a measured call: counting re-tokenizes
+        the outputs, which warm-up calls need not pay for."""
+        self.calls_seen += 1
+        if self.calls_seen <= self.warmup_calls:
             return
-        self.latencies.append(seconds)
-        self.items += items
+        self.rows += rows
         self.seconds += seconds
-        if tokens is not None:
-            self.tokens = (self.tokens or 0) + tokens
+        if one_batch:
+            self.latencies.append(seconds)
+        if count_tokens is not None:
+            self.tokens += count_tokens()
+        if self.measuring_since is None:
+            self.measuring_since = self._clock() - seconds
 
     @property
     def warming_up(self) -> bool:
-        return self.batches_seen < self.warmup_batches
+        return self.calls_seen < self.warmup_calls
 
     @property
     def done(self) -> bool:
-        return ((self.max_rows is not None and self.items >= self.max_rows)
-                or (self.max_seconds is not None and self.seconds >= self.max_seconds))
+        if self.max_rows is not None and self.rows >= self.max_rows:
+            return True
+        return (self.max_seconds is not None and self.measuring_since is not None
+                and self._clock() - self.measuring_since >= self.max_seconds)
 
-    def summary(self) -> dict:
-        """The metrics.json figures: items/s, tokens/s (when tokens were counted), latency_ms."""
-        def rate(count):
-            return round(count / self.seconds, 3) if self.seconds > 0 and count is not None else None
+    @property
+    def items_per_second(self) -> float | None:
+        return round(self.rows / self.seconds, 3) if self.seconds else None
 
-        return {
-            "warmup_batches": min(self.batches_seen, self.warmup_batches),
-            "measured_batches": len(self.latencies),
-            "measured_items": self.items,
-            "measured_seconds": round(self.seconds, 4),
-            "items_per_second": rate(self.items),
-            "tokens_per_second": rate(self.tokens),
-            "latency_ms": latency_summary(self.latencies),
-        }
+    @property
+    def tokens_per_second(self) -> float | None:
+        """None when no tokens were counted (not a generative task, or not benchmark mode)."""
+        return round(self.tokens / self.seconds, 3) if self.tokens and self.seconds else None
+
+    @property
+    def latency_ms(self) -> dict | None:
+        return latency_summary(self.latencies)

@@ -1,4 +1,4 @@
-"""Loaded pipelines kept across the jobs of one process, so a sweep loads its model once.
+"""Loaded pipelines kept across the jobs that share a `PipelineCache`, so a sweep loads its model once.
 
 A sweep's points (Hydra's basic launcher runs them one after another in one process) that differ
 only in keys the model does not depend on (batch size, generation parameters, data) reuse the
@@ -15,9 +15,6 @@ from runner.tasks import Task
 
 log = logging.getLogger(__name__)
 
-_loaded: dict[str, LoadedPipeline] = {}
-
-
 def load_key(cfg: dict) -> str:
     """Everything that decides which model is loaded, and where and how."""
     from runner.tasks import TASKS
@@ -33,38 +30,42 @@ def load_key(cfg: dict) -> str:
     }
     return json.dumps(identity, sort_keys=True, default=str)
 
+class PipelineCache:
+    """Loaded pipelines by `load_key`. One cache passed to several runs lets them share a model;
+    each `execute` without one gets a fresh cache, so nothing outlives that run."""
 
-def keep_only(keys: set[str]) -> None:
-    """Free the cached pipelines that the next job does not need (before it loads its own)."""
-    stale = [k for k in _loaded if k not in keys]
-    for key in stale:
-        del _loaded[key]
-    if stale:
-        from runner.bench.oom import release_memory
+    def __init__(self):
+        self._loaded: dict[str, LoadedPipeline] = {}
 
-        release_memory()
+    def keep_only(self, keys: set[str]) -> None:
+        """Free the cached pipelines that the next job does not need (before it loads its own)."""
+        stale = [k for k in self._loaded if k not in keys]
+        for key in stale:
+            del self._loaded[key]
+        if stale:
+            _release_memory()
 
+    def get(self, cfg: dict, spec: Task) -> tuple[LoadedPipeline, bool]:
+        """The pipeline for this config and whether it was reused from an earlier job."""
+        key = load_key(cfg)
+        if key in self._loaded:
+            loaded = self._loaded[key]
+            prepare_for_batching(loaded.pipe, spec, cfg["batch_size"])
+            log.info("reusing the loaded %s model %s", loaded.ref.origin, loaded.ref.location)
+            return loaded, True
+        loaded = load_pipeline(cfg, spec)
+        self._loaded[key] = loaded
+        return loaded, False
 
-def get_pipeline(cfg: dict, spec: Task) -> tuple[LoadedPipeline, bool]:
-    """The pipeline for this config and whether it was reused from an earlier job."""
-    key = load_key(cfg)
-    if key in _loaded:
-        loaded = _loaded[key]
-        prepare_for_batching(loaded.pipe, spec, cfg["batch_size"])
-        log.info("reusing the loaded %s model %s", loaded.ref.origin, loaded.ref.location)
-        return loaded, True
-    loaded = load_pipeline(cfg, spec)
-    _loaded[key] = loaded
-    return loaded, False
+    def forget(self, cfg: dict) -> None:
+        """Drop one pipeline (a finished step, when graph.free_finished_models is set)."""
+        if self._loaded.pop(load_key(cfg), None) is not None:
+            _release_memory()
 
+    def clear(self) -> None:
+        self.keep_only(set())
 
-def forget(cfg: dict) -> None:
-    """Drop one pipeline (a finished step, when graph.free_finished_models is set)."""
-    if _loaded.pop(load_key(cfg), None) is not None:
-        from runner.bench.oom import release_memory
+def _release_memory() -> None:
+    from runner.bench.oom import release_memory
 
-        release_memory()
-
-
-def clear() -> None:
-    keep_only(set())
+    release_memory()

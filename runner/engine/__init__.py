@@ -1,0 +1,84 @@
+"""Stream rows from the source through the steps into the sinks: batching, length bucketing, timing,
+out-of-memory detection, and the error policy.
+
+No Hydra here: the CLI, the Python API and the tests all call `execute` with a plan.
+Rows travel in chunks (a few batches, or a bucketing window): each step runs over the chunk's rows
+that are still alive, then every finished row is written, so memory holds one chunk whatever the
+dataset's size. A row that cannot be prepared or that breaks its batch fails alone (errors.jsonl
+with its id, index, step and error; or skipped, or the run stops: `on_error`); every other row
+reaches predictions.jsonl in input order. An out-of-memory error is never retried row by row: it
+ends the run (or the sweep point) as `oom`, which the caller records.
+
+The parts, one job each:
+
+- settings.py    the config keys the engine reads
+- step_run.py    a step at run time; loading its model through the pipeline cache
+- autobatch.py   batch_size=auto for a step, on its own data
+- rows.py        rows in chunks, resumed rows skipped; a row as one step sees it
+- loop.py        the row loop: steps over each chunk, writing finished rows, the error policy
+- calls.py       the batched pipeline call: timing, OOM detection, row-by-row retry of a failed batch
+- staged.py      graph.free_finished_models: one stage (and one model) at a time
+- metrics.py     metrics.json
+- progress.py    the progress bar
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from runner.bench.memory import reset_peak_memory
+from runner.engine.errors import OutOfMemory, RowFailed
+from runner.engine.execution import Execution
+from runner.engine.progress import library_progress_bars
+from runner.engine.settings import Settings
+from runner.engine.step_run import seed_everything
+from runner.models.cache import PipelineCache
+from runner.rundir import METRICS
+from runner.sinks import write_json
+
+__all__ = ["execute", "OutOfMemory", "RowFailed"]
+
+
+def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = None, append: bool = False,
+            keep: dict[str, list] | None = None, cache: PipelineCache | None = None) -> dict:
+    """Run the plan into run_dir: predictions.jsonl, errors.jsonl, metrics.json; return the metrics.
+
+    `done`: dataset positions already written (a resumed run) - skipped, and the files appended to.
+    `keep`: {"predictions": list, "errors": list}, each also given every record as it is written.
+    `cache`: loaded pipelines to reuse and leave loaded for the next run (a sweep passes the same one
+    to every point); None loads into a fresh cache for this run only.
+    Raises OutOfMemory (metrics.json then says `oom`), RowFailed (on_error=fail) or the load error."""
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
+    reset_peak_memory()
+    execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(),
+                          PipelineCache() if cache is None else cache)
+    status, error = "error", None
+    try:
+        with library_progress_bars(execution.settings.progress):
+            execution.load_steps()
+            execution.run(append, keep or {})
+        status = "ok"
+    except OutOfMemory as oom:
+        status, error = "oom", str(oom)
+        _free_after_oom()
+        raise
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by a signal"
+        raise
+    except Exception as failure:
+        error = f"{type(failure).__name__}: {failure}"
+        raise
+    finally:
+        metrics = execution.metrics(status, started, error)
+        if status == "oom" and execution.steps:
+            metrics["batch_size"] = max(run.batch_size for run in execution.steps)
+        write_json(run_dir / METRICS, metrics)
+    return metrics
+
+
+def _free_after_oom() -> None:
+    from runner.bench.oom import release_memory
+
+    release_memory()

@@ -1,0 +1,56 @@
+"""batch_size=auto for one step: the search of runner.bench.autobatch, run on this step's data."""
+from __future__ import annotations
+
+import logging
+
+from runner.bench.autobatch import input_size, longest_rows, search_batch_size, worst_case_batch
+from runner.bench.oom import check_injected_oom
+from runner.engine.errors import OutOfMemory
+from runner.engine.rows import Item, RowReader, step_view
+from runner.engine.step_run import StepRun
+from runner.errors import RunError
+
+log = logging.getLogger(__name__)
+
+# batch_size=auto tries batches made of this many of the probe's longest rows, repeated.
+AUTO_DISTINCT_ROWS = 8
+
+
+def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
+    """batch_size=auto: trials on the longest inputs among the first bench.probe_rows rows.
+    Sets run.batch_size and run.autobatch; raises OutOfMemory when even batch size 1 does not fit."""
+    probe = _Probe(run, reader, cfg["bench"]["probe_rows"])
+    # Padding makes a batch as long as its longest row, so a few of the longest rows, repeated,
+    # are the worst case for every batch size; streaming keeps only those in memory.
+    longest = longest_rows(probe.usable_inputs(), input_size, AUTO_DISTINCT_ROWS)
+    if not longest:
+        raise RunError(f"step {run.name}: batch_size=auto found no usable rows to try", "check the dataset")
+
+    def try_batch(size: int) -> None:
+        check_injected_oom(size)
+        run.step.run(worst_case_batch(longest, size), batch_size=size)
+
+    result = search_batch_size(try_batch, cfg["bench"]["max_batch_size"])
+    run.autobatch = {"batch_size": result.batch_size, "trials": result.trials,
+                     "probe_rows": probe.prepared, "max_batch_size": cfg["bench"]["max_batch_size"]}
+    if result.batch_size is None:
+        raise OutOfMemory(run.name, 1, MemoryError("even batch size 1 does not fit"))
+    log.info("step %s: batch_size=auto chose %d after %d trials (%s)", run.name, result.batch_size, len(result.trials),
+             ", ".join(f"{t['batch_size']}:{t['status']}" for t in result.trials))
+    run.batch_size = run.step.batch_size = result.batch_size
+
+
+class _Probe:
+    """The first `limit` rows, prepared for the step; counts those that could be."""
+
+    def __init__(self, run: StepRun, reader: RowReader, limit: int):
+        self.run, self.reader, self.limit = run, reader, limit
+        self.prepared = 0
+
+    def usable_inputs(self):
+        for row in self.reader.rows(limit=self.limit):
+            try:
+                yield self.run.step.prepare(step_view(self.run, Item(row)))
+                self.prepared += 1
+            except Exception:  # a bad row is not a candidate; the run reports it later
+                continue

@@ -1,0 +1,63 @@
+"""One execution of a plan: load the steps, stream the rows through them, count what happened."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.engine.autobatch import choose_batch_size
+from runner.engine.loop import Counters, PredictionWriter, RowLoop
+from runner.engine.metrics import build_metrics
+from runner.media import MediaFiles
+from runner.engine.progress import progress_bar
+from runner.engine.rows import RowReader, chunk_size
+from runner.engine.settings import Settings
+from runner.engine.staged import run_staged
+from runner.engine.step_run import StepRun, load_step
+from runner.models.cache import PipelineCache, load_key
+from runner.rundir import ERRORS, PREDICTIONS
+from runner.sinks import JsonlSink
+
+
+class Execution:
+    def __init__(self, plan, run_dir: Path, settings: Settings, done: set[int], cache: PipelineCache):
+        self.plan = plan
+        self.run_dir = Path(run_dir)
+        self.settings = settings
+        self.cache = cache
+        self.reader = RowReader(plan, done)
+        self.counters = Counters()
+        self.steps: list[StepRun] = []  # loaded so far (a staged run loads them one stage at a time)
+        self.staged = bool(plan.cfg["graph"].get("free_finished_models")) and len(plan.steps) > 1
+
+    def load_steps(self) -> None:
+        """Load every step's model now, or (graph.free_finished_models) only the first: the staged
+        run loads each step's model when its stage starts and frees it when the stage ends."""
+        names = list(self.plan.steps)
+        first = names[:1] if self.staged else names
+        self.cache.keep_only({load_key(self.plan.steps[n]) for n in first})
+        for name in first:
+            self.load_step(name)
+
+    def load_step(self, name: str) -> StepRun:
+        run = load_step(self.plan, name, self.cache, self.settings)
+        self.steps.append(run)  # before the batch size search, so an oom there still reports the step
+        cfg = self.plan.steps[name]
+        if cfg["batch_size"] == "auto":
+            choose_batch_size(run, cfg, self.reader)
+        return run
+
+    def run(self, append: bool, keep: dict[str, list]) -> None:
+        mode = "a" if append else "w"
+        with JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions, \
+                JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors, \
+                progress_bar(self.plan, self.settings.progress, len(self.reader.done), self.staged,
+                             [run.spec.id for run in self.steps]) as bar:
+            loop = RowLoop(self.settings, self.run_dir, self.counters, errors, bar)
+            writer = PredictionWriter(predictions, self.settings, self.steps, self.plan.single, self.counters,
+                                      MediaFiles(self.run_dir))
+            if self.staged:
+                run_staged(self, loop, writer.write)
+            else:
+                loop.run_chunks(self.reader.chunks(chunk_size(self.steps, self.settings)), self.steps, writer.write)
+
+    def metrics(self, status: str, started: float, error: str | None = None) -> dict:
+        return build_metrics(self, status, started, error)

@@ -1,0 +1,124 @@
+"""The row loop: each chunk of rows goes through the steps, then every finished row is handed on.
+
+A row that cannot be prepared or that breaks its batch fails alone (errors.jsonl with its id,
+index, step and error; or skipped, or the run stops: `on_error`); every other row reaches
+predictions.jsonl in input order."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from runner.engine.calls import call_step
+from runner.engine.errors import RowFailed
+from runner.engine.rows import Item, step_view
+from runner.engine.settings import Settings
+from runner.engine.step_run import StepRun
+from runner.media import MediaFiles
+from runner.sinks import JsonlSink
+from runner.steps import to_jsonable
+
+log = logging.getLogger(__name__)
+
+Finish = Callable[[Item], None]  # what becomes of a row that went through every step of the loop
+
+
+@dataclass
+class Counters:
+    rows_out: int = 0
+    rows_error: int = 0
+    rows_skipped: int = 0  # on_error=skip
+    errors_by_step: dict = field(default_factory=dict)
+    stopped_early: bool = False  # the benchmark budget was reached
+
+
+class RowLoop:
+    def __init__(self, settings: Settings, run_dir: Path, counters: Counters, errors: JsonlSink, bar):
+        self.settings = settings
+        self.run_dir = run_dir
+        self.counters = counters
+        self.errors = errors
+        self.bar = bar
+
+    def run_chunks(self, chunks: Iterable[list[Item]], runs: list[StepRun], finish: Finish) -> None:
+        """Every chunk through every step; in benchmark mode, until the last step's budget is spent."""
+        for chunk in chunks:
+            self.run_chunk(chunk, runs, finish)
+            if runs[-1].recorder.done:
+                self.counters.stopped_early = True
+                log.info("benchmark budget reached after %d timed rows: stopping", runs[-1].recorder.rows)
+                break
+
+    def run_chunk(self, chunk: list[Item], runs: list[StepRun], finish: Finish) -> None:
+        for run in runs:
+            prepared = self._prepare(run, [item for item in chunk if not item.failed])
+            outputs = call_step(run, [p for _, p in prepared], self.settings)
+            for (item, _), (output, error) in zip(prepared, outputs):
+                if error is not None:
+                    self.fail(item, run.name, "run", error)
+                else:
+                    item.outputs[run.name] = output
+        for item in chunk:
+            if not item.failed:
+                finish(item)
+            self.bar.update(1)
+
+    def _prepare(self, run: StepRun, alive: list[Item]) -> list[tuple[Item, object]]:
+        prepared = []
+        for item in alive:
+            try:
+                prepared.append((item, run.step.prepare(step_view(run, item))))
+            except Exception as error:  # a decode failure belongs to this row alone
+                self.fail(item, run.name, "prepare", error)
+        return prepared
+
+    def fail(self, item: Item, step_name: str, stage: str, error: BaseException) -> None:
+        """Apply on_error to a row that failed: raise (fail), log (skip), or write it to errors.jsonl (record)."""
+        item.failed = True
+        message = f"{type(error).__name__}: {error}"
+        self.counters.errors_by_step[step_name] = self.counters.errors_by_step.get(step_name, 0) + 1
+        policy = self.settings.on_error
+        if policy == "fail":
+            raise RowFailed(
+                f"row {item.row.id!r} (index {item.row.index}) failed in step {step_name} ({stage}): {message}",
+                f"outputs so far are kept in {self.run_dir}; on_error=record writes failing rows to errors.jsonl "
+                f"and goes on; resume={self.run_dir} continues after a fix",
+            )
+        if policy == "skip":
+            self.counters.rows_skipped += 1
+            log.warning("row %r skipped: %s failed (%s): %s", item.row.id, step_name, stage, message)
+            return
+        self.counters.rows_error += 1
+        log.warning("row %r failed in %s (%s): %s", item.row.id, step_name, stage, message)
+        self.errors.write({"id": item.row.id, "index": item.row.index, "step": step_name, "stage": stage, "error": message})
+
+
+class PredictionWriter:
+    """Writes a finished row to predictions.jsonl: its id, index, inputs (optional) and outputs."""
+
+    def __init__(self, sink: JsonlSink, settings: Settings, steps: list[StepRun], single: bool, counters: Counters,
+                 media: MediaFiles):
+        self.sink = sink
+        self.settings = settings
+        self.steps = steps  # read at write time: a staged run loads its later steps as it goes
+        self.single = single
+        self.counters = counters
+        self.media = media  # where a task's record_output puts the images and audio its outputs carry
+
+    def write(self, item: Item) -> None:
+        record = {"id": item.row.id, "index": item.row.index}
+        if self.settings.include_inputs:
+            # text and file paths; never decoded audio or image data
+            record["input"] = {k: v for k, v in item.row.fields.items() if isinstance(v, str)}
+        if self.single:
+            record["output"] = self._output(self.steps[0], item)
+        else:
+            written = self.steps if self.settings.output_steps == "all" else self.steps[-1:]
+            record["output"] = {run.output: self._output(run, item) for run in written}
+        self.sink.write(record)
+        self.counters.rows_out += 1
+
+    def _output(self, run: StepRun, item: Item):
+        output = run.spec.record_output(item.outputs[run.name], self.media.for_row(run.output, item.row.index))
+        return to_jsonable(output)

@@ -1,0 +1,76 @@
+"""metrics.json: the run's counts, timings, memory, and each step's model, placement and figures."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from runner.bench.memory import peak_memory
+
+if TYPE_CHECKING:
+    from runner.engine.execution import Execution
+    from runner.engine.step_run import StepRun
+
+
+def build_metrics(execution: Execution, status: str, started: float, error: str | None = None) -> dict:
+    steps, counters = execution.steps, execution.counters
+    total_seconds = sum(run.recorder.seconds for run in steps)
+    timed_rows = steps[-1].recorder.rows if steps else 0
+    metrics = {
+        "status": status,
+        "error": error,
+        "run_dir": str(execution.run_dir),
+        "task": "+".join(run.spec.id for run in steps) if steps else None,
+        "steps_count": len(execution.plan.steps),
+        "benchmark": execution.settings.bench,
+        "rows_in": execution.reader.rows_in,
+        "rows_out": counters.rows_out,
+        "rows_error": counters.rows_error,
+        "rows_skipped": counters.rows_skipped,
+        "rows_resumed": len(execution.reader.done),
+        "stopped_early": counters.stopped_early,
+        "inference_seconds": round(total_seconds, 4),
+        "items_per_second": round(timed_rows / total_seconds, 3) if total_seconds and timed_rows else None,
+        "wall_seconds": round(time.perf_counter() - started, 4),
+        **peak_memory(),
+    }
+    if steps:
+        metrics.update(step_metrics(steps[-1], top_level=True))
+        metrics["model_load_seconds"] = round(sum(r.loaded.load_seconds for r in steps if not r.reused), 4)
+        metrics["model_reused"] = all(r.reused for r in steps)
+    metrics["steps"] = {run.name: step_metrics(run) for run in steps}
+    return metrics
+
+
+def step_metrics(run: StepRun, top_level: bool = False) -> dict:
+    recorder = run.recorder
+    metrics = {
+        "batch_size": run.batch_size,
+        "batch_size_requested": run.step.batch_size if run.autobatch is None else "auto",
+        "autobatch": run.autobatch,
+        "pipeline_task": run.loaded.pipeline_task,
+        "model": run.loaded.ref.location,
+        "model_origin": run.loaded.ref.origin,
+        **run.placement,
+        "latency_ms": recorder.latency_ms,
+        "tokens_per_second": recorder.tokens_per_second,
+    }
+    if not top_level:
+        metrics.update({
+            "rows_timed": recorder.rows, "inference_seconds": round(recorder.seconds, 4),
+            "items_per_second": recorder.items_per_second,
+            "model_load_seconds": round(run.loaded.load_seconds, 4), "model_reused": run.reused,
+        })
+    return metrics
+
+
+def placement(loaded) -> dict:
+    """Where the model ended up and in which dtype, as loaded (not only as asked)."""
+    model = getattr(loaded.pipe, "model", None)
+    parameters = model.parameters() if hasattr(model, "parameters") else ()
+    return {
+        "device": str(getattr(loaded.pipe, "device", None)),
+        "dtype": str(getattr(model, "dtype", None)).replace("torch.", ""),
+        "device_map": loaded.kwargs.get("device_map"),
+        "parameter_devices": sorted({str(p.device) for p in parameters}),
+        "quantized": bool(getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_8bit", False)),
+    }

@@ -1,0 +1,98 @@
+"""Rows from the source, in chunks, and each row as one step sees it.
+
+Rows travel in chunks (a few batches, or a bucketing window): each step runs over the chunk's rows
+that are still alive, then every finished row is written, so memory holds one chunk whatever the
+dataset's size."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from runner.engine.settings import Settings
+from runner.sources import Row
+from runner.steps import field_value
+
+if TYPE_CHECKING:
+    from runner.engine.step_run import StepRun
+
+# Rows handed to the pipeline per call, in batches: big enough that the pipeline's own DataLoader
+# batching pays off, small enough that one failing row costs little to isolate.
+CHUNK_BATCHES = 4
+# ... and at least this many rows, so that at batch size 1 the per-call cost of a pipeline (its
+# DataLoader, its threads) is spread over many rows as in one long call.
+MIN_CHUNK_ROWS = 64
+
+
+@dataclass
+class Item:
+    """A row on its way through the steps: the outputs so far, and whether a step failed it."""
+
+    row: Row
+    outputs: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+
+
+class RowReader:
+    """The plan's rows (its shard), skipping the positions already `done` (a resumed run)."""
+
+    def __init__(self, plan, done: set[int]):
+        self.plan = plan
+        self.done = done
+        self.rows_in = 0  # rows read from the source for the first step (not those of later stages)
+
+    def rows(self, limit: int | None = None) -> Iterator[Row]:
+        shard = self.plan.cfg.get("shard")
+        for count, row in enumerate(self.plan.source.rows(self.plan.source_mapping, shard)):
+            if limit is not None and count >= limit:
+                return
+            yield row
+
+    def chunks(self, size: int, state: Path | None = None) -> Iterator[list[Item]]:
+        """Chunks of rows not yet done; with `state`, only the rows an earlier stage kept, with its outputs."""
+        kept = _iter_state(state) if state is not None else None
+        pending = next(kept, None) if kept is not None else None
+        chunk: list[Item] = []
+        for row in self.rows():
+            if row.index in self.done:
+                continue
+            item = Item(row)
+            if kept is not None:
+                while pending is not None and pending["index"] < row.index:
+                    pending = next(kept, None)
+                if pending is None or pending["index"] != row.index:
+                    continue  # failed in an earlier stage
+                item.outputs = pending["outputs"]
+            else:
+                self.rows_in += 1
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+def chunk_size(steps: list[StepRun], settings: Settings) -> int:
+    largest = max(run.batch_size for run in steps)
+    if settings.sort_by_length:
+        return largest * settings.window_batches
+    return max(largest * CHUNK_BATCHES, MIN_CHUNK_ROWS)
+
+
+def step_view(run: StepRun, item: Item) -> Row:
+    """The row as this step sees it: its task inputs, from source fields or earlier steps' outputs."""
+    fields = {}
+    for wanted, (producer, name) in run.inputs.items():
+        if producer == "source":
+            fields[wanted] = item.row.fields.get(name)
+        else:
+            fields[wanted] = field_value(item.outputs[producer], name)
+    return Row(item.row.id, fields, error=item.row.error, index=item.row.index)
+
+
+def _iter_state(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)

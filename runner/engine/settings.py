@@ -1,0 +1,36 @@
+"""The config keys the engine reads, read once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.bench.stats import BatchRecorder
+
+
+@dataclass
+class Settings:
+    bench: bool
+    warmup_batches: int
+    max_rows: int | None
+    max_seconds: float | None
+    sort_by_length: bool
+    window_batches: int
+    on_error: str
+    include_inputs: bool
+    output_steps: str
+    progress: bool
+
+    @classmethod
+    def from_config(cls, cfg: dict, bench: bool) -> "Settings":
+        return cls(
+            bench=bench, warmup_batches=cfg["bench"]["warmup_batches"], max_rows=cfg["bench"]["max_rows"],
+            max_seconds=cfg["bench"]["max_seconds"], sort_by_length=cfg["batching"]["sort_by_length"],
+            window_batches=cfg["batching"]["window_batches"], on_error=cfg["on_error"],
+            include_inputs=cfg["output"].get("include_inputs", True), output_steps=cfg["output"]["steps"],
+            progress=cfg.get("progress", True),
+        )
+
+    def new_recorder(self) -> BatchRecorder:
+        """A step's timing: warm-up and budget apply in benchmark mode only."""
+        if not self.bench:
+            return BatchRecorder()
+        return BatchRecorder(self.warmup_batches, self.max_rows, self.max_seconds)

@@ -1,0 +1,62 @@
+"""A step at run time, and how it gets its model: through the pipeline cache, then re-seeded."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.bench.stats import BatchRecorder
+from runner.engine.metrics import placement
+from runner.engine.settings import Settings
+from runner.steps import PipelineStep
+from runner.tasks import TASKS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepRun:
+    """A step at run time: its pipeline, where its inputs come from, its batch size and timings."""
+
+    name: str
+    output: str
+    step: PipelineStep
+    inputs: dict[str, tuple[str, str]]
+    loaded: Any
+    reused: bool
+    batch_size: int
+    recorder: BatchRecorder
+    autobatch: dict | None = None
+    placement: dict = field(default_factory=dict)  # taken at load time: a staged run frees the model
+
+    @property
+    def spec(self):
+        return self.step.spec
+
+
+def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
+    """The step's pipeline from `cache` (loaded unless an earlier run left it there), ready to run.
+    batch_size=auto starts at 1; the caller then searches for the real size."""
+    cfg = plan.steps[name]
+    spec = TASKS[cfg["task"]["name"]]
+    loaded, reused = cache.get(cfg, spec)
+    batch_size = cfg["batch_size"] if isinstance(cfg["batch_size"], int) else 1
+    step = PipelineStep(name, spec, loaded.pipe, loaded.pipeline_task, cfg["task"]["params"], batch_size,
+                        base_dir=plan.source.base_dir())
+    for warning in spec.lossy_settings(loaded.pipe, cfg["task"]["params"]):
+        log.warning(warning)
+    run = StepRun(name, cfg["step"]["output"], step, plan.graph.inputs[name], loaded, reused, batch_size,
+                  settings.new_recorder(), placement=placement(loaded))
+    # Loading may draw random numbers (differently across versions, or not at all when the model
+    # is reused in a sweep): re-seed so the first batch always starts from the same state.
+    seed_everything(cfg.get("seed", 0))
+    return run
+
+
+def seed_everything(seed: int, deterministic: bool | None = None) -> None:
+    """Seed python, numpy and torch; with `deterministic` given, also switch deterministic algorithms."""
+    from runner import determinism
+
+    determinism.seed_all(seed)
+    if deterministic is not None:
+        determinism.configure(deterministic)
