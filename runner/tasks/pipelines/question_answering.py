@@ -162,6 +162,63 @@ def _char_span(encoding, first_token: int, last_token: int, sequence_index: int,
     return encoding.offsets[first_token][0], encoding.offsets[last_token][1]
 
 
+def _encode_windows(tokenizer, example: QAExample, question_first: bool, padding, doc_stride: int, max_seq_len: int):
+    """Question and context tokenized as a pair, the context cut into overlapping windows. Models padded
+    on the left read "context, question": truncation must then hit the first text."""
+    try:
+        return tokenizer(
+            text=example.question if question_first else example.context,
+            text_pair=example.context if question_first else example.question,
+            padding=padding,
+            truncation="only_second" if question_first else "only_first",
+            max_length=max_seq_len,
+            stride=doc_stride,
+            return_token_type_ids=True,
+            return_overflowing_tokens=True,  # a long context becomes several windows
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+    except BaseException as error:
+        # The Rust tokenizer panics (a BaseException) when the overlap does not fit in the room the
+        # question leaves; 4.x let that through. Same condition, but an ordinary, explicit error.
+        if type(error).__name__ != "PanicException":
+            raise
+        raise ValueError(
+            f"doc_stride={doc_stride} does not fit in the context part of a {max_seq_len}-token window "
+            f"once the question is in: lower doc_stride or raise max_seq_len ({error})"
+        ) from None
+
+
+def _p_mask(encoded, index: int, question_first: bool, cls_id: int | None) -> list[int]:
+    """1 where the answer cannot be. Only context tokens (sequence id 1) are allowed when the question
+    comes first; with the context first, 4.x masks nothing, and so do we."""
+    ids = encoded["input_ids"][index]
+    if question_first:
+        p_mask = [int(seq_id != 1) for seq_id in encoded.sequence_ids(index)]
+    else:
+        p_mask = [0] * len(ids)
+    if cls_id is not None:
+        # CLS stays allowed: its score is the "no answer" score of SQuAD 2-style models.
+        for position, token_id in enumerate(ids):
+            if token_id == cls_id:
+                p_mask[position] = 0
+    return p_mask
+
+
+def _add_answers(answers: list[dict], window, spans, sequence_index: int, align_to_words: bool) -> None:
+    """The window's (first token, last token, score) spans as answer texts; the same text (case-insensitive)
+    from another span or window is one answer, its scores summed."""
+    context = window["example"].context
+    for first, last, score in spans:
+        char_start, char_end = _char_span(window["encoding"], first, last, sequence_index, align_to_words)
+        text = context[char_start:char_end]
+        same = next((a for a in answers if a["answer"].lower() == text.lower()), None)
+        if same is not None:
+            same["score"] += score.item()
+        else:
+            answers.append({"score": score.item(), "start": char_start, "end": char_end, "answer": text})
+
+
 class QuestionAnsweringPipeline(ChunkPipeline):
     """Answers a question by extracting a span of the context, with any `*ForQuestionAnswering` model."""
 
@@ -240,49 +297,15 @@ class QuestionAnsweringPipeline(ChunkPipeline):
             )
         # `max_question_len` only bounded the question in 4.x's slow-tokenizer path; accepted, unused.
 
-        # Models padded on the left read "context, question": truncation must then hit the first text.
         question_first = self.tokenizer.padding_side == "right"
-        try:
-            encoded = self.tokenizer(
-                text=example.question if question_first else example.context,
-                text_pair=example.context if question_first else example.question,
-                padding=padding,
-                truncation="only_second" if question_first else "only_first",
-                max_length=max_seq_len,
-                stride=doc_stride,
-                return_token_type_ids=True,
-                return_overflowing_tokens=True,  # a long context becomes several windows
-                return_offsets_mapping=True,
-                return_special_tokens_mask=True,
-            )
-        except BaseException as error:
-            # The Rust tokenizer panics (a BaseException) when the overlap does not fit in the room the
-            # question leaves; 4.x let that through. Same condition, but an ordinary, explicit error.
-            if type(error).__name__ != "PanicException":
-                raise
-            raise ValueError(
-                f"doc_stride={doc_stride} does not fit in the context part of a {max_seq_len}-token window "
-                f"once the question is in: lower doc_stride or raise max_seq_len ({error})"
-            ) from None
+        encoded = _encode_windows(self.tokenizer, example, question_first, padding, doc_stride, max_seq_len)
         n_windows = len(encoded["input_ids"])
-        cls_id = self.tokenizer.cls_token_id
         for index in range(n_windows):
-            ids = encoded["input_ids"][index]
-            # p_mask: 1 where the answer cannot be. Only context tokens (sequence id 1) are allowed when
-            # the question comes first; with the context first, 4.x masks nothing, and so do we.
-            if question_first:
-                p_mask = [int(seq_id != 1) for seq_id in encoded.sequence_ids(index)]
-            else:
-                p_mask = [0] * len(ids)
-            if cls_id is not None:
-                # CLS stays allowed: its score is the "no answer" score of SQuAD 2-style models.
-                for position, token_id in enumerate(ids):
-                    if token_id == cls_id:
-                        p_mask[position] = 0
             window = {"example": example, "is_last": index == n_windows - 1}
             for name in ("input_ids", "attention_mask", "token_type_ids"):
                 if name in encoded:
                     window[name] = torch.tensor(encoded[name][index], dtype=torch.long).unsqueeze(0)
+            p_mask = _p_mask(encoded, index, question_first, self.tokenizer.cls_token_id)
             window["p_mask"] = torch.tensor(p_mask, dtype=torch.long).unsqueeze(0)
             window["encoding"] = encoded[index]  # tokenizers.Encoding: offsets and word ids of this window
             yield window
@@ -322,18 +345,8 @@ class QuestionAnsweringPipeline(ChunkPipeline):
             shift = 0
             if self.tokenizer.padding_side == "left":
                 shift = (window["input_ids"] == self.tokenizer.pad_token_id).numpy().sum()
-            context = window["example"].context
-            for first, last, score in zip(starts, ends, scores):
-                char_start, char_end = _char_span(
-                    window["encoding"], first - shift, last - shift, sequence_index, align_to_words
-                )
-                text = context[char_start:char_end]
-                # The same text (case-insensitive) from another span or window: one answer, scores summed.
-                same = next((a for a in answers if a["answer"].lower() == text.lower()), None)
-                if same is not None:
-                    same["score"] += score.item()
-                else:
-                    answers.append({"score": score.item(), "start": char_start, "end": char_end, "answer": text})
+            spans = [(first - shift, last - shift, score) for first, last, score in zip(starts, ends, scores)]
+            _add_answers(answers, window, spans, sequence_index, align_to_words)
 
         if handle_impossible_answer:
             answers.append({"score": null_score, "start": 0, "end": 0, "answer": ""})
