@@ -339,6 +339,55 @@ def _check_object_detection(folder, audio, image):
         assert all(isinstance(v, int) for v in det["box"].values())
 
 
+def _check_zero_shot_image_classification(folder, audio, image):
+    out = _pipeline("zero-shot-image-classification", folder)(image, candidate_labels=["cat", "dog", "car"])
+    assert sorted(r["label"] for r in out) == ["car", "cat", "dog"]
+    assert abs(sum(r["score"] for r in out) - 1.0) < 1e-4  # softmax over the candidate labels
+
+
+def _check_zero_shot_object_detection(folder, audio, image):
+    out = _pipeline("zero-shot-object-detection", folder)(image, candidate_labels=["cat", "dog"], threshold=0.0)
+    assert out, "with threshold 0 every proposed box comes back"
+    for det in out:
+        assert det["label"] in {"cat", "dog"} and _is_score(det["score"])
+        assert set(det["box"]) == {"xmin", "ymin", "xmax", "ymax"}
+
+
+def _check_depth_estimation(folder, audio, image):
+    import numpy as np
+
+    out = _pipeline("depth-estimation", folder)(image)
+    assert out["depth"].size == image.size and out["depth"].mode == "L"
+    depth = out["predicted_depth"].numpy()
+    assert depth.shape == (image.size[1], image.size[0]) and np.isfinite(depth).all()
+    assert depth.max() > depth.min()  # not constant: the pipeline's min-max scaling would give NaNs
+
+
+def _check_image_segmentation(folder, audio, image):
+    from runner.models.tiny.vision import SEGMENT_LABELS
+
+    out = _pipeline("image-segmentation", folder)(image)
+    assert out and {s["label"] for s in out} <= set(SEGMENT_LABELS)
+    assert all(s["mask"].size == image.size and s["score"] is None for s in out)  # semantic: no score
+
+
+def _check_document_question_answering(folder, audio, image):
+    words = ["invoice", "total", "12.50", "eur"]
+    boxes = [(w, [100 + 200 * i, 100, 250 + 200 * i, 180]) for i, w in enumerate(words)]
+    out = _pipeline("document-question-answering", folder)({"question": "What is the total?", "word_boxes": boxes})
+    assert out and all(_is_score(a["score"]) for a in out)
+    assert all(a["answer"] == " ".join(words[a["start"]:a["end"] + 1]) for a in out)
+
+
+def _check_text_to_audio(folder, audio, image):
+    import numpy as np
+
+    out = _pipeline("text-to-audio", folder)("hello tiny world")
+    assert out["sampling_rate"] == 16000
+    samples = np.asarray(out["audio"]).squeeze()
+    assert samples.ndim == 1 and samples.size > 1000 and np.isfinite(samples).all()
+
+
 CHECKS = {
     "text-generation": _check_text_generation,
     "text-classification": _check_text_classification,
@@ -357,6 +406,12 @@ CHECKS = {
     "text2text-generation": _check_text2text,
     "question-answering": _check_question_answering,
     "visual-question-answering": _check_visual_question_answering,
+    "zero-shot-image-classification": _check_zero_shot_image_classification,
+    "zero-shot-object-detection": _check_zero_shot_object_detection,
+    "depth-estimation": _check_depth_estimation,
+    "image-segmentation": _check_image_segmentation,
+    "document-question-answering": _check_document_question_answering,
+    "text-to-audio": _check_text_to_audio,
 }
 
 
