@@ -100,7 +100,7 @@ def plan_job(composed: Composed, session: ConfigSession, overrides: list[str], r
 
     cfg, conf, rerun = composed.cfg, composed.conf, None
     if cfg.get("rerun"):
-        from runner.rerun import rerun_config
+        from runner.repro.rerun import rerun_config
 
         cfg, filled, conf = rerun_config(cfg, list(overrides), run_dir, session)
         rerun = Rerun(Path(cfg["rerun"]), filled)
@@ -160,7 +160,7 @@ def finish_rerun(rerun: Rerun, run_dir: Path) -> int:
     """Compare with the original, write rerun.json beside the new outputs, say the verdict."""
     import json
 
-    from runner.rerun import compare, report
+    from runner.repro.rerun import compare, report
 
     verdict = compare(rerun.original, run_dir, rerun.filled)
     (run_dir / RERUN).write_text(json.dumps(verdict, indent=2, default=str) + "\n")

@@ -86,7 +86,7 @@ def _with_rerun_hint(error: ConfigError, argv: list[str]) -> ConfigError:
 
 
 def _merge(multirun_dir: str) -> int:
-    from runner.merge import merge_multirun, report
+    from runner.repro.merge import merge_multirun, report
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:

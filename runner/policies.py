@@ -1,6 +1,6 @@
 """The run-level policies around the engine (runner.engine), for every entry point alike:
 
-    resume         resume=<dir> runs into that dir, appending the rows it had not written (runner.resume)
+    resume         resume=<dir> runs into that dir, appending the rows it had not written (runner.repro.resume)
     SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs closed cleanly
     out of memory  a benchmark point that runs out of memory is a result (status oom), and the larger
                    batch sizes of that point are skipped (status skipped_after_oom; Invocation.oom)
@@ -17,7 +17,7 @@ from pathlib import Path
 from runner.errors import RunError
 from runner.invocation import Invocation
 from runner.plan import Plan, output_formats
-from runner.resume import resume_target
+from runner.repro.resume import resume_target
 from runner.rundir import Metrics, RunDir
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, invocation: 
 def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invocation, bench: bool,
                       done: set[int], keep: dict[str, list] | None) -> Metrics:
     from runner.engine import OutOfMemory, execute
-    from runner.record import build_record, now_iso
+    from runner.repro.record import build_record, now_iso
 
     started_at = now_iso()
     status, metrics = "error", None

@@ -80,7 +80,7 @@ class Metrics(JsonFile):
 
 @dataclass
 class RunRecord(JsonFile):
-    """run.json (written by runner.record.build_record)."""
+    """run.json (written by runner.repro.record.build_record)."""
 
     status: str | None = None  # running, ok, oom, error, interrupted
     config: dict | None = None  # the validated config

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner.config.steps import step_configs
+from runner.config.graph_steps import step_configs
 from runner.config.validate import check_config
 
 

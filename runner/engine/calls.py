@@ -14,7 +14,7 @@ from runner.bench.stats import Timer
 from runner.engine.errors import OutOfMemory
 from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
-from runner.steps import field_value
+from runner.engine.pipeline_step import field_value
 from runner.tasks import TEXT
 
 log = logging.getLogger(__name__)

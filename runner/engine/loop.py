@@ -17,7 +17,7 @@ from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
 from runner.media import MediaFiles
 from runner.sinks import JsonlSink
-from runner.steps import to_jsonable
+from runner.engine.pipeline_step import to_jsonable
 
 log = logging.getLogger(__name__)
 

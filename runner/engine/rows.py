@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from runner.engine.settings import Settings
 from runner.sources import Row
-from runner.steps import field_value
+from runner.engine.pipeline_step import field_value
 
 if TYPE_CHECKING:
     from runner.engine.step_run import StepRun

@@ -12,7 +12,7 @@ from runner.engine.loop import Finish, RowLoop
 from runner.engine.rows import Item, chunk_size
 from runner.rundir import STAGES
 from runner.sinks import JsonlSink
-from runner.steps import to_jsonable
+from runner.engine.pipeline_step import to_jsonable
 
 if TYPE_CHECKING:
     from runner.engine.execution import Execution

@@ -8,7 +8,7 @@ from typing import Any
 from runner.bench.stats import BatchRecorder
 from runner.engine.metrics import placement
 from runner.engine.settings import Settings
-from runner.steps import PipelineStep
+from runner.engine.pipeline_step import PipelineStep
 from runner.tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
 
 def seed_everything(seed: int, deterministic: bool | None = None) -> None:
     """Seed python, numpy and torch; with `deterministic` given, also switch deterministic algorithms."""
-    from runner import determinism
+    from runner.repro import determinism
 
     determinism.seed_all(seed)
     if deterministic is not None:

@@ -56,7 +56,7 @@ def test_the_fingerprint_follows_the_data():
     import pandas as pd
     from PIL import Image
 
-    from runner.record import config_hash
+    from runner.repro.record import config_hash
 
     def fingerprint(rows):
         return runner.compose("sentiment", inputs=rows)["dataset"]["fingerprint"]

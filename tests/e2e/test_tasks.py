@@ -52,7 +52,7 @@ def assert_close(ours, theirs, path="output"):
 
 
 def plain(value):
-    from runner.steps import to_jsonable
+    from runner.engine.pipeline_step import to_jsonable
 
     return to_jsonable(value)
 

@@ -11,8 +11,8 @@ from runner.errors import ConfigError
 from runner.config.provenance import describe, file_sha256
 from runner.config.search import ConfigSearch, ConfigSession
 from runner.paths import CONF_DIR
-from runner.record import run_warnings
-from runner.rerun import DIFFERS, _apply_overrides, compare
+from runner.repro.record import run_warnings
+from runner.repro.rerun import DIFFERS, _apply_overrides, compare
 from tests.conftest import run_cli
 
 

@@ -113,7 +113,7 @@ def test_document_question_answering_rejects_bad_word_boxes(tmp_path):
 def test_text_to_audio_writes_wav_files(tmp_path):
     import soundfile
 
-    from runner.determinism import seed_all
+    from runner.repro.determinism import seed_all
 
     result = run_task("text-to-audio", TEXTS, tmp_path)
     pipe = pipeline_for("text-to-audio")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from runner.config.provenance import file_sha256
 from runner.errors import ConfigError, RunError
-from runner.record import config_hash, dotted_differences, now_iso, output_config
+from runner.repro.record import config_hash, dotted_differences, now_iso, output_config
 from runner.rundir import ERRORS, MERGE, PREDICTIONS, RECORD, RunDir
 
 log = logging.getLogger(__name__)

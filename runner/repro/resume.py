@@ -1,6 +1,6 @@
 """resume=<run dir>: continue an interrupted run in its own dir, appending the rows it had not written.
 
-The config must match the interrupted run's in every key that changes outputs (runner.record), so the
+The config must match the interrupted run's in every key that changes outputs (runner.repro.record), so the
 appended rows belong with the earlier ones."""
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def resume_record(resume: str) -> RunRecord:
 
 def config_differences(saved: dict, current: dict) -> list[tuple[str, object, object]]:
     """(key, then, now) for each output-changing key that differs."""
-    from runner.record import dotted_differences, output_config
+    from runner.repro.record import dotted_differences, output_config
 
     return dotted_differences(output_config(saved, exclude=RESUMABLE_DIFFERENCES),
                               output_config(current, exclude=RESUMABLE_DIFFERENCES))

@@ -14,7 +14,7 @@ from pathlib import Path
 from runner.config.provenance import file_sha256
 from runner.config.search import ConfigSession
 from runner.errors import ConfigError
-from runner.record import dotted_differences, output_config
+from runner.repro.record import dotted_differences, output_config
 from runner.rundir import ERRORS, PREDICTIONS, RECORD, RERUN, RunDir, RunRecord
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runner.config.steps import is_single_task
+from runner.config.graph_steps import is_single_task
 from runner.errors import ConfigError, did_you_mean
 from runner.tasks import TASKS
 

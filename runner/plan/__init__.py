@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 
 from runner.config import check_run
-from runner.config.steps import is_single_task
+from runner.config.graph_steps import is_single_task
 from runner.errors import ConfigError
-from runner.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
-from runner.resume import resume_record
+from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
+from runner.repro.resume import resume_record
 from runner.sources import Source, open_source, resolve_mapping
 from runner.tasks import MODALITIES, TASKS
 

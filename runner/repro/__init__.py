@@ -1,0 +1,1 @@
+"""Reproducibility: run.json (record), resume=, rerun=, merge= of sharded runs, and seeding (determinism)."""
