@@ -80,7 +80,7 @@ def _export_tables(plan: Plan, run_dir: RunDir) -> None:
     """output.format beyond jsonl: predictions.parquet / .csv, converted from predictions.jsonl."""
     from runner.sinks import export_table
 
-    outputs = None if plan.single else list(plan.graph.nodes["predictions"].consumes)
+    outputs = None if plan.graph.one_task else list(plan.graph.nodes["predictions"].consumes)
     for fmt in output_formats(plan.cfg):
         if fmt != "jsonl":
             log.info("wrote %s", export_table(run_dir.predictions, fmt, outputs))

@@ -44,9 +44,10 @@ def step_configs(cfg: dict) -> dict[str, dict]:
     return result
 
 
-def is_single_task(steps: dict[str, dict]) -> bool:
-    """A run without graph.steps: its source fields are keyed by task input and its predictions hold
-    the task's output as it is (a chain keys fields by column and outputs by step)."""
+def given_as_one_task(steps: dict[str, dict]) -> bool:
+    """A run given as `+task=...` rather than graph.steps: a one-step graph whose source fields are named
+    by the task's inputs and whose predictions hold the step's output as it is (a chain names fields by
+    column and outputs by step). The graph records the answer (Graph.one_task); the rest ask the graph."""
     return len(steps) == 1 and next(iter(steps.values()))["step"]["input"] is None
 
 

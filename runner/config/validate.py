@@ -40,7 +40,7 @@ def task_schema_name(task_id: str) -> str:
 def check_config(cfg: dict) -> dict:
     """Return a checked copy of one level of config (task id canonical, null task params dropped) or raise
     ConfigError. With graph.steps the top level carries no task; its steps are checked one by one
-    (config/steps.py: each as a single-task config, through this function)."""
+    (config/graph_steps.py: each as a single-task config, through this function)."""
     cfg = dict(cfg)
     has_steps = bool((cfg.get("graph") or {}).get("steps"))
     if has_steps and cfg.get("task") is not None:

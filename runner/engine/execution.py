@@ -52,7 +52,7 @@ class Execution:
                 progress_bar(self.plan, self.settings.progress, len(self.reader.done), self.staged,
                              [run.spec.id for run in self.steps]) as bar:
             loop = RowLoop(self.settings, self.run_dir, self.counters, errors, bar)
-            writer = PredictionWriter(predictions, self.settings, self.steps, self.plan.single, self.counters,
+            writer = PredictionWriter(predictions, self.settings, self.steps, self.plan.graph.one_task, self.counters,
                                       MediaFiles(self.run_dir))
             if self.staged:
                 run_staged(self, loop, writer.write)

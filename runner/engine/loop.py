@@ -97,12 +97,12 @@ class RowLoop:
 class PredictionWriter:
     """Writes a finished row to predictions.jsonl: its id, index, inputs (optional) and outputs."""
 
-    def __init__(self, sink: JsonlSink, settings: Settings, steps: list[StepRun], single: bool, counters: Counters,
+    def __init__(self, sink: JsonlSink, settings: Settings, steps: list[StepRun], one_task: bool, counters: Counters,
                  media: MediaFiles):
         self.sink = sink
         self.settings = settings
         self.steps = steps  # read at write time: a staged run loads its later steps as it goes
-        self.single = single
+        self.one_task = one_task  # the output as it is, not keyed by step
         self.counters = counters
         self.media = media  # where a task's record_output puts the images and audio its outputs carry
 
@@ -111,7 +111,7 @@ class PredictionWriter:
         if self.settings.include_inputs:
             # text and file paths; never decoded audio or image data
             record["input"] = {k: v for k, v in item.row.fields.items() if isinstance(v, str)}
-        if self.single:
+        if self.one_task:
             record["output"] = self._output(self.steps[0], item)
         else:
             written = self.steps if self.settings.output_steps == "all" else self.steps[-1:]

@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 
 from runner.config import check_run
-from runner.config.graph_steps import is_single_task
 from runner.errors import ConfigError
 from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
 from runner.repro.resume import resume_record
@@ -25,10 +24,6 @@ class Plan:
     source_mapping: dict[str, str]  # row field -> source column
     graph: Graph
     conf: dict | None = None  # where the config came from (config dirs, files read), for run.json
-
-    @property
-    def single(self) -> bool:
-        return is_single_task(self.steps)
 
     def describe(self) -> str:
         return f"{render_text(self.graph)}\n\nMermaid:\n{render_mermaid(self.graph)}"
@@ -58,12 +53,11 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     formats = output_formats(cfg)
     graph = build_graph(steps, first_mapping, columns, {c: c for c in columns if c in MODALITIES},
                         cfg["output"]["steps"], "+".join(formats))
-    single = is_single_task(steps)
     source_mapping = {}
     for inputs in graph.inputs.values():
         for _, (producer, field) in inputs.items():
             if producer == SOURCE:
-                source_mapping[field] = first_mapping[field] if single else field
+                source_mapping[field] = first_mapping[field] if graph.one_task else field
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(steps, graph)
     if cfg.get("resume"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runner.config.graph_steps import is_single_task
+from runner.config.graph_steps import given_as_one_task
 from runner.errors import ConfigError, did_you_mean
 from runner.tasks import TASKS
 
@@ -36,6 +36,9 @@ class Graph:
     edges: list[Edge]
     # step name -> {task input: (producer, field)}: what execution reads for each step input
     inputs: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    # Given as one task (config/graph_steps.given_as_one_task): source fields keyed by task input,
+    # predictions holding the output unwrapped.
+    one_task: bool = False
 
     def upstream(self, name: str) -> list[Edge]:
         return [e for e in self.edges if e.target == name]
@@ -76,14 +79,14 @@ def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: 
     run (no graph.steps) keys the source's fields by task input, as it always has; a multi-step run
     keys them by column, since several steps may read the same column."""
     names = list(steps)
-    single = is_single_task(steps)
+    one_task = given_as_one_task(steps)
     step_inputs = {name: resolve_inputs(name, cfg, names, first_mapping, columns, steps) for name, cfg in steps.items()}
     source_produces: dict[str, str | None] = {}
     for name, inputs in step_inputs.items():
         spec = TASKS[steps[name]["task"]["name"]]
         for wanted, (producer, column) in inputs.items():
             if producer == SOURCE:
-                source_produces[column] = spec.inputs[wanted] if single else column_modalities.get(column)
+                source_produces[column] = spec.inputs[wanted] if one_task else column_modalities.get(column)
     nodes = [Node(SOURCE, "source", produces=source_produces, detail=_source_detail(steps[names[0]]["dataset"]))]
     edges = []
     for name, cfg in steps.items():
@@ -96,8 +99,7 @@ def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: 
     written = names if sink_steps == "all" else names[-1:]
     nodes.append(Node(SINK, "sink", consumes={steps[n]["step"]["output"]: "json" for n in written}, detail=sink_detail))
     edges += [Edge(n, SINK, {steps[n]["step"]["output"]: "*"}) for n in written]
-    graph = Graph({n.name: n for n in nodes}, edges)
-    graph.inputs = step_inputs
+    graph = Graph({n.name: n for n in nodes}, edges, step_inputs, one_task)
     check(graph)
     return graph
 
