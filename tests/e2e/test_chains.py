@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import read_jsonl, run_cli, write_png, write_wav
 
 MEETING = [
@@ -19,6 +21,7 @@ def _recordings(folder):
         write_wav(folder / name, seconds, freq=freq)
 
 
+@pytest.mark.slow
 def test_transcribe_then_summarize(tmp_path):
     _recordings(tmp_path / "recordings")
     (tmp_path / "recordings" / "broken.wav").write_bytes(b"RIFF\x00\x00not audio")

@@ -32,7 +32,7 @@ def test_8bit_model_is_quantized_and_placed_by_device_map(tmp_path):
     assert result.metrics["rows_out"] == 2
 
 
-@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 @pytest.mark.parametrize("extra", [["dtype=float16", "device=cuda"], ["quantization=4bit", "device=cuda:0"], ["device_map=auto"]])
 def test_cuda_paths(tmp_path, extra):
     result = run([*BASE, *extra], output_dir=tmp_path)

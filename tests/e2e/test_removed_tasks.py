@@ -22,6 +22,7 @@ def test_seq2seq_tasks_on_sample_text(tmp_path, task, params, key):
     assert len(predictions) == 3 and all(isinstance(p["output"][key], str) for p in predictions)
 
 
+@pytest.mark.slow
 def test_t5_task_prompts_reach_the_model(tmp_path):
     """T5 keeps a prompt per task ("summarize: ", "translate English to French: "): the same model and
     inputs must give different outputs per task, or the prompt was lost."""

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import read_jsonl, run_cli
 
+pytestmark = pytest.mark.slow  # a subprocess per run
+
 TEXTS = ["short", "a somewhat longer sentence about the weather today",
          "the quick brown fox jumps over the lazy dog " * 3, "ok then", "numbers 1 2 3 4 5 6 7 8 9"]
 

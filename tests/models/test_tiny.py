@@ -605,6 +605,8 @@ def other_version(cache, tmp_path_factory):
     return json.loads((work / "result.json").read_text())
 
 
+@pytest.mark.v4
+@pytest.mark.slow
 def test_folders_built_here_run_under_the_other_transformers(other_version):
     import transformers
 
@@ -615,6 +617,8 @@ def test_folders_built_here_run_under_the_other_transformers(other_version):
     assert len(other_version["checks"]) == len(PARITY_PAIRS)
 
 
+@pytest.mark.v4
+@pytest.mark.slow
 def test_folders_built_by_the_other_transformers_run_here(other_version):
     built = other_version["built"]
     assert [(task, arch) for task, arch, _ in built] == [tuple(pair) for pair in PARITY_PAIRS]

@@ -108,7 +108,7 @@ TIMINGS: dict[str, float] = {}
 BUILD_WARNINGS: list[str] = []
 FIRST_RUN_OUTPUT: dict[Path, str] = {}
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("git") is None, reason="needs git")]
 
 
 # -- helpers -----------------------------------------------------------------------------------------

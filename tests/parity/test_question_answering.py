@@ -223,6 +223,8 @@ def _compare(ours, theirs, where: str) -> tuple[int, float]:
     return 1, abs(ours["score"] - theirs["score"])
 
 
+@pytest.mark.v4
+@pytest.mark.slow
 def test_question_answering_matches_transformers_4(folders, v4_outputs):
     import transformers
 

@@ -90,6 +90,8 @@ def max_score_difference(ours, theirs) -> float:
 
 
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.v4
+@pytest.mark.slow
 def test_transformers5_runner_matches_transformers4_native(case, data, tmp_path):
     task, arch, dataset, params = CASES[case]
     folder = tiny_model_dir(task, arch, seed=0)

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # a subprocess per run
+
 SHARDS = ["+experiment=tiny_sentiment", "shard.count=4", "shard.index=range(4)", "progress=false"]
 
 
