@@ -3,7 +3,7 @@
 For models with a classification head over answers (ViLT): the question is tokenized, the image
 processed, and the top-k answers come back with sigmoid scores, as in 4.x: `[{"score", "answer"}]`.
 Generative vision-language models are not served here: the runner routes them to the
-image-text-to-text pipeline (see runner/steps.py) and says so in each output.
+image-text-to-text pipeline (see VisualQuestionAnswering in runner/tasks/vision.py) and says so in each output.
 """
 from __future__ import annotations
 
