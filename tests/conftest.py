@@ -45,6 +45,30 @@ def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedPr
     )
 
 
+def run_job(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """What `run <args>` does, in this process: the job entry the command uses (app.run_job, reached
+    through runner.run), for end-to-end checks that are not about the command itself (exit codes,
+    Hydra's own dirs and flags, sweeps and signals keep run_cli). The exit code is the command's for
+    the exception raised; stderr holds the run's log, run.log."""
+    import runner
+    from runner.errors import ConfigError, RunError
+
+    out = next((Path(a.split("=", 1)[1]) for a in args if a.startswith("hydra.run.dir=")), None)
+    overrides = [a for a in args if not a.startswith("hydra.run.dir=")]
+    previous, code = os.getcwd(), 0
+    os.chdir(cwd)  # relative dataset paths, as a user in their data folder writes them
+    try:
+        runner.run(overrides, output_dir=out)
+    except ConfigError:
+        code = 2
+    except RunError:
+        code = 1
+    finally:
+        os.chdir(previous)
+    log = out / "run.log" if out is not None else None
+    return subprocess.CompletedProcess(list(args), code, "", log.read_text() if log and log.is_file() else "")
+
+
 def read_jsonl(path: Path) -> list[dict]:
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]

@@ -1,11 +1,12 @@
-"""Chained steps end to end on tiny models and real files: audio -> text -> summary, image -> caption -> label."""
+"""Chained steps end to end on tiny models and real files: audio -> text -> summary, image -> caption -> label
+(in-process, through the job entry the command uses)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from tests.conftest import read_jsonl, run_cli, write_png, write_wav
+from tests.conftest import read_jsonl, run_job, write_png, write_wav
 
 MEETING = [
     "+graph.steps.transcribe.task=asr", "+graph.steps.transcribe.model=tiny", "+graph.steps.transcribe.input=audio",
@@ -26,7 +27,7 @@ def test_transcribe_then_summarize(tmp_path):
     _recordings(tmp_path / "recordings")
     (tmp_path / "recordings" / "broken.wav").write_bytes(b"RIFF\x00\x00not audio")
     out = tmp_path / "out"
-    result = run_cli(*MEETING, "batch_size=2", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(*MEETING, "batch_size=2", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     predictions = read_jsonl(out / "predictions.jsonl")
     assert [p["id"] for p in predictions] == ["a.wav", "b.wav", "c.wav"]
@@ -43,7 +44,7 @@ def test_transcribe_then_summarize(tmp_path):
 
     # One model at a time (graph.free_finished_models) gives the same rows and outputs, and only the last step.
     staged = tmp_path / "staged"
-    result = run_cli(*MEETING, "batch_size=2", "graph.free_finished_models=true", "output.steps=last",
+    result = run_job(*MEETING, "batch_size=2", "graph.free_finished_models=true", "output.steps=last",
                      "output.format=[jsonl,csv]", f"hydra.run.dir={staged}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "step transcribe done: model freed" in result.stderr
@@ -59,7 +60,7 @@ def test_caption_then_classify_the_caption(tmp_path):
     for i, color in enumerate([(200, 30, 30), (30, 200, 30)]):
         write_png(tmp_path / "pictures" / f"p{i}.png", color=color)
     out = tmp_path / "out"
-    result = run_cli(
+    result = run_job(
         "+graph.steps.caption.task=image-to-text", "+graph.steps.caption.model=tiny",
         "+graph.steps.caption.params.max_new_tokens=5",
         "+graph.steps.sentiment.task=text-classification", "+graph.steps.sentiment.model=tiny",

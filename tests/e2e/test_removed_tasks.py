@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import read_jsonl, run_cli
+from tests.conftest import read_jsonl, run_job
 
 
 @pytest.mark.parametrize("task,params,key", [
@@ -16,13 +16,12 @@ from tests.conftest import read_jsonl, run_cli
 ])
 def test_seq2seq_tasks_on_sample_text(tmp_path, task, params, key):
     out = tmp_path / "out"
-    result = run_cli(f"+task={task}", "model=tiny", "batch_size=2", "dataset.limit=3", *params, f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(f"+task={task}", "model=tiny", "batch_size=2", "dataset.limit=3", *params, f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     predictions = read_jsonl(out / "predictions.jsonl")
     assert len(predictions) == 3 and all(isinstance(p["output"][key], str) for p in predictions)
 
 
-@pytest.mark.slow
 def test_t5_task_prompts_reach_the_model(tmp_path):
     """T5 keeps a prompt per task ("summarize: ", "translate English to French: "): the same model and
     inputs must give different outputs per task, or the prompt was lost."""
@@ -30,7 +29,7 @@ def test_t5_task_prompts_reach_the_model(tmp_path):
     for task, params in (("summarization", []), ("text2text-generation", []),
                          ("translation", ["task.params.src_lang=en", "task.params.tgt_lang=fr"])):
         out = tmp_path / task
-        result = run_cli(f"+task={task}", "model=tiny", "model.tiny=t5", "dataset.limit=4", "task.params.max_new_tokens=6",
+        result = run_job(f"+task={task}", "model=tiny", "model.tiny=t5", "dataset.limit=4", "task.params.max_new_tokens=6",
                          *params, f"hydra.run.dir={out}", cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
         texts[task] = [next(iter(p["output"].values())) for p in read_jsonl(out / "predictions.jsonl")]
@@ -39,7 +38,7 @@ def test_t5_task_prompts_reach_the_model(tmp_path):
 
 def test_question_answering_on_sample_passages(tmp_path):
     out = tmp_path / "out"
-    result = run_cli("+task=qa", "model=tiny", "task.params.top_k=2", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job("+task=qa", "model=tiny", "task.params.top_k=2", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     for prediction in read_jsonl(out / "predictions.jsonl"):
         context = prediction["input"]["context"]
@@ -50,7 +49,7 @@ def test_question_answering_on_sample_passages(tmp_path):
 
 def test_vqa_on_sample_images(tmp_path):
     out = tmp_path / "out"
-    result = run_cli("+task=vqa", "model=tiny", "task.params.top_k=2", "batch_size=2", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job("+task=vqa", "model=tiny", "task.params.top_k=2", "batch_size=2", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     predictions = read_jsonl(out / "predictions.jsonl")
     assert len(predictions) == 6
@@ -63,7 +62,7 @@ def test_vqa_with_a_generative_model_routes_to_image_text_to_text(tmp_path):
 
     llava = tiny_model_dir("image-text-to-text", "llava")
     out = tmp_path / "out"
-    result = run_cli("+task=vqa", f"model.id={llava}", "task.params.max_new_tokens=3", "dataset.limit=2",
+    result = run_job("+task=vqa", f"model.id={llava}", "task.params.max_new_tokens=3", "dataset.limit=2",
                      f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "answering through image-text-to-text" in result.stderr

@@ -1,11 +1,13 @@
-"""Run-level behaviour through the CLI: outputs and records, bad rows, long audio, quantization, failures."""
+"""Run-level behaviour: outputs and records, bad rows, long audio, quantization, failures. The command's own
+behaviour (Hydra's run dir, exit code and one-line error, its flags) runs `run` in a subprocess; the rest
+goes through the same job entry in-process (conftest.run_job)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from tests.conftest import read_jsonl, run_cli, write_wav
+from tests.conftest import read_jsonl, run_cli, run_job, write_wav
 
 
 def test_sample_run_writes_every_output(tmp_path):
@@ -35,7 +37,7 @@ def test_sample_run_writes_every_output(tmp_path):
 
 def test_same_seed_gives_identical_predictions(tmp_path):
     for name in ("a", "b"):
-        result = run_cli("+task=text-generation", "model=tiny", "task.params.max_new_tokens=4", "dataset.limit=2",
+        result = run_job("+task=text-generation", "model=tiny", "task.params.max_new_tokens=4", "dataset.limit=2",
                          f"hydra.run.dir={tmp_path / name}", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "a" / "predictions.jsonl").read_bytes() == (tmp_path / "b" / "predictions.jsonl").read_bytes()
@@ -46,7 +48,7 @@ def test_unreadable_rows_are_reported_not_dropped(tmp_path):
     (tmp_path / "meetings" / "b.wav").write_bytes(b"RIFF\x00\x00garbage")
     write_wav(tmp_path / "meetings" / "c.wav", 1.0, rate=22050)  # resampled to 16 kHz by the runner
     out = tmp_path / "out"
-    result = run_cli("+task=asr", "model=tiny", "dataset=folder", "dataset.path=meetings", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job("+task=asr", "model=tiny", "dataset=folder", "dataset.path=meetings", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [p["id"] for p in read_jsonl(out / "predictions.jsonl")] == ["a.wav", "c.wav"]
     (error,) = read_jsonl(out / "errors.jsonl")
@@ -59,7 +61,7 @@ def test_unreadable_rows_are_reported_not_dropped(tmp_path):
 def test_empty_text_rows_are_reported(tmp_path):
     (tmp_path / "d.jsonl").write_text('{"text": "fine"}\n{"text": "  "}\n{"text": 7}\n{"text": "also fine"}\n')
     out = tmp_path / "out"
-    result = run_cli("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=d.jsonl", "batch_size=4",
+    result = run_job("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=d.jsonl", "batch_size=4",
                      f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [p["id"] for p in read_jsonl(out / "predictions.jsonl")] == [0, 3]
@@ -70,7 +72,7 @@ def test_empty_text_rows_are_reported(tmp_path):
 def test_long_clip_whisper_long_form_with_timestamps(tmp_path):
     write_wav(tmp_path / "long" / "talk.wav", 45.0)
     out = tmp_path / "out"
-    result = run_cli("+task=asr", "model=tiny", "dataset=folder", "dataset.path=long", "task.params.return_timestamps=true",
+    result = run_job("+task=asr", "model=tiny", "dataset=folder", "dataset.path=long", "task.params.return_timestamps=true",
                      f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (prediction,) = read_jsonl(out / "predictions.jsonl")
@@ -80,7 +82,7 @@ def test_long_clip_whisper_long_form_with_timestamps(tmp_path):
 
 def test_whisper_with_chunk_length_warns_about_lost_text(tmp_path):
     write_wav(tmp_path / "clips" / "a.wav", 2.0)
-    result = run_cli("+task=asr", "model=tiny", "dataset=folder", "dataset.path=clips", "task.params.chunk_length_s=30",
+    result = run_job("+task=asr", "model=tiny", "dataset=folder", "dataset.path=clips", "task.params.chunk_length_s=30",
                      f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "chunk_length_s with Whisper" in result.stderr and "return_timestamps=true" in result.stderr
@@ -94,7 +96,7 @@ def test_long_clip_ctc_chunked_matches_plain_pipeline(tmp_path):
 
     clip = write_wav(tmp_path / "long" / "talk.wav", 40.0)
     out = tmp_path / "out"
-    result = run_cli("+task=asr", "model=tiny", "model.tiny=wav2vec2", "dataset=folder", "dataset.path=long",
+    result = run_job("+task=asr", "model=tiny", "model.tiny=wav2vec2", "dataset=folder", "dataset.path=long",
                      "task.params.chunk_length_s=10", "task.params.stride_length_s=2", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (prediction,) = read_jsonl(out / "predictions.jsonl")
@@ -106,7 +108,7 @@ def test_long_clip_ctc_chunked_matches_plain_pipeline(tmp_path):
 def test_bitsandbytes_quantization_runs_on_cpu(tmp_path, mode):
     pytest.importorskip("bitsandbytes")
     out = tmp_path / "out"
-    result = run_cli("+task=text-generation", "model=tiny", f"quantization={mode}", "task.params.max_new_tokens=3",
+    result = run_job("+task=text-generation", "model=tiny", f"quantization={mode}", "task.params.max_new_tokens=3",
                      "dataset.limit=2", "batch_size=2", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     predictions = read_jsonl(out / "predictions.jsonl")
