@@ -54,9 +54,8 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
     try:
         with _sigterm_as_interrupt():
             append = bool(done) or plan.cfg.get("resume") is not None
-            written = execute(plan, run_dir.path, bench=bench, done=done, append=append, keep=keep,
+            metrics = execute(plan, run_dir.path, bench=bench, done=done, append=append, keep=keep,
                               cache=invocation.pipelines())
-            metrics = Metrics.from_json(written)
         _export_tables(plan, run_dir)
         status = "ok"
         return metrics

@@ -33,14 +33,13 @@ from runner.engine.progress import library_progress_bars
 from runner.engine.settings import Settings
 from runner.engine.step_run import seed_everything
 from runner.models.cache import PipelineCache
-from runner.rundir import METRICS
-from runner.sinks import write_json
+from runner.rundir import Metrics, RunDir
 
 __all__ = ["execute", "OutOfMemory", "RowFailed"]
 
 
 def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = None, append: bool = False,
-            keep: dict[str, list] | None = None, cache: PipelineCache | None = None) -> dict:
+            keep: dict[str, list] | None = None, cache: PipelineCache | None = None) -> Metrics:
     """Run the plan into run_dir: predictions.jsonl, errors.jsonl, metrics.json; return the metrics.
 
     `done`: dataset positions already written (a resumed run) - skipped, and the files appended to.
@@ -71,10 +70,10 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
         error = f"{type(failure).__name__}: {failure}"
         raise
     finally:
-        metrics = execution.metrics(status, started, error)
+        metrics = Metrics.from_json(execution.metrics(status, started, error))
         if status == "oom" and execution.steps:
-            metrics["batch_size"] = max(run.batch_size for run in execution.steps)
-        write_json(run_dir / METRICS, metrics)
+            metrics.batch_size = max(run.batch_size for run in execution.steps)
+        RunDir(run_dir).write_metrics(metrics)
     return metrics
 
 

@@ -12,9 +12,9 @@ from runner.bench.autobatch import input_size
 from runner.bench.oom import check_injected_oom, is_oom
 from runner.bench.stats import Timer
 from runner.engine.errors import OutOfMemory
+from runner.engine.pipeline_step import field_value
 from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
-from runner.engine.pipeline_step import field_value
 from runner.tasks import TEXT
 
 log = logging.getLogger(__name__)

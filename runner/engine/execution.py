@@ -6,12 +6,12 @@ from pathlib import Path
 from runner.engine.autobatch import choose_batch_size
 from runner.engine.loop import Counters, PredictionWriter, RowLoop
 from runner.engine.metrics import build_metrics
-from runner.media import MediaFiles
 from runner.engine.progress import progress_bar
 from runner.engine.rows import RowReader, chunk_size
 from runner.engine.settings import Settings
 from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
+from runner.media import MediaFiles
 from runner.models.cache import PipelineCache, load_key
 from runner.rundir import ERRORS, PREDICTIONS
 from runner.sinks import JsonlSink

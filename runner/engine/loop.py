@@ -12,12 +12,12 @@ from typing import Callable, Iterable
 
 from runner.engine.calls import call_step
 from runner.engine.errors import RowFailed
+from runner.engine.pipeline_step import to_jsonable
 from runner.engine.rows import Item, step_view
 from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
 from runner.media import MediaFiles
 from runner.sinks import JsonlSink
-from runner.engine.pipeline_step import to_jsonable
 
 log = logging.getLogger(__name__)
 

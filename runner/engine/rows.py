@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from runner.engine.pipeline_step import field_value
 from runner.engine.settings import Settings
 from runner.sources import Row
-from runner.engine.pipeline_step import field_value
 
 if TYPE_CHECKING:
     from runner.engine.step_run import StepRun

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.engine.loop import Finish, RowLoop
+from runner.engine.pipeline_step import to_jsonable
 from runner.engine.rows import Item, chunk_size
 from runner.rundir import STAGES
 from runner.sinks import JsonlSink
-from runner.engine.pipeline_step import to_jsonable
 
 if TYPE_CHECKING:
     from runner.engine.execution import Execution

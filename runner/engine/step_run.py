@@ -7,8 +7,8 @@ from typing import Any
 
 from runner.bench.stats import BatchRecorder
 from runner.engine.metrics import placement
-from runner.engine.settings import Settings
 from runner.engine.pipeline_step import PipelineStep
+from runner.engine.settings import Settings
 from runner.tasks import TASKS
 
 log = logging.getLogger(__name__)

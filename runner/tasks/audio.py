@@ -22,9 +22,8 @@ class TextToAudio(Task):
     def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
         # A forward-only model (VITS) pads a batch: every waveform comes back as long as the longest, with
         # a non-silent tail, and differs from an unbatched run. Such models get one text per call.
-        if not pipe.model.can_generate():
-            batch_size = 1
-        return list(pipe(inputs, batch_size=batch_size, **params))
+        one_at_a_time = not pipe.model.can_generate()
+        return super().call(pipe, pipeline_task, inputs, 1 if one_at_a_time else batch_size, params)
 
     def record_output(self, output: Any, media) -> Any:
         """The waveform goes to a WAV file ((samples,) on transformers 5, (1, samples) on 4.x)."""

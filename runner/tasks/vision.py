@@ -98,7 +98,7 @@ class ZeroShotObjectDetection(Task):
         params = dict(params)
         labels = list(params.pop("candidate_labels"))
         rows = [{"image": image, "candidate_labels": labels} for image in inputs]
-        return list(pipe(rows, batch_size=batch_size, **params))
+        return super().call(pipe, pipeline_task, rows, batch_size, params)
 
 
 class DepthEstimation(Task):

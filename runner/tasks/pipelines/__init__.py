@@ -10,13 +10,6 @@ from __future__ import annotations
 PREFIX = "runner-"
 
 
-def provided() -> list[str]:
-    """The tasks the runner has its own pipeline for (Task.port)."""
-    from runner.tasks import TASKS
-
-    return [task.id for task in TASKS.values() if task.port is not None]
-
-
 def registered_name(task_id: str) -> str:
     return PREFIX + task_id
 
