@@ -25,6 +25,11 @@ CASES = [
     (["+task=text-generation", "task.params.max_new_tokens=-3"], "task.params.max_new_tokens: must be >= 1"),
     (["+task=text-generation", "+task.params.max_tokens=3"], "did you mean 'max_new_tokens'"),
     (["dataset=sample"], "task: no task given"),
+    # the added tasks' parameters, and the choices filled in from code (task ids, tiny architectures)
+    (["+task=zero-shot-image-classification"], "task.params.candidate_labels: is required"),
+    (["+task=segmentation", "task.params.subtask=everything"], "task.params.subtask"),
+    (["+task=tts", "+task.params.speed=2"], "task.params.speed: unknown key"),
+    (["+task=ner", "model=tiny", "model.tiny=gpt3"], "model.tiny: 'gpt3' is not allowed"),
     # mistakes Hydra itself catches while composing, turned into config errors too
     (["+task=text-generation", "task.params.max_tokens=3"], "did you mean 'max_new_tokens'"),
     (["+task=text-generation", "datset.path=x"], "datset: unknown key"),
