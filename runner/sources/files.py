@@ -1,19 +1,22 @@
 """Tabular files (csv, json/jsonl, parquet, txt) and folders of audio/image/text files."""
 from __future__ import annotations
 
-import csv
-import json
+import itertools
 from pathlib import Path
 
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD, Source, TextFile
+from runner.sources.readers import BOM, csv_header, csv_records, json_records, jsonl_records, txt_records
 from runner.tasks import AUDIO, IMAGE, TEXT
 
 EXTENSIONS = {
-    AUDIO: (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".aiff", ".aif"),
+    # soundfile decodes the first six; PyAV the others (runner.sources.audio)
+    AUDIO: (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".m4a", ".opus", ".webm", ".mp4", ".aac", ".mka"),
     IMAGE: (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"),
     TEXT: (".txt", ".md"),
 }
+# JSON rows may differ in their keys: the columns are those found in this many first rows.
+PEEK_ROWS = 50
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".txt": "txt"}
 
 
@@ -29,6 +32,8 @@ def _existing_path(cfg: dict, want_dir: bool) -> Path:
 
 
 class FileSource(Source):
+    location_key = "dataset.path"
+
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
         self.path = _existing_path(cfg, want_dir=False)
@@ -48,79 +53,64 @@ class FileSource(Source):
         return fmt
 
     def _looks_like_jsonl(self) -> bool:
-        with open(self.path) as f:
-            head = f.read(1).strip() or f.readline()[:1]
-        return head == "{"
+        with open(self.path, "rb") as f:
+            head = f.read(64).removeprefix(BOM).lstrip()
+        return head[:1] == b"{"
 
     def base_dir(self) -> Path:
         return self.path.parent
 
     def columns(self) -> list[str]:
+        if self.path.stat().st_size == 0:
+            raise ConfigError("dataset.path", f"'{self.cfg['path']}' is empty", "point dataset.path at a file with rows")
         if self.format == "csv":
-            with open(self.path, newline="") as f:
-                return next(csv.reader(f), [])
+            return csv_header(self.path)
         if self.format == "txt":
             return [TEXT]
         if self.format == "parquet":
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(self.path).names)
-        first = next(iter(self._json_records()), None)
-        return list(first) if isinstance(first, dict) else []
+        return self._peeked_columns()
+
+    def _peeked_columns(self) -> list[str]:
+        """JSON rows need not share their keys: the columns are those of the first rows."""
+        names: dict[str, None] = {}
+        first_bad = None
+        for record in itertools.islice(self._json_records(), PEEK_ROWS):
+            if BAD_RECORD in record:
+                first_bad = first_bad or record[BAD_RECORD]
+            else:
+                names.update(dict.fromkeys(record))
+        if first_bad and not names:
+            raise ConfigError("dataset.path", f"none of the first rows of '{self.cfg['path']}' can be read: {first_bad}",
+                              "check the file's format and encoding (UTF-8)")
+        return list(names)
 
     def records(self):
-        readers = {"csv": self._csv_records, "txt": self._txt_records, "parquet": self._parquet_records}
-        yield from enumerate(readers.get(self.format, self._json_records)())
+        readers = {"csv": csv_records, "txt": txt_records, "parquet": self._parquet_records}
+        yield from enumerate(readers.get(self.format, self._json_records)(self.path))
 
-    def _csv_records(self):
-        with open(self.path, newline="") as f:
-            yield from csv.DictReader(f)
-
-    def _txt_records(self):
-        with open(self.path) as f:
-            for line in f:
-                line = line.rstrip("\n")
-                if line.strip():
-                    yield {TEXT: line}
-
-    def _parquet_records(self):
+    @staticmethod
+    def _parquet_records(path: Path):
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=1024):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
 
-    def _json_records(self):
-        if self.format == "jsonl":
-            with open(self.path) as f:
-                for number, line in enumerate(f, 1):
-                    if line.strip():
-                        yield _parse_json_line(line, self.path, number)
-            return
-        with open(self.path) as f:
-            data = json.load(f)
-        if isinstance(data, dict):  # {"data": [...]} or {"column": [values...]}
-            lists = [v for v in data.values() if isinstance(v, list)]
-            if len(lists) == 1 and all(isinstance(x, dict) for x in lists[0]):
-                data = lists[0]
-            else:
-                data = [dict(zip(data, values)) for values in zip(*data.values())]
-        yield from data
-
-
-def _parse_json_line(line: str, path: Path, number: int):
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as error:
-        # A broken line is one bad row, not a dead run: give it a record the step will reject.
-        return {BAD_RECORD: f"{path.name}:{number}: invalid JSON ({error.msg})"}
+    def _json_records(self, path: Path | None = None):
+        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path)
 
 
 class FolderSource(Source):
     """One row per file; the id is the path relative to the folder."""
 
+    location_key = "dataset.path"
+
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
         self.path = _existing_path(cfg, want_dir=True)
+        self._listed: list[Path] | None = None
 
     def _extensions(self) -> tuple[str, ...]:
         if self.cfg.get("extensions"):
@@ -128,9 +118,18 @@ class FolderSource(Source):
         return tuple(ext for modality in set(self.spec.inputs.values()) for ext in EXTENSIONS[modality])
 
     def _files(self) -> list[Path]:
-        pattern = "**/*" if self.cfg.get("recursive", True) else "*"
-        extensions = self._extensions()
-        return sorted(p for p in self.path.glob(pattern) if p.is_file() and p.suffix.lower() in extensions)
+        """The folder's matching files, listed once; none is a config error, found before the model loads."""
+        if self._listed is None:
+            pattern = "**/*" if self.cfg.get("recursive", True) else "*"
+            extensions = self._extensions()
+            self._listed = sorted(p for p in self.path.glob(pattern) if p.is_file() and p.suffix.lower() in extensions)
+        if not self._listed:
+            where = "" if self.cfg.get("recursive", True) else " (dataset.recursive=false: its subfolders not searched)"
+            raise ConfigError(
+                "dataset.path", f"no {'/'.join(self._extensions())} files in '{self.cfg['path']}'{where}",
+                "set dataset.extensions to the files' extensions" + _found_hint(self.path),
+            )
+        return self._listed
 
     def size(self) -> int:
         return len(self._files())
@@ -146,14 +145,20 @@ class FolderSource(Source):
         return next((m for m, exts in EXTENSIONS.items() if suffix in exts), IMAGE if IMAGE in self.spec.inputs.values() else AUDIO)
 
     def records(self):
-        files = self._files()
-        if not files:
-            raise ConfigError(
-                "dataset.path", f"no {'/'.join(self._extensions())} files in '{self.cfg['path']}'",
-                "set dataset.extensions to the files' extensions",
-            )
-        for path in files:
+        for path in self._files():
             relative = path.relative_to(self.path).as_posix()
             modality = self._modality(path)
             value = TextFile(str(path)) if modality == TEXT else str(path)
             yield relative, {"path": str(path), modality: value}
+
+
+def _found_hint(folder: Path) -> str:
+    """What the folder does hold, by extension, so the right dataset.extensions is one look away."""
+    found: dict[str, int] = {}
+    for path in itertools.islice((p for p in folder.rglob("*") if p.is_file()), 10000):
+        suffix = path.suffix.lower() or "(none)"
+        found[suffix] = found.get(suffix, 0) + 1
+    if not found:
+        return "; the folder holds no files"
+    common = sorted(found.items(), key=lambda item: -item[1])[:5]
+    return "; the folder holds " + ", ".join(f"{count} {suffix}" for suffix, count in common)

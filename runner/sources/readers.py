@@ -1,0 +1,166 @@
+"""Per-row readers of text data files (csv, json lines, json, txt).
+
+Each yields one record per row of the file. A row that cannot be read (a byte that is not UTF-8, a
+broken JSON line, a CSV line with too few or too many fields) is still one record: {BAD_RECORD:
+"<file>:<line>: <reason>"}, so it fails alone, in its place, and every other row is read.
+Files are read as bytes and decoded row by row: one bad byte spoils its own row, not the file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+from runner.errors import ConfigError
+from runner.sources import BAD_RECORD
+from runner.tasks import TEXT
+
+BOM = b"\xef\xbb\xbf"
+
+
+def bad(where: str, reason: str) -> dict:
+    return {BAD_RECORD: f"{where}: {reason}"}
+
+
+def not_utf8(text: str) -> str | None:
+    """Why `text` (decoded with errors="surrogateescape") is not UTF-8, or None when it is.
+    An undecodable byte comes back as a lone surrogate, which UTF-8 cannot encode."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"byte 0x{ord(text[error.start]) - 0xDC00:02x} is not UTF-8"
+    return None
+
+
+def allow_large_csv_fields() -> None:
+    """csv refuses fields over 131,072 characters by default, but a long document is still one text.
+    The limit is a C long, which sys.maxsize overflows where a long has 32 bits (Windows)."""
+    try:
+        csv.field_size_limit(sys.maxsize)
+    except OverflowError:
+        csv.field_size_limit(2**31 - 1)
+
+
+def open_text(path: Path) -> io.TextIOWrapper:
+    """The file as text whose bad bytes are kept (as surrogates) for the row that holds them to report."""
+    return io.TextIOWrapper(open(path, "rb"), encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def csv_header(path: Path) -> list[str]:
+    allow_large_csv_fields()
+    with open_text(path) as f:
+        return next(csv.reader(f), [])
+
+
+def csv_records(path: Path) -> Iterator[dict]:
+    allow_large_csv_fields()
+    with open_text(path) as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        while header is not None:
+            line = reader.line_num + 1  # where the next record starts (a quoted field may span lines)
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:  # csv goes on at the next line
+                yield bad(f"{path.name}:{line}", f"unreadable CSV ({error})")
+                continue
+            if values:  # a blank line is no row
+                yield _csv_record(header, values, f"{path.name}:{line}")
+
+
+def _csv_record(header: list[str], values: list[str], where: str) -> dict:
+    if len(values) != len(header):
+        return bad(where, f"{len(values)} field{'s' * (len(values) != 1)}, the header has {len(header)}")
+    record = dict(zip(header, values))
+    for column, value in record.items():
+        reason = not_utf8(value)
+        if reason:
+            return bad(where, f"{reason} (column '{column}')")
+    return record
+
+
+def jsonl_records(path: Path) -> Iterator[dict]:
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if number == 1:
+                line = line.removeprefix(BOM)
+            if line.strip():
+                yield _json_line(line, f"{path.name}:{number}")
+
+
+def _json_line(line: bytes, where: str) -> dict:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return bad(where, f"byte 0x{line[error.start]:02x} is not UTF-8 (column {error.start + 1})")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        return bad(where, f"invalid JSON ({error.msg})")
+    if not isinstance(value, dict):
+        return bad(where, f"expected a JSON object, got {_json_type(value)}")
+    return value
+
+
+def json_records(path: Path) -> Iterator[dict]:
+    """A JSON file: a list of objects, {"<key>": [objects]}, or {"column": [values...]}."""
+    text = path.read_bytes().removeprefix(BOM).decode("utf-8", "surrogateescape")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError("dataset.path", f"'{path}' is not valid JSON ({error.msg} at line {error.lineno} column "
+                                          f"{error.colno})", "fix the file, or write JSON Lines (one object per "
+                                          "line, .jsonl): a broken line then fails its row alone") from None
+    for number, element in enumerate(_json_rows(data, path), 1):
+        yield _json_element(element, f"{path.name}: element {number}")
+
+
+def _json_rows(data: Any, path: Path) -> list:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1 and all(isinstance(x, dict) for x in lists[0]):
+            return lists[0]  # {"data": [...]}
+        if lists and len(lists) == len(data):
+            return [dict(zip(data, values)) for values in zip(*data.values())]  # {"column": [values...]}
+    raise ConfigError("dataset.path", f"'{path}' holds a JSON {_json_type(data)}, not rows",
+                      'write a list of objects ([{"text": ...}, ...]) or one object per line (.jsonl)')
+
+
+def _json_element(element: Any, where: str) -> dict:
+    if not isinstance(element, dict):
+        return bad(where, f"expected a JSON object, got {_json_type(element)}")
+    for key, value in element.items():
+        reason = isinstance(value, str) and not_utf8(value)
+        if reason:
+            return bad(where, f"{reason} (field '{key}')")
+    return element
+
+
+def txt_records(path: Path) -> Iterator[dict]:
+    """One row per non-blank line."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if number == 1:
+                line = line.removeprefix(BOM)
+            try:
+                text = line.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                if line.strip():
+                    yield bad(f"{path.name}:{number}", f"byte 0x{line[error.start]:02x} is not UTF-8")
+                continue
+            if text.strip():
+                yield {TEXT: text}
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
