@@ -1,6 +1,7 @@
 """Turn a row's raw value into what a pipeline takes: str, {"raw", "sampling_rate"}, or a PIL image.
 
-Audio is decoded with soundfile and resampled with soxr, so neither ffmpeg nor torchaudio is needed.
+Audio is decoded with soundfile, or PyAV for what soundfile cannot read (runner.sources.audio), and
+resampled with soxr: neither a system ffmpeg nor torchaudio is needed.
 Every failure raises ValueError with a message that names the file, so the row's error says why.
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.sources import TextFile
+from runner.sources.audio import probe_audio_file, read_audio
+from runner.tasks import AUDIO, IMAGE, TEXT
 
 
 def resolve_path(value: str, base_dir: Path | None) -> Path:
@@ -56,7 +59,7 @@ def _read_audio(value: Any, base_dir: Path | None):
         if value.get("raw") is not None:
             return value["raw"], int(value["sampling_rate"])
         if value.get("bytes"):
-            return _soundfile_read(io.BytesIO(value["bytes"]), value.get("path") or "<bytes>")
+            return read_audio(io.BytesIO(value["bytes"]), value.get("path") or "<bytes>")
         if value.get("path"):
             value = value["path"]
     if hasattr(value, "get_all_samples"):  # torchcodec AudioDecoder (datasets >= 4)
@@ -66,24 +69,20 @@ def _read_audio(value: Any, base_dir: Path | None):
         path = resolve_path(str(value), base_dir)
         if not path.is_file():
             raise ValueError(f"audio file not found: {path}")
-        return _soundfile_read(path, str(path))
+        return read_audio(str(path), str(path))
     raise ValueError(f"expected an audio file path or array, got {type(value).__name__}")
 
 
-def _soundfile_read(source, name: str):
-    import soundfile
-
-    try:
-        return soundfile.read(source, dtype="float32", always_2d=False)
-    except Exception as error:  # soundfile raises LibsndfileError/RuntimeError/TypeError by format
-        raise ValueError(f"cannot decode audio {name}: {error}") from error
-
-
 def decode_image(value: Any, base_dir: Path | None = None):
+    return _open_image(value, base_dir, load=True)
+
+
+def _open_image(value: Any, base_dir: Path | None, load: bool):
+    """The image as RGB (`load`: decoded now, inside this row), or, without `load`, only its header read."""
     from PIL import Image
 
     if isinstance(value, Image.Image):
-        return value.convert("RGB")
+        return value.convert("RGB") if load else value
     if isinstance(value, dict) and (value.get("bytes") or value.get("path")):
         value = io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"]
     if isinstance(value, (str, Path)):
@@ -94,6 +93,27 @@ def decode_image(value: Any, base_dir: Path | None = None):
         raise ValueError(f"expected an image file path or image, got {type(value).__name__}")
     try:
         with Image.open(value) as image:
-            return image.convert("RGB")  # forces the full decode now, inside this row
+            return image.convert("RGB") if load else image.size
     except Exception as error:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
         raise ValueError(f"cannot decode image {value}: {error}") from error
+
+
+def probe(modality: str, value: Any, base_dir: Path | None = None) -> None:
+    """Raise ValueError (why) unless `value` can be decoded as `modality`, cheaply: of a file, only its
+    header is read. The plan asks this of the first rows, before a model loads."""
+    if modality == AUDIO:
+        _probe_audio(value, base_dir)
+    elif modality == IMAGE:
+        _open_image(value, base_dir, load=False)
+    elif modality == TEXT:
+        decode_text(value, base_dir)
+
+
+def _probe_audio(value: Any, base_dir: Path | None) -> None:
+    if not isinstance(value, (str, Path)):
+        _read_audio(value, base_dir)  # an array, or bytes in memory: cheap to decode
+        return
+    path = resolve_path(str(value), base_dir)
+    if not path.is_file():
+        raise ValueError(f"audio file not found: {path}")
+    probe_audio_file(str(path))
