@@ -1,11 +1,19 @@
-"""Anything `datasets.load_dataset` takes: a hub name, a local folder, or a builder with data_files."""
+"""Anything `datasets.load_dataset` takes (a hub name, a local folder, a builder with data_files), and
+folders written by `save_to_disk`, which only `load_from_disk` reads."""
 from __future__ import annotations
 
-from runner.errors import RunError
+from pathlib import Path
+
+from runner.errors import ConfigError, RunError
 from runner.sources import Source
+
+# What Dataset.save_to_disk and DatasetDict.save_to_disk write at the top of their folder.
+SAVED_MARKERS = ("state.json", "dataset_dict.json")
 
 
 class HFSource(Source):
+    location_key = "dataset.name"
+
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
         self._dataset = None
@@ -19,6 +27,9 @@ class HFSource(Source):
         import datasets
 
         cfg = self.cfg
+        saved = saved_dataset(cfg["name"])
+        if saved is not None:
+            return self._load_saved(saved)
         kwargs = {k: cfg[k] for k in ("data_files", "data_dir", "revision") if cfg.get(k) is not None}
         try:
             return datasets.load_dataset(
@@ -30,6 +41,23 @@ class HFSource(Source):
                 f"dataset.name={cfg['name']!r}: could not load it ({type(error).__name__}: {error})",
                 "check dataset.name/config/split/data_files; a hub dataset needs the network or a local cache",
             ) from error
+
+    def _load_saved(self, path: Path):
+        """A folder written by Dataset.save_to_disk (or DatasetDict.save_to_disk: dataset.split picks one)."""
+        import datasets
+
+        try:
+            dataset = datasets.load_from_disk(str(path))
+        except Exception as error:  # a damaged folder: datasets raises FileNotFoundError, ValueError, ArrowInvalid...
+            raise RunError(f"dataset.name={self.cfg['name']!r}: could not load the saved dataset "
+                           f"({type(error).__name__}: {error})", "save it again with Dataset.save_to_disk") from error
+        if isinstance(dataset, datasets.DatasetDict):
+            split = self.cfg.get("split") or "train"
+            if split not in dataset:
+                raise ConfigError("dataset.split", f"'{split}' is not a split of the saved dataset {self.cfg['name']!r}",
+                                  f"its splits: {', '.join(dataset)}")
+            dataset = dataset[split]
+        return dataset.to_iterable_dataset() if self.cfg.get("streaming") else dataset
 
     def columns(self) -> list[str]:
         dataset = self.dataset()
@@ -44,3 +72,11 @@ class HFSource(Source):
 
     def records(self):
         yield from enumerate(self.dataset())
+
+
+def saved_dataset(name: str) -> Path | None:
+    """The folder when dataset.name is one written by save_to_disk, which load_dataset cannot read."""
+    path = Path(name).expanduser()
+    if path.is_dir() and any((path / marker).is_file() for marker in SAVED_MARKERS):
+        return path
+    return None

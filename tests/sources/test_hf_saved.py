@@ -1,0 +1,38 @@
+"""dataset=hf reads a folder written by save_to_disk (load_dataset cannot): a Dataset, or one split of
+a DatasetDict chosen by dataset.split."""
+from __future__ import annotations
+
+import pytest
+
+from runner.errors import ConfigError
+from runner.sources import open_source, resolve_mapping
+from runner.tasks import TASKS
+
+HF = {"type": "hf", "config": None, "split": "train", "data_files": None, "data_dir": None, "revision": None,
+      "streaming": False, "column": None, "fields": {"text": None}, "id_column": None, "limit": None}
+
+
+def texts(name, **cfg):
+    source = open_source({**HF, "name": str(name), **cfg}, TASKS["text-classification"])
+    return [row.fields["text"] for row in source.rows(resolve_mapping(source))], source.size()
+
+
+def test_a_saved_dataset_folder_loads_with_load_from_disk(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, 1, 0]}).save_to_disk(str(tmp_path / "saved"))
+    assert texts(tmp_path / "saved") == (["a", "b", "c"], 3)
+    assert texts(tmp_path / "saved", streaming=True) == (["a", "b", "c"], None)
+
+
+def test_a_saved_dataset_dict_gives_the_split_named(tmp_path):
+    import datasets
+
+    datasets.DatasetDict({
+        "train": datasets.Dataset.from_dict({"text": ["t1", "t2"]}),
+        "test": datasets.Dataset.from_dict({"text": ["only test"]}),
+    }).save_to_disk(str(tmp_path / "saved"))
+    assert texts(tmp_path / "saved", split="test") == (["only test"], 1)
+    with pytest.raises(ConfigError) as caught:
+        texts(tmp_path / "saved", split="validation")
+    assert caught.value.key == "dataset.split" and "train, test" in caught.value.hint
