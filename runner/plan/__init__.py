@@ -11,6 +11,7 @@ from runner.errors import ConfigError
 from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
 from runner.repro.resume import resume_record
 from runner.sources import Source, open_source, resolve_mapping
+from runner.sources.checks import check_first_rows
 from runner.tasks import MODALITIES, TASKS
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
                 source_mapping[field] = first_mapping[field] if graph.one_task else field
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(steps, graph)
+    check_first_rows(source, source_mapping, graph, steps, cfg.get("shard"))
     if cfg.get("resume"):
         resume_record(cfg["resume"])
     if not cfg["graph"]["show"]:

@@ -39,6 +39,8 @@ class Source:
 
     #: the config key naming where the data comes from, for messages
     location_key = "dataset"
+    #: where columns() looked, for messages: a source whose rows differ in their keys peeks at the first ones
+    columns_seen = "the data"
 
     def __init__(self, cfg: dict, spec: Task):
         self.cfg = cfg
@@ -49,6 +51,14 @@ class Source:
 
     def records(self) -> Iterator[tuple[Any, dict[str, Any]]]:
         raise NotImplementedError
+
+    def rereadable(self) -> bool:
+        """Whether rows() can be read more than once (so a peek at the first rows costs the run nothing)."""
+        return True
+
+    def describe(self) -> str:
+        """The data, as messages name it."""
+        return f"'{self.cfg['path']}'" if self.cfg.get("path") else "the data"
 
     def size(self) -> int | None:
         """Number of rows when known without reading the data (for the progress bar), else None."""
@@ -115,6 +125,8 @@ def resolve_mapping(source: Source) -> dict[str, str]:
     """Decide which column feeds each task input, or raise ConfigError naming the key to set."""
     cfg, spec = source.cfg, source.spec
     columns = source.columns()
+    if not columns and source.rereadable() and next(iter(source.records()), None) is None:
+        raise no_rows(source)  # say so, rather than that no column feeds the task
     given = {k: v for k, v in (cfg.get("fields") or {}).items() if v}
     if cfg.get("column"):
         given[spec.primary_input] = cfg["column"]
@@ -125,7 +137,7 @@ def resolve_mapping(source: Source) -> dict[str, str]:
             column = given[name]
             if columns and column not in columns:
                 key = "dataset.column" if cfg.get("column") == column and name == spec.primary_input else f"dataset.fields.{name}"
-                raise ConfigError(key, f"column '{column}' is not in the data", _columns_hint(columns))
+                raise ConfigError(key, f"column '{column}' is not in {source.columns_seen}", _columns_hint(columns))
             mapping[name] = column
         elif name in defaults:
             mapping[name] = defaults[name]
@@ -144,6 +156,11 @@ def resolve_mapping(source: Source) -> dict[str, str]:
     if cfg.get("id_column") and columns and cfg["id_column"] not in columns:
         raise ConfigError("dataset.id_column", f"column '{cfg['id_column']}' is not in the data", _columns_hint(columns))
     return mapping
+
+
+def no_rows(source: Source) -> ConfigError:
+    return ConfigError(source.location_key, f"{source.describe()} has no rows",
+                       "a CSV needs a header line and a row; JSON Lines one object; a text file one non-blank line")
 
 
 def _columns_hint(columns: list[str]) -> str:

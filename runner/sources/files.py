@@ -77,6 +77,7 @@ class FileSource(Source):
         """JSON rows need not share their keys: the columns are those of the first rows."""
         names: dict[str, None] = {}
         first_bad = None
+        self.columns_seen = f"the first {PEEK_ROWS} rows"
         for record in itertools.islice(self._json_records(), PEEK_ROWS):
             if BAD_RECORD in record:
                 first_bad = first_bad or record[BAD_RECORD]

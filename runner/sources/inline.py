@@ -9,6 +9,11 @@ from runner.sources import Source
 
 
 class InlineSource(Source):
+    location_key = "dataset.rows"
+
+    def describe(self) -> str:
+        return "dataset.rows"
+
     def _records(self) -> list[dict]:
         return [row if isinstance(row, dict) else {self.spec.primary_input: row} for row in self.cfg["rows"]]
 
@@ -27,6 +32,9 @@ class InlineSource(Source):
 
 class SampleSource(Source):
     """A few rows per modality (sentences, wav clips, png images) from runner/sample_data/."""
+
+    def describe(self) -> str:
+        return "the sample data"
 
     def columns(self) -> list[str]:
         with open(SAMPLE_DIR / "samples.jsonl") as f:

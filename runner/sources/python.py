@@ -87,6 +87,8 @@ def _frame_records(frame) -> Iterator[dict]:
 class PythonSource(Source):
     """dataset.type=python: rows from a list, an iterator (read once, lazily), a DataFrame or a Dataset."""
 
+    location_key = "inputs"
+
     def __init__(self, cfg: dict, spec, rows: Any):
         super().__init__(cfg, spec)
         self.rows_object = rows
@@ -124,6 +126,12 @@ class PythonSource(Source):
 
     def size(self) -> int | None:
         return len(self.rows_object) if self.kind in SIZED else None
+
+    def rereadable(self) -> bool:
+        return self.kind not in ONE_PASS
+
+    def describe(self) -> str:
+        return f"the inputs ({self.kind})"
 
     def records(self) -> Iterator[tuple[int, dict]]:
         for position, item in enumerate(self._items()):
