@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.errors import ConfigError, RunError
-from runner.sources import Source
+from runner.sources import BAD_RECORD, Source
 
 # What Dataset.save_to_disk and DatasetDict.save_to_disk write at the top of their folder.
 SAVED_MARKERS = ("state.json", "dataset_dict.json")
@@ -71,7 +71,20 @@ class HFSource(Source):
         return len(dataset) if hasattr(dataset, "__len__") else None
 
     def records(self):
-        yield from enumerate(self.dataset())
+        """The rows in order; a row that datasets cannot decode (a corrupt image or audio under an Image or
+        Audio feature) ends its iterator, so it becomes an error row and reading goes on after it."""
+        dataset, position = self.dataset(), 0
+        rows = iter(dataset)
+        while True:
+            try:
+                record = next(rows)
+            except StopIteration:
+                return
+            except Exception as error:  # whatever the feature's decoder raised
+                record = {BAD_RECORD: f"row {position}: {type(error).__name__}: {error}"}
+                rows = iter(dataset.skip(position + 1))
+            yield position, record
+            position += 1
 
 
 def saved_dataset(name: str) -> Path | None:

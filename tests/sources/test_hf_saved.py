@@ -36,3 +36,23 @@ def test_a_saved_dataset_dict_gives_the_split_named(tmp_path):
     with pytest.raises(ConfigError) as caught:
         texts(tmp_path / "saved", split="validation")
     assert caught.value.key == "dataset.split" and "train, test" in caught.value.hint
+
+
+def test_a_row_datasets_cannot_decode_is_an_error_row_and_reading_goes_on(tmp_path):
+    import io
+
+    import datasets
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, format="PNG")
+    images = [{"bytes": png.getvalue(), "path": None}, {"bytes": b"broken", "path": None}, {"bytes": png.getvalue(), "path": None}]
+    datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()})) \
+        .save_to_disk(str(tmp_path / "saved"))
+    for streaming in (False, True):
+        source = open_source({**HF, "name": str(tmp_path / "saved"), "streaming": streaming, "fields": {"image": None}},
+                             TASKS["image-classification"])
+        rows = list(source.rows(resolve_mapping(source)))
+        assert [r.index for r in rows] == [0, 1, 2]
+        assert [r.error is None for r in rows] == [True, False, True], streaming
+        assert rows[1].error.startswith("row 1: UnidentifiedImageError")
