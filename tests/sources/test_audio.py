@@ -84,3 +84,23 @@ def test_folder_collects_the_formats_pyav_decodes(tmp_path):
     rows = list(source.rows(resolve_mapping(source)))
     assert [r.id for r in rows] == ["a.wav", "b.webm", "c.mp4"]
     assert all(len(decode_audio(r.fields["audio"], 16000)["raw"]) > 2000 for r in rows)
+
+
+def test_speech_recognition_over_a_folder_of_mixed_formats_reports_the_truncated_file(tmp_path):
+    import json
+
+    from tests.conftest import read_jsonl, run_job
+
+    (tmp_path / "clips").mkdir()
+    write_encoded(tmp_path / "clips" / "a.m4a", "mp4", "aac")
+    write_encoded(tmp_path / "clips" / "b.webm", "webm", "libopus")
+    cut_in_half(write_wav(tmp_path / "clips" / "c.wav", 1.0))
+    write_wav(tmp_path / "clips" / "d.wav", 1.0)
+    out = tmp_path / "out"
+    result = run_job("+task=asr", "model=tiny", "dataset=folder", "dataset.path=clips", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert result.returncode in (0, 4), result.stderr  # 4: rows failed (the engine's exit code of #13)
+    assert [p["id"] for p in read_jsonl(out / "predictions.jsonl")] == ["a.m4a", "b.webm", "d.wav"]
+    (error,) = read_jsonl(out / "errors.jsonl")
+    assert error["id"] == "c.wav" and "is truncated" in error["error"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["rows_in"], metrics["rows_out"], metrics["rows_error"]) == (4, 3, 1)
