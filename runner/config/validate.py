@@ -135,8 +135,11 @@ def _leaf_errors(errors):
             deepest = [e for e in by_path if len(e.absolute_path) == len(by_path[0].absolute_path)]
             if error.validator == "allOf":
                 yield from _leaf_errors(deepest)
-            else:
-                yield from _leaf_errors(deepest[:1])
+            else:  # a branch the value's type fits says best what is wrong with it ([csv, csv]: twice)
+                mistyped = {e.relative_schema_path[0] for e in error.context if e.validator == "type"}
+                telling = [e for e in deepest if e.validator not in ("type", "enum", "const")
+                           and e.relative_schema_path[0] not in mistyped]
+                yield from _leaf_errors((telling or deepest)[:1])
         else:
             yield error
 
@@ -183,6 +186,8 @@ def _to_config_error(error, prefix: str) -> ConfigError:
         return ConfigError(key, f"must be {op} {error.validator_value}, got {value!r}", _range_hint(schema, description))
     if kind == "pattern":
         return ConfigError(key, f"{value!r} is not valid", f"allowed: {description}" if description else f"must match {error.validator_value}")
+    if kind == "uniqueItems":
+        return ConfigError(key, f"{value!r} names a value twice", "list each value once")
     if kind in ("minItems", "minLength"):
         return ConfigError(key, f"must not be empty, got {value!r}", description)
     return ConfigError(key, f"{value!r}: {error.message}", description)
