@@ -122,6 +122,11 @@ CORPUS = [
          "not in the data"),
     case("qa question column absent", ["+task=qa", "dataset=file", "dataset.path=data/good.csv"], "dataset.column",
          "no column feeds the task input 'question'"),
+    case("jsonl field absent", [TC, "dataset=file", "dataset.path=data/other.jsonl"], "dataset.column",
+         "no column feeds the task input 'text'"),
+    case("mapped column absent", ["+task=qa", "dataset=file", "dataset.path=data/good.csv",
+                                  "dataset.fields.question=text", "dataset.fields.context=ctx"], "dataset.fields.context",
+         "'ctx'"),
     case("file empty", [TC, "dataset=file", "dataset.path=data/empty.csv"], "dataset", "empty", marks=SOURCES),
     case("jsonl empty", [TC, "dataset=file", "dataset.path=data/empty.jsonl"], "dataset", "empty", marks=SOURCES),
     case("text column to image task", ["+task=image-classification", "dataset=file", "dataset.path=data/good.csv",
@@ -190,6 +195,7 @@ def workspace(tmp_path_factory) -> Path:
     (root / "data" / "good.csv").write_text("text,label\nfine,1\n")
     (root / "data" / "empty.csv").write_text("")
     (root / "data" / "empty.jsonl").write_text("")
+    (root / "data" / "other.jsonl").write_text('{"title": "a", "body": "b"}\n')
     (root / "empty_dir").mkdir()
     write_png(root / "images" / "a.png")
     for name in ("bert-tiny", "gpt2-small"):
