@@ -124,7 +124,7 @@ class RunDir:
         return self.path / RECORD
 
     def read_metrics(self) -> Metrics | None:
-        """None when there is no metrics.json; ValueError when it is not JSON (cut short mid-write)."""
+        """None when there is no metrics.json; RunFileError when it is unreadable (cut short mid-write)."""
         data = _read_object(self.metrics_file)
         return None if data is None else Metrics.from_json(data)
 
@@ -132,7 +132,7 @@ class RunDir:
         write_json(self.metrics_file, metrics.to_json())
 
     def read_record(self) -> RunRecord | None:
-        """None when there is no run.json; ValueError when it is not JSON."""
+        """None when there is no run.json; RunFileError when it is unreadable."""
         data = _read_object(self.record_file)
         return None if data is None else RunRecord.from_json(data)
 
@@ -140,10 +140,34 @@ class RunDir:
         write_json(self.record_file, record)
 
 
+class RunFileError(ValueError):
+    """run.json or metrics.json is there but cannot be read back: not UTF-8, not JSON (cut short
+    mid-write, edited by hand), or JSON that is not an object. A ValueError, so callers that only
+    skip unreadable files (the sweep report) keep working; config-phase callers (resume=, rerun=,
+    merge=) turn it into a ConfigError naming the file (runner.repro.saved)."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 def _read_object(path: Path) -> dict | None:
-    """The JSON object in the file; None when there is no file. JSON that is not an object reads as {}."""
+    """The JSON object in the file; None when there is no file; RunFileError when it is no JSON object."""
     if not path.is_file():
         return None
-    data = json.loads(path.read_text())
-    return data if isinstance(data, dict) else {}
-
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise RunFileError(path, f"is not UTF-8 text (byte {error.start})") from None
+    if not text.strip():
+        raise RunFileError(path, "is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        cut = " (cut short?)" if error.pos >= len(text.rstrip()) else ""
+        raise RunFileError(path, f"is not valid JSON{cut}: {error.msg} at line {error.lineno} column {error.colno}") from None
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
+        raise RunFileError(path, f"holds {kind}, not a JSON object")
+    return data

@@ -10,14 +10,52 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from runner.config.model_location import check_model_location
 from runner.errors import ConfigError, ConfigErrors, did_you_mean
 from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
 
 
+# Every integer key is at most an int64 unless its schema says less: what the values reach (itertools.islice,
+# numpy, torch) takes int64, and a Python int of 10**300 would fail there, deep in a run, instead of here.
+INT64_MAX = 2**63 - 1
+
+
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
-    return json.loads((SCHEMA_DIR / name).read_text())
+    return _cap_integers(json.loads((SCHEMA_DIR / name).read_text()))
+
+
+def _cap_integers(node):
+    """Give each integer-typed subschema without a maximum the int64 one (in place; returns node)."""
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if (kind == "integer" or (isinstance(kind, list) and "integer" in kind)) and "maximum" not in node:
+            node["maximum"] = INT64_MAX
+        for child in node.values():
+            _cap_integers(child)
+    elif isinstance(node, list):
+        for child in node:
+            _cap_integers(child)
+    return node
+
+
+@lru_cache(maxsize=None)
+def _validator_class():
+    """Draft 2020-12 with stricter types than JSON's: JSON Schema counts 2.0 (and 1e300) as an integer,
+    but a float given for a count is a mistake (`batch_size=1e300`), so an integer must be a Python int;
+    and a number must be finite (nan passes every minimum/maximum comparison, inf is no setting)."""
+    import math
+
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many({
+        "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+        "number": lambda _, value: isinstance(value, (int, float)) and not isinstance(value, bool)
+        and math.isfinite(value),
+    })
+    return jsonschema.validators.extend(base, type_checker=checker)
 
 
 @lru_cache(maxsize=None)
@@ -74,12 +112,14 @@ def check_config(cfg: dict) -> dict:
 
 
 def schema_errors(instance: Any, schema: dict, prefix: str) -> list[ConfigError]:
-    import jsonschema  # lazily: `run --help` and option checks should not pay for it
-
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator_class()(schema)  # jsonschema is imported lazily: `run --help` does not pay for it
     found = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    leaves = list(_leaf_errors(found))
+    # A value of the wrong type fails its bounds too (1e300 is above any maximum): say the type only.
+    mistyped = {tuple(e.absolute_path) for e in leaves if e.validator == "type"}
+    leaves = [e for e in leaves if e.validator == "type" or tuple(e.absolute_path) not in mistyped]
     errors, seen = [], set()
-    for error in _leaf_errors(found):
+    for error in leaves:
         converted = _to_config_error(error, prefix)
         if converted.render() not in seen:
             seen.add(converted.render())
@@ -95,8 +135,11 @@ def _leaf_errors(errors):
             deepest = [e for e in by_path if len(e.absolute_path) == len(by_path[0].absolute_path)]
             if error.validator == "allOf":
                 yield from _leaf_errors(deepest)
-            else:
-                yield from _leaf_errors(deepest[:1])
+            else:  # a branch the value's type fits says best what is wrong with it ([csv, csv]: twice)
+                mistyped = {e.relative_schema_path[0] for e in error.context if e.validator == "type"}
+                telling = [e for e in deepest if e.validator not in ("type", "enum", "const")
+                           and e.relative_schema_path[0] not in mistyped]
+                yield from _leaf_errors((telling or deepest)[:1])
         else:
             yield error
 
@@ -133,15 +176,29 @@ def _to_config_error(error, prefix: str) -> ConfigError:
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
+        if isinstance(value, float) and "integer" in expected:  # 2.0, 1e300: Hydra reads them as floats
+            whole = "write a whole number without a decimal point or exponent"
+            return ConfigError(key, f"expected {expected}, got the float {value!r}",
+                               f"{whole} ({description})" if description else whole)
         return ConfigError(key, f"expected {expected}, got {value!r}", description)
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[kind]
-        return ConfigError(key, f"must be {op} {error.validator_value}, got {value!r}", description)
+        return ConfigError(key, f"must be {op} {error.validator_value}, got {value!r}", _range_hint(schema, description))
     if kind == "pattern":
         return ConfigError(key, f"{value!r} is not valid", f"allowed: {description}" if description else f"must match {error.validator_value}")
+    if kind == "uniqueItems":
+        return ConfigError(key, f"{value!r} names a value twice", "list each value once")
     if kind in ("minItems", "minLength"):
         return ConfigError(key, f"must not be empty, got {value!r}", description)
     return ConfigError(key, f"{value!r}: {error.message}", description)
+
+
+def _range_hint(schema: dict, description: str | None) -> str | None:
+    """"allowed: 1..65536" when both bounds are set (the int64 cap alone is not worth saying)."""
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is None or high is None or high == INT64_MAX:
+        return description
+    return f"allowed: {low}..{high}" + (f" ({description})" if description else "")
 
 
 def _required_hint(key: str, missing: str) -> str | None:
@@ -179,6 +236,7 @@ def check_consistency(cfg: dict) -> None:
             f"model.{sources[1]}", f"model.{sources[0]} and model.{sources[1]} are both set",
             "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
         )
+    check_model_location(model.get("id"))
     check_shard(cfg)
     check_field_mapping(cfg)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from runner.config.provenance import file_sha256
 from runner.errors import ConfigError, RunError
 from runner.repro.record import config_hash, dotted_differences, now_iso, output_config
+from runner.repro.saved import read_saved
 from runner.rundir import ERRORS, MERGE, PREDICTIONS, RECORD, RunDir
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,28 @@ def find_jobs(multirun_dir: Path) -> list[ShardJob]:
 
 
 def _read_job(job_dir: Path) -> ShardJob:
-    record = RunDir(job_dir).read_record()
+    record = read_saved(RunDir(job_dir).read_record, "merge")
     if record is not None:
-        config, status = record.config or {}, record.status
+        config, status, source = record.config, record.status, job_dir / RECORD
     else:
-        import yaml
+        config, status, source = _hydra_config(job_dir), None, job_dir / ".hydra" / "config.yaml"
+    shard = (config if isinstance(config, dict) else {}).get("shard") or {"index": 0, "count": 1}
+    if not isinstance(config, dict) or not all(isinstance(shard.get(k), int) for k in ("index", "count")):
+        raise ConfigError("merge", f"{source} holds no config with integer shard.index and shard.count",
+                          "merge the job dirs of one sharded `run -m`; re-run a job whose files were damaged")
+    return ShardJob(job_dir, shard["index"], shard["count"], status, config)
 
-        config, status = yaml.safe_load((job_dir / ".hydra" / "config.yaml").read_text()) or {}, None
-    shard = config.get("shard") or {"index": 0, "count": 1}
-    return ShardJob(job_dir, int(shard["index"]), int(shard["count"]), status, config)
+
+def _hydra_config(job_dir: Path):
+    """The config Hydra saved for a job that stopped before it ran (no run.json)."""
+    import yaml
+
+    path = job_dir / ".hydra" / "config.yaml"
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError("merge", f"{path} is not valid YAML: {str(error).splitlines()[0]}",
+                          "re-run that job, or remove its dir if it is not part of the sharded run") from None
 
 
 def check_same_config(jobs: list[ShardJob]) -> None:
@@ -136,7 +150,10 @@ def _indexed_lines(path: Path, job: ShardJob) -> list[tuple[int, str]]:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            index = json.loads(line).get("index")
+            try:
+                index = json.loads(line).get("index")
+            except (ValueError, AttributeError):
+                raise RunError(f"{path}:{number} is not a JSON record (cut short?)", "re-run that shard") from None
             if not isinstance(index, int):
                 raise RunError(f"{path}:{number} has no row index", "re-run that shard with this version of the runner")
             if index % job.count != job.index:
@@ -155,7 +172,7 @@ def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dic
                 raise RunError(f"row {index} appears twice (shard {seen[index]} and shard {shard})")
             seen[index] = shard
     for shard, job in by_index.items():
-        metrics = RunDir(job.dir).read_metrics()
+        metrics = read_saved(RunDir(job.dir).read_metrics, "merge")
         rows_in = metrics.rows_in if metrics else None
         got = len(predictions[shard]) + len(errors[shard])
         if rows_in is not None and rows_in != got:

@@ -15,6 +15,7 @@ from runner.config.provenance import file_sha256
 from runner.config.search import ConfigSession
 from runner.errors import ConfigError
 from runner.repro.record import dotted_differences, output_config
+from runner.repro.saved import read_saved
 from runner.rundir import ERRORS, PREDICTIONS, RECORD, RERUN, RunDir, RunRecord
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,7 @@ PLACEMENT_KEYS = ("device", "dtype", "device_map", "parameter_devices", "quantiz
 
 def load_record(run_dir: Path) -> RunRecord:
     folder = RunDir(run_dir)
-    try:
-        record = folder.read_record()
-    except ValueError as error:
-        raise ConfigError("rerun", f"{folder.record_file} is not valid JSON: {error}") from None
+    record, _ = read_saved(folder.read_record, "rerun"), read_saved(folder.read_metrics, "rerun")
     if record is None:
         hint = "give a run dir written by `run` (outputs/<date>/<time>), which holds run.json"
         raise ConfigError("rerun", f"'{run_dir}' has no run.json", hint)

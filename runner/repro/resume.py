@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from runner.errors import ConfigError
+from runner.repro.saved import read_saved
 from runner.rundir import RunDir, RunRecord
 from runner.sinks import completed_indices
 
@@ -35,7 +36,8 @@ def resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
 
 def resume_record(resume: str) -> RunRecord:
     """The interrupted run's run.json (planning checks it is there before any model loads)."""
-    record = RunDir(Path(resume).expanduser()).read_record()
+    folder = RunDir(Path(resume).expanduser())
+    record, _ = read_saved(folder.read_record, "resume"), read_saved(folder.read_metrics, "resume")
     if record is None:
         raise ConfigError("resume", f"'{resume}' is not a run directory (no run.json)",
                           "give the output dir of the interrupted run, e.g. resume=outputs/2026-11-25/10-00-00")

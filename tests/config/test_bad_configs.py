@@ -40,7 +40,18 @@ CASES = [
 
 
 @pytest.mark.parametrize("overrides,expected", CASES, ids=[" ".join(c[0]) for c in CASES])
-def test_bad_config_exits_2_naming_the_key(tmp_path, overrides, expected):
+def test_bad_config_exits_2_naming_the_key(tmp_path, capfd, run_in_process, overrides, expected):
+    code, _ = run_in_process([*overrides, f"hydra.run.dir={tmp_path}/out"], tmp_path)
+    stderr = capfd.readouterr().err
+    assert code == 2, stderr
+    assert expected in stderr
+    assert "Traceback" not in stderr
+
+
+# A few through a real subprocess: what a shell sees (the rest run the same entry in this process).
+@pytest.mark.parametrize("overrides,expected", [CASES[0], CASES[5], CASES[23], CASES[26]],
+                         ids=lambda c: " ".join(c) if isinstance(c, list) else None)
+def test_bad_config_through_the_command(tmp_path, overrides, expected):
     result = run_cli(*overrides, f"hydra.run.dir={tmp_path}/out", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr

@@ -58,3 +58,23 @@ def test_the_callback_hands_exit_codes_to_the_caller(monkeypatch):
         _hand_over([1])
         assert collected() == [0, 2, 1]
     assert HANDOVER_ENV not in os.environ
+
+
+@pytest.mark.parametrize("content,reason", [
+    (b'{"status": "ok", "rows_in": ', "is not valid JSON (cut short?)"),
+    (b"", "is empty"),
+    (b"[]", "holds an array, not a JSON object"),
+    (b'"ok"', "holds a string, not a JSON object"),
+    (b"3", "holds a number, not a JSON object"),
+    (b'{"status": "\xff"}', "is not UTF-8 text"),
+    (b'{"status": "ok"} trailing', "is not valid JSON: Extra data"),
+])
+def test_an_unreadable_run_file_says_which_and_why(tmp_path, content, reason):
+    from runner.rundir import RunFileError
+
+    for name, read in (("run.json", RunDir(tmp_path).read_record), ("metrics.json", RunDir(tmp_path).read_metrics)):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(RunFileError) as caught:
+            read()
+        assert caught.value.path == tmp_path / name and reason in caught.value.reason
+        assert isinstance(caught.value, ValueError)  # callers that skip damaged files (the sweep report) still do
