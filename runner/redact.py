@@ -26,6 +26,10 @@ HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{30,}")
 # `key=value` inside a string (command lines, Hydra's override lists and override_dirname).
 KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w.+~/-]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s,'\"\]\)]+)")
 
+# Values of secret keys that hold nothing secret: a placeholder in a hint, null, a bool, an interpolation
+# such as ${oc.env:HF_TOKEN} (the recommended way to pass one), or a value already redacted.
+PLACEHOLDER = re.compile(r"^(<[^>]*>|null|none|true|false|\$\{[^}]*\}|\*\*\*)?$", re.IGNORECASE)
+
 
 def _words(name: str) -> list[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
@@ -48,7 +52,8 @@ def is_secret_key(key: str) -> bool:
 def redact_text(text: str) -> str:
     """The text with HF-token-like values and the values of secret `key=value` pairs replaced."""
     def pair(match: re.Match) -> str:
-        return f"{match['key']}={REDACTED}" if is_secret_key(match["key"]) else match[0]
+        secret = is_secret_key(match["key"]) and not PLACEHOLDER.match(match["value"].strip("'\""))
+        return f"{match['key']}={REDACTED}" if secret else match[0]
 
     return HF_TOKEN.sub(REDACTED, KEY_VALUE.sub(pair, text))
 
@@ -60,7 +65,7 @@ def redact(value: Any, key: str = "") -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
     if isinstance(value, str):
-        return REDACTED if value and is_secret_key(key) else redact_text(value)
+        return REDACTED if is_secret_key(key) and not PLACEHOLDER.match(value) else redact_text(value)
     return value
 
 
