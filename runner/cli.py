@@ -25,6 +25,7 @@ from runner.config.search import ConfigSearch, ConfigSession
 from runner.errors import ConfigError, RunError
 from runner.invocation import Invocation
 from runner.paths import PRIMARY_CONFIG
+from runner.redact import redact_text
 
 log = logging.getLogger("runner")
 
@@ -41,7 +42,7 @@ def main() -> None:
         sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], session)]
         check_composes(sys.argv[1:], session)
     except ConfigError as error:
-        print(f"config error: {_with_rerun_hint(error, sys.argv[1:]).render()}", file=sys.stderr)
+        print(f"config error: {redact_text(_with_rerun_hint(error, sys.argv[1:]).render())}", file=sys.stderr)
         sys.exit(2)
     invocation = Invocation()
     _run_hydra(invocation)

@@ -131,6 +131,17 @@ def test_a_finished_run_dir_is_not_written_into_again(tmp_path):
     assert after["run.log"].startswith(before["run.log"])  # Hydra's log handler appends the refusal, nothing else
 
 
+def test_resume_of_a_dir_that_is_running_exits_2_naming_the_holder(tmp_path):
+    out = tmp_path / "out"
+    assert run_job(*FAST, f"hydra.run.dir={out}", cwd=tmp_path).returncode == 0
+    before = _snapshot(out)
+    with RunDirLock(out, "hydra.run.dir", ["run", "the-holder"]):
+        result = run_cli(*FAST, f"resume={out}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"resume: {out} is in use by pid {os.getpid()}" in result.stderr and "(run the-holder)" in result.stderr
+    assert "loading" not in result.stderr and _snapshot(out) == before
+
+
 def test_dirs_with_rows_or_unreadable_records_are_refused_and_empty_ones_are_not(tmp_path):
     refuse_written(tmp_path, "hydra.run.dir")  # nothing there
     (tmp_path / "run.json").write_text(json.dumps({"status": "error"}))
