@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+from contextlib import ExitStack
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,9 +99,9 @@ def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None,
     request = _request(task, inputs, config_dir, overrides, {"model": model, "dataset": dataset,
                                                               "experiment": experiment}, config)
     target = _checked_output_dir(output_dir, overwrite)
-    with RunLog() as run_log:
+    with RunLog() as run_log, ExitStack() as held:
         def claim_run_dir(plan) -> Path:  # once the plan is checked: a bad config leaves no dir behind
-            run_dir = _claim_run_dir(target, overwrite)
+            run_dir = _claim_run_dir(target, overwrite, held, ["runner.api.run", *request.overrides])
             run_log.to_file(run_dir / LOG)
             return run_dir
 
@@ -246,9 +247,13 @@ def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
     return path
 
 
-def _claim_run_dir(target: Path | None, overwrite: bool) -> Path:
+def _claim_run_dir(target: Path | None, overwrite: bool, held: ExitStack, argv: list[str]) -> Path:
+    """The run dir, held for this call (runner.rundir_lock) before anything in it is cleared or written."""
+    from runner.rundir_lock import RunDirLock
+
     if target is None:
-        return _new_run_dir(Path.cwd() / "outputs" / "api")
+        target = _new_run_dir(Path.cwd() / "outputs" / "api")
+    held.enter_context(RunDirLock(target, "output_dir", argv))
     if overwrite:
         for name in WRITTEN:
             (target / name).unlink(missing_ok=True)

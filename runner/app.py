@@ -17,6 +17,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,28 @@ def run_job(job: Job, invocation: Invocation) -> Outcome:
         print(plan.describe())
         return Outcome(plan, None, None)
     run_dir = job.claim_run_dir(plan) if job.claim_run_dir else job.run_dir
-    metrics = execute_job(plan, run_dir, job.argv, job.cwd, invocation, job.multirun, job.keep)
-    return Outcome(plan, run_dir, metrics, finish_rerun(rerun, run_dir) if rerun else 0)
+    with _rows_dir_owned(job, plan.cfg, run_dir):
+        metrics = execute_job(plan, run_dir, job.argv, job.cwd, invocation, job.multirun, job.keep)
+        return Outcome(plan, run_dir, metrics, finish_rerun(rerun, run_dir) if rerun else 0)
+
+
+@contextmanager
+def _rows_dir_owned(job: Job, cfg: dict, run_dir: Path):
+    """The entry point holds its run dir (runner.rundir_lock); the dir a resume writes into is held here.
+    A dir that holds a finished run, or rows, is written into again only by resume=."""
+    from runner.rundir_lock import RunDirLock, refuse_written
+
+    with ExitStack() as held:
+        try:
+            if not cfg.get("resume"):
+                refuse_written(run_dir, "hydra.run.dir" if job.run_dir is not None else "output_dir")
+            elif Path(cfg["resume"]).expanduser().resolve() != Path(run_dir).resolve():
+                held.enter_context(RunDirLock(Path(cfg["resume"]).expanduser(), "resume", job.argv))
+        except ConfigError as error:
+            if job.run_dir is not None:  # on screen and in run.log, as a planning error is
+                log.error("config error: %s", error.render())
+            raise
+        yield
 
 
 def _plan_reported(job: Job):

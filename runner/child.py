@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from runner.errors import RunError
+from runner.redact import RedactFilter, redact, redact_text
 from runner.rundir import CHILD_LOG, CHILD_REQUEST, Metrics, RunDir
 from runner.sinks import write_json
 
@@ -23,7 +24,10 @@ def main(request_path: str) -> int:
     from runner.policies import run_plan
 
     logging.basicConfig(level=logging.INFO, format="[child] %(levelname)s %(name)s: %(message)s")
-    request = json.loads(Path(request_path).read_text())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactFilter())
+    # "-": the request comes on stdin, secrets included (the copy in the run dir is redacted).
+    request = json.loads(sys.stdin.read() if request_path == "-" else Path(request_path).read_text())
     plan = make_plan(request["cfg"], request.get("conf"))
     metrics = run_plan(plan, Path(request["run_dir"]), request["argv"], Path(request["cwd"]), Invocation(),
                        request["multirun"])
@@ -35,11 +39,13 @@ def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
     and the next point starts clean."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = {**plan.cfg, "bench": {**plan.cfg["bench"], "isolation": "none"}}
-    request = run_dir / CHILD_REQUEST
-    write_json(request, {"cfg": cfg, "conf": plan.conf, "run_dir": str(run_dir), "argv": argv, "cwd": str(cwd),
-                         "multirun": multirun})
-    child = subprocess.run([sys.executable, "-m", "runner.child", str(request)], capture_output=True, text=True)
-    (run_dir / CHILD_LOG).write_text(child.stdout + child.stderr)
+    request = {"cfg": cfg, "conf": plan.conf, "run_dir": str(run_dir), "argv": argv, "cwd": str(cwd),
+               "multirun": multirun}
+    write_json(run_dir / CHILD_REQUEST, redact(request))  # for the record; the child reads the real one on stdin
+    # The parent holds the run dir's lock (runner.rundir_lock); the child runs the policies, which take none.
+    child = subprocess.run([sys.executable, "-m", "runner.child", "-"], input=json.dumps(request),
+                           capture_output=True, text=True)
+    (run_dir / CHILD_LOG).write_text(redact_text(child.stdout + child.stderr))
     written = RunDir(run_dir).read_metrics()
     if child.returncode == 0 and written is not None:
         return written

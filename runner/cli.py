@@ -25,6 +25,7 @@ from runner.config.search import ConfigSearch, ConfigSession
 from runner.errors import ConfigError, RunError
 from runner.invocation import Invocation
 from runner.paths import PRIMARY_CONFIG
+from runner.redact import redact_text
 
 log = logging.getLogger("runner")
 
@@ -41,7 +42,7 @@ def main() -> None:
         sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], session)]
         check_composes(sys.argv[1:], session)
     except ConfigError as error:
-        print(f"config error: {_with_rerun_hint(error, sys.argv[1:]).render()}", file=sys.stderr)
+        print(f"config error: {redact_text(_with_rerun_hint(error, sys.argv[1:]).render())}", file=sys.stderr)
         sys.exit(2)
     invocation = Invocation()
     _run_hydra(invocation)
@@ -123,6 +124,34 @@ def _task_function(invocation: Invocation):
 
 
 def _job(cfg, invocation: Invocation) -> int:
+    """One job in the run dir Hydra made: held (runner.rundir_lock) before the runner writes into it,
+    beginning with Hydra's config copies, redacted (runner.hydra_files)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from runner.hydra_files import redact_multirun_file, write_job_configs
+    from runner.rundir_lock import RunDirLock, refuse_written
+
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
+    argv = ["run", *hydra_cfg.overrides.task] if multirun else sys.argv
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        with RunDirLock(run_dir, key, argv):
+            if not cfg.get("resume"):  # a finished run's dir keeps its own config copies
+                refuse_written(run_dir, key)
+            write_job_configs(run_dir, cfg, HydraConfig.instance().cfg)
+            if multirun:
+                redact_multirun_file(Path(hydra_cfg.sweep.dir))
+            return _job_in(run_dir, cfg, argv, invocation)
+    except ConfigError as error:  # the dir is another run's, or holds one: nothing of ours was written into it
+        log.error("config error: %s", error.render())
+        return error.exit_code
+
+
+def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation) -> int:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -133,7 +162,6 @@ def _job(cfg, invocation: Invocation) -> int:
 
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     # The search path this job was composed on (the user's -cd dir included), wherever it runs.
     sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources, resolve=True)
     session = ConfigSession(ConfigSearch.from_config_sources(sources))
@@ -142,10 +170,8 @@ def _job(cfg, invocation: Invocation) -> int:
     except ConfigError as error:
         log.error("config error: %s", error.render())
         return error.exit_code
-    # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
-    argv = ["run", *overrides] if multirun else sys.argv
-    job = Job(composed, session, argv, Path.cwd(), overrides, run_dir=Path(hydra_cfg.runtime.output_dir),
-              multirun=multirun)
+    job = Job(composed, session, argv, Path.cwd(), overrides, run_dir=run_dir,
+              multirun=hydra_cfg.mode == RunMode.MULTIRUN)
     return job_exit_code(job, invocation)
 
 

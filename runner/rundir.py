@@ -23,6 +23,8 @@ MERGE = "merge.json"               # a merged sharded run's summary
 TABLES = ("predictions.parquet", "predictions.csv")  # output.format exports of PREDICTIONS
 STAGES = ".stages"                 # graph.free_finished_models: state between stages
 MEDIA = "media"                    # images and audio that outputs carry (runner/media.py), by step and row
+LOCK = "run.lock"                  # who owns the dir while a run writes into it (runner/rundir_lock.py)
+HYDRA_DIR = ".hydra"               # the composed config and overrides, written redacted (runner/hydra_files.py)
 
 # What a finished run's metrics.json may say; a benchmark point that ran out of memory is a result.
 FINISHED = ("ok", "oom", "skipped_after_oom")

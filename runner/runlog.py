@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from runner.redact import RedactFilter
+
 
 class RunLog:
     """run.log as the command line writes it (conf/hydra/job_logging/runner.yaml: the runner's loggers
@@ -19,6 +21,7 @@ class RunLog:
         self.saved = (self.logger.level, self.logger.propagate)  # given back on exit
         self.held = _Held()
         self.forward = _Forward(self.logger.getEffectiveLevel(), self.logger.propagate)
+        self.forward.addFilter(RedactFilter())
         self.file: logging.FileHandler | None = None
 
     def __enter__(self) -> "RunLog":
@@ -31,6 +34,7 @@ class RunLog:
     def to_file(self, path: Path) -> None:
         self.file = logging.FileHandler(path, encoding="utf-8")
         self.file.setFormatter(logging.Formatter(self.FORMAT))
+        self.file.addFilter(RedactFilter())  # secrets never reach run.log (runner/redact.py)
         for record in self.held.records:
             self.file.handle(record)
         self.logger.removeHandler(self.held)

@@ -27,14 +27,15 @@ COMPONENTS = {
     "processor": ("_load_processor", "AutoProcessor"),
 }
 # pipeline_kwargs() entries this module handles itself; any other (src_lang, tgt_lang) goes to pipeline()
-_HANDLED = {"model", "dtype", "device", "device_map", "revision", "trust_remote_code", "model_kwargs"}
+_HANDLED = {"model", "dtype", "device", "device_map", "revision", "trust_remote_code", "model_kwargs", "token"}
 
 
 def build_without_weights(task_name: str, kwargs: dict, location: str, revision: str | None):
     """What `transformers.pipeline(task=task_name, **kwargs)` builds, with a randomly initialised model."""
     from transformers import pipeline
 
-    hub = {"trust_remote_code": kwargs["trust_remote_code"], **({"revision": revision} if revision else {})}
+    hub = {"trust_remote_code": kwargs["trust_remote_code"], **({"revision": revision} if revision else {}),
+           **({"token": kwargs["token"]} if kwargs.get("token") else {})}
     config = load_config(location, hub, dict(kwargs.get("model_kwargs") or {}))
     pipeline_class, model_classes = pipeline_parts(task_name)
     model = random_model(model_classes, config, kwargs["dtype"], kwargs["device"], hub["trust_remote_code"])

@@ -1,7 +1,6 @@
 """run.json: what is needed to trust and reproduce a run (versions, hardware, git state, hashes)."""
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -12,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from runner.config.provenance import dirty_dirs, file_sha256, run_git
+from runner.redact import redact
 from runner.rundir import PREDICTIONS
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def run_warnings(conf: dict | None) -> list[str]:
 def output_config(cfg: dict, exclude=()) -> dict:
     """The validated config minus the keys that cannot change outputs (NON_OUTPUT_KEYS) and any
     dotted keys in `exclude` (merge leaves out `shard` to check that shards belong together)."""
-    kept = copy.deepcopy(cfg)
+    kept = redact(cfg)  # a secret (a token) never changes outputs, and a saved config holds it redacted
     for dotted in (*NON_OUTPUT_KEYS, *exclude):
         _drop(kept, dotted.split("."))
     return kept
@@ -118,7 +118,7 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
     warnings = run_warnings(conf)
     for warning in warnings if status == "running" else ():  # said once, when the run starts
         log.warning("warning: %s", warning)
-    return {
+    return redact({  # no secret reaches run.json: the config, the command and the overrides alike
         "status": status,
         "started_at": started_at,
         "finished_at": now_iso(),
@@ -134,7 +134,7 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         "versions": package_versions(),
         "hardware": hardware(),
         "config": cfg,
-    }
+    })
 
 
 def now_iso() -> str:

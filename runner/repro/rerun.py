@@ -16,6 +16,7 @@ from runner.config.search import ConfigSession
 from runner.errors import ConfigError
 from runner.repro.record import dotted_differences, output_config
 from runner.repro.saved import read_saved
+from runner.repro.untrusted import check_redacted, check_saved_config
 from runner.rundir import ERRORS, PREDICTIONS, RECORD, RERUN, RunDir, RunRecord
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
         raise ConfigError("rerun", f"the rerun would write into the original run dir {original}",
                           "leave hydra.run.dir unset: a rerun gets a fresh run dir")
     record = load_record(original)
+    check_saved_config(record.config, overrides, str(original / RECORD))  # untrusted: no code from a file
     cfg = copy.deepcopy(record.config)
     filled = [key for key in current if key not in cfg and key not in ("rerun", "merge")]
     for key in filled:
@@ -58,6 +60,7 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
     from runner.config.presets import expand_step_presets
 
     cfg = expand_step_presets(cfg, session)
+    check_redacted(cfg, str(original / RECORD))
     if record.cwd and Path(record.cwd).resolve() != Path.cwd().resolve():
         log.warning("warning: the original ran in %s; relative dataset paths are read from here (%s)",
                     record.cwd, Path.cwd())

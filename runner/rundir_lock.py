@@ -1,0 +1,162 @@
+"""One run writes into a run dir at a time: <run dir>/run.lock, held with flock while the run writes.
+
+The kernel releases a flock when its process dies, even on `kill -9`, so on one host a lock that can be
+taken is free. The file also records who took it (pid, host, since, command): a second run is refused
+naming that holder (ConfigError, exit code 2), and a run that finds the record of a holder that died
+without releasing takes over with a warning naming it. A record from another host (a shared filesystem,
+where flock may not reach across hosts) is never taken over: the message says to remove the file once
+that run is known to be gone. A clean release removes the file.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from runner.errors import ConfigError
+from runner.redact import redact
+from runner.rundir import FINISHED, LOCK, RunDir
+
+log = logging.getLogger(__name__)
+
+
+class RunDirLock:
+    """`with RunDirLock(run_dir, key, argv):` holds the dir for the block; `key` is the config key that
+    named the dir (hydra.run.dir, resume, output_dir), for the message when it is taken."""
+
+    def __init__(self, run_dir: Path, key: str, argv: list[str] | None = None):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK
+        self.key = key
+        self.argv = list(argv if argv is not None else sys.argv)
+        self.fd: int | None = None
+
+    def __enter__(self) -> "RunDirLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        while self.fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                os.close(fd)
+                if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                    raise
+                raise self._taken(read_holder(self.path)) from None
+            if _same_file(fd, self.path):
+                self.fd = fd
+            else:  # the holder released (and removed) it between our open and our flock: try again
+                os.close(fd)
+        self._claim_record()
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # still ours: nobody else can hold a flock on it now
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+    def _claim_record(self) -> None:
+        """Write our record; the record found there belongs to a holder that died without releasing."""
+        previous = _read_fd(self.fd)
+        if previous:
+            if previous.get("host") != socket.gethostname():
+                self.release_kept()
+                raise self._taken(previous, other_host=True)
+            log.warning("warning: %s was locked by pid %s on %s since %s, which ended without releasing it; "
+                        "taking it over", self.run_dir, previous.get("pid"), previous.get("host"), previous.get("since"))
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now(), "argv": redact(self.argv)}
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, (json.dumps(record) + "\n").encode(), 0)
+        os.fsync(self.fd)
+
+    def release_kept(self) -> None:
+        """Let go without removing the file: its record is another host's."""
+        os.close(self.fd)
+        self.fd = None
+
+    def _taken(self, holder: dict | None, other_host: bool = False) -> ConfigError:
+        who = describe_holder(holder)
+        if other_host:
+            return ConfigError(self.key, f"{self.run_dir} was locked by {who}, on another host",
+                               f"if that run is gone, remove {self.path}; or use another dir")
+        return ConfigError(self.key, f"{self.run_dir} is in use by {who}: one run writes into a run dir at a time",
+                           "wait for it to end, or give another dir (leave hydra.run.dir unset for a fresh one)")
+
+
+def refuse_written(run_dir: Path, key: str) -> None:
+    """A new run is not pointed at a dir that holds a finished run, or any rows: it would replace them.
+    resume= continues such a dir; the Python API's overwrite=True clears it first."""
+    folder = RunDir(run_dir)
+    try:
+        record = folder.read_record()
+    except ValueError:
+        raise ConfigError(key, f"{folder.record_file} is not valid JSON: {run_dir} holds a run that cannot be read",
+                          "give another dir (leave hydra.run.dir unset for a fresh one)") from None
+    if record is None:
+        return
+    rows = sum(_line_count(path) for path in (folder.predictions, folder.errors))
+    if record.status not in FINISHED and rows == 0:
+        return  # a run that ended before writing any row: nothing to lose
+    held = "a finished run" if record.status in FINISHED else f"a run that ended with status {record.status}"
+    raise ConfigError(key, f"{run_dir} already holds {held} ({rows} rows written); a new run would replace them",
+                      f"continue it with resume={run_dir}, or give another dir (leave hydra.run.dir unset "
+                      "for a fresh one)")
+
+
+def _line_count(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def read_holder(path: Path) -> dict | None:
+    """The record in a lock file, or None (no file, empty, or cut short)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8") or "null")
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def describe_holder(holder: dict | None) -> str:
+    if not holder:
+        return "another run (it has not yet written who it is)"
+    command = " ".join(str(a) for a in holder.get("argv") or [])
+    return (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+            + (f" ({command})" if command else ""))
+
+
+def _read_fd(fd: int) -> dict | None:
+    text = os.pread(fd, 1 << 16, 0).decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
