@@ -5,7 +5,7 @@ local model paths that are not there, bad resume/rerun/merge targets, override s
 
 The command runs in this process (tests/config/conftest.py: run_in_process, no_model_loads); a few
 cases also go through a real subprocess (test_through_the_command) to see stderr and the exit code as
-a shell does. Cases marked "sources branch" need the early data checks of another part of issue 13.
+a shell does.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from tests.conftest import run_cli, write_png
 
 TC = "+task=text-classification"
 TG = "+task=text-generation"
-SOURCES = pytest.mark.xfail(strict=False, reason="sources branch: the early data checks live there")
 
 
 def case(name, argv, key, text, marks=()):
@@ -115,9 +114,9 @@ CORPUS = [
     case("folder missing", ["+task=image-classification", "dataset=folder", "dataset.path=nowhere"], "dataset.path",
          "does not exist"),
     case("folder unmatched extensions", ["+task=image-classification", "dataset=folder", "dataset.path=images",
-                                         "dataset.extensions=[.tif]"], "dataset.path", ".tif", marks=SOURCES),
+                                         "dataset.extensions=[.tif]"], "dataset.path", ".tif"),
     case("folder empty", ["+task=image-classification", "dataset=folder", "dataset.path=empty_dir"], "dataset.path",
-         "empty_dir", marks=SOURCES),
+         "empty_dir"),
     case("column absent", [TC, "dataset=file", "dataset.path=data/good.csv", "dataset.column=body"], "dataset.column",
          "not in the data"),
     case("qa question column absent", ["+task=qa", "dataset=file", "dataset.path=data/good.csv"], "dataset.column",
@@ -127,10 +126,10 @@ CORPUS = [
     case("mapped column absent", ["+task=qa", "dataset=file", "dataset.path=data/good.csv",
                                   "dataset.fields.question=text", "dataset.fields.context=ctx"], "dataset.fields.context",
          "'ctx'"),
-    case("file empty", [TC, "dataset=file", "dataset.path=data/empty.csv"], "dataset", "empty", marks=SOURCES),
-    case("jsonl empty", [TC, "dataset=file", "dataset.path=data/empty.jsonl"], "dataset", "empty", marks=SOURCES),
+    case("file empty", [TC, "dataset=file", "dataset.path=data/empty.csv"], "dataset", "empty"),
+    case("jsonl empty", [TC, "dataset=file", "dataset.path=data/empty.jsonl"], "dataset", "empty"),
     case("text column to image task", ["+task=image-classification", "dataset=file", "dataset.path=data/good.csv",
-                                       "dataset.column=text"], "dataset", "image", marks=SOURCES),
+                                       "dataset.column=text"], "dataset", "image"),
     # -- dataset options
     case("format unknown", [TC, "dataset=file", "dataset.path=data/good.csv", "dataset.format=tsv"], "dataset.format",
          "did you mean 'csv'"),
