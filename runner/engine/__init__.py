@@ -52,7 +52,7 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
     reset_peak_memory()
     execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(),
-                          PipelineCache() if cache is None else cache)
+                          PipelineCache() if cache is None else cache, append)
     status, error = "error", None
     try:
         with library_progress_bars(execution.settings.progress):
