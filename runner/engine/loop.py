@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from runner.engine.calls import call_step
-from runner.engine.error_summary import cause_of
+from runner.engine.error_summary import cause_of, hint_for
 from runner.engine.errors import RowFailed
 from runner.engine.pipeline_step import to_jsonable
 from runner.engine.rows import Item, step_view
@@ -96,10 +96,11 @@ class RowLoop:
         self.counters.errors_by_step[step_name] = self.counters.errors_by_step.get(step_name, 0) + 1
         policy = self.settings.on_error
         if policy == "fail":
+            known = hint_for(cause_of(message))
             raise RowFailed(
                 f"row {item.row.id!r} (index {item.row.index}) failed in step {step_name} ({stage}): {message}",
-                f"outputs so far are kept in {self.run_dir}; on_error=record writes failing rows to errors.jsonl "
-                f"and goes on; resume={self.run_dir} continues after a fix",
+                (f"{known}; " if known else "") + f"outputs so far are kept in {self.run_dir}; on_error=record "
+                f"writes failing rows to errors.jsonl and goes on; resume={self.run_dir} continues after a fix",
             )
         if policy == "skip":
             log.warning("row %r skipped: %s failed (%s): %s", item.row.id, step_name, stage, message)

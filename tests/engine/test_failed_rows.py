@@ -65,3 +65,12 @@ def test_api_returns_the_exit_code_without_raising(tmp_path):
     assert [p["index"] for p in result.predictions] == [0, 2] and [e["index"] for e in result.errors] == [1]
     ok = runner.run("text-classification", model="tiny", inputs=["fine"], progress=False, output_dir=tmp_path / "ok")
     assert (ok.exit_code, ok.ok) == (0, True)
+
+
+def test_a_sweep_exits_with_its_jobs_highest_code(tmp_path):
+    from tests.conftest import run_cli
+
+    _rows(tmp_path / "rows.jsonl", 4, empty=(2,))
+    result = run_cli(*BASE, "max_error_fraction=0,0.5", f"hydra.sweep.dir={tmp_path / 'sweep'}", "-m", cwd=tmp_path)
+    assert result.returncode == 4, result.stderr  # job 0 exits 4 (1 of 4 failed), job 1 allows it and exits 0
+    assert "above max_error_fraction=0 " in result.stderr and "above max_error_fraction=0.5" not in result.stderr
