@@ -46,6 +46,13 @@ class RunResult:
     config: dict  # the validated config, as in run.json
     predictions: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    # The command's exit code for this run: 0, 3 (a rerun that differs) or 4 (rows failed beyond
+    # max_error_fraction, or none written). Failed rows do not raise: their outputs are here and in errors.
+    exit_code: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
 
     def to_pandas(self):
         """The predictions as a DataFrame, one row each: `id`, `index`, `input_<field>` for the text
@@ -220,10 +227,10 @@ def _run(request: _Request, claim_run_dir, invocation: Invocation) -> RunResult:
     outcome = run_job(job, invocation)
     if outcome.run_dir is None:  # graph={"show": True}: like the command line, the graph printed, nothing run
         return RunResult(None, {"status": "shown", "graph": outcome.plan.describe()}, outcome.plan.cfg)
-    return _result(outcome.plan, outcome.metrics, outcome.run_dir, keep)
+    return _result(outcome.plan, outcome.metrics, outcome.run_dir, keep, outcome.exit_code)
 
 
-def _result(plan, metrics: Metrics, run_dir: Path, keep: dict) -> RunResult:
+def _result(plan, metrics: Metrics, run_dir: Path, keep: dict, exit_code: int = 0) -> RunResult:
     """The outputs kept as they were written; a resumed run (whose earlier rows were written before)
     or a run in a child process is read back from its files, once."""
     from runner.sinks import iter_jsonl
@@ -232,7 +239,7 @@ def _result(plan, metrics: Metrics, run_dir: Path, keep: dict) -> RunResult:
     if plan.cfg.get("resume") or plan.cfg["bench"]["isolation"] == "process":
         keep = {name: list(iter_jsonl(path)) if path.is_file() else []
                 for name, path in (("predictions", done.predictions), ("errors", done.errors))}
-    return RunResult(done.path, metrics.to_json(), plan.cfg, keep["predictions"], keep["errors"])
+    return RunResult(done.path, metrics.to_json(), plan.cfg, keep["predictions"], keep["errors"], exit_code)
 
 
 # -- run dirs ---------------------------------------------------------------------------------------

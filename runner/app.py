@@ -7,6 +7,7 @@ and its sweeps, the Python API; a child process runs the `run` stage of it, runn
     report  "done: ..." or an out-of-memory sweep point, on screen and in run.log; a failure in one
             line with its hint, the traceback in run.log, raised as RunError (exit code 1)
     rerun   compare a rerun with its original: rerun.json, the verdict (exit code 0 or 3)
+    rows    a finished run with failed rows beyond max_error_fraction: exit code 4 (engine.error_summary)
 
 run_job raises (the API lets the exceptions reach the caller); job_exit_code maps them to exit codes
 (the command). What happens is logged here either way.
@@ -55,7 +56,7 @@ class Outcome:
     plan: Any  # runner.plan.Plan
     run_dir: Path | None  # None: graph.show printed the graph and ran nothing
     metrics: Metrics | None
-    exit_code: int = 0  # 0, or rerun.DIFFERS for a rerun whose predictions differ
+    exit_code: int = 0  # 0; rerun.DIFFERS (3) for a rerun whose predictions differ; ROWS_FAILED (4)
 
 
 @dataclass
@@ -83,7 +84,10 @@ def run_job(job: Job, invocation: Invocation) -> Outcome:
     run_dir = job.claim_run_dir(plan) if job.claim_run_dir else job.run_dir
     with _rows_dir_owned(job, plan.cfg, run_dir):
         metrics = execute_job(plan, run_dir, job.argv, job.cwd, invocation, job.multirun, job.keep)
-        return Outcome(plan, run_dir, metrics, finish_rerun(rerun, run_dir) if rerun else 0)
+        from runner.engine.error_summary import rows_failed_code  # exit code 4: rows failed beyond max_error_fraction
+
+        code = rows_failed_code(plan.cfg, metrics)
+        return Outcome(plan, run_dir, metrics, max(code, finish_rerun(rerun, run_dir) if rerun else 0))
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 Exit codes: 0 done, 1 the run failed (a one-line cause on screen, the traceback in run.log),
 2 the config is wrong (key, value, allowed values; no traceback), 3 a `rerun=` finished but its
-predictions differ from the original's. `run -m` exits with the highest code of its jobs, whichever
+predictions differ from the original's, 4 the run finished but more rows failed than
+max_error_fraction allows (or none was written), 130 interrupted. `run -m` exits with the highest code of its jobs, whichever
 launcher ran them. torch and transformers are imported only once a valid config runs, so
 `run --help` and config errors stay fast.
 

@@ -58,7 +58,7 @@ def run_job(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     previous, code = os.getcwd(), 0
     os.chdir(cwd)  # relative dataset paths, as a user in their data folder writes them
     try:
-        runner.run(overrides, output_dir=out)
+        code = runner.run(overrides, output_dir=out).exit_code  # 4: rows failed (not raised)
     except ConfigError:
         code = 2
     except RunError:

@@ -2,9 +2,9 @@
 out-of-memory detection, and the error policy.
 
 No Hydra here: the CLI, the Python API and the tests all call `execute` with a plan.
-Rows travel in chunks (a few batches, or a bucketing window): each step runs over the chunk's rows
-that are still alive, then every finished row is written, so memory holds one chunk whatever the
-dataset's size. A row that cannot be prepared or that breaks its batch fails alone (errors.jsonl
+Rows travel in chunks (one batch, or a bucketing window): each step runs over the chunk's rows
+that are still alive, then every finished row is written at once, so memory holds one chunk whatever
+the dataset's size and a `kill -9` loses at most the chunk in flight. A row that cannot be prepared or that breaks its batch fails alone (errors.jsonl
 with its id, index, step and error; or skipped, or the run stops: `on_error`); every other row
 reaches predictions.jsonl in input order. An out-of-memory error is never retried row by row: it
 ends the run (or the sweep point) as `oom`, which the caller records.
@@ -19,6 +19,8 @@ The parts, one job each:
 - calls.py       the batched pipeline call: timing, OOM detection, row-by-row retry of a failed batch
 - staged.py      graph.free_finished_models: one stage (and one model) at a time
 - metrics.py     metrics.json
+- segments.py    a resumed run's metrics: totals over every segment, and the list of segments
+- error_summary.py  failed rows grouped by cause with hints; exit code 4 above max_error_fraction
 - progress.py    the progress bar
 """
 from __future__ import annotations
@@ -52,7 +54,7 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
     reset_peak_memory()
     execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(),
-                          PipelineCache() if cache is None else cache)
+                          PipelineCache() if cache is None else cache, append)
     status, error = "error", None
     try:
         with library_progress_bars(execution.settings.progress):

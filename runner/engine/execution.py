@@ -1,6 +1,7 @@
 """One execution of a plan: load the steps, stream the rows through them, count what happened."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from runner.engine.autobatch import choose_batch_size
@@ -8,6 +9,7 @@ from runner.engine.loop import Counters, PredictionWriter, RowLoop
 from runner.engine.metrics import build_metrics
 from runner.engine.progress import progress_bar
 from runner.engine.rows import RowReader, chunk_size
+from runner.engine.segments import earlier_segments
 from runner.engine.settings import Settings
 from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
@@ -16,9 +18,12 @@ from runner.models.cache import PipelineCache, load_key
 from runner.rundir import ERRORS, PREDICTIONS
 from runner.sinks import JsonlSink
 
+log = logging.getLogger(__name__)
+
 
 class Execution:
-    def __init__(self, plan, run_dir: Path, settings: Settings, done: set[int], cache: PipelineCache):
+    def __init__(self, plan, run_dir: Path, settings: Settings, done: set[int], cache: PipelineCache,
+                 append: bool = False):
         self.plan = plan
         self.run_dir = Path(run_dir)
         self.settings = settings
@@ -26,6 +31,7 @@ class Execution:
         self.reader = RowReader(plan, done)
         self.counters = Counters()
         self.steps: list[StepRun] = []  # loaded so far (a staged run loads them one stage at a time)
+        self.earlier = earlier_segments(self.run_dir, append)  # a resumed run's segments so far
         self.staged = bool(plan.cfg["graph"].get("free_finished_models")) and len(plan.steps) > 1
 
     def load_steps(self) -> None:
@@ -58,6 +64,8 @@ class Execution:
                 run_staged(self, loop, writer.write)
             else:
                 loop.run_chunks(self.reader.chunks(chunk_size(self.steps, self.settings)), self.steps, writer.write)
+        if self.reader.done and not self.reader.rows_read:
+            log.info("nothing left to do: the %d rows of %s were already done", len(self.reader.done), self.run_dir)
 
     def metrics(self, status: str, started: float, error: str | None = None) -> dict:
         return build_metrics(self, status, started, error)

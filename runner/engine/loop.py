@@ -1,16 +1,21 @@
-"""The row loop: each chunk of rows goes through the steps, then every finished row is handed on.
+"""The row loop: each chunk of rows (one batch) goes through the steps, then its rows are settled at
+once, in input order: every finished row handed on (predictions.jsonl), every failed one recorded.
 
 A row that cannot be prepared or that breaks its batch fails alone (errors.jsonl with its id,
 index, step and error; or skipped, or the run stops: `on_error`); every other row reaches
-predictions.jsonl in input order."""
+predictions.jsonl in input order. Both files are written chunk by chunk in index order, so
+errors.jsonl is in input order too (a prepare failure of a later row is found before a run failure
+of an earlier one, but written after it)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from runner.engine.calls import call_step
+from runner.engine.error_summary import cause_of, hint_for
 from runner.engine.errors import RowFailed
 from runner.engine.pipeline_step import to_jsonable
 from runner.engine.rows import Item, step_view
@@ -26,10 +31,15 @@ Finish = Callable[[Item], None]  # what becomes of a row that went through every
 
 @dataclass
 class Counters:
+    """This segment's rows, counted when they are settled: rows_in = rows_out + rows_error +
+    rows_skipped always, also when the run is stopped mid-chunk (rows not settled then are not in)."""
+
+    rows_in: int = 0
     rows_out: int = 0
     rows_error: int = 0
     rows_skipped: int = 0  # on_error=skip
     errors_by_step: dict = field(default_factory=dict)
+    skipped_causes: Counter = field(default_factory=Counter)  # skipped rows' causes (they are in no file)
     stopped_early: bool = False  # the benchmark budget was reached
 
 
@@ -59,10 +69,16 @@ class RowLoop:
                     self.fail(item, run.name, "run", error)
                 else:
                     item.outputs[run.name] = output
+        self.settle(chunk, finish)
+
+    def settle(self, chunk: list[Item], finish: Finish) -> None:
+        """The chunk's rows in input order: failed ones recorded, the others finished; then the bar moves."""
         for item in chunk:
-            if not item.failed:
+            if item.error is None:
                 finish(item)
-            self.bar.update(1)
+            else:
+                self._record(item.error)
+        self.bar.update(len(chunk))
 
     def _prepare(self, run: StepRun, alive: list[Item]) -> list[tuple[Item, object]]:
         prepared = []
@@ -74,24 +90,32 @@ class RowLoop:
         return prepared
 
     def fail(self, item: Item, step_name: str, stage: str, error: BaseException) -> None:
-        """Apply on_error to a row that failed: raise (fail), log (skip), or write it to errors.jsonl (record)."""
-        item.failed = True
+        """Apply on_error to a row that failed: raise (fail), or keep its error record for settle():
+        skipped (logged) or written to errors.jsonl (record)."""
         message = f"{type(error).__name__}: {error}"
         self.counters.errors_by_step[step_name] = self.counters.errors_by_step.get(step_name, 0) + 1
         policy = self.settings.on_error
         if policy == "fail":
+            known = hint_for(cause_of(message))
             raise RowFailed(
                 f"row {item.row.id!r} (index {item.row.index}) failed in step {step_name} ({stage}): {message}",
-                f"outputs so far are kept in {self.run_dir}; on_error=record writes failing rows to errors.jsonl "
-                f"and goes on; resume={self.run_dir} continues after a fix",
+                (f"{known}; " if known else "") + f"outputs so far are kept in {self.run_dir}; on_error=record "
+                f"writes failing rows to errors.jsonl and goes on; resume={self.run_dir} continues after a fix",
             )
         if policy == "skip":
-            self.counters.rows_skipped += 1
             log.warning("row %r skipped: %s failed (%s): %s", item.row.id, step_name, stage, message)
+        else:
+            log.warning("row %r failed in %s (%s): %s", item.row.id, step_name, stage, message)
+        item.error = {"id": item.row.id, "index": item.row.index, "step": step_name, "stage": stage, "error": message}
+
+    def _record(self, record: dict) -> None:
+        self.counters.rows_in += 1
+        if self.settings.on_error == "skip":
+            self.counters.rows_skipped += 1
+            self.counters.skipped_causes[cause_of(record["error"])] += 1
             return
         self.counters.rows_error += 1
-        log.warning("row %r failed in %s (%s): %s", item.row.id, step_name, stage, message)
-        self.errors.write({"id": item.row.id, "index": item.row.index, "step": step_name, "stage": stage, "error": message})
+        self.errors.write(record)
 
 
 class PredictionWriter:
@@ -117,6 +141,7 @@ class PredictionWriter:
             written = self.steps if self.settings.output_steps == "all" else self.steps[-1:]
             record["output"] = {run.output: self._output(run, item) for run in written}
         self.sink.write(record)
+        self.counters.rows_in += 1
         self.counters.rows_out += 1
 
     def _output(self, run: StepRun, item: Item):

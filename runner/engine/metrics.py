@@ -5,6 +5,9 @@ import time
 from typing import TYPE_CHECKING
 
 from runner.bench.memory import peak_memory
+from runner.engine.error_summary import errors_by_cause, file_messages
+from runner.engine.segments import with_totals
+from runner.rundir import ERRORS
 
 if TYPE_CHECKING:
     from runner.engine.execution import Execution
@@ -22,10 +25,13 @@ def build_metrics(execution: Execution, status: str, started: float, error: str 
         "task": "+".join(run.spec.id for run in steps) if steps else None,
         "steps_count": len(execution.plan.steps),
         "benchmark": execution.settings.bench,
-        "rows_in": execution.reader.rows_in,
+        "rows_in": counters.rows_in,
         "rows_out": counters.rows_out,
         "rows_error": counters.rows_error,
         "rows_skipped": counters.rows_skipped,
+        # read but not settled when the run stopped (a kill, Ctrl-C, a failure): not in rows_in, and
+        # run again by resume=
+        "rows_unfinished": max(0, execution.reader.rows_read - counters.rows_in),
         "rows_resumed": len(execution.reader.done),
         "stopped_early": counters.stopped_early,
         "inference_seconds": round(total_seconds, 4),
@@ -38,7 +44,8 @@ def build_metrics(execution: Execution, status: str, started: float, error: str 
         metrics["model_load_seconds"] = round(sum(r.loaded.load_seconds for r in steps if not r.reused), 4)
         metrics["model_reused"] = all(r.reused for r in steps)
     metrics["steps"] = {run.name: step_metrics(run) for run in steps}
-    return metrics
+    metrics["errors_by_cause"] = errors_by_cause(file_messages(execution.run_dir / ERRORS), counters.skipped_causes)
+    return with_totals(metrics, execution.earlier)
 
 
 def step_metrics(run: StepRun, top_level: bool = False) -> dict:

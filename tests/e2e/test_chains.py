@@ -28,7 +28,7 @@ def test_transcribe_then_summarize(tmp_path):
     (tmp_path / "recordings" / "broken.wav").write_bytes(b"RIFF\x00\x00not audio")
     out = tmp_path / "out"
     result = run_job(*MEETING, "batch_size=2", f"hydra.run.dir={out}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr  # the broken recording failed: above max_error_fraction=0
     predictions = read_jsonl(out / "predictions.jsonl")
     assert [p["id"] for p in predictions] == ["a.wav", "b.wav", "c.wav"]
     for p in predictions:
@@ -46,7 +46,7 @@ def test_transcribe_then_summarize(tmp_path):
     staged = tmp_path / "staged"
     result = run_job(*MEETING, "batch_size=2", "graph.free_finished_models=true", "output.steps=last",
                      "output.format=[jsonl,csv]", f"hydra.run.dir={staged}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr
     assert "step transcribe done: model freed" in result.stderr
     staged_predictions = read_jsonl(staged / "predictions.jsonl")
     assert [(p["id"], p["output"]) for p in staged_predictions] == [

@@ -49,7 +49,7 @@ def test_unreadable_rows_are_reported_not_dropped(tmp_path):
     write_wav(tmp_path / "meetings" / "c.wav", 1.0, rate=22050)  # resampled to 16 kHz by the runner
     out = tmp_path / "out"
     result = run_job("+task=asr", "model=tiny", "dataset=folder", "dataset.path=meetings", f"hydra.run.dir={out}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr  # one row of three failed, above max_error_fraction=0
     assert [p["id"] for p in read_jsonl(out / "predictions.jsonl")] == ["a.wav", "c.wav"]
     (error,) = read_jsonl(out / "errors.jsonl")
     assert error["id"] == "b.wav" and "cannot decode audio" in error["error"] and error["step"] == "main"
@@ -63,7 +63,7 @@ def test_empty_text_rows_are_reported(tmp_path):
     out = tmp_path / "out"
     result = run_job("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=d.jsonl", "batch_size=4",
                      f"hydra.run.dir={out}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr  # two rows of four failed: above max_error_fraction=0
     assert [p["id"] for p in read_jsonl(out / "predictions.jsonl")] == [0, 3]
     assert [(e["id"], e["error"]) for e in read_jsonl(out / "errors.jsonl")] == [
         (1, "ValueError: empty text"), (2, "ValueError: expected text, got int: 7")]

@@ -1,0 +1,73 @@
+"""A run resumed N times is one run in N+1 segments: metrics.json counts all of them.
+
+The totals come from the run dir's files, which every segment appended to (a segment killed with
+SIGKILL wrote no metrics.json, but its rows are in the files): rows_out is the lines of
+predictions.jsonl, rows_error those of errors.jsonl. Skipped rows (on_error=skip) are in no file and
+a resume runs them again, so only the last segment's count. Each segment's own counts stay in the
+`segments` list; rows a killed segment wrote show there as one `unrecorded` segment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.rundir import RunDir
+
+SEGMENT_KEYS = ("status", "rows_in", "rows_out", "rows_error", "rows_skipped", "rows_unfinished",
+                "inference_seconds", "items_per_second", "wall_seconds")
+
+
+@dataclass
+class Earlier:
+    """What the run dir held when this segment started (nothing for a fresh run)."""
+
+    rows_out: int = 0
+    rows_error: int = 0
+    metrics: dict | None = None  # the last segment's metrics.json, when it wrote one
+    segments: list = field(default_factory=list)
+
+
+def earlier_segments(run_dir: Path, append: bool) -> Earlier:
+    if not append:
+        return Earlier()
+    folder = RunDir(run_dir)
+    try:
+        metrics = folder.read_metrics()
+    except ValueError:  # cut short mid-write: the files still hold the counts
+        metrics = None
+    data = metrics.to_json() if metrics is not None and metrics.rows_in is not None else None
+    segments = list(data.get("segments") or [_segment(data)]) if data else []
+    earlier = Earlier(_lines(folder.predictions), _lines(folder.errors), data, segments)
+    unrecorded = (earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments),
+                  earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments))
+    if any(unrecorded):  # a segment that was killed before it could write metrics.json
+        out, error = unrecorded
+        segments.append({"status": "unrecorded", "rows_in": out + error, "rows_out": out, "rows_error": error})
+    return earlier
+
+
+def with_totals(metrics: dict, earlier: Earlier) -> dict:
+    """This segment's metrics with the run's totals and the list of segments."""
+    segment = _segment(metrics)
+    totals = {"rows_out": earlier.rows_out + metrics["rows_out"], "rows_error": earlier.rows_error + metrics["rows_error"]}
+    totals["rows_in"] = totals["rows_out"] + totals["rows_error"] + metrics["rows_skipped"]
+    if earlier.metrics is not None and segment["rows_in"] == 0 and not metrics["rows_unfinished"]:
+        # Nothing was left to do: the earlier segment's figures stay (timings of a run that did nothing
+        # would replace them with zeros); only the status and the list of segments change.
+        merged = {**earlier.metrics, **totals, "status": metrics["status"], "error": metrics["error"]}
+    else:
+        merged = {**metrics, **totals}
+    if earlier.segments:
+        merged["segments"] = [*earlier.segments, segment]
+    return merged
+
+
+def _segment(metrics: dict) -> dict:
+    return {key: metrics.get(key) for key in SEGMENT_KEYS if key in metrics}
+
+
+def _lines(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
