@@ -86,13 +86,17 @@ def _csv_record(header: list[str], values: list[str], where: str) -> dict:
     return record
 
 
-def jsonl_records(path: Path) -> Iterator[dict]:
+def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw bytes) of each line, a leading byte-order mark dropped."""
     with open(path, "rb") as f:
         for number, line in enumerate(f, 1):
-            if number == 1:
-                line = line.removeprefix(BOM)
-            if line.strip():
-                yield _json_line(line, f"{path.name}:{number}")
+            yield number, line.removeprefix(BOM) if number == 1 else line
+
+
+def jsonl_records(path: Path) -> Iterator[dict]:
+    for number, line in numbered_lines(path):
+        if line.strip():
+            yield _json_line(line, f"{path.name}:{number}")
 
 
 def _json_line(line: bytes, where: str) -> dict:
@@ -147,18 +151,15 @@ def _json_element(element: Any, where: str) -> dict:
 
 def txt_records(path: Path) -> Iterator[dict]:
     """One row per non-blank line."""
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            if number == 1:
-                line = line.removeprefix(BOM)
-            try:
-                text = line.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as error:
-                if line.strip():
-                    yield bad(f"{path.name}:{number}", f"byte 0x{line[error.start]:02x} is not UTF-8")
-                continue
-            if text.strip():
-                yield {TEXT: text}
+    for number, line in numbered_lines(path):
+        try:
+            text = line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as error:
+            if line.strip():
+                yield bad(f"{path.name}:{number}", f"byte 0x{line[error.start]:02x} is not UTF-8")
+            continue
+        if text.strip():
+            yield {TEXT: text}
 
 
 def _json_type(value: Any) -> str:

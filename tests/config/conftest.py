@@ -3,6 +3,7 @@ the checks before Hydra, then Hydra's app and the job) at ~0.7 s a case instead 
 subprocess, with a guard that fails the test if a model is loaded."""
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -33,8 +34,25 @@ def run_in_process(monkeypatch, no_model_loads):
         monkeypatch.chdir(cwd)
         monkeypatch.setattr(sys, "argv", ["run", *argv])
         started = time.perf_counter()
-        with pytest.raises(SystemExit) as exited:
-            main()
+        try:
+            with pytest.raises(SystemExit) as exited:
+                main()
+        finally:
+            _restore_logging(*saved)
         return exited.value.code, time.perf_counter() - started
 
+    # Hydra's job logging sets handlers on the root logger bound to this test's captured streams; left
+    # there, later tests log into closed files ("--- Logging error ---").
+    saved = (logging.root.level, list(logging.root.handlers))
+
     return run
+
+
+def _restore_logging(level: int, handlers: list) -> None:
+    for handler in [h for h in logging.root.handlers if h not in handlers]:
+        logging.root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        if handler not in logging.root.handlers:
+            logging.root.addHandler(handler)
+    logging.root.setLevel(level)
