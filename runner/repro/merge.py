@@ -146,14 +146,16 @@ def _indexed_lines(path: Path, job: ShardJob) -> list[tuple[int, str]]:
     if not path.is_file():
         return []
     lines = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
+    with open(path, "rb") as f:  # bytes: a damaged line is reported by number, not as a UnicodeDecodeError
+        for number, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             try:
+                line = raw.decode("utf-8")
                 index = json.loads(line).get("index")
-            except (ValueError, AttributeError):
-                raise RunError(f"{path}:{number} is not a JSON record (cut short?)", "re-run that shard") from None
+            except (ValueError, AttributeError):  # UnicodeDecodeError is a ValueError
+                raise RunError(f"{path}:{number} is not a JSON record (cut short, or not UTF-8?)",
+                               "re-run that shard") from None
             if not isinstance(index, int):
                 raise RunError(f"{path}:{number} has no row index", "re-run that shard with this version of the runner")
             if index % job.count != job.index:
