@@ -50,6 +50,9 @@ class Task:
     load_params: tuple[str, ...] = ()  # task.params read when the pipeline is built (the rest go to each call)
     # task input -> column of the built-in sample data, where the input's own name is not the column.
     sample_columns: dict[str, str] = field(default_factory=dict)
+    # The pipeline gives a list of one input's result back unwrapped (fill-mask's candidates, QA's
+    # answers): Task.call wraps it again, so one row in a batch of one gets the shape it has in any batch.
+    unwraps_one: bool = False
 
     @property
     def primary_input(self) -> str:
@@ -75,7 +78,8 @@ class Task:
 
     def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
         """One output per input, in order."""
-        return list(pipe(inputs, batch_size=batch_size, **params))
+        outputs = pipe(inputs, batch_size=batch_size, **params)
+        return [outputs] if self.unwraps_one and len(inputs) == 1 else list(outputs)
 
     def pipeline_choice(self, task_name: str, params: dict) -> tuple[str, dict]:
         """The transformers task name to build and extra constructor arguments, given the params."""

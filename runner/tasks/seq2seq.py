@@ -20,14 +20,6 @@ class Translation(Task):
         return task_name, {"src_lang": src, "tgt_lang": tgt}
 
 
-class QuestionAnswering(Task):
-    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
-        outputs = pipe(inputs, batch_size=batch_size, **params)
-        if len(inputs) == 1:
-            outputs = [outputs]  # like 4.x, one question in gives its answer(s) back unwrapped
-        return list(outputs)
-
-
 def _ported(task_id: str) -> tuple[str, str]:
     return task_id, f"runner-{task_id}"
 
@@ -51,10 +43,11 @@ TASKS = [
         pipeline_tasks=_ported("text2text-generation"), generative=True,
         port=Port("seq2seq", "Text2TextPipeline", SEQ2SEQ_LM),
     ),
-    QuestionAnswering(
+    Task(  # like 4.x's, our 5.x port gives one question's answer(s) back unwrapped
         "question-answering", {"question": TEXT, "context": TEXT}, {"answer": TEXT, "score": DATA},
         ("distilbert/distilbert-base-cased-distilled-squad", "564e9b5"), "distilbert_qa", aliases=("qa",),
         pipeline_tasks=_ported("question-answering"), sample_columns={"question": "qa_question", "context": "context"},
         port=Port("question_answering", "QuestionAnsweringPipeline", "AutoModelForQuestionAnswering"),
+        unwraps_one=True,
     ),
 ]

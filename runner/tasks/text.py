@@ -14,12 +14,6 @@ class TextGeneration(Task):
 
 
 class FillMask(Task):
-    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
-        # Given a list of one text, the pipeline returns that text's candidates unwrapped (a one-batch
-        # chunk of one row is common since rows are written a batch at a time): wrap them back.
-        outputs = super().call(pipe, pipeline_task, inputs, batch_size, params)
-        return [outputs] if len(inputs) == 1 else outputs
-
     def pipeline_input(self, decoded: dict[str, Any], pipe, own: dict) -> Any:
         """Accept either common mask spelling, whatever the model's tokenizer calls its mask token."""
         text = decoded["text"]
@@ -49,6 +43,7 @@ TASKS = [
     FillMask(
         "fill-mask", {"text": TEXT}, {"token_str": TEXT, "sequence": TEXT, "score": DATA},
         ("distilbert/distilroberta-base", "fb53ab8"), "distilbert", sample_columns={"text": "masked_text"},
+        unwraps_one=True,
     ),
     Task(
         "feature-extraction", {"text": TEXT}, {"embedding": DATA},
