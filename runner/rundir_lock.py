@@ -22,6 +22,7 @@ from pathlib import Path
 from runner.errors import ConfigError
 from runner.redact import redact
 from runner.rundir import FINISHED, LOCK, RunDir
+from runner.sinks import line_count
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +110,13 @@ def refuse_written(run_dir: Path, key: str) -> None:
                           "give another dir (leave hydra.run.dir unset for a fresh one)") from None
     if record is None:
         return
-    rows = sum(_line_count(path) for path in (folder.predictions, folder.errors))
+    rows = sum(line_count(path) for path in (folder.predictions, folder.errors))
     if record.status not in FINISHED and rows == 0:
         return  # a run that ended before writing any row: nothing to lose
     held = "a finished run" if record.status in FINISHED else f"a run that ended with status {record.status}"
     raise ConfigError(key, f"{run_dir} already holds {held} ({rows} rows written); a new run would replace them",
                       f"continue it with resume={run_dir}, or give another dir (leave hydra.run.dir unset "
                       "for a fresh one)")
-
-
-def _line_count(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
 def read_holder(path: Path) -> dict | None:

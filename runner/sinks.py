@@ -63,6 +63,15 @@ def completed_indices(path: Path) -> set[int]:
     return indices
 
 
+def line_count(path: Path) -> int:
+    """Complete lines in a JSONL output (records written), 0 when there is no file; counted, not parsed."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
 def iter_jsonl(path: Path):
     with open(path, encoding="utf-8") as f:
         for line in f:

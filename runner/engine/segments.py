@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.rundir import RunDir
+from runner.sinks import line_count
 
 SEGMENT_KEYS = ("status", "rows_in", "rows_out", "rows_error", "rows_skipped", "rows_unfinished",
                 "inference_seconds", "items_per_second", "wall_seconds")
@@ -37,7 +38,7 @@ def earlier_segments(run_dir: Path, append: bool) -> Earlier:
         metrics = None
     data = metrics.to_json() if metrics is not None and metrics.rows_in is not None else None
     segments = list(data.get("segments") or [_segment(data)]) if data else []
-    earlier = Earlier(_lines(folder.predictions), _lines(folder.errors), data, segments)
+    earlier = Earlier(line_count(folder.predictions), line_count(folder.errors), data, segments)
     unrecorded = (earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments),
                   earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments))
     if any(unrecorded):  # a segment that was killed before it could write metrics.json
@@ -64,10 +65,3 @@ def with_totals(metrics: dict, earlier: Earlier) -> dict:
 
 def _segment(metrics: dict) -> dict:
     return {key: metrics.get(key) for key in SEGMENT_KEYS if key in metrics}
-
-
-def _lines(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
