@@ -255,13 +255,16 @@ def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
 
 
 def _claim_run_dir(target: Path | None, overwrite: bool, held: ExitStack, argv: list[str]) -> Path:
-    """The run dir, held for this call (runner.rundir_lock) before anything in it is cleared or written."""
-    from runner.rundir_lock import RunDirLock
+    """The run dir, held for this call (runner.rundir_lock) before anything in it is cleared or written;
+    one that holds a run (written since _checked_output_dir looked) is refused unless overwrite=True."""
+    from runner.rundir_lock import RunDirLock, refuse_written
 
     if target is None:
         target = _new_run_dir(Path.cwd() / "outputs" / "api")
     held.enter_context(RunDirLock(target, "output_dir", argv))
-    if overwrite:
+    if not overwrite:
+        refuse_written(target, "output_dir")
+    else:
         for name in WRITTEN:
             (target / name).unlink(missing_ok=True)
         for folder in (STAGES, MEDIA):

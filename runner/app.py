@@ -82,7 +82,7 @@ def run_job(job: Job, invocation: Invocation) -> Outcome:
         print(plan.describe())
         return Outcome(plan, None, None)
     run_dir = job.claim_run_dir(plan) if job.claim_run_dir else job.run_dir
-    with _rows_dir_owned(job, plan.cfg, run_dir):
+    with _resumed_dir_held(job, plan.cfg, run_dir):
         metrics = execute_job(plan, run_dir, job.argv, job.cwd, invocation, job.multirun, job.keep)
         from runner.engine.error_summary import rows_failed_code  # exit code 4: rows failed beyond max_error_fraction
 
@@ -91,21 +91,20 @@ def run_job(job: Job, invocation: Invocation) -> Outcome:
 
 
 @contextmanager
-def _rows_dir_owned(job: Job, cfg: dict, run_dir: Path):
-    """The entry point holds its run dir (runner.rundir_lock); the dir a resume writes into is held here.
-    A dir that holds a finished run, or rows, is written into again only by resume=."""
-    from runner.rundir_lock import RunDirLock, refuse_written
+def _resumed_dir_held(job: Job, cfg: dict, run_dir: Path):
+    """The dir a resume= writes into, held (runner.rundir_lock) like the job's own run dir, which its
+    entry point (runner.cli, runner.api) holds, and refuses when it already holds a run."""
+    from runner.rundir_lock import RunDirLock
 
     with ExitStack() as held:
-        try:
-            if not cfg.get("resume"):
-                refuse_written(run_dir, "hydra.run.dir" if job.run_dir is not None else "output_dir")
-            elif Path(cfg["resume"]).expanduser().resolve() != Path(run_dir).resolve():
-                held.enter_context(RunDirLock(Path(cfg["resume"]).expanduser(), "resume", job.argv))
-        except ConfigError as error:
-            if job.run_dir is not None:  # on screen and in run.log, as a planning error is
-                log.error("config error: %s", error.render())
-            raise
+        target = Path(cfg["resume"]).expanduser() if cfg.get("resume") else None
+        if target is not None and target.resolve() != Path(run_dir).resolve():
+            try:
+                held.enter_context(RunDirLock(target, "resume", job.argv))
+            except ConfigError as error:
+                if job.run_dir is not None:  # on screen and in run.log, as a planning error is
+                    log.error("config error: %s", error.render())
+                raise
         yield
 
 
