@@ -28,7 +28,7 @@ HINTS = (
      "a file a row names is missing: check the paths (relative paths are read from the dataset's folder)"),
     (r"UnicodeDecodeError|codec can't decode|not valid UTF-N",
      "the file is not UTF-8 text: convert it (e.g. iconv -f latin1 -t utf-8) or fix the bytes the error names"),
-    (r"field larger than field limit|JSONDecodeError|invalid JSON|Expecting|Unterminated string",
+    (r"JSONDecodeError|invalid JSON|Expecting|Unterminated string",
      "a line of the dataset file is malformed: fix or drop it, then resume= the run"),
     (r"cannot identify image file|UnidentifiedImageError|truncated|Format not recognised|Error opening",
      "a media file cannot be decoded: check it is a complete image or audio file of a supported format"),

@@ -38,7 +38,6 @@ class Counters:
     rows_out: int = 0
     rows_error: int = 0
     rows_skipped: int = 0  # on_error=skip
-    errors_by_step: dict = field(default_factory=dict)
     skipped_causes: Counter = field(default_factory=Counter)  # skipped rows' causes (they are in no file)
     stopped_early: bool = False  # the benchmark budget was reached
 
@@ -93,7 +92,6 @@ class RowLoop:
         """Apply on_error to a row that failed: raise (fail), or keep its error record for settle():
         skipped (logged) or written to errors.jsonl (record)."""
         message = f"{type(error).__name__}: {error}"
-        self.counters.errors_by_step[step_name] = self.counters.errors_by_step.get(step_name, 0) + 1
         policy = self.settings.on_error
         if policy == "fail":
             known = hint_for(cause_of(message))

@@ -148,10 +148,10 @@ def pipeline_kwargs(cfg: dict, ref: ModelRef) -> dict:
         kwargs["device_map"] = cfg["device_map"]
     else:
         kwargs["device"] = device
-    if model_kwargs.get("token") is not None:
-        # pipeline() passes its own `token` to every from_pretrained: inside model_kwargs it would clash.
-        kwargs["token"] = model_kwargs.pop("token")
-    model_kwargs.pop("token", None)
+    # pipeline() passes its own `token` to every from_pretrained: inside model_kwargs it would clash.
+    token = model_kwargs.pop("token", None)
+    if token is not None:
+        kwargs["token"] = token
     if model_kwargs:
         kwargs["model_kwargs"] = model_kwargs
     return kwargs

@@ -78,11 +78,15 @@ def csv_records(path: Path) -> Iterator[dict]:
 def _csv_record(header: list[str], values: list[str], where: str) -> dict:
     if len(values) != len(header):
         return bad(where, f"{len(values)} field{'s' * (len(values) != 1)}, the header has {len(header)}")
-    record = dict(zip(header, values))
-    for column, value in record.items():
-        reason = not_utf8(value)
+    return _text_checked(dict(zip(header, values)), where, "column")
+
+
+def _text_checked(record: dict, where: str, label: str) -> dict:
+    """The record, or its error when one of its texts holds a byte that is not UTF-8."""
+    for name, value in record.items():
+        reason = isinstance(value, str) and not_utf8(value)
         if reason:
-            return bad(where, f"{reason} (column '{column}')")
+            return bad(where, f"{reason} ({label} '{name}')")
     return record
 
 
@@ -142,11 +146,7 @@ def _json_rows(data: Any, path: Path) -> list:
 def _json_element(element: Any, where: str) -> dict:
     if not isinstance(element, dict):
         return bad(where, f"expected a JSON object, got {_json_type(element)}")
-    for key, value in element.items():
-        reason = isinstance(value, str) and not_utf8(value)
-        if reason:
-            return bad(where, f"{reason} (field '{key}')")
-    return element
+    return _text_checked(element, where, "field")
 
 
 def txt_records(path: Path) -> Iterator[dict]:
