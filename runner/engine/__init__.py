@@ -33,7 +33,7 @@ from runner.engine.errors import OutOfMemory, RowFailed
 from runner.engine.execution import Execution
 from runner.engine.progress import library_progress_bars
 from runner.engine.settings import Settings
-from runner.engine.step_run import seed_everything
+from runner.engine.step_run import apply_threads, seed_everything
 from runner.models.cache import PipelineCache
 from runner.rundir import Metrics, RunDir
 
@@ -51,6 +51,7 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     Raises OutOfMemory (metrics.json then says `oom`), RowFailed (on_error=fail) or the load error."""
     run_dir = Path(run_dir)
     started = time.perf_counter()
+    apply_threads(plan.cfg.get("threads"))
     seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
     reset_peak_memory()
     execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(),

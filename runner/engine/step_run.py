@@ -53,6 +53,18 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
     return run
 
 
+_TORCH_DEFAULT_THREADS: list[int] = []  # torch's own count, read before the first run changes it
+
+
+def apply_threads(threads: int | None) -> None:
+    """torch.set_num_threads(threads), or back to torch's default for null (a sweep may mix both)."""
+    import torch
+
+    if not _TORCH_DEFAULT_THREADS:
+        _TORCH_DEFAULT_THREADS.append(torch.get_num_threads())
+    torch.set_num_threads(threads or _TORCH_DEFAULT_THREADS[0])
+
+
 def seed_everything(seed: int, deterministic: bool | None = None) -> None:
     """Seed python, numpy and torch; with `deterministic` given, also switch deterministic algorithms."""
     from runner.repro import determinism

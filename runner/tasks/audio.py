@@ -7,6 +7,41 @@ from runner.tasks.base import AUDIO, DATA, TEXT, Task
 
 
 class SpeechRecognition(Task):
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        """Whisper on audio longer than its 30 s window transcribes it long-form, with nothing to set.
+
+        transformers only decodes such audio sequentially (window by window, each one continuing from
+        the previous one's last timestamp) when timestamps are asked for; without them it raises "more
+        than 3000 mel input features". So rows longer than the window run with return_timestamps=True
+        and give back their text alone, as a short row does; shorter rows run exactly as asked, since
+        predicting timestamps can change a short transcript. chunk_length_s (chunked, lossy) or
+        return_timestamps set by the user are left to transformers.
+        """
+        long_rows = self._long_form_rows(pipe, inputs, params)
+        if not long_rows:
+            return super().call(pipe, pipeline_task, inputs, batch_size, params)
+        outputs: list = [None] * len(inputs)
+        short_rows = [i for i in range(len(inputs)) if i not in set(long_rows)]
+        if short_rows:
+            short = super().call(pipe, pipeline_task, [inputs[i] for i in short_rows], batch_size, params)
+            for i, output in zip(short_rows, short):
+                outputs[i] = output
+        long = super().call(pipe, pipeline_task, [inputs[i] for i in long_rows], batch_size,
+                            {**params, "return_timestamps": True})
+        for i, output in zip(long_rows, long):
+            outputs[i] = {key: value for key, value in output.items() if key != "chunks"}
+        return outputs
+
+    @staticmethod
+    def _long_form_rows(pipe, inputs: list, params: dict) -> list[int]:
+        """Positions of the inputs longer than Whisper's window, when long-form is this call's to choose."""
+        if getattr(pipe, "type", None) != "seq2seq_whisper" or params.get("chunk_length_s") or params.get("return_timestamps"):
+            return []
+        window = getattr(pipe.feature_extractor, "n_samples", None)
+        if not window:
+            return []
+        return [i for i, value in enumerate(inputs) if _sample_count(value) > window]
+
     def lossy_settings(self, pipe, params: dict) -> list[str]:
         model_type = getattr(getattr(getattr(pipe, "model", None), "config", None), "model_type", None)
         if model_type != "whisper" or not params.get("chunk_length_s"):
@@ -16,6 +51,14 @@ class SpeechRecognition(Task):
             "(measured on transformers 5.24: 514 of 921 characters kept on a 52 s clip). For long audio, drop "
             "chunk_length_s and set task.params.return_timestamps=true: Whisper then transcribes it long-form."
         ]
+
+
+def _sample_count(value: Any) -> int:
+    """Samples at the pipeline's rate (the runner resamples audio to the feature extractor's rate first)."""
+    if isinstance(value, dict):
+        value = value.get("raw", value.get("array"))
+    shape = getattr(value, "shape", None)
+    return int(shape[-1]) if shape else len(value) if hasattr(value, "__len__") else 0
 
 
 class TextToAudio(Task):

@@ -79,6 +79,7 @@ BAD_VALUES = [
     (["model.no_weights=true", "quantization=4bit"], "model.no_weights"),
     (["model.no_weights=true", "device_map=auto"], "model.no_weights"),
     (["deterministic=maybe"], "deterministic"),
+    (["threads=0"], "threads"),
     (["rerun=''"], "rerun"),
     (["merge=''"], "merge"),
 ]

