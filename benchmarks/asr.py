@@ -14,7 +14,9 @@ Parts:
   clips    runner vs raw at batch 1/4/8 on the clips: WER, audio-s/s, transcripts identical?
   long     long recordings at batch 1/4/8: the runner with no parameters (sequential long-form,
            its default) vs raw with return_timestamps=True (transformers' long-form), and both with
-           chunk_length_s=30 (chunked); raw with no parameters, which refuses audio over 30 s
+           chunk_length_s=30 (chunked); raw with no parameters, which refuses audio over 30 s.
+           Where espeak-ng is installed, also one continuous reading (the six sentences three times
+           over as one paragraph, about 60 s): there chunking loses text at its seams
   threads  the runner on the clips at batch 1 with threads=1 vs threads=2
 
 Rounds alternate raw and runner; each side loads the model once and a warm-up call is dropped. The
@@ -25,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.bench.speech import read_clip, seconds, speech_clips, write_long_recordings  # noqa: E402
+from runner.bench.speech import SpeechClip, read_clip, seconds, speech_clips, write_long_recordings  # noqa: E402
 from runner.bench.wer import word_error_rate  # noqa: E402
 
 BATCH_SIZES = (1, 4, 8)
@@ -146,7 +150,42 @@ def part_long(raw: Raw, runner: Runner, rounds: int, folder: Path, count: int, t
         rows.append(compare(f"chunked chunk_length_s=30 batch {b}", rounds, longs,
                             lambda b=b: raw.transcribe(longs, b, CHUNKED),
                             lambda b=b: runner.transcribe(dataset, b, CHUNKED, threads)))
+    rows += part_reading(raw, runner, folder, threads)
     return rows
+
+
+def write_reading(folder: Path) -> list[SpeechClip]:
+    """espeak-ng reading every sample sentence three times over as one paragraph (the voice of
+    scripts/make_speech_samples.sh), resampled to 16 kHz with soxr; [] without espeak-ng."""
+    import numpy as np
+    import soundfile
+    import soxr
+
+    if shutil.which("espeak-ng") is None:
+        return []
+    text = " ".join(clip.text for clip in speech_clips() * 3)
+    folder.mkdir(parents=True, exist_ok=True)
+    spoken = folder / "spoken.wav"
+    subprocess.run(["espeak-ng", "-v", "en-gb-x-rp", "-s", "150", "-w", str(spoken), text], check=True)
+    samples, rate = soundfile.read(str(spoken), dtype="float32")
+    spoken.unlink()
+    path = folder / "reading.wav"
+    soundfile.write(str(path), soxr.resample(samples, rate, 16000).astype(np.float32), 16000)
+    return [SpeechClip(path, text)]
+
+
+def part_reading(raw: Raw, runner: Runner, folder: Path, threads: int) -> list[dict]:
+    reading = write_reading(folder / "reading")
+    if not reading:
+        print("continuous reading: skipped (espeak-ng is not installed: apt-get install espeak-ng)")
+        return []
+    dataset = ["dataset=folder", f"dataset.path={folder / 'reading'}"]
+    print(f"continuous reading: 1 recording, {seconds(reading):.1f} s")
+    return [compare("reading, sequential (runner default)", 1, reading,
+                    lambda: raw.transcribe(reading, 1, {"return_timestamps": True}),
+                    lambda: runner.transcribe(dataset, 1, {}, threads)),
+            compare("reading, chunked chunk_length_s=30", 1, reading, lambda: raw.transcribe(reading, 1, CHUNKED),
+                    lambda: runner.transcribe(dataset, 1, CHUNKED, threads))]
 
 
 def part_threads(runner: Runner, rounds: int) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 # Bump when the conversion's output changes, so older conversions are not reused.
-CONVERTER_VERSION = 1
+# 2: generation_config.return_timestamps=false, as in OpenAI's own Whisper configs.
+CONVERTER_VERSION = 2
 
 
 def default_cache_dir() -> Path:

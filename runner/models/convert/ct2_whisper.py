@@ -112,6 +112,9 @@ def generation_config_kwargs(ct2_config: dict, tokens: dict[str, int], max_lengt
         alignment_heads=[list(pair) for pair in ct2_config.get("alignment_heads", [])],
         no_timestamps_token_id=tokens[NO_TIMESTAMPS], prev_sot_token_id=tokens["<|startofprev|>"],
         max_initial_timestamp_index=50, is_multilingual=bool(multilingual), forced_decoder_ids=None,
+        # As OpenAI's published generation configs have it: timestamps only when asked for. (transformers
+        # then refuses audio over 30 s unless return_timestamps=True; the runner's ASR task passes it.)
+        return_timestamps=False,
     )
     if multilingual:
         by_id = {i: t for t, i in tokens.items()}
