@@ -14,9 +14,9 @@ Parts:
   clips    runner vs raw at batch 1/4/8 on the clips: WER, audio-s/s, transcripts identical?
   long     long recordings at batch 1/4/8: the runner with no parameters (sequential long-form,
            its default) vs raw with return_timestamps=True (transformers' long-form), and both with
-           chunk_length_s=30 (chunked); raw with no parameters, which refuses audio over 30 s.
-           Where espeak-ng is installed, also one continuous reading (the six sentences three times
-           over as one paragraph, about 60 s): there chunking loses text at its seams
+           chunk_length_s=30 (chunked); raw with no parameters, which refuses audio over 30 s
+  reading  where espeak-ng is installed: one continuous reading (the six sentences three times over
+           as one paragraph, about 60 s), long-form vs chunked: there chunking loses text at its seams
   threads  the runner on the clips at batch 1 with threads=1 vs threads=2
 
 Rounds alternate raw and runner; each side loads the model once and a warm-up call is dropped. The
@@ -150,7 +150,6 @@ def part_long(raw: Raw, runner: Runner, rounds: int, folder: Path, count: int, t
         rows.append(compare(f"chunked chunk_length_s=30 batch {b}", rounds, longs,
                             lambda b=b: raw.transcribe(longs, b, CHUNKED),
                             lambda b=b: runner.transcribe(dataset, b, CHUNKED, threads)))
-    rows += part_reading(raw, runner, folder, threads)
     return rows
 
 
@@ -203,7 +202,8 @@ def part_threads(runner: Runner, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", default=["clips", "long", "threads"], choices=["clips", "long", "threads"])
+    parser.add_argument("--parts", nargs="+", default=["clips", "long", "reading", "threads"],
+                        choices=["clips", "long", "reading", "threads"])
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per point for the clips (long: --long-rounds)")
     parser.add_argument("--long-rounds", type=int, default=1)
     parser.add_argument("--long-files", type=int, default=2, help="how many long recordings (about 67 s each)")
@@ -219,12 +219,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         runner = Runner(folder)
-        raw = Raw(args.threads) if {"clips", "long"} & set(args.parts) else None
+        raw = Raw(args.threads) if {"clips", "long", "reading"} & set(args.parts) else None
         if "clips" in args.parts:
             rows += part_clips(raw, runner, args.rounds, args.threads)
         if "long" in args.parts:
             rows += part_long(raw, runner, args.long_rounds, folder, args.long_files, args.threads,
                               warm="clips" in args.parts)
+        if "reading" in args.parts:
+            rows += part_reading(raw, runner, folder, args.threads)
         if "threads" in args.parts:
             part_threads(runner, args.rounds)
     if args.json:
