@@ -119,6 +119,23 @@ class _OncePerMessage(logging.Filter):
         return True
 
 
+class _WhisperOwnDeprecation(logging.Filter):
+    """transformers 5.24's Whisper generate() passes its own suppress lists next to the generation config
+    and then warns about it (raw pipeline() does the same); nothing a user can change, so it is dropped."""
+
+    MESSAGE = "Passing `generation_config` together with generation-related arguments=({"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith(self.MESSAGE) and "suppress_tokens" in message)
+
+
+def _quiet_whisper_generate() -> None:
+    generation_logger = logging.getLogger("transformers.generation.utils")
+    if not any(isinstance(f, _WhisperOwnDeprecation) for f in generation_logger.filters):
+        generation_logger.addFilter(_WhisperOwnDeprecation())
+
+
 def quantization_config(quant: dict, dtype: str, device: str):
     if quant["mode"] == "none":
         return None
@@ -188,6 +205,8 @@ def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
     else:
         pipe = _build(task_name, {**kwargs, **extra}, ref)
     prepare_for_batching(pipe, spec, cfg["batch_size"])
+    if getattr(pipe.model.config, "model_type", None) == "whisper":
+        _quiet_whisper_generate()
     return LoadedPipeline(pipe, ref, task_name, time.perf_counter() - started, kwargs)
 
 
