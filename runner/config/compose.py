@@ -82,6 +82,14 @@ def job_overrides(argv: list[str]) -> list[str]:
     return found
 
 
+def is_single_run(argv: list[str]) -> bool:
+    """A plain `run key=value ...`: no sweep, no Hydra command that prints instead of running, no
+    flag that changes what Hydra's app would compose (-cp, -cn, -p)."""
+    hydra_flags = (*NOT_A_RUN, *MULTIRUN, "-cp", "--config-path", "-cn", "--config-name", "-p", "--package",
+                   "--resolve", "--run", "-r", "--experimental-rerun")
+    return not any(arg.split("=", 1)[0] in hydra_flags for arg in argv)
+
+
 def check_composes(argv: list[str], session: ConfigSession) -> None:
     """Compose once before Hydra does, so that mistakes Hydra would report as a crash (a key that does
     not exist, bad override syntax, a broken YAML file) become config errors with exit code 2 before

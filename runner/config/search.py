@@ -110,10 +110,48 @@ class ConfigSession:
             # Hydra puts added dirs after the primary one, before its structured-config source.
             path.prepend(provider, entry, anchor=SearchPathQuery(provider="schema"))
         self.search = search
-        self.loader = ConfigLoaderImpl(config_search_path=path)
+        self.loader = _recording_loader(ConfigLoaderImpl)(config_search_path=path)
+        self._defaults: dict[tuple[str, ...], list] = {}  # task overrides -> the defaults list composed
+        self._options: dict[tuple[str, str], list[str]] = {}
+        self._git: dict[str, dict] = {}  # provenance.git_state per config dir, read once per session
 
     def options(self, group: str) -> list[str]:
-        return self.loader.get_group_options(group)
+        return self._listed(group, "CONFIG")
+
+    def subgroups(self, group: str = "") -> list[str]:
+        return self._listed(group, "GROUP")
+
+    def _listed(self, group: str, kind: str) -> list[str]:
+        """Hydra's loader.get_group_options deep-copies its whole repository (the ConfigStore with
+        Hydra's own schemas) on every call, ~50 ms; the repository itself lists the same options, as
+        the primary config sets no hydra.searchpath. Asked once per group and kind per session."""
+        from hydra.core.object_type import ObjectType
+
+        key = (group, kind)
+        if key not in self._options:
+            self._options[key] = self.loader.repository.get_group_options(group, getattr(ObjectType, kind))
+        return self._options[key]
+
+    def all_groups(self, parent: str = "") -> list[str]:
+        """Every config group with options, nested ones as `a/b`, Hydra's own left out (`run --help`)."""
+        found = []
+        for child in self.subgroups(parent):
+            name = f"{parent}/{child}" if parent else child
+            if name == "hydra":
+                continue
+            if self.options(name):
+                found.append(name)
+            found += self.all_groups(name)
+        return found
+
+    def git_state(self, folder: Path) -> dict:
+        """provenance.git_state of a config dir, read once per session (a sweep's jobs share it)."""
+        from runner.config.provenance import git_state
+
+        key = str(folder)
+        if key not in self._git:
+            self._git[key] = git_state(folder)
+        return self._git[key]
 
     def is_group(self, name: str) -> bool:
         return any(source.is_group(name) for source in self.loader.get_sources())
@@ -122,7 +160,9 @@ class ConfigSession:
         """Hydra's composition of the run config with these overrides (its `hydra` node included)."""
         from hydra.types import RunMode
 
-        return self.loader.load_configuration(CONFIG_NAME, list(overrides), RunMode.RUN, from_shell=False)
+        cfg = self.loader.load_configuration(CONFIG_NAME, list(overrides), RunMode.RUN, from_shell=False)
+        self._defaults[tuple(cfg.hydra.overrides.task)] = self.loader.last_defaults
+        return cfg
 
     def locate(self, config: str) -> ConfigFile | None:
         """The source that provides `config` (first in the search path wins, as in Hydra) and its file."""
@@ -136,7 +176,9 @@ class ConfigSession:
         (the config key) it lands in; Hydra's own configs are left out."""
         from hydra.types import RunMode
 
-        defaults = self.loader.compute_defaults_list(CONFIG_NAME, list(overrides), RunMode.RUN).defaults
+        defaults = self._defaults.get(tuple(overrides))  # what compose() read: not computed twice
+        if defaults is None:
+            defaults = self.loader.compute_defaults_list(CONFIG_NAME, list(overrides), RunMode.RUN).defaults
         found, seen = [], set()
         for default in defaults:
             if default.config_path is None or default.config_path in seen:
@@ -151,6 +193,19 @@ class ConfigSession:
         """(provider, search path entry, folder) of every source but Hydra's own."""
         return [(s.provider, s.full_path(), _folder_of(s)) for s in self.loader.get_sources()
                 if s.provider not in ("hydra", "schema") and s.scheme() != "structured"]
+
+
+def _recording_loader(base):
+    """Hydra's config loader, keeping the defaults list of its last composition (`last_defaults`), so
+    that run.json's list of the files read needs no second pass over the defaults."""
+    class RecordingLoader(base):
+        last_defaults: list = []
+
+        def _compose_config_from_defaults_list(self, defaults, repo):
+            self.last_defaults = list(defaults)
+            return super()._compose_config_from_defaults_list(defaults=defaults, repo=repo)
+
+    return RecordingLoader
 
 
 def _folder_of(source) -> Path | None:
