@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from runner.config.choices import normalize_overrides
-from runner.config.compose import check_composes, is_single_run, job_overrides
+from runner.config.compose import check_composes, is_plain_multirun, is_single_run, job_overrides
 from runner.config.search import ConfigSearch, ConfigSession
 from runner.errors import ConfigError, RunError
 from runner.invocation import Invocation
@@ -52,7 +52,8 @@ def main() -> None:
 
         run_prepared(prepared, _task_function(invocation, prepared))
     else:
-        _run_hydra(invocation)
+        invocation.config_sessions[session.search] = session  # a sweep's jobs here reuse it
+        _run_hydra(invocation, session)
     sys.exit(invocation.exit_code())
 
 
@@ -132,15 +133,22 @@ def _merge(multirun_dir: str) -> int:
     return 0
 
 
-def _run_hydra(invocation: Invocation) -> None:
+def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
     """Hydra runs the jobs: each one's exit code lands in `invocation`, also those that other launchers
-    ran in other processes (runner.sweep.exit_codes hands those back once the multirun ends)."""
+    ran in other processes (runner.sweep.exit_codes hands those back once the multirun ends). A plain
+    `run -m` runs Hydra's multirun on our config loader (runner.prepared); Hydra's own commands
+    (--cfg, --info, -cp ...) go through hydra.main."""
     import hydra
 
     from runner.sweep.exit_codes import launched_exit_codes
 
     with launched_exit_codes() as collected:
-        hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_task_function(invocation))()
+        if is_plain_multirun(sys.argv[1:]):
+            from runner.prepared import run_multirun
+
+            run_multirun(job_overrides(sys.argv[1:]), session, _task_function(invocation))
+        else:
+            hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_task_function(invocation))()
         invocation.exit_codes.extend(collected())
 
 

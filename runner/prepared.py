@@ -18,6 +18,12 @@ from typing import Any
 from runner.config.search import ConfigSession
 from runner.runlog import HeldRecords
 
+
+def JobRuntime():  # noqa: N802 - Hydra's singleton, imported when first used
+    from hydra.core.utils import JobRuntime as runtime
+
+    return runtime()
+
 CONFIG_NAME = "config"
 JOB_NAME = "cli"  # what hydra.main names the job of runner/cli.py (hydra.job.name)
 
@@ -39,7 +45,6 @@ class PreparedJob:
 def prepare(overrides: list[str], session: ConfigSession) -> PreparedJob | None:
     """Compose, validate and plan. Raises ConfigError; None when the config sets hydra.mode=MULTIRUN
     (then Hydra's own app runs it)."""
-    from hydra.core.utils import JobRuntime
     from hydra.types import RunMode
 
     from runner.app import plan_job
@@ -49,12 +54,15 @@ def prepare(overrides: list[str], session: ConfigSession) -> PreparedJob | None:
 
     with HeldRecords() as held:
         JobRuntime().set("name", JOB_NAME)
+        # The session's search path holds hydra.searchpath's dirs already; passed again they would repeat.
+        overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra.searchpath=")]
         try:
             cfg = session.compose(overrides)
         except Exception as error:  # hydra/omegaconf/yaml raise several types; all mean "this config is wrong"
             raise explain_composition_error(error, overrides, session) from None
         if cfg.hydra.mode == RunMode.MULTIRUN:
             return None
+        cfg.hydra.mode = RunMode.RUN  # as Hydra's run sets it
         run_dir = _run_dir(cfg)
         task_overrides = list(cfg.hydra.overrides.task)
         composed = Composed(expand_step_presets(to_plain(cfg), session), describe(session, task_overrides))
@@ -92,3 +100,19 @@ def run_prepared(prepared: PreparedJob, task_function) -> None:
                      task_function=job, config=cfg, job_dir_key="hydra.run.dir", job_subdir_key=None)
     callbacks.on_run_end(config=cfg, config_name=CONFIG_NAME, job_return=result)
     _ = result.return_value  # raises what the task function raised, as hydra.main does
+
+
+def run_multirun(overrides: list[str], session: ConfigSession, task_function) -> None:
+    """`run -m`: Hydra's multirun (its sweeper, launcher and callbacks) on the session's loader,
+    without hydra.main's extra composition to read hydra.mode; the jobs the basic launcher runs here
+    compose through the same loader, which keeps what each read for run.json."""
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import run_and_report
+    from hydra.core.global_hydra import GlobalHydra
+
+    JobRuntime().set("name", JOB_NAME)
+    hydra = Hydra(task_name=JOB_NAME, config_loader=session.loader)
+    GlobalHydra.instance().clear()
+    GlobalHydra.instance().initialize(hydra)
+    overrides = [*overrides, "hydra.mode=MULTIRUN"]  # as hydra.main adds it for -m
+    run_and_report(lambda: hydra.multirun(config_name=CONFIG_NAME, task_function=task_function, overrides=overrides))

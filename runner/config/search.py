@@ -96,11 +96,11 @@ class ConfigSession:
     """Hydra's config loader for one search path, and the questions the runner asks it."""
 
     def __init__(self, search: ConfigSearch = ConfigSearch()):
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl
         from hydra._internal.utils import create_config_search_path
         from hydra.core.config_search_path import SearchPathQuery
         from hydra.core.utils import setup_globals
 
+        from runner.config.loader import RecordingLoader
         from runner.config.task_group import register_task_group
 
         register_task_group()  # the task group lives in Hydra's ConfigStore, built from runner/tasks
@@ -110,8 +110,7 @@ class ConfigSession:
             # Hydra puts added dirs after the primary one, before its structured-config source.
             path.prepend(provider, entry, anchor=SearchPathQuery(provider="schema"))
         self.search = search
-        self.loader = _recording_loader(ConfigLoaderImpl)(config_search_path=path)
-        self._defaults: dict[tuple[str, ...], list] = {}  # task overrides -> the defaults list composed
+        self.loader = RecordingLoader(config_search_path=path)
         self._options: dict[tuple[str, str], list[str]] = {}
         self._git: dict[str, dict] = {}  # provenance.git_state per config dir, read once per session
 
@@ -160,9 +159,7 @@ class ConfigSession:
         """Hydra's composition of the run config with these overrides (its `hydra` node included)."""
         from hydra.types import RunMode
 
-        cfg = self.loader.load_configuration(CONFIG_NAME, list(overrides), RunMode.RUN, from_shell=False)
-        self._defaults[tuple(cfg.hydra.overrides.task)] = self.loader.last_defaults
-        return cfg
+        return self.loader.load_configuration(CONFIG_NAME, list(overrides), RunMode.RUN, from_shell=False)
 
     def locate(self, config: str) -> ConfigFile | None:
         """The source that provides `config` (first in the search path wins, as in Hydra) and its file."""
@@ -176,7 +173,7 @@ class ConfigSession:
         (the config key) it lands in; Hydra's own configs are left out."""
         from hydra.types import RunMode
 
-        defaults = self._defaults.get(tuple(overrides))  # what compose() read: not computed twice
+        defaults = self.loader.defaults_by_overrides.get(tuple(overrides))  # what composing read: not computed twice
         if defaults is None:
             defaults = self.loader.compute_defaults_list(CONFIG_NAME, list(overrides), RunMode.RUN).defaults
         found, seen = [], set()
@@ -193,19 +190,6 @@ class ConfigSession:
         """(provider, search path entry, folder) of every source but Hydra's own."""
         return [(s.provider, s.full_path(), _folder_of(s)) for s in self.loader.get_sources()
                 if s.provider not in ("hydra", "schema") and s.scheme() != "structured"]
-
-
-def _recording_loader(base):
-    """Hydra's config loader, keeping the defaults list of its last composition (`last_defaults`), so
-    that run.json's list of the files read needs no second pass over the defaults."""
-    class RecordingLoader(base):
-        last_defaults: list = []
-
-        def _compose_config_from_defaults_list(self, defaults, repo):
-            self.last_defaults = list(defaults)
-            return super()._compose_config_from_defaults_list(defaults=defaults, repo=repo)
-
-    return RecordingLoader
 
 
 def _folder_of(source) -> Path | None:
