@@ -49,6 +49,7 @@ class Job:
     multirun: bool = False
     rows: Any = None  # the API's in-memory rows (dataset.type=python), never part of the config
     keep: dict[str, list] | None = None  # lists that receive each prediction and error as written
+    planned: tuple | None = None  # (plan, rerun) of plan_job, when the entry point planned before the run dir existed
 
 
 @dataclass
@@ -109,6 +110,8 @@ def _resumed_dir_held(job: Job, cfg: dict, run_dir: Path):
 
 
 def _plan_reported(job: Job):
+    if job.planned is not None:
+        return job.planned
     try:
         return plan_job(job.composed, job.config_session, job.overrides, job.run_dir, job.rows)
     except ConfigError as error:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from runner.config.choices import normalize_overrides
-from runner.config.compose import check_composes
+from runner.config.compose import check_composes, is_plain_multirun, is_single_run, job_overrides
 from runner.config.search import ConfigSearch, ConfigSession
 from runner.errors import ConfigError, RunError
 from runner.invocation import Invocation
@@ -40,14 +40,46 @@ def main() -> None:
         if merge_dir is not None:
             sys.exit(_merge(merge_dir))
         session = ConfigSession(ConfigSearch.from_argv(sys.argv[1:]))
+        _print_help(sys.argv[1:], session)
         sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], session)]
-        check_composes(sys.argv[1:], session)
+        prepared = _prepared(sys.argv[1:], session)
     except ConfigError as error:
         print(f"config error: {redact_text(_with_rerun_hint(error, sys.argv[1:]).render())}", file=sys.stderr)
         sys.exit(2)
     invocation = Invocation()
-    _run_hydra(invocation)
+    if prepared is not None:
+        from runner.prepared import run_prepared
+
+        run_prepared(prepared, _task_function(invocation, prepared))
+    else:
+        invocation.config_sessions[session.search] = session  # a sweep's jobs here reuse it
+        _run_hydra(invocation, session)
     sys.exit(invocation.exit_code())
+
+
+def _print_help(argv: list[str], session: ConfigSession) -> None:
+    """`run --help` from our own knowledge of the config groups (runner.config.help); Hydra renders
+    the rare help config that needs more of it."""
+    from runner.config.help import render_help, wants_help
+
+    if wants_help(argv):
+        text = render_help(argv, session)
+        if text is not None:
+            print(text)
+            sys.exit(0)
+
+
+def _prepared(argv: list[str], session: ConfigSession):
+    """A single run composed once and planned (runner.prepared); None for what Hydra's app runs: a
+    sweep (checked here at its first point), Hydra's own commands (--cfg, --info ...)."""
+    if is_single_run(argv):
+        from runner.prepared import prepare
+
+        prepared = prepare(job_overrides(argv), session)
+        if prepared is not None:
+            return prepared
+    check_composes(argv, session)
+    return None
 
 
 def version_text() -> str:
@@ -101,30 +133,37 @@ def _merge(multirun_dir: str) -> int:
     return 0
 
 
-def _run_hydra(invocation: Invocation) -> None:
+def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
     """Hydra runs the jobs: each one's exit code lands in `invocation`, also those that other launchers
-    ran in other processes (runner.sweep.exit_codes hands those back once the multirun ends)."""
+    ran in other processes (runner.sweep.exit_codes hands those back once the multirun ends). A plain
+    `run -m` runs Hydra's multirun on our config loader (runner.prepared); Hydra's own commands
+    (--cfg, --info, -cp ...) go through hydra.main."""
     import hydra
 
     from runner.sweep.exit_codes import launched_exit_codes
 
     with launched_exit_codes() as collected:
-        hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_task_function(invocation))()
+        if is_plain_multirun(sys.argv[1:]):
+            from runner.prepared import run_multirun
+
+            run_multirun(job_overrides(sys.argv[1:]), session, _task_function(invocation))
+        else:
+            hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_task_function(invocation))()
         invocation.exit_codes.extend(collected())
 
 
-def _task_function(invocation: Invocation):
-    """Hydra's task function, bound to this invocation (a closure: Hydra reads the function's
-    module and code, which a functools.partial lacks)."""
+def _task_function(invocation: Invocation, prepared=None):
+    """Hydra's task function, bound to this invocation and, for a single run, to its prepared job
+    (a closure: Hydra reads the function's module and code, which a functools.partial lacks)."""
     def job(cfg) -> int:
-        code = _job(cfg, invocation)
+        code = _job(cfg, invocation, prepared)
         invocation.exit_codes.append(code)
         return code
 
     return job
 
 
-def _job(cfg, invocation: Invocation) -> int:
+def _job(cfg, invocation: Invocation, prepared=None) -> int:
     """One job in the run dir Hydra made: held (runner.rundir_lock) before the runner writes into it,
     beginning with Hydra's config copies, redacted (runner.hydra_files)."""
     from hydra.core.hydra_config import HydraConfig
@@ -146,6 +185,8 @@ def _job(cfg, invocation: Invocation) -> int:
             write_job_configs(run_dir, cfg, HydraConfig.instance().cfg)
             if multirun:
                 redact_multirun_file(Path(hydra_cfg.sweep.dir))
+            if prepared is not None:
+                return _prepared_job(prepared, argv, invocation)
             return _job_in(run_dir, cfg, argv, invocation)
     except ConfigError as error:  # the dir is another run's, or holds one: nothing of ours was written into it
         log.error("config error: %s", error.render())
@@ -165,7 +206,7 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation) -> int:
     overrides = list(hydra_cfg.overrides.task)
     # The search path this job was composed on (the user's -cd dir included), wherever it runs.
     sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources, resolve=True)
-    session = ConfigSession(ConfigSearch.from_config_sources(sources))
+    session = _session(ConfigSearch.from_config_sources(sources), invocation)
     try:
         composed = finish_composed(to_plain(cfg), overrides, session)
     except ConfigError as error:
@@ -174,6 +215,21 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation) -> int:
     job = Job(composed, session, argv, Path.cwd(), overrides, run_dir=run_dir,
               multirun=hydra_cfg.mode == RunMode.MULTIRUN)
     return job_exit_code(job, invocation)
+
+
+def _prepared_job(prepared, argv: list[str], invocation: Invocation) -> int:
+    from runner.app import Job, job_exit_code
+
+    job = Job(prepared.composed, prepared.session, argv, Path.cwd(), prepared.overrides, run_dir=prepared.run_dir,
+              planned=prepared.planned)
+    return job_exit_code(job, invocation)
+
+
+def _session(search: ConfigSearch, invocation: Invocation) -> ConfigSession:
+    """One ConfigSession per search path per invocation: a sweep's jobs in this process share it."""
+    if search not in invocation.config_sessions:
+        invocation.config_sessions[search] = ConfigSession(search)
+    return invocation.config_sessions[search]
 
 
 if __name__ == "__main__":

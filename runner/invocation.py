@@ -35,6 +35,9 @@ class Invocation:
     # The loaded pipelines this invocation's jobs share (a sweep loads its model once); created on first
     # use so that `run --help` and config errors never import the model-loading code.
     cache: object | None = None
+    # runner.config.search.ConfigSession per search path: a sweep's jobs in this process share one
+    # (its group options and the config dirs' git state are read once)
+    config_sessions: dict = field(default_factory=dict)
 
     def pipelines(self):
         """This invocation's runner.models.cache.PipelineCache."""

@@ -50,7 +50,8 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
 
     started_at = now_iso()
     status, metrics = "error", None
-    run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf))
+    first = build_record(plan.cfg, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf)
+    run_dir.write_record(first)
     try:
         with _sigterm_as_interrupt():
             append = bool(done) or plan.cfg.get("resume") is not None
@@ -72,7 +73,7 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
         raise
     finally:
         model = metrics.model if metrics else None
-        run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf))
+        run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first))
 
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:

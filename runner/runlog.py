@@ -3,9 +3,10 @@ job logging, written by a handler that exists only for one call."""
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
-from runner.redact import RedactFilter
+from runner.redact import RedactFilter, redact_text
 
 
 class RunLog:
@@ -48,6 +49,45 @@ class RunLog:
             self.file.close()
         self.logger.setLevel(self.saved[0])
         self.logger.propagate = self.saved[1]
+
+
+class HeldRecords:
+    """The `runner` loggers' records held while no handler exists yet: a `run` job is composed and
+    planned before Hydra sets up its logging (runner.prepared). replay() hands them to the handlers
+    set up since (run.log, the screen); a block left by an exception (a config error: no run dir, no
+    run.log) shows them on the screen instead, before the error."""
+
+    def __init__(self, name: str = "runner") -> None:
+        self.logger = logging.getLogger(name)
+        self.held = _Held()
+        self.saved = (self.logger.level, self.logger.propagate)
+
+    def __enter__(self) -> "HeldRecords":
+        self.saved = (self.logger.level, self.logger.propagate)
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.propagate = False
+        self.logger.addHandler(self.held)
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.logger.removeHandler(self.held)
+        self.logger.setLevel(self.saved[0])
+        self.logger.propagate = self.saved[1]
+        if exc_type is not None:
+            self.replay_to_screen()
+
+    def replay(self) -> None:
+        for record in self.held.records:
+            logger = logging.getLogger(record.name)
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
+        self.held.records.clear()
+
+    def replay_to_screen(self, level: int = logging.INFO) -> None:
+        for record in self.held.records:
+            if record.levelno >= level:
+                print(redact_text(record.getMessage()), file=sys.stderr)
+        self.held.records.clear()
 
 
 class _Held(logging.Handler):

@@ -82,6 +82,23 @@ def job_overrides(argv: list[str]) -> list[str]:
     return found
 
 
+# Hydra flags that print instead of running, or change what Hydra's app would compose.
+_HYDRA_APP_FLAGS = (*NOT_A_RUN, "-cp", "--config-path", "-cn", "--config-name", "-p", "--package", "--resolve",
+                    "--run", "-r", "--experimental-rerun")
+
+
+def is_single_run(argv: list[str]) -> bool:
+    """A plain `run key=value ...`: no sweep, none of Hydra's app flags."""
+    return not any(arg.split("=", 1)[0] in (*_HYDRA_APP_FLAGS, *MULTIRUN) for arg in argv)
+
+
+def is_plain_multirun(argv: list[str]) -> bool:
+    """`run -m key=value ...` with none of Hydra's other app flags, nor a hydra.searchpath override
+    (the session's search path holds those dirs already)."""
+    return (any(arg in MULTIRUN for arg in argv) and not any(arg.split("=", 1)[0] in _HYDRA_APP_FLAGS for arg in argv)
+            and not any(arg.lstrip("+~").startswith("hydra.searchpath=") for arg in argv))
+
+
 def check_composes(argv: list[str], session: ConfigSession) -> None:
     """Compose once before Hydra does, so that mistakes Hydra would report as a crash (a key that does
     not exist, bad override syntax, a broken YAML file) become config errors with exit code 2 before

@@ -18,7 +18,7 @@ def describe(session: ConfigSession, overrides: list[str]) -> dict:
     search_path = []
     for provider, entry, folder in session.sources():
         search_path.append({"provider": provider, "path": entry, "dir": str(folder) if folder else None,
-                            "git": git_state(folder) if folder else None})
+                            "git": session.git_state(folder) if folder else None})
     files = [{"config": located.config, "package": package, "provider": located.provider,
               "file": str(located.file), "sha256": file_sha256(located.file)}
              for located, package in session.used_configs(overrides)]
@@ -51,13 +51,13 @@ def git_state(folder: Path) -> dict:
     outside_git = {"commit": None, "dirty": None, "changes": [], "root": None}
     if not Path(folder).is_dir():
         return outside_git
-    commit = run_git(folder, "rev-parse", "HEAD")
-    if commit is None:
+    parsed = run_git(folder, "rev-parse", "HEAD", "--show-toplevel")  # one call: commit, then root
+    if parsed is None:
         return outside_git
+    commit, root = (parsed.splitlines() + ["", ""])[:2]
     status = run_git(folder, "status", "--porcelain", "--untracked-files=all", "--", ".") or ""
     changes = [line[3:] for line in status.splitlines() if line.strip()]
-    root = (run_git(folder, "rev-parse", "--show-toplevel") or "").strip() or None
-    return {"commit": commit.strip(), "dirty": bool(changes), "changes": changes[:50], "root": root}
+    return {"commit": commit.strip(), "dirty": bool(changes), "changes": changes[:50], "root": root.strip() or None}
 
 
 def dirty_dirs(conf: dict) -> list[tuple[str, list[str]]]:

@@ -96,11 +96,11 @@ class ConfigSession:
     """Hydra's config loader for one search path, and the questions the runner asks it."""
 
     def __init__(self, search: ConfigSearch = ConfigSearch()):
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl
         from hydra._internal.utils import create_config_search_path
         from hydra.core.config_search_path import SearchPathQuery
         from hydra.core.utils import setup_globals
 
+        from runner.config.loader import RecordingLoader
         from runner.config.task_group import register_task_group
 
         register_task_group()  # the task group lives in Hydra's ConfigStore, built from runner/tasks
@@ -110,10 +110,47 @@ class ConfigSession:
             # Hydra puts added dirs after the primary one, before its structured-config source.
             path.prepend(provider, entry, anchor=SearchPathQuery(provider="schema"))
         self.search = search
-        self.loader = ConfigLoaderImpl(config_search_path=path)
+        self.loader = RecordingLoader(config_search_path=path)
+        self._options: dict[tuple[str, str], list[str]] = {}
+        self._git: dict[str, dict] = {}  # provenance.git_state per config dir, read once per session
 
     def options(self, group: str) -> list[str]:
-        return self.loader.get_group_options(group)
+        return self._listed(group, "CONFIG")
+
+    def subgroups(self, group: str = "") -> list[str]:
+        return self._listed(group, "GROUP")
+
+    def _listed(self, group: str, kind: str) -> list[str]:
+        """Hydra's loader.get_group_options deep-copies its whole repository (the ConfigStore with
+        Hydra's own schemas) on every call, ~50 ms; the repository itself lists the same options, as
+        the primary config sets no hydra.searchpath. Asked once per group and kind per session."""
+        from hydra.core.object_type import ObjectType
+
+        key = (group, kind)
+        if key not in self._options:
+            self._options[key] = self.loader.repository.get_group_options(group, getattr(ObjectType, kind))
+        return self._options[key]
+
+    def all_groups(self, parent: str = "") -> list[str]:
+        """Every config group with options, nested ones as `a/b`, Hydra's own left out (`run --help`)."""
+        found = []
+        for child in self.subgroups(parent):
+            name = f"{parent}/{child}" if parent else child
+            if name == "hydra":
+                continue
+            if self.options(name):
+                found.append(name)
+            found += self.all_groups(name)
+        return found
+
+    def git_state(self, folder: Path) -> dict:
+        """provenance.git_state of a config dir, read once per session (a sweep's jobs share it)."""
+        from runner.config.provenance import git_state
+
+        key = str(folder)
+        if key not in self._git:
+            self._git[key] = git_state(folder)
+        return self._git[key]
 
     def is_group(self, name: str) -> bool:
         return any(source.is_group(name) for source in self.loader.get_sources())
@@ -136,7 +173,9 @@ class ConfigSession:
         (the config key) it lands in; Hydra's own configs are left out."""
         from hydra.types import RunMode
 
-        defaults = self.loader.compute_defaults_list(CONFIG_NAME, list(overrides), RunMode.RUN).defaults
+        defaults = self.loader.defaults_by_overrides.get(tuple(overrides))  # what composing read: not computed twice
+        if defaults is None:
+            defaults = self.loader.compute_defaults_list(CONFIG_NAME, list(overrides), RunMode.RUN).defaults
         found, seen = [], set()
         for default in defaults:
             if default.config_path is None or default.config_path in seen:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from runner.engine.autobatch import choose_batch_size
@@ -33,6 +34,7 @@ class Execution:
         self.steps: list[StepRun] = []  # loaded so far (a staged run loads them one stage at a time)
         self.earlier = earlier_segments(self.run_dir, append)  # a resumed run's segments so far
         self.staged = bool(plan.cfg["graph"].get("free_finished_models")) and len(plan.steps) > 1
+        self.rows_seconds: float | None = None  # run(): first row read to last row written, loads excluded
 
     def load_steps(self) -> None:
         """Load every step's model now, or (graph.free_finished_models) only the first: the staged
@@ -52,6 +54,14 @@ class Execution:
         return run
 
     def run(self, append: bool, keep: dict[str, list]) -> None:
+        started, loaded = time.perf_counter(), len(self.steps)
+        try:
+            self._run(append, keep)
+        finally:  # a staged run loads its later steps' models in here: their load time is not the rows'
+            loads = sum(run.loaded.load_seconds for run in self.steps[loaded:] if not run.reused)
+            self.rows_seconds = time.perf_counter() - started - loads
+
+    def _run(self, append: bool, keep: dict[str, list]) -> None:
         mode = "a" if append else "w"
         with JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions, \
                 JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors, \

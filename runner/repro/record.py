@@ -111,13 +111,20 @@ def config_hash(cfg: dict, exclude=()) -> str:
 
 
 def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: str, started_at: str,
-                 model_location: str | None = None, conf: dict | None = None) -> dict:
+                 model_location: str | None = None, conf: dict | None = None, earlier: dict | None = None) -> dict:
     """run.json. `conf` is the config's provenance (config/provenance.describe): the config dirs of
-    the search path with their git state, and each config file read with its sha256."""
+    the search path with their git state, and each config file read with its sha256. `earlier`: the
+    record this run wrote when it started, whose git state, versions, warnings and config hash hold
+    for its end too (read once per run)."""
     conf = conf or {}
-    warnings = run_warnings(conf)
-    for warning in warnings if status == "running" else ():  # said once, when the run starts
-        log.warning("warning: %s", warning)
+    if earlier is None:
+        warnings = run_warnings(conf)
+        for warning in warnings:  # said once, when the run starts
+            log.warning("warning: %s", warning)
+        fixed = {"config_hash": config_hash(cfg), "git": git_state(cwd), "warnings": warnings,
+                 "versions": package_versions()}
+    else:
+        fixed = {key: earlier[key] for key in ("config_hash", "git", "warnings", "versions")}
     return redact({  # no secret reaches run.json: the config, the command and the overrides alike
         "status": status,
         "started_at": started_at,
@@ -126,12 +133,12 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         "cwd": str(cwd),
         "seed": cfg.get("seed"),
         "model": model_location,
-        "config_hash": config_hash(cfg),
+        "config_hash": fixed["config_hash"],
         "predictions_sha256": file_sha256(Path(run_dir) / PREDICTIONS),
-        "git": git_state(cwd),
+        "git": fixed["git"],
         "conf": conf,
-        "warnings": warnings,
-        "versions": package_versions(),
+        "warnings": fixed["warnings"],
+        "versions": fixed["versions"],
         "hardware": hardware(),
         "config": cfg,
     })
