@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.config.batching import check_token_budget
 from runner.config.graph_steps import step_configs
 from runner.config.validate import check_config
 
@@ -16,7 +17,9 @@ class CheckedRun:
 def check_run(raw_cfg: dict) -> CheckedRun:
     """Raise ConfigError (or ConfigErrors) on the first level that is wrong."""
     cfg = check_config(raw_cfg)
-    return CheckedRun(cfg, step_configs(cfg))
+    steps = step_configs(cfg)
+    check_token_budget(cfg, steps)
+    return CheckedRun(cfg, steps)
 
 
 def validate_config(raw_cfg: dict) -> dict:

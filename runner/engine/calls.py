@@ -11,6 +11,7 @@ from typing import Any, Callable
 from runner.bench.autobatch import input_size
 from runner.bench.oom import check_injected_oom, is_oom
 from runner.bench.stats import Timer
+from runner.engine.budget import pack_by_tokens, reserved_tokens, token_lengths
 from runner.engine.errors import OutOfMemory
 from runner.engine.pipeline_step import field_value
 from runner.engine.settings import Settings
@@ -26,6 +27,10 @@ def call_step(run: StepRun, inputs: list, settings: Settings) -> list[Result]:
     """(output, None) or (None, error) per input, in input order."""
     if not inputs:
         return []
+    batches = token_batches(run, inputs, settings.max_tokens) if settings.max_tokens else None
+    if batches is not None:
+        results = _call_token_batches(run, [[inputs[i] for i in batch] for batch in batches], settings.bench)
+        return _restored([i for batch in batches for i in batch], results)
     order = list(range(len(inputs)))
     if settings.sort_by_length:
         # Longest first: similar lengths share a batch (less padding), and an OOM shows at once.
@@ -37,15 +42,41 @@ def call_step(run: StepRun, inputs: list, settings: Settings) -> list[Result]:
             results += _timed_call(run, ordered[start:start + run.batch_size], one_batch=True)
     else:  # one call for the whole chunk: the pipeline batches it
         results = _timed_call(run, ordered, one_batch=False)
-    restored: list = [None] * len(inputs)
+    return _restored(order, results)
+
+
+def token_batches(run: StepRun, inputs: list, max_tokens: int) -> list[list[int]] | None:
+    """The chunk's positions cut into batches by padded tokens (engine/budget.py); None when the step's
+    inputs hold no text to count (it is then batched by batch_size)."""
+    lengths = token_lengths(run.step.pipe, inputs)
+    if lengths is None:
+        return None
+    reserved = reserved_tokens(run.step.pipe, run.step.params, run.spec.generative)
+    return pack_by_tokens(lengths, max_tokens, run.batch_size, reserved)
+
+
+def _call_token_batches(run: StepRun, batches: list[list], bench: bool) -> list[Result]:
+    """One pipeline call per batch, each at its own size. In benchmark mode each batch is timed as one;
+    otherwise the chunk is timed as one call, as a chunk of fixed batches is."""
+    if bench:
+        return [result for batch in batches for result in _timed_call(run, batch, one_batch=True, batch_size=len(batch))]
+    with Timer() as timer:
+        results = [result for batch in batches for result in _call_batches(run, batch, len(batch))]
+    run.recorder.record(timer.seconds, sum(len(batch) for batch in batches), one_batch=False)
+    return results
+
+
+def _restored(order: list[int], results: list[Result]) -> list[Result]:
+    """Results given in `order` (positions), put back in input order."""
+    restored: list = [None] * len(order)
     for position, result in zip(order, results):
         restored[position] = result
     return restored
 
 
-def _timed_call(run: StepRun, inputs: list, one_batch: bool) -> list[Result]:
+def _timed_call(run: StepRun, inputs: list, one_batch: bool, batch_size: int | None = None) -> list[Result]:
     with Timer() as timer:
-        results = _call_batches(run, inputs)
+        results = _call_batches(run, inputs, batch_size)
     # Generated tokens are counted per batch in benchmark mode only (for tokens/s).
     tokens = _token_counter(run, results) if one_batch and run.spec.generative else None
     run.recorder.record(timer.seconds, len(inputs), one_batch=one_batch, count_tokens=tokens)
@@ -56,14 +87,16 @@ def _token_counter(run: StepRun, results: list[Result]) -> Callable[[], int]:
     return lambda: sum(count_tokens(run, output) for output, error in results if error is None)
 
 
-def _call_batches(run: StepRun, inputs: list) -> list[Result]:
+def _call_batches(run: StepRun, inputs: list, batch_size: int | None = None) -> list[Result]:
+    """`inputs` through the pipeline in batches of `batch_size` (the step's when None)."""
+    size = batch_size or run.batch_size
     try:
-        check_injected_oom(min(run.batch_size, len(inputs)))
-        outputs = run.step.run(inputs)
+        check_injected_oom(min(size, len(inputs)))
+        outputs = run.step.run(inputs, batch_size=size)
         return [(output, None) for output in outputs]
     except Exception as error:
         if is_oom(error):
-            raise OutOfMemory(run.name, run.batch_size, error) from error
+            raise OutOfMemory(run.name, size, error) from error
         log.debug("batch of %d rows failed in %s (%s); retrying row by row", len(inputs), run.name, error, exc_info=True)
     return [_call_one(run, x) for x in inputs]
 

@@ -14,6 +14,7 @@ class Settings:
     max_seconds: float | None
     sort_by_length: bool
     window_batches: int
+    max_tokens: int | None  # with sort_by_length: cut batches by padded tokens (engine/budget.py)
     on_error: str
     include_inputs: bool
     output_steps: str
@@ -24,7 +25,8 @@ class Settings:
         return cls(
             bench=bench, warmup_batches=cfg["bench"]["warmup_batches"], max_rows=cfg["bench"]["max_rows"],
             max_seconds=cfg["bench"]["max_seconds"], sort_by_length=cfg["batching"]["sort_by_length"],
-            window_batches=cfg["batching"]["window_batches"], on_error=cfg["on_error"],
+            window_batches=cfg["batching"]["window_batches"], max_tokens=cfg["batching"].get("max_tokens"),
+            on_error=cfg["on_error"],
             include_inputs=cfg["output"].get("include_inputs", True), output_steps=cfg["output"]["steps"],
             progress=cfg.get("progress", True),
         )

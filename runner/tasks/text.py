@@ -26,6 +26,27 @@ class FillMask(Task):
         return text
 
 
+class FeatureExtraction(Task):
+    def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        """Per-token embeddings of each row's own tokens. transformers returns a batched row's embeddings
+        padded to its batch's longest row; cut them back, so a row's output is the same in any batch."""
+        outputs = super().call(pipe, pipeline_task, inputs, batch_size, params)
+        if batch_size <= 1 or len(inputs) <= 1:
+            return outputs
+        counts = [len(ids) for ids in pipe.tokenizer(list(inputs))["input_ids"]]
+        left = pipe.tokenizer.padding_side == "left"
+        return [_own_tokens(output, count, left) for output, count in zip(outputs, counts)]
+
+
+def _own_tokens(output, count: int, left: bool):
+    """`output` ([1][tokens][hidden], a list or a tensor) cut to its row's `count` tokens; a truncated row
+    (count above what the batch holds) keeps them all."""
+    tokens = output[0]
+    count = min(count, len(tokens))
+    kept = tokens[len(tokens) - count:] if left else tokens[:count]
+    return [kept] if isinstance(output, list) else kept.unsqueeze(0)
+
+
 TASKS = [
     TextGeneration(
         "text-generation", {"text": TEXT}, {"generated_text": TEXT},
@@ -45,7 +66,7 @@ TASKS = [
         ("distilbert/distilroberta-base", "fb53ab8"), "distilbert", sample_columns={"text": "masked_text"},
         unwraps_one=True,
     ),
-    Task(
+    FeatureExtraction(
         "feature-extraction", {"text": TEXT}, {"embedding": DATA},
         ("distilbert/distilbert-base-cased", "6ea8117"), "bert", aliases=("embeddings", "embed"),
     ),
