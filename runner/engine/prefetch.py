@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# dataset.prefetch=auto: this many batches of rows decoded ahead when a step decodes audio or
-# images from the source (benchmarks/prefetch.py: one batch ahead already overlaps; two absorb jitter)...
+# dataset.prefetch=auto: this many batches of rows decoded ahead when a step decodes audio or images
+# from the source. The loop takes a whole chunk at once, so one batch ahead is what overlaps decoding
+# with the forward pass; the second absorbs rows that decode slower than others (a large photo)...
 AUTO_BATCHES = 2
 # ...but never more rows than this (a bucketing window can be hundreds of rows of decoded images).
 AUTO_MAX_ROWS = 64
