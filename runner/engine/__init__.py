@@ -15,6 +15,7 @@ The parts, one job each:
 - step_run.py    a step at run time; loading its model through the pipeline cache
 - autobatch.py   batch_size=auto for a step, on its own data
 - rows.py        rows in chunks, resumed rows skipped; a row as one step sees it
+- prefetch.py    dataset.prefetch: rows read and decoded ahead in a background thread, bounded
 - loop.py        the row loop: steps over each chunk, writing finished rows, the error policy
 - calls.py       the batched pipeline call: timing, OOM detection, row-by-row retry of a failed batch
 - staged.py      graph.free_finished_models: one stage (and one model) at a time

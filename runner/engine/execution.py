@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
+from functools import partial
 from pathlib import Path
+from typing import Iterator
 
 from runner.engine.autobatch import choose_batch_size
 from runner.engine.loop import Counters, PredictionWriter, RowLoop
 from runner.engine.metrics import build_metrics
 from runner.engine.progress import progress_bar
-from runner.engine.rows import RowReader, chunk_size
+from runner.engine.prefetch import decode_ahead, prefetch_depth
+from runner.engine.rows import Item, RowReader, chunk_size
 from runner.engine.segments import earlier_segments
 from runner.engine.settings import Settings
 from runner.engine.staged import run_staged
@@ -73,9 +77,18 @@ class Execution:
             if self.staged:
                 run_staged(self, loop, writer.write)
             else:
-                loop.run_chunks(self.reader.chunks(chunk_size(self.steps, self.settings)), self.steps, writer.write)
+                with closing(self.chunks(self.steps)) as chunks:
+                    loop.run_chunks(chunks, self.steps, writer.write)
         if self.reader.done and not self.reader.rows_read:
             log.info("nothing left to do: the %d rows of %s were already done", len(self.reader.done), self.run_dir)
+
+    def chunks(self, runs: list[StepRun], state: Path | None = None) -> Iterator[list[Item]]:
+        """The rows for `runs` in chunks, their source inputs decoded (ahead, with dataset.prefetch)."""
+        size = chunk_size(self.steps, self.settings)
+        depth = prefetch_depth(self.settings.prefetch, runs, size)
+        if depth:
+            log.info("decoding up to %d rows ahead in a background thread (dataset.prefetch)", depth)
+        return self.reader.chunks(size, state, partial(decode_ahead, runs), depth)
 
     def metrics(self, status: str, started: float, error: str | None = None) -> dict:
         return build_metrics(self, status, started, error)

@@ -83,7 +83,7 @@ class RowLoop:
         prepared = []
         for item in alive:
             try:
-                prepared.append((item, run.step.prepare(step_view(run, item))))
+                prepared.append((item, run.step.prepare(step_view(run, item), item.ahead.pop(run.name, None))))
             except Exception as error:  # a decode failure belongs to this row alone
                 self.fail(item, run.name, "prepare", error)
         return prepared

@@ -27,8 +27,9 @@ class PipelineStep:
         self.base_dir = base_dir
 
     # -- preprocess -------------------------------------------------------------------------------
-    def prepare(self, row: Row) -> Any:
-        """The pipeline input for one row; raises ValueError with the reason when the row is unusable."""
+    def prepare(self, row: Row, ahead: dict[str, Any] | None = None) -> Any:
+        """The pipeline input for one row; raises ValueError with the reason when the row is unusable.
+        `ahead`: inputs already decoded by the prefetcher (input name -> value, or Failed), used as they are."""
         if row.error:
             raise ValueError(row.error)
         decoded = {}
@@ -38,10 +39,14 @@ class PipelineStep:
                 if name in self.spec.optional_inputs:
                     continue
                 raise ValueError(f"missing value for input '{name}'")
-            decoded[name] = self._decode(modality, value)
+            if ahead and name in ahead:
+                decoded[name] = ahead[name].raise_error() if isinstance(ahead[name], Failed) else ahead[name]
+            else:
+                decoded[name] = self.decode(modality, value)
         return self.spec.pipeline_input(decoded, self.pipe, self.own_params)
 
-    def _decode(self, modality: str, value: Any) -> Any:
+    def decode(self, modality: str, value: Any) -> Any:
+        """One input's raw value (text, path, bytes, array) as the pipeline takes it; ValueError if it cannot be."""
         if modality == DATA:  # structured input (document QA's word boxes): the task reads it
             return value
         if modality == AUDIO:
@@ -68,6 +73,17 @@ class PipelineStep:
         if len(outputs) != len(inputs):
             raise RuntimeError(f"pipeline returned {len(outputs)} outputs for {len(inputs)} inputs")
         return outputs
+
+
+class Failed:
+    """A decode that failed ahead of time (in the prefetcher): raised again when its row is prepared,
+    so the row fails at its own place, in the same way as without prefetch."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def raise_error(self):
+        raise self.error
 
 
 def field_value(output: Any, name: str) -> Any:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from runner.engine.pipeline_step import field_value
+from runner.engine.prefetch import prefetched
 from runner.engine.settings import Settings
 from runner.sources import Row
 
@@ -25,6 +26,7 @@ class Item:
     row: Row
     outputs: dict[str, Any] = field(default_factory=dict)
     error: dict | None = None  # its errors.jsonl record, written when its chunk is settled
+    ahead: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> inputs decoded by the prefetcher
 
     @property
     def failed(self) -> bool:
@@ -46,11 +48,26 @@ class RowReader:
                 return
             yield row
 
-    def chunks(self, size: int, state: Path | None = None) -> Iterator[list[Item]]:
-        """Chunks of rows not yet done; with `state`, only the rows an earlier stage kept, with its outputs."""
+    def chunks(self, size: int, state: Path | None = None, decode: Callable[[Item], None] | None = None,
+               prefetch: int = 0) -> Iterator[list[Item]]:
+        """Chunks of rows not yet done; with `state`, only the rows an earlier stage kept, with its outputs.
+        `decode`: called on each item before it joins a chunk, `prefetch` rows ahead in a background
+        thread (0: in line). Close the generator (contextlib.closing) so that thread ends with the run."""
+        chunk: list[Item] = []
+        with prefetched(self._items(state), decode or _nothing, prefetch) as items:
+            for item in items:
+                if state is None:
+                    self.rows_read += 1  # counted as rows are taken, not as the prefetcher reads ahead
+                chunk.append(item)
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def _items(self, state: Path | None) -> Iterator[Item]:
         kept = _iter_state(state) if state is not None else None
         pending = next(kept, None) if kept is not None else None
-        chunk: list[Item] = []
         for row in self.rows():
             if row.index in self.done:
                 continue
@@ -61,14 +78,7 @@ class RowReader:
                 if pending is None or pending["index"] != row.index:
                     continue  # failed in an earlier stage
                 item.outputs = pending["outputs"]
-            else:
-                self.rows_read += 1
-            chunk.append(item)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+            yield item
 
 
 def chunk_size(steps: list[StepRun], settings: Settings) -> int:
@@ -91,6 +101,10 @@ def step_view(run: StepRun, item: Item) -> Row:
         else:
             fields[wanted] = field_value(item.outputs[producer], name)
     return Row(item.row.id, fields, error=item.row.error, index=item.row.index)
+
+
+def _nothing(item: Item) -> None:
+    pass
 
 
 def _iter_state(path: Path) -> Iterator[dict]:

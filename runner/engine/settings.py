@@ -19,6 +19,7 @@ class Settings:
     include_inputs: bool
     output_steps: str
     progress: bool
+    prefetch: int | str = "auto"  # dataset.prefetch: rows decoded ahead in a background thread, or auto
 
     @classmethod
     def from_config(cls, cfg: dict, bench: bool) -> "Settings":
@@ -28,7 +29,7 @@ class Settings:
             window_batches=cfg["batching"]["window_batches"], max_tokens=cfg["batching"].get("max_tokens"),
             on_error=cfg["on_error"],
             include_inputs=cfg["output"].get("include_inputs", True), output_steps=cfg["output"]["steps"],
-            progress=cfg.get("progress", True),
+            progress=cfg.get("progress", True), prefetch=cfg["dataset"].get("prefetch", "auto"),
         )
 
     def new_recorder(self) -> BatchRecorder:

@@ -5,12 +5,13 @@ the source; the last stage writes predictions. A stage's model is freed when the
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.engine.loop import Finish, RowLoop
 from runner.engine.pipeline_step import to_jsonable
-from runner.engine.rows import Item, chunk_size
+from runner.engine.rows import Item
 from runner.rundir import STAGES
 from runner.sinks import JsonlSink
 
@@ -33,8 +34,9 @@ def run_staged(execution: Execution, loop: RowLoop, write: Finish) -> None:
         with JsonlSink(state_path) as state:
             finish = write if position == len(names) - 1 else _state_writer(state)
             # The chunk size follows the steps loaded so far.
-            for chunk in execution.reader.chunks(chunk_size(steps, execution.settings), previous):
-                loop.run_chunk(chunk, [run], finish)
+            with closing(execution.chunks([run], previous)) as chunks:
+                for chunk in chunks:
+                    loop.run_chunk(chunk, [run], finish)
         if previous is not None:
             previous.unlink()
         previous = state_path
