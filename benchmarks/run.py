@@ -50,8 +50,11 @@ def load_part(name: str):
 
 
 def run_part(name: str, smoke: bool, rounds: int) -> dict:
-    """{"part", "status": ok|not available|failed, "ratios": [Ratio], "seconds", "error"}."""
-    started = time.perf_counter()
+    """{"part", "status": ok|not available|failed, "ratios": [Ratio], "seconds", "error"}. torch's thread
+    count is restored afterwards: a part that sets it (asr: threads=1 on both sides) must not set the next's."""
+    import torch
+
+    started, threads = time.perf_counter(), torch.get_num_threads()
     try:
         module = load_part(name)
         if module is None or not hasattr(module, "measure"):
@@ -63,6 +66,7 @@ def run_part(name: str, smoke: bool, rounds: int) -> dict:
         status, error = "ok", ""
     except Exception:  # noqa: BLE001 - one broken part must not hide the others' figures
         ratios, status, error = [], "failed", traceback.format_exc()
+    torch.set_num_threads(threads)
     return {"part": name, "status": status, "ratios": ratios, "seconds": time.perf_counter() - started,
             "error": error}
 
@@ -130,11 +134,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    info = machine()  # before the parts: the date they started, torch's own thread count
     results = []
     for name in args.parts:
         results.append(run_part(name, args.smoke, args.rounds))
         print_part(results[-1])
-    info = machine()
     print(summary(results, info, args.smoke), flush=True)
     if args.json:
         write_json(args.json, results, info, args.smoke)
