@@ -65,7 +65,7 @@ class Setting:
 
 def run(setting: Setting, args: list[str], data: Path) -> subprocess.CompletedProcess:
     base = ["+task=text-generation", *setting.model(), "dataset=file", f"dataset.path={data}",
-            "task.params.max_new_tokens=1", "progress=false", "bench.warmup_batches=1", "bench.max_seconds=10"]
+            "task.params.max_new_tokens=1", "progress=false", "bench.warmup_batches=1", "bench.max_seconds=5"]
     return subprocess.run([sys.executable, "-c", CAPPED_RUN, *args, *base], capture_output=True, text=True,
                           env=setting.env(), timeout=300)
 

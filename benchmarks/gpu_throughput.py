@@ -1,5 +1,5 @@
 """The GPU check's throughput part: the runner against raw `transformers.pipeline` in float16 on CUDA,
-same saved model (distilbert-base's shape, random weights), same 2000 mixed-length texts
+same saved model (distilbert-base's shape, random weights), same 1000 mixed-length texts
 (benchmarks/throughput.texts, log-uniform 3-250 words) and batch size, rounds interleaved.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from benchmarks.common import Ratio, interleaved
 from benchmarks.throughput import texts, time_raw, time_runner
 
-ROWS, ROUNDS = 2000, 3
+ROWS, ROUNDS = 1000, 3
 
 
 def runner_vs_raw(folder: Path, work: Path, device: str = "cuda", rows: int = ROWS, rounds: int = ROUNDS) -> list[str]:
