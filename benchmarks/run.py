@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()  # before the parts: the date they started, torch's own thread count
     results = []
     for name in args.parts:
+        print(f"({name} ...)", file=sys.stderr, flush=True)  # progress, outside the table on stdout
         results.append(run_part(name, args.smoke, args.rounds))
         print_part(results[-1])
     print(summary(results, info, args.smoke), flush=True)
