@@ -118,17 +118,19 @@ def measure_fast_exits(folder: Path, rounds: int) -> list[Ratio]:
     ]
 
 
-def sweep_rows(folder: Path, count: int) -> Path:
+def sweep_rows(folder: Path, count: int, max_words: int | None = None) -> Path:
+    """`count` log-uniform texts; `max_words` cuts them for tiny models (128 positions)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from throughput import texts
 
     path = folder / "texts.jsonl"
-    path.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts(count)))
+    path.write_text("".join(json.dumps({"text": " ".join(text.split()[:max_words])}) + "\n" for text in texts(count)))
     return path
 
 
-def measure_sweep(folder: Path, rounds: int, model: str, count: int, model_dir: str) -> Ratio:
-    rows = sweep_rows(folder, count)
+def measure_sweep(folder: Path, rounds: int, model: list[str], count: int, model_dir: str,
+                  max_words: int | None = None) -> Ratio:
+    rows = sweep_rows(folder, count, max_words)
     sizes = ",".join(str(s) for s in SWEEP_SIZES)
     script = folder / "plain_sweep.py"
     script.write_text(PLAIN_SWEEP)
@@ -169,7 +171,7 @@ def measure(smoke: bool = False, rounds: int = 5, sweep_rows_count: int = SWEEP_
         if smoke:
             latest = max(folder.glob("outputs/*/*/metrics.json"), key=lambda p: p.stat().st_mtime)
             tiny = json.loads(latest.read_text())["model"]
-            done(measure_sweep(folder, rounds, ["model=tiny"], 12, tiny))
+            done(measure_sweep(folder, rounds, ["model=tiny"], 12, tiny, max_words=20))
         else:
             from runner.models.loading import package_model_dir
 
