@@ -17,6 +17,7 @@ The parts, one job each:
 - rows.py        rows in chunks, resumed rows skipped; a row as one step sees it
 - loop.py        the row loop: steps over each chunk, writing finished rows, the error policy
 - calls.py       the batched pipeline call: timing, OOM detection, row-by-row retry of a failed batch
+- budget.py      batching.max_tokens: a sorted window cut into batches by padded tokens
 - staged.py      graph.free_finished_models: one stage (and one model) at a time
 - metrics.py     metrics.json
 - segments.py    a resumed run's metrics: totals over every segment, and the list of segments
