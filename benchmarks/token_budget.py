@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from benchmarks.common import Ratio  # noqa: E402
+from benchmarks.common import Ratio, interleaved  # noqa: E402
 from benchmarks.throughput import VOCAB, texts  # noqa: E402
 
 RAW_SIZES = (1, 8, 32)
@@ -85,7 +85,7 @@ def minilm_part(smoke: bool, max_tokens: int | None, cap: int | None) -> Part:
     overrides = ["+task=text-classification", f"model.id={folder}", "task.params.truncation=true",
                  "task.params.max_length=512"]
     return Part("minilm" if not smoke else "minilm (smoke: tiny model)", 1.5, rows, make_raw, params, overrides,
-                max_tokens or 1024, cap or 64, "minilm", smoke)
+                max_tokens or 256, cap or 64, "minilm", smoke)
 
 
 def generation_part(smoke: bool, max_tokens: int | None, cap: int | None) -> Part:
@@ -181,8 +181,36 @@ def measure_part(part: Part, rounds: int, threads: int, folder: Path) -> list[Ra
             f"runner {settings}: median {statistics.median(our_rates):.1f} items/s; raw batch {best} (best of "
             f"first pass: {first_pass} items/s): median {statistics.median(raw_rates):.1f} items/s; "
             f"{len(part.rows)} rows; outputs equal to raw's (labels/text; scores 1e-5): {same}/{len(part.rows)}")),
+        *([forward_ceiling(part, pipe, rounds)] if not part.runner_overrides[0].endswith("generation") else []),
         peak_memory_ratio(part, best, threads),
     ]
+
+
+def forward_ceiling(part: Part, pipe, rounds: int) -> Ratio:
+    """What cutting by tokens can gain at most here: the model's forward passes alone (tokenized in
+    advance, no pipeline), the rows in the budget's batches vs one row at a time (raw's batch 1: no
+    padding at all). When this is near the runner's ratio, the runner adds nothing to undo."""
+    import torch
+
+    from runner.engine.budget import pack_by_tokens, token_lengths
+
+    lengths = token_lengths(pipe, part.rows)
+    encode = dict(padding=True, truncation=True, max_length=512, return_tensors="pt")
+    batched = [pipe.tokenizer([part.rows[i] for i in batch], **encode)
+               for batch in pack_by_tokens(lengths, part.max_tokens, part.cap)]
+    single = [pipe.tokenizer([row], **encode) for row in part.rows]
+
+    def forward_rate(batches) -> float:
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for inputs in batches:
+                pipe.model(**inputs)
+        return len(part.rows) / (time.perf_counter() - started)
+
+    ratios, singles, budgets = interleaved(rounds, lambda: forward_rate(single), lambda: forward_rate(batched))
+    return Ratio(f"forward passes only, token budget vs one row: {part.name}", ratios, detail=(
+        f"the ceiling of any batching here: model forward passes alone, median {statistics.median(budgets):.1f} "
+        f"rows/s in budget batches vs {statistics.median(singles):.1f} one row at a time"))
 
 
 def peak_memory_ratio(part: Part, raw_batch: int, threads: int) -> Ratio:

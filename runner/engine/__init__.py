@@ -18,6 +18,7 @@ The parts, one job each:
 - prefetch.py    dataset.prefetch: rows read and decoded ahead in a background thread, bounded
 - loop.py        the row loop: steps over each chunk, writing finished rows, the error policy
 - calls.py       the batched pipeline call: timing, OOM detection, row-by-row retry of a failed batch
+- budget.py      batching.max_tokens: a sorted window cut into batches by padded tokens
 - staged.py      graph.free_finished_models: one stage (and one model) at a time
 - metrics.py     metrics.json
 - segments.py    a resumed run's metrics: totals over every segment, and the list of segments

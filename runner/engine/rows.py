@@ -85,7 +85,9 @@ def chunk_size(steps: list[StepRun], settings: Settings) -> int:
     """One batch: each finished batch is written before the next starts. Measured with
     benchmarks/throughput.py, one pipeline call per batch runs as fast as one call per 64 rows (the
     per-call cost is small beside a forward pass). Length bucketing sorts within a window of
-    batches, so its rows are written once the whole window is done: a kill loses at most a window."""
+    batches, so its rows are written once the whole window is done: a kill loses at most a window.
+    With batching.max_tokens, batch_size is the most rows a batch may hold, so the window stays
+    window_batches x batch_size rows however the budget then cuts it."""
     largest = max(run.batch_size for run in steps)
     if settings.sort_by_length:
         return largest * settings.window_batches
