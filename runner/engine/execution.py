@@ -83,11 +83,12 @@ class Execution:
             log.info("nothing left to do: the %d rows of %s were already done", len(self.reader.done), self.run_dir)
 
     def chunks(self, runs: list[StepRun], state: Path | None = None) -> Iterator[list[Item]]:
-        """The rows for `runs` in chunks, their source inputs decoded (ahead, with dataset.prefetch)."""
+        """The rows for `runs` in chunks; with dataset.prefetch, their source inputs already decoded."""
         size = chunk_size(self.steps, self.settings)
         depth = prefetch_depth(self.settings.prefetch, runs, size)
-        if depth:
-            log.info("decoding up to %d rows ahead in a background thread (dataset.prefetch)", depth)
+        if not depth:
+            return self.reader.chunks(size, state)  # each row decoded when its step prepares it
+        log.info("decoding up to %d rows ahead in a background thread (dataset.prefetch)", depth)
         return self.reader.chunks(size, state, partial(decode_ahead, runs), depth)
 
     def metrics(self, status: str, started: float, error: str | None = None) -> dict:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 AUTO_BATCHES = 2
 # ...but never more rows than this (a bucketing window can be hundreds of rows of decoded images).
 AUTO_MAX_ROWS = 64
-_POLL_SECONDS = 0.1  # how often a blocked producer looks whether it was told to stop
+_POLL_SECONDS = 0.5  # how often a consumer waiting for a row looks whether the producer is still there
 _JOIN_SECONDS = 10.0  # a source stuck in a read this long is left to its daemon thread, with a warning
 
 
@@ -136,14 +136,12 @@ class _Prefetcher:
             self._put(_Raised(error))
 
     def _put(self, entry) -> bool:
-        """Queue `entry`, waiting for room; False when told to stop meanwhile."""
-        while not self.stop.is_set():
-            try:
-                self.queue.put(entry, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
+        """Queue `entry`, waiting for room (close() empties the queue after setting `stop`, so a blocked
+        put always ends); False when told to stop."""
+        if self.stop.is_set():
+            return False
+        self.queue.put(entry)
+        return not self.stop.is_set()
 
     def close(self) -> None:
         """Stop the producer (it may be waiting for room, or decoding a row) and wait for it to end."""
