@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import signal
 import threading
 import time
 
@@ -105,9 +106,15 @@ def _python_run(tmp_path, rows, name: str, **config):
 
 
 def test_the_thread_ends_after_ctrl_c_a_broken_source_and_an_early_stop(tmp_path):
-    with pytest.raises(KeyboardInterrupt):
-        _python_run(tmp_path, _texts(100_000, interrupt_at=50), "interrupted")
-        time.sleep(5)  # the interrupt is asynchronous: it lands within a few rows
+    # interrupt_main() does nothing unless Python's own SIGINT handler is installed (an earlier test in the
+    # same process, or the process that started pytest, may have left SIG_IGN/SIG_DFL): install it here.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _python_run(tmp_path, _texts(100_000, interrupt_at=50), "interrupted")
+            time.sleep(5)  # the interrupt is asynchronous: it lands within a few rows
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not prefetch_threads()
     assert json.loads((tmp_path / "interrupted" / "metrics.json").read_text())["status"] == "interrupted"
 
