@@ -21,7 +21,8 @@ class SpeechRecognition(Task):
         if not long_rows:
             return super().call(pipe, pipeline_task, inputs, batch_size, params)
         outputs: list = [None] * len(inputs)
-        short_rows = [i for i in range(len(inputs)) if i not in set(long_rows)]
+        long_set = set(long_rows)
+        short_rows = [i for i in range(len(inputs)) if i not in long_set]
         if short_rows:
             short = super().call(pipe, pipeline_task, [inputs[i] for i in short_rows], batch_size, params)
             for i, output in zip(short_rows, short):

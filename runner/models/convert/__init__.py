@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -22,9 +21,9 @@ CONVERTER_VERSION = 2
 
 def default_cache_dir() -> Path:
     """`$RUNNER_CACHE_DIR/converted` when that variable is set, else `~/.cache/hf-pipeline-runner/converted`."""
-    root = os.environ.get("RUNNER_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "hf-pipeline-runner"
-    return base / "converted"
+    from runner.models.tiny.cache import runner_cache_root
+
+    return runner_cache_root() / "converted"
 
 
 def loadable_folder(folder: Path, cache_dir: Path | None = None) -> Path:

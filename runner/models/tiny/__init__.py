@@ -26,13 +26,14 @@ Importing this package imports neither torch nor transformers.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 # Imported for their @builds registrations: the registry is complete once this package is imported.
 # Their order is the order ARCHS (and the "Allowed values" of an error) lists the architectures in.
 from runner.models.tiny import text, audio, vision, seq2seq  # noqa: F401
-from runner.models.tiny.cache import BUILDER_VERSION, MARKER_FILE, build_atomically, folder_name, is_complete
+from runner.models.tiny.cache import (
+    BUILDER_VERSION, MARKER_FILE, build_atomically, folder_name, is_complete, runner_cache_root,
+)
 from runner.models.tiny.registry import ARCH_TASKS, BUILDERS
 from runner.tasks import TASKS, canonical_task_id
 
@@ -50,10 +51,7 @@ DEFAULT_ARCH: dict[str, str] = {spec.id: spec.tiny_arch for spec in TASKS.values
 
 def default_cache_dir() -> Path:
     """`$RUNNER_CACHE_DIR/tiny` when that variable is set, else `~/.cache/hf-pipeline-runner/tiny`."""
-    root = os.environ.get("RUNNER_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "tiny"
-    return Path.home() / ".cache" / "hf-pipeline-runner" / "tiny"
+    return runner_cache_root() / "tiny"
 
 
 def resolve_arch(task_id: str, arch: str = "auto") -> str:

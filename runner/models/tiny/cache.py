@@ -23,6 +23,12 @@ BUILDER_VERSION = 2
 MARKER_FILE = "tiny_model.json"
 
 
+def runner_cache_root() -> Path:
+    """`$RUNNER_CACHE_DIR` when set, else `~/.cache/hf-pipeline-runner`: tiny builds and conversions live under it."""
+    root = os.environ.get("RUNNER_CACHE_DIR")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "hf-pipeline-runner"
+
+
 def folder_name(arch: str, task: str, seed: int) -> str:
     """arch, task, seed, BUILDER_VERSION and the transformers version: a build is reused only when all match."""
     return f"{arch}__{task}__seed{seed}__b{BUILDER_VERSION}__tf{transformers_version()}"
