@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from runner.config.extras import check_quantization_extra
 from runner.config.model_location import check_model_location, check_model_package
 from runner.errors import ConfigError, ConfigErrors, did_you_mean
 from runner.paths import SCHEMA_DIR
@@ -229,6 +230,7 @@ def check_consistency(cfg: dict) -> None:
             "use device=cpu or cuda with quantization, or quantization=none on mps",
         )
     check_no_weights(cfg, quant_mode)
+    check_quantization_extra(quant_mode)
     model = cfg["model"]
     sources = [k for k in ("id", "tiny", "package") if model.get(k)]
     if len(sources) > 1:

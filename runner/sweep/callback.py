@@ -16,6 +16,12 @@ class SweepReport(Callback):
     It runs in the launching process after all jobs, whichever launcher ran them, and reads only
     files, so jobs run by joblib or submitit in other processes are reported the same way."""
 
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        from runner.config.extras import install_hint, is_installed
+
+        if not is_installed("matplotlib"):  # said before the jobs run, so a user can stop and install it
+            log.warning("sweep.png will not be drawn: matplotlib is not installed; %s", install_hint("matplotlib"))
+
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         from runner.sweep.report import write_report
 

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.config.extras import install_hint
 from runner.sweep.points import BATCH_KEY, annotate, common_overrides, find_job_dirs, read_point, recommend
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ def write_report(sweep_dir: str | Path) -> Report:
 
         write_plot(report, out / "sweep.png")
         report.files.append(out / "sweep.png")
-    except ImportError as error:  # matplotlib is a dependency, but the tables do not need it
-        log.warning("sweep.png not written: %s", error)
+    except ImportError as error:  # matplotlib is the optional [report] extra; the tables do not need it
+        log.warning("sweep.png not written (%s); %s", error, install_hint("matplotlib"))
     return report
 
 

@@ -1,0 +1,45 @@
+"""Optional extras: features whose library only some runs need, installed with
+`pip install 'hf-pipeline-runner[<extra>]'`. A run that needs a missing one is a config error
+naming the extra, found without importing the library (so config errors stay fast).
+
+| extra    | library      | needed by                                      |
+|----------|--------------|------------------------------------------------|
+| quant    | bitsandbytes | quantization=8bit / 4bit                       |
+| report   | matplotlib   | sweep.png in a sweep's report (tables without) |
+"""
+from __future__ import annotations
+
+import importlib.util
+
+from runner.errors import ConfigError
+
+# import name -> the extra that installs it
+EXTRAS = {
+    "bitsandbytes": "quant",
+    "matplotlib": "report",
+}
+
+
+def is_installed(module: str) -> bool:
+    """True when `module` can be imported; a None entry in sys.modules (Python's way of blocking an
+    import) counts as missing, like a module that is not on the path."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def install_hint(module: str) -> str:
+    extra = EXTRAS[module]
+    return f"install it: pip install 'hf-pipeline-runner[{extra}]' (or pip install {module})"
+
+
+def require(module: str, key: str, needed_for: str) -> None:
+    """ConfigError on `key` when `module`, needed for `needed_for`, is not installed."""
+    if not is_installed(module):
+        raise ConfigError(key, f"{needed_for} needs {module}, which is not installed", install_hint(module))
+
+
+def check_quantization_extra(quant_mode: str) -> None:
+    if quant_mode != "none":
+        require("bitsandbytes", "quantization", f"quantization={quant_mode}")
