@@ -39,6 +39,7 @@ class Execution:
         self.earlier = earlier_segments(self.run_dir, append)  # a resumed run's segments so far
         self.staged = bool(plan.cfg["graph"].get("free_finished_models")) and len(plan.steps) > 1
         self.rows_seconds: float | None = None  # run(): first row read to last row written, loads excluded
+        self.prefetch_rows = 0  # dataset.prefetch as resolved for the rows read so far (the largest, staged)
 
     def load_steps(self) -> None:
         """Load every step's model now, or (graph.free_finished_models) only the first: the staged
@@ -86,6 +87,7 @@ class Execution:
         """The rows for `runs` in chunks; with dataset.prefetch, their source inputs already decoded."""
         size = chunk_size(self.steps, self.settings)
         depth = prefetch_depth(self.settings.prefetch, runs, size)
+        self.prefetch_rows = max(self.prefetch_rows, depth)
         if not depth:
             return self.reader.chunks(size, state)  # each row decoded when its step prepares it
         log.info("decoding up to %d rows ahead in a background thread (dataset.prefetch)", depth)

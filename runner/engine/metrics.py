@@ -38,6 +38,8 @@ def build_metrics(execution: Execution, status: str, started: float, error: str 
         "items_per_second": round(timed_rows / total_seconds, 3) if total_seconds and timed_rows else None,
         **end_to_end(execution),
         "wall_seconds": round(time.perf_counter() - started, 4),
+        # dataset.prefetch as resolved: rows decoded ahead in a background thread (0: none, inline)
+        "prefetch_rows": execution.prefetch_rows,
         **peak_memory(),
     }
     if steps:

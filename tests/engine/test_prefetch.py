@@ -64,6 +64,7 @@ def test_prefetch_keeps_order_and_error_rows(tmp_path, task, make, bad):
         metrics = json.loads((out / "metrics.json").read_text())
         assert (metrics["rows_error"], metrics["rows_unfinished"]) == (bad, 0)  # each bad file counted once
         assert ("decoding up to" in result.stderr) == (prefetch != 0)
+        assert metrics["prefetch_rows"] == {0: 0, 3: 3, "auto": 4}[prefetch]  # auto: two batches of 2
     assert files[3] == files[0] and files["auto"] == files[0]
     predictions, errors = (read_jsonl(out / name) for name in ("predictions.jsonl", "errors.jsonl"))
     indexes = sorted(p["index"] for p in predictions + errors)
