@@ -10,7 +10,8 @@ more without breaking one of the two limits).
 Lengths are counted once per row, as the step's own tokenizer counts them (special tokens included),
 from the prepared pipeline input; then reused for sorting and packing. A generating step also
 reserves the tokens it will generate (max_new_tokens, or max_length when only that is set), since
-those rows grow to that length inside the batch."""
+those rows grow to that length inside the batch; a zero-shot step reserves its longest hypothesis,
+since each row runs paired with every candidate label."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -73,6 +74,22 @@ def reserved_tokens(pipe, params: dict, generative: bool) -> int:
                 if source.get(name):
                     return int(source[name])
     return 0
+
+
+def pair_tokens(pipe, params: dict) -> int:
+    """Tokens a zero-shot step adds to each row (0 for other steps): it runs every row once per candidate
+    label, as the pair (row, hypothesis), so each forward pass is padded to row + the longest hypothesis
+    (and the pair's separators). Measured with the step's tokenizer as the pair's length minus the row's."""
+    labels = params.get("candidate_labels")
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if not labels or tokenizer is None:
+        return 0
+    if isinstance(labels, str):
+        labels = [label.strip() for label in labels.split(",") if label.strip()]
+    template = params.get("hypothesis_template") or "This example is {}."
+    alone = len(tokenizer("x", add_special_tokens=True)["input_ids"])
+    return max(len(tokenizer("x", template.format(label), add_special_tokens=True)["input_ids"]) - alone
+               for label in labels)
 
 
 def _texts_of(value: Any) -> list[str] | None:

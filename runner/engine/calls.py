@@ -11,7 +11,7 @@ from typing import Any, Callable
 from runner.bench.autobatch import input_size
 from runner.bench.oom import check_injected_oom, is_oom
 from runner.bench.stats import Timer
-from runner.engine.budget import pack_by_tokens, reserved_tokens, token_lengths
+from runner.engine.budget import pack_by_tokens, pair_tokens, reserved_tokens, token_lengths
 from runner.engine.errors import OutOfMemory
 from runner.engine.pipeline_step import field_value
 from runner.engine.settings import Settings
@@ -52,6 +52,7 @@ def token_batches(run: StepRun, inputs: list, max_tokens: int) -> list[list[int]
     if lengths is None:
         return None
     reserved = reserved_tokens(run.step.pipe, run.step.params, run.spec.generative)
+    reserved += pair_tokens(run.step.pipe, run.step.params)
     return pack_by_tokens(lengths, max_tokens, run.batch_size, reserved)
 
 
