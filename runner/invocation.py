@@ -9,22 +9,47 @@ from dataclasses import dataclass, field
 
 @dataclass
 class OomLimits:
-    """The smallest batch size that ran out of memory, per sweep point minus its batch size: a sweep
-    skips the larger batch sizes of that point (bench.skip_after_oom)."""
+    """The sizes that ran out of memory, per sweep point minus its size: a sweep skips the points of
+    the same combination that are at least as large (bench.skip_after_oom).
 
-    smallest: dict[str, int] = field(default_factory=dict)
+    A point's size is its rows per batch and, with batching.max_tokens, its token budget (None:
+    unbounded). A point at least as large in both ran out of memory too, for sure; one that is
+    larger in one and smaller in the other (more rows, fewer tokens) may fit, so it runs."""
+
+    sizes: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
 
     def record(self, cfg: dict, batch_size: int) -> None:
-        key = point_key(cfg)
-        self.smallest[key] = min(batch_size, self.smallest.get(key, batch_size))
+        """`batch_size`: the rows of the batch that ran out of memory. With a token budget, batches
+        differ in rows, so the point's own batch_size (the most rows a batch may hold) counts."""
+        tokens = max_tokens(cfg)
+        rows = cfg["batch_size"] if tokens is not None and isinstance(cfg["batch_size"], int) else batch_size
+        self.sizes.setdefault(point_key(cfg), []).append((rows, tokens))
 
-    def limit(self, cfg: dict) -> int | None:
-        return self.smallest.get(point_key(cfg))
+    def covering(self, cfg: dict) -> tuple[int, int | None] | None:
+        """The size that ran out of memory and that this point is at least as large as, or None."""
+        rows, tokens = cfg["batch_size"], max_tokens(cfg)
+        if not isinstance(rows, int):
+            return None
+        for failed_rows, failed_tokens in self.sizes.get(point_key(cfg), []):
+            if rows >= failed_rows and _at_least(tokens, failed_tokens):
+                return failed_rows, failed_tokens
+        return None
+
+
+def max_tokens(cfg: dict) -> int | None:
+    return (cfg.get("batching") or {}).get("max_tokens")
+
+
+def _at_least(tokens: int | None, failed: int | None) -> bool:
+    if tokens is None:  # no budget: as large as any
+        return True
+    return failed is not None and tokens >= failed
 
 
 def point_key(cfg: dict) -> str:
-    """A sweep point minus its batch size: points with the same key differ only in batch size."""
+    """A sweep point minus its size: points with the same key differ only in batch size and token budget."""
     rest = {k: v for k, v in cfg.items() if k not in ("batch_size", "bench", "progress", "resume")}
+    rest["batching"] = {k: v for k, v in (cfg.get("batching") or {}).items() if k != "max_tokens"}
     return json.dumps(rest, sort_keys=True, default=str)
 
 

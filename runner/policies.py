@@ -104,14 +104,17 @@ def _sigterm_as_interrupt():
 
 
 def _skip_after_oom(cfg: dict, bench: bool, run_dir: RunDir, invocation: Invocation) -> Metrics | None:
-    """A benchmark point at a batch size at least one that already ran out of memory in this
-    invocation is not run: metrics.json says skipped_after_oom."""
-    limit = invocation.oom.limit(cfg)
-    size = cfg["batch_size"]
-    if not (bench and cfg["bench"]["skip_after_oom"] and limit is not None and isinstance(size, int) and size >= limit):
+    """A benchmark point at least as large as one that already ran out of memory in this invocation
+    (batch size, and token budget when set) is not run: metrics.json says skipped_after_oom."""
+    if not (bench and cfg["bench"]["skip_after_oom"]):
         return None
-    log.warning("batch_size=%d skipped: batch size %d already ran out of memory in this sweep", size, limit)
-    metrics = Metrics(status="skipped_after_oom", error=f"batch size {limit} ran out of memory earlier in this sweep",
+    covering = invocation.oom.covering(cfg)
+    if covering is None:
+        return None
+    size = cfg["batch_size"]
+    failed = f"batch size {covering[0]}" + (f" with batching.max_tokens={covering[1]}" if covering[1] is not None else "")
+    log.warning("batch_size=%d skipped: %s already ran out of memory in this sweep", size, failed)
+    metrics = Metrics(status="skipped_after_oom", error=f"{failed} ran out of memory earlier in this sweep",
                       batch_size=size, batch_size_requested=size, rest={"benchmark": True})
     run_dir.write_metrics(metrics)
     return metrics

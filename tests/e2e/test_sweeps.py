@@ -99,3 +99,18 @@ def test_isolated_point_runs_in_a_child_process(tmp_path, oom_above):
     assert (first["status"], second["status"]) == ("ok", "oom")
     assert (sweep / "0" / "child.log").is_file() and first["model_reused"] is False
     assert os.getpid() and "loading tiny model" in (sweep / "1" / "child.log").read_text()
+
+
+def test_a_token_budget_sweep_skips_budgets_above_one_that_ran_out_of_memory(tmp_path, oom_above):
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": "alpha beta"}) + "\n" for _ in range(32)))
+    oom_above(4)  # batches of more than 4 rows fail as CUDA's out-of-memory would
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", *BASE, "batch_size=16", "batching.sort_by_length=true",
+                     "batching.max_tokens=24,400,800", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    statuses = {}
+    for job in sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "metrics.json").exists()):
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        budget = next(int(o.split("=")[1]) for o in overrides.split() if o.startswith("batching.max_tokens="))
+        statuses[budget] = json.loads((job / "metrics.json").read_text())["status"]
+    assert statuses == {24: "ok", 400: "oom", 800: "skipped_after_oom"}, statuses
