@@ -54,7 +54,9 @@ def main() -> None:
     else:
         invocation.config_sessions[session.search] = session  # a sweep's jobs here reuse it
         _run_hydra(invocation, session)
-    sys.exit(invocation.exit_code())
+    from runner.fast_exit import exit_process
+
+    exit_process(invocation.exit_code())
 
 
 def _print_help(argv: list[str], session: ConfigSession) -> None:
