@@ -86,17 +86,26 @@ for name, targets in phases.items():
                 if getattr(other, "__name__", "").startswith("runner") and getattr(other, attr, None) is original:
                     setattr(other, attr, wrapped)
 
+import runner.fast_exit
+real_exit = runner.fast_exit.exit_process
+
+def write_phases(code):
+    main_seconds = time.perf_counter() - started
+    json.dump({"import runner (hydra, omegaconf, jsonschema)": t1 - t0, "import torch + transformers": t2 - t1,
+               **spent, "other (Hydra job set-up, logging, metrics.json)": main_seconds - sum(spent.values()),
+               "main() total": main_seconds, "exit": code, "ended_at": time.time()}, open(out, "w"))
+
+def exit_process(code):  # the command's own exit, once the phases are written
+    write_phases(code)
+    real_exit(code)
+
+runner.fast_exit.exit_process = exit_process
 sys.argv = ["run", *sys.argv[3:]]
 started = time.perf_counter()
-code = 0
 try:
     runner.cli.main()
-except SystemExit as stop:
-    code = stop.code or 0
-main_seconds = time.perf_counter() - started
-json.dump({"import runner (hydra, omegaconf, jsonschema)": t1 - t0, "import torch + transformers": t2 - t1,
-           **spent, "other (Hydra job set-up, logging, metrics.json)": main_seconds - sum(spent.values()),
-           "main() total": main_seconds, "exit": code, "ended_at": time.time()}, open(out, "w"))
+except SystemExit as stop:  # the paths that exit through sys.exit (config errors)
+    write_phases(stop.code or 0)
 """
 
 

@@ -66,3 +66,18 @@ def test_part_with_a_bad_ratio_fails_the_command_and_the_others_still_print(monk
     printed = capsys.readouterr().out
     assert "not finite and positive: ['broken ratio']" in printed and "FAILED: startup" in printed
     assert "fine ratio" in printed and "target >= 1: met" in printed and "asr: not available" in printed
+
+
+@pytest.mark.slow
+def test_profile_run_gives_every_phase_and_they_add_up(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "profile_run.py"), "--smoke"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in result.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| phase")}
+    assert {"composition (Hydra)", "validation (JSON Schema, checks)", "model load", "rows (read, infer, write)",
+            "run.json (versions, git, hashes)", "process exit (after main() returned)"} <= rows.keys(), rows
+    inside = [v for k, v in rows.items() if k not in ("main() total", "process wall (whole command)")
+              and not k.startswith(("interpreter", "import", "process exit"))]
+    assert all(v >= 0 for v in inside) and rows["rows (read, infer, write)"] > 0
+    assert sum(inside) == pytest.approx(rows["main() total"], abs=0.01)  # exclusive phases: nothing counted twice
