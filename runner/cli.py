@@ -177,9 +177,13 @@ def _return_value(cfg, code: int):
         return code
     from hydra.core.hydra_config import HydraConfig
 
-    from runner.sweep.objective import job_return_value
+    from runner.sweep.objective import direction_mismatch, job_return_value
 
-    value = job_return_value(objective, Path(HydraConfig.get().runtime.output_dir), code)
+    hydra_cfg = HydraConfig.get()
+    mismatch = direction_mismatch(objective, hydra_cfg.sweeper.get("direction"))
+    if mismatch:
+        log.warning("warning: %s", mismatch)
+    value = job_return_value(objective, Path(hydra_cfg.runtime.output_dir), code)
     log.info("objective %s: %s", objective, value)
     return value
 

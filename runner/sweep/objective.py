@@ -62,6 +62,16 @@ def direction(name: str) -> str:
     return "maximize" if OBJECTIVES[name].higher_is_better else "minimize"
 
 
+def direction_mismatch(objective: str, sweeper_direction) -> str | None:
+    """A warning when the sweeper would optimize the metric the wrong way (maximize a latency)."""
+    wanted = direction(objective)
+    given = str(getattr(sweeper_direction, "name", sweeper_direction)).lower()
+    if given in ("maximize", "minimize") and given != wanted:
+        return (f"objective {objective} is {'higher' if wanted == 'maximize' else 'lower'} is better, but "
+                f"hydra.sweeper.direction={given}: set hydra.sweeper.direction={wanted}")
+    return None
+
+
 def check_search_plugin(argv: list[str]) -> None:
     """hydra/sweeper=optuna without the plugin installed is a config error naming the extra, rather
     than Hydra's "Could not find 'hydra/sweeper/optuna'" and its search path."""
