@@ -120,9 +120,11 @@ def test_optuna_searches_on_the_returned_metric_and_an_oom_point_is_a_failed_tri
 @pytest.mark.slow
 def test_with_an_objective_run_m_exits_as_without_one(tmp_path):
     """A job whose rows failed exits 4; with objective set it hands Hydra a failed trial, and `run -m`
-    still exits 4 (the basic sweeper, jobs in this process)."""
+    (the basic sweeper, jobs in this process) and a single run still exit 4."""
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in ["fine", "", "good"]))
     sweep = tmp_path / "sweep"
     result = run_cli("-m", *BASE, "objective=items_per_second", "batch_size=1,2", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 4, result.stderr[-3000:]
     assert [_objective_logged(sweep / str(i)) for i in range(2)] == ["no value: the job exited with code 4"] * 2
+    single = run_cli(*BASE, "objective=items_per_second", f"hydra.run.dir={tmp_path / 'single'}", cwd=tmp_path)
+    assert single.returncode == 4 and _objective_logged(tmp_path / "single") == "no value: the job exited with code 4"
