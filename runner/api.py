@@ -56,7 +56,7 @@ class RunResult:
 
     def to_pandas(self):
         """The predictions as a DataFrame, one row each: `id`, `index`, `input_<field>` for the text
-        inputs, then the output as Python objects (not JSON strings, unlike predictions.parquet): a
+        inputs, then the output as Python objects (predictions.parquet keeps one `output` column instead): a
         mapping output spreads over `output_<key>` columns (`output_label`, `output_score`; one per
         step of a chain), any other output (a list: top_k labels, entities) is one `output` column."""
         import pandas as pd

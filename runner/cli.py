@@ -74,6 +74,10 @@ def _print_help(argv: list[str], session: ConfigSession) -> None:
 def _prepared(argv: list[str], session: ConfigSession):
     """A single run composed once and planned (runner.prepared); None for what Hydra's app runs: a
     sweep (checked here at its first point), Hydra's own commands (--cfg, --info ...)."""
+    if any("hydra/sweeper=" in arg for arg in argv):
+        from runner.sweep.objective import check_search_plugin
+
+        check_search_plugin(argv)
     if is_single_run(argv):
         from runner.prepared import prepare
 
@@ -144,6 +148,8 @@ def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
 
     from runner.sweep.exit_codes import launched_exit_codes
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # optuna imports it; it logs every plugin it sets up
+
     with launched_exit_codes() as collected:
         if is_plain_multirun(sys.argv[1:]):
             from runner.prepared import run_multirun
@@ -157,12 +163,31 @@ def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
 def _task_function(invocation: Invocation, prepared=None):
     """Hydra's task function, bound to this invocation and, for a single run, to its prepared job
     (a closure: Hydra reads the function's module and code, which a functools.partial lacks)."""
-    def job(cfg) -> int:
+    def job(cfg):
         code = _job(cfg, invocation, prepared)
         invocation.exit_codes.append(code)
-        return code
+        return _return_value(cfg, code)
 
     return job
+
+
+def _return_value(cfg, code: int):
+    """What Hydra gets back: the exit code or, with `objective` set, the metric an optimizing sweeper
+    reads, a FailedTrial for a point without one (runner.sweep.objective)."""
+    objective = cfg.get("objective")
+    if objective is None:
+        return code
+    from hydra.core.hydra_config import HydraConfig
+
+    from runner.sweep.objective import direction_mismatch, job_return_value
+
+    hydra_cfg = HydraConfig.get()
+    mismatch = direction_mismatch(objective, hydra_cfg.sweeper.get("direction"))
+    if mismatch:
+        log.warning("warning: %s", mismatch)
+    value = job_return_value(objective, Path(hydra_cfg.runtime.output_dir), code)
+    log.info("objective %s: %s", objective, value)
+    return value
 
 
 def _job(cfg, invocation: Invocation, prepared=None) -> int:

@@ -78,7 +78,7 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:
     """output.format beyond jsonl: predictions.parquet / .csv, converted from predictions.jsonl."""
-    from runner.sinks import export_table
+    from runner.tables import export_table
 
     outputs = None if plan.graph.one_task else list(plan.graph.nodes["predictions"].consumes)
     for fmt in output_formats(plan.cfg):

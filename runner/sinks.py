@@ -1,6 +1,6 @@
 """Output writers. JSONL, one object per line, flushed as written: a killed run leaves complete lines,
 and a resumed run reads back which rows are done. Parquet and CSV tables are made from the JSONL
-when a run completes, streaming, so they never hold the whole run in memory."""
+when a run completes (runner.tables), streaming, so they never hold the whole run in memory."""
 from __future__ import annotations
 
 import json
@@ -77,83 +77,3 @@ def iter_jsonl(path: Path):
         for line in f:
             if line.strip():
                 yield json.loads(line)
-
-
-def flat_record(record: dict) -> dict:
-    """A prediction as flat columns for tables: id, index, input_<field>, and the output as JSON
-    (one output_<step> column per step when the output holds several steps)."""
-    row = {"id": str(record["id"]), "index": record.get("index")}
-    for key, value in (record.get("input") or {}).items():
-        row[f"input_{key}"] = value
-    output = record.get("output")
-    if isinstance(output, dict) and record.get("steps"):
-        for step in record["steps"]:
-            row[f"output_{step}"] = json.dumps(output.get(step), ensure_ascii=False)
-    else:
-        row["output"] = json.dumps(output, ensure_ascii=False)
-    return row
-
-
-def export_table(predictions: Path, fmt: str, step_names: list[str] | None = None, rows_per_group: int = 2048) -> Path:
-    """predictions.<fmt> (parquet or csv) from predictions.jsonl, streaming: a few thousand rows in
-    memory at a time, whatever the file's size."""
-    columns: dict[str, None] = {}
-    for record in iter_jsonl(predictions):
-        columns.update(dict.fromkeys(flat_record(_tag(record, step_names))))
-    target = Path(predictions).with_suffix(f".{fmt}")
-    writer = _ParquetTable(target, list(columns)) if fmt == "parquet" else _CsvTable(target, list(columns))
-    with writer:
-        batch = []
-        for record in iter_jsonl(predictions):
-            batch.append(flat_record(_tag(record, step_names)))
-            if len(batch) >= rows_per_group:
-                writer.write(batch)
-                batch = []
-        writer.write(batch)
-    return target
-
-
-def _tag(record: dict, step_names: list[str] | None) -> dict:
-    return {**record, "steps": step_names} if step_names else record
-
-
-class _CsvTable:
-    def __init__(self, path: Path, columns: list[str]):
-        import csv
-
-        self._file = open(path, "w", encoding="utf-8", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=columns)
-        self._writer.writeheader()
-
-    def write(self, rows: list[dict]) -> None:
-        self._writer.writerows(rows)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._file.close()
-
-
-class _ParquetTable:
-    def __init__(self, path: Path, columns: list[str]):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self._pa = pa
-        self._schema = pa.schema([(c, pa.int64() if c == "index" else pa.string()) for c in columns])
-        self._writer = pq.ParquetWriter(path, self._schema)
-
-    def write(self, rows: list[dict]) -> None:
-        if rows:
-            table = self._pa.Table.from_pylist(
-                [{c: (r.get(c) if c == "index" or r.get(c) is None else str(r.get(c))) for c in self._schema.names} for r in rows],
-                schema=self._schema,
-            )
-            self._writer.write_table(table)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._writer.close()

@@ -29,6 +29,8 @@ from typing import Any
 from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 
+from runner.sweep.objective import exit_code_of
+
 EXIT_FILE = "job_exit.json"
 HANDOVER_ENV = "RUNNER_EXIT_CODES_FILE"
 
@@ -43,8 +45,8 @@ class JobExitCodes(Callback):
     def on_job_end(self, config, job_return, **kwargs: Any) -> None:
         if self.sweep_id is None:  # a single run: the task function's own exit code is the answer
             return
-        code = job_return.return_value if job_return.status == JobStatus.COMPLETED else 1
-        code = code if isinstance(code, int) else 0  # a task function that returns nothing succeeded
+        # An int, or with `objective` set a metric or a FailedTrial that carries the code (runner.sweep.objective)
+        code = exit_code_of(job_return.return_value) if job_return.status == JobStatus.COMPLETED else 1
         record = {"sweep_id": self.sweep_id, "job_num": config.hydra.job.num, "exit_code": code}
         (Path(config.hydra.runtime.output_dir) / EXIT_FILE).write_text(json.dumps(record) + "\n")
 
