@@ -6,6 +6,7 @@ naming the extra, found without importing the library (so config errors stay fas
 |----------|--------------|------------------------------------------------|
 | quant    | bitsandbytes | quantization=8bit / 4bit                       |
 | report   | matplotlib   | sweep.png in a sweep's report (tables without) |
+| search   | hydra-optuna-sweeper | hydra/sweeper=optuna (objective= searches) |
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import importlib.util
 
 from runner.errors import ConfigError
 
-# import name -> the extra that installs it
+# import name -> (the extra that installs it, the distribution it installs)
 EXTRAS = {
-    "bitsandbytes": "quant",
-    "matplotlib": "report",
+    "bitsandbytes": ("quant", "bitsandbytes"),
+    "matplotlib": ("report", "matplotlib"),
+    "hydra_plugins.hydra_optuna_sweeper": ("search", "hydra-optuna-sweeper"),
 }
 
 
@@ -30,8 +32,8 @@ def is_installed(module: str) -> bool:
 
 
 def install_hint(module: str) -> str:
-    extra = EXTRAS[module]
-    return f"install it: pip install 'hf-pipeline-runner[{extra}]' (or pip install {module})"
+    extra, _ = EXTRAS[module]
+    return f"install it: pip install 'hf-pipeline-runner[{extra}]' (scripts/setup.sh installs it)"
 
 
 def require(module: str, key: str, needed_for: str) -> None:

@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import ConfigError
 from runner.rundir import METRICS
 
 SEARCH_PLUGIN = "hydra_plugins.hydra_optuna_sweeper"  # the `search` extra: hydra-optuna-sweeper
@@ -75,12 +74,10 @@ def direction_mismatch(objective: str, sweeper_direction) -> str | None:
 def check_search_plugin(argv: list[str]) -> None:
     """hydra/sweeper=optuna without the plugin installed is a config error naming the extra, rather
     than Hydra's "Could not find 'hydra/sweeper/optuna'" and its search path."""
-    import importlib.util
+    from runner.config.extras import require
 
-    wanted = any(arg.lstrip("+~").replace("override ", "") == "hydra/sweeper=optuna" for arg in argv)
-    if wanted and importlib.util.find_spec(SEARCH_PLUGIN) is None:
-        raise ConfigError("hydra/sweeper", "optuna is Hydra's Optuna sweeper plugin, which is not installed",
-                          "pip install 'hf-pipeline-runner[search]' (scripts/setup.sh installs it)")
+    if any(arg.lstrip("+~").replace("override ", "") == "hydra/sweeper=optuna" for arg in argv):
+        require(SEARCH_PLUGIN, "hydra/sweeper", "hydra/sweeper=optuna (Hydra's Optuna sweeper plugin)")
 
 
 def job_return_value(objective: str | None, run_dir: Path, exit_code: int) -> int | float | FailedTrial:

@@ -34,10 +34,11 @@ def test_the_table_names_real_modules_and_the_extras_pyproject_declares():
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     extras = pyproject["project"]["optional-dependencies"]
-    for module, extra in EXTRAS.items():
-        assert any(req.startswith(module) for req in extras[extra]), (module, extra, extras[extra])
+    for module, (extra, distribution) in EXTRAS.items():
+        assert any(req.startswith(distribution) for req in extras[extra]), (module, extra, extras[extra])
         hard = pyproject["project"]["dependencies"]
-        assert not any(req.startswith(module) for req in hard), f"{module} is still a hard dependency"
+        assert not any(req.startswith(distribution) for req in hard), f"{distribution} is still a hard dependency"
+        assert is_installed(module), f"{module} ({extra}) is not installed here: scripts/setup.sh installs every extra"
 
 
 @pytest.mark.parametrize("mode", ["8bit", "4bit"])
