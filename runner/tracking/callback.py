@@ -55,7 +55,7 @@ class Tracking(Callback):
         client.log_param(run.info.run_id, "overrides", store.param_value(" ".join(overrides)))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         handoff = {"tracking_uri": uri, "experiment_id": experiment, "parent_run_id": run.info.run_id,
-                   "overrides": overrides}
+                   "swept": _swept_keys(overrides)}
         (sweep_dir / PARENT_FILE).write_text(json.dumps(handoff, indent=2) + "\n")
         self._parent = (TrackingSettings("mlflow", uri), run.info.run_id)
         atexit.register(store.end_quietly, client, run.info.run_id, "FAILED")
@@ -114,10 +114,21 @@ def _read_parent(config: Any) -> dict | None:
         return None
 
 
+def _swept_keys(overrides: list[str]) -> list[str]:
+    """The keys a sweep varies (`batch_size=1,2` -> batch_size): its points are named by them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # Hydra reports a bad override itself; the points are then named by their number
+        return []
+    return [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
+
+
 def _job_name(config: Any, parent: dict) -> str:
-    """A point's run is named by what sets it apart: its overrides that the sweep's command lacks."""
-    common = set(parent.get("overrides") or ())
-    own = [str(o) for o in config.hydra.overrides.task if str(o) not in common and not str(o).startswith("hydra.")]
+    """A point's run is named by what sets it apart: its values of the swept keys."""
+    swept = set(parent.get("swept") or ())
+    own = [str(o) for o in config.hydra.overrides.task if str(o).split("=", 1)[0].lstrip("+~") in swept]
     return " ".join(own) or f"job {config.hydra.job.num}"
 
 

@@ -90,3 +90,19 @@ def test_a_run_that_stops_ends_failed(tmp_path):
     assert result.returncode == 1, result.stderr
     run = _only_run(MlflowClient(uri), "feature-extraction")
     assert run.info.status == "FAILED" and run.data.tags["runner.exit_code"] == "1"
+
+
+def test_an_interrupted_run_ends_killed(tmp_path):
+    import runner
+
+    def rows():  # Ctrl-C arrives while the rows are read
+        yield "one"
+        yield "two"
+        raise KeyboardInterrupt
+
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("feature-extraction", model="tiny", inputs=rows(), progress=False, tracking="mlflow",
+                   output_dir=tmp_path / "out", **{"tracking.tracking_uri": uri})
+    run = _only_run(MlflowClient(uri), "feature-extraction")
+    assert run.info.status == "KILLED" and run.data.tags["runner.exit_code"] == "130"
