@@ -63,7 +63,7 @@ class Tracking(Callback):
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         settings = TrackingSettings.from_config(config)
-        if not settings.enabled:
+        if not settings.enabled or _shows_graph(config):
             return
         from runner.tracking.job import start_run
 
@@ -112,6 +112,12 @@ def _read_parent(config: Any) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _shows_graph(config: Any) -> bool:
+    """graph.show=true prints the graph and runs nothing: no run to track."""
+    graph = config.get("graph")
+    return bool(graph.get("show")) if hasattr(graph, "get") else False
 
 
 def _swept_keys(overrides: list[str]) -> list[str]:

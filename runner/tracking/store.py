@@ -30,8 +30,12 @@ def client(settings: TrackingSettings, cwd: Path | None = None):
     if uri not in _CLIENTS:
         if uri.startswith("file:"):  # MLflow 3 refuses its file store unless told; naming one is telling
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        import logging
+
         from mlflow.tracking import MlflowClient
 
+        # MLflow says "Updating database tables" on every process that opens a SQLite store: not news
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
         _CLIENTS[uri] = MlflowClient(tracking_uri=uri)
     return _CLIENTS[uri], uri
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_job
+from tests.conftest import run_cli, run_job
 
 pytest.importorskip("mlflow")  # the [mlflow] extra; scripts/setup.sh installs it
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -70,16 +70,20 @@ def test_long_values_and_secrets_stay_out_of_params(tmp_path):
     assert "predictions.jsonl" not in artifacts and "metrics.json" in artifacts
 
 
-def test_a_run_whose_rows_failed_ends_failed_in_a_file_store(tmp_path):
-    store = tmp_path / "filestore"
-    result = run_job(*TINY[:2], "dataset=inline", 'dataset.rows=["fine", ""]', "progress=false", "tracking=mlflow",
-                     f"tracking.tracking_uri={store.as_uri()}", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
-    assert result.returncode == 4, result.stderr  # a row failed beyond max_error_fraction=0
+@pytest.mark.slow  # the command in a subprocess: Hydra's callback path of a single run
+def test_a_command_whose_rows_failed_ends_failed_in_a_file_store(tmp_path, monkeypatch):
+    store, out = tmp_path / "filestore", tmp_path / "outputs" / "day" / "time"
+    result = run_cli(*TINY[:2], "dataset=inline", 'dataset.rows=["fine", ""]', "progress=false", "tracking=mlflow",
+                     f"tracking.tracking_uri={store.as_uri()}", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert result.returncode == 4, result.stderr[-3000:]  # a row failed beyond max_error_fraction=0
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # as the runner does when a file: URI is named
     client = MlflowClient(store.as_uri())
     run = _only_run(client, "feature-extraction")
-    assert run.info.status == "FAILED"
+    assert run.info.status == "FAILED" and run.info.run_name == "day/time"
     assert run.data.tags["runner.exit_code"] == "4" and run.data.metrics["rows_error"] == 1
-    assert "errors.jsonl" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"errors.jsonl", "hydra", "run.log"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert f"tracking: MLflow run {run.info.run_id} (FAILED)" in result.stderr
+    assert json.loads((out / "run.json").read_text())["tracking"]["run_id"] == run.info.run_id
 
 
 def test_a_run_that_stops_ends_failed(tmp_path):
