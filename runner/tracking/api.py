@@ -2,6 +2,7 @@
 MLflow run as the command's (runner.tracking.job), opened once the run dir is claimed."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from runner.errors import ConfigError
 from runner.tracking.settings import TrackingSettings
 
 INTERRUPTED = 130
+log = logging.getLogger("runner")
 
 
 class ApiTracking:
@@ -28,7 +30,11 @@ class ApiTracking:
         if self.settings.enabled:
             from runner.tracking.job import start_run
 
-            self.opened = start_run(self.settings, self.run_dir, plan.cfg)
+            try:
+                self.opened = start_run(self.settings, self.run_dir, plan.cfg)
+            except Exception as error:  # as the command's callback: the run goes on untracked, said so
+                log.error("tracking: could not start an MLflow run in %s (the run goes on untracked): %s",
+                          self.settings.store_uri(), error)
         return self.run_dir
 
 

@@ -43,9 +43,16 @@ class Tracking(Callback):
         settings = TrackingSettings.from_config(config)
         if not settings.enabled:
             return
+        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        (sweep_dir / PARENT_FILE).unlink(missing_ok=True)  # a reused sweep dir: its jobs must not find an old parent
+        try:
+            self._start_parent(settings, config, sweep_dir)
+        except Exception as error:  # the jobs still run and are tracked, each on its own
+            log.error("tracking: could not start the sweep's MLflow run in %s: %s", settings.store_uri(), error)
+
+    def _start_parent(self, settings: TrackingSettings, config: Any, sweep_dir: Path) -> None:
         from runner.tracking import store
 
-        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         client, uri = store.client(settings)
         experiment = store.experiment_id(client, settings, uri, settings.experiment_for(config))
         name = settings.run_name or f"sweep {sweep_dir.parent.name}/{sweep_dir.name}"
@@ -70,7 +77,11 @@ class Tracking(Callback):
         job_dir = Path(str(config.hydra.runtime.output_dir))
         parent = _read_parent(config)
         name = _job_name(config, parent) if parent else None
-        self._runs[str(job_dir)] = start_run(settings, job_dir, config, parent, name)
+        try:
+            self._runs[str(job_dir)] = start_run(settings, job_dir, config, parent, name)
+        except Exception as error:  # the store is unreachable or refuses: the job runs untracked, said so
+            log.error("tracking: could not start an MLflow run in %s (the run goes on untracked): %s",
+                      parent["tracking_uri"] if parent else settings.store_uri(), error)
 
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
         opened = self._runs.pop(str(config.hydra.runtime.output_dir), None)

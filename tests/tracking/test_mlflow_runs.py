@@ -110,3 +110,13 @@ def test_an_interrupted_run_ends_killed(tmp_path):
                    output_dir=tmp_path / "out", **{"tracking.tracking_uri": uri})
     run = _only_run(MlflowClient(uri), "feature-extraction")
     assert run.info.status == "KILLED" and run.data.tags["runner.exit_code"] == "130"
+
+
+def test_a_store_that_cannot_be_opened_leaves_the_run_untracked_and_says_so(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    uri = f"sqlite:///{blocker / 'store.db'}"  # its folder is a file: SQLite cannot create the database
+    result = run_job(*TINY, f"tracking.tracking_uri={uri}", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "tracking: could not start an MLflow run" in result.stderr and "untracked" in result.stderr
+    assert "tracking" not in json.loads((tmp_path / "out" / "run.json").read_text())
