@@ -42,3 +42,18 @@ def test_tracking_none_needs_nothing(monkeypatch):
     with pytest.raises(Exception) as raised:
         check_tracking({"tracking": {"backend": "mlflow"}})
     assert raised.value.key == "tracking"
+
+
+def test_config_errors_and_help_never_import_mlflow(tmp_path):
+    """The callback module and the settings load without mlflow: only a tracked job that starts imports it."""
+    probe = ("import sys; sys.argv = ['run', *sys.argv[1:]]\n"
+             "from runner.cli import main\n"
+             "try:\n    main()\nexcept SystemExit as done:\n"
+             "    print('exit', done.code, 'mlflow' in sys.modules, 'torch' in sys.modules, file=sys.stderr)\n")
+    for args in (["+task=feature-extraction", "model=tiny", "tracking=mlflow", "batch_size=0"], ["--help"],
+                 ["-m", "+task=feature-extraction", "model=tiny", "tracking=mlflow", "tracking.experment=x",
+                  "batch_size=1,2"]):
+        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=120)
+        code = "0" if args == ["--help"] else "2"
+        assert f"exit {code} False False" in result.stderr, (args, result.stderr[-2000:])
