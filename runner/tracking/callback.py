@@ -91,9 +91,11 @@ class Tracking(Callback):
 
         from runner.tracking.job import log_job
 
+        job_dir = Path(str(config.hydra.runtime.output_dir))
         code = job_return.return_value if job_return.status == JobStatus.COMPLETED else 1
-        log_job(opened, Path(str(config.hydra.runtime.output_dir)), config,
-                TrackingSettings.from_config(config), code if isinstance(code, int) else 0)
+        if not isinstance(code, int) or isinstance(code, bool):  # a task function returning a metric (an objective)
+            code = _exit_code_from_files(job_dir)
+        log_job(opened, job_dir, config, TrackingSettings.from_config(config), code)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         if self._parent is None:
@@ -123,6 +125,19 @@ def _read_parent(config: Any) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _exit_code_from_files(job_dir: Path) -> int:
+    """The job's exit code when its task function returned something else: from metrics.json's status
+    (a finished run, out-of-memory points included: 0; interrupted: 130; anything else: 1)."""
+    from runner.rundir import FINISHED, RunDir
+
+    try:
+        metrics = RunDir(job_dir).read_metrics()
+    except ValueError:
+        return 1
+    status = metrics.status if metrics else None
+    return 0 if status in FINISHED else 130 if status == "interrupted" else 1
 
 
 def _shows_graph(config: Any) -> bool:
