@@ -221,10 +221,15 @@ def _run(request: _Request, claim_run_dir, invocation: Invocation) -> RunResult:
     """runner.app.run_job, the path the command line takes; its exceptions reach the caller."""
     from runner.app import Job, run_job
 
+    from runner.tracking.api import tracked
+
     keep = {"predictions": [], "errors": []}
-    job = Job(_composed(request), request.session, ["runner.api.run", *request.overrides], Path.cwd(),
-              request.overrides, claim_run_dir=claim_run_dir, rows=request.rows, keep=keep)
-    outcome = run_job(job, invocation)
+    composed = _composed(request)
+    with tracked(composed.cfg, claim_run_dir) as tracking:  # tracking=mlflow: as the command's callback does
+        job = Job(composed, request.session, ["runner.api.run", *request.overrides], Path.cwd(),
+                  request.overrides, claim_run_dir=tracking.claim, rows=request.rows, keep=keep)
+        outcome = run_job(job, invocation)
+        tracking.exit_code = outcome.exit_code
     if outcome.run_dir is None:  # graph={"show": True}: like the command line, the graph printed, nothing run
         return RunResult(None, {"status": "shown", "graph": outcome.plan.describe()}, outcome.plan.cfg)
     return _result(outcome.plan, outcome.metrics, outcome.run_dir, keep, outcome.exit_code)

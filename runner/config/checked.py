@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from runner.config.batching import check_token_budget
 from runner.config.graph_steps import step_configs
 from runner.config.validate import check_config
+from runner.tracking.settings import check_tracking
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class CheckedRun:
 def check_run(raw_cfg: dict) -> CheckedRun:
     """Raise ConfigError (or ConfigErrors) on the first level that is wrong."""
     cfg = check_config(raw_cfg)
+    check_tracking(cfg)  # the [mlflow] extra, when tracking=mlflow
     steps = step_configs(cfg)
     check_token_budget(cfg, steps)
     return CheckedRun(cfg, steps)

@@ -110,7 +110,10 @@ def check_composes(argv: list[str], session: ConfigSession) -> None:
         overrides = first_point(overrides)
         if overrides is None:
             return
-    _compose_checked(overrides, session)  # Hydra composes again for the job, which records provenance
+    _, cfg = _compose_checked(overrides, session)  # Hydra composes again for the job, which records provenance
+    from runner.tracking.settings import check_tracking
+
+    check_tracking(cfg)  # a sweep's parent run starts before its jobs: a missing [mlflow] extra is found here
 
 
 def first_point(overrides: list[str]) -> list[str] | None:

@@ -1,0 +1,62 @@
+"""tracking=mlflow on `run -m`: one parent run per sweep with the sweep report as its artifacts, one
+child run per point (tag mlflow.parentRunId), with the basic launcher (jobs in this process) and with
+joblib (jobs in worker processes, which find the parent through the sweep dir)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytest.importorskip("mlflow")  # the [mlflow] extra; scripts/setup.sh installs it
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+pytestmark = pytest.mark.slow  # `run -m` in a subprocess
+
+SWEEP = ["-m", "+task=feature-extraction", "model=tiny", "dataset=sample", "progress=false", "tracking=mlflow",
+         "tracking.experiment=sweeps", "batch_size=1,2,4"]
+
+
+def _sweep_runs(tmp_path, *extra: str):
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    sweep = tmp_path / "sweep"
+    result = run_cli(*SWEEP, f"tracking.tracking_uri={uri}", f"hydra.sweep.dir={sweep}", *extra, cwd=tmp_path,
+                     timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("sweeps").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("runner.kind") == "sweep"]
+    assert len(parents) == 1, [(r.info.run_name, r.data.tags) for r in runs]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    return client, sweep, parents[0], children, len(runs)
+
+
+def _check_points(client, sweep, children) -> None:
+    assert sorted(c.info.run_name for c in children) == ["batch_size=1", "batch_size=2", "batch_size=4"]
+    for child in children:
+        assert child.info.status == "FINISHED" and child.data.tags["runner.kind"] == "point"
+        job_dir = child.data.tags["runner.run_dir"]
+        record = json.loads(open(f"{job_dir}/run.json").read())
+        assert record["tracking"]["run_id"] == child.info.run_id
+        assert child.data.params["batch_size"] == str(record["config"]["batch_size"])
+        assert child.data.metrics["rows_out"] == 6
+        assert {"metrics.json", "run.json", "run.log", "predictions.jsonl", "hydra"} <= {
+            a.path for a in client.list_artifacts(child.info.run_id)}
+
+
+def test_a_sweep_is_a_parent_run_with_a_child_per_point_and_the_report(tmp_path):
+    client, sweep, parent, children, total = _sweep_runs(tmp_path)
+    assert total == 4 and len(children) == 3
+    assert parent.info.status == "FINISHED"
+    assert "batch_size=1,2,4" in parent.data.params["overrides"]
+    report = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"sweep.md", "sweep.csv", "sweep.json"} <= report  # sweep_report wrote them before this logged them
+    assert json.loads((sweep / "mlflow_parent.json").read_text())["parent_run_id"] == parent.info.run_id
+    _check_points(client, sweep, children)
+
+
+def test_jobs_in_joblib_workers_log_under_the_parent(tmp_path):
+    client, sweep, parent, children, total = _sweep_runs(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert total == 4 and len(children) == 3 and parent.info.status == "FINISHED"
+    _check_points(client, sweep, children)
