@@ -1,0 +1,60 @@
+"""The recommended batch size per group, given only when it beats the rest by more than the noise.
+
+Each ok point carries its repeats' items/s range (min..max; a point without repeats is its single
+figure). The best point is the one with the highest p50. It is a clear winner when its range lies
+wholly above every other point's; otherwise every point whose range reaches the best's minimum is
+"within noise" of it, and the pick, if one is forced, is the smallest batch size among them (less
+memory and latency for a throughput no one can tell apart).
+"""
+from __future__ import annotations
+
+
+def recommend(points: list[dict]) -> list[dict]:
+    """Per group: {group, batch_size, items_per_second, speedup_vs_batch1, job, clear, within_noise,
+    best_batch_size}. batch_size is the clear winner, or the forced pick when `clear` is false;
+    within_noise lists the labels of the points the best cannot be told apart from (itself included)."""
+    groups: dict[str, list[dict]] = {}
+    for point in points:
+        if point["status"] == "ok" and point["items_per_second"] is not None and point["batch_size"] is not None:
+            groups.setdefault(point["group"], []).append(point)
+    return [_choose(group, candidates) for group, candidates in groups.items()]
+
+
+def _choose(group: str, candidates: list[dict]) -> dict:
+    best = max(candidates, key=lambda p: p["items_per_second"])
+    tied = sorted((p for p in candidates if p is best or _reaches(p, best)), key=lambda p: (p["batch_size"], label(p)))
+    pick = best if len(tied) == 1 else tied[0]
+    return {"group": group, "batch_size": pick["batch_size"], "items_per_second": pick["items_per_second"],
+            "speedup_vs_batch1": pick["speedup_vs_batch1"], "job": pick["job"], "label": label(pick),
+            "clear": len(tied) == 1, "within_noise": [label(p) for p in tied], "best_batch_size": best["batch_size"]}
+
+
+def _reaches(point: dict, best: dict) -> bool:
+    """Does the point's range reach the best point's: can the two not be told apart?"""
+    return high(point) >= low(best)
+
+
+def low(point: dict) -> float:
+    value = point.get("items_per_second_min")
+    return point["items_per_second"] if value is None else value
+
+
+def high(point: dict) -> float:
+    value = point.get("items_per_second_max")
+    return point["items_per_second"] if value is None else value
+
+
+def label(point: dict) -> str:
+    """The batch size as the report names it: "auto (32)" for batch_size=auto's choice."""
+    size = "?" if point["batch_size"] is None else str(point["batch_size"])
+    return f"auto ({size})" if point.get("batch_size_requested") == "auto" else size
+
+
+def sentence(best: dict) -> str:
+    """The recommendation in words (the end of a sweep, sweep.md)."""
+    rate = f"{best['items_per_second']:.1f} items/s"
+    speedup = f", {best['speedup_vs_batch1']:.2f}x batch 1" if best["speedup_vs_batch1"] else ""
+    if best["clear"]:
+        return f"{best['label']} ({rate}{speedup})"
+    return (f"no clear winner within noise: {', '.join(best['within_noise'])}; if forced, {best['label']} "
+            f"(the smallest of them, {rate}{speedup})")
