@@ -20,12 +20,16 @@ def latency_summary(seconds: Sequence[float]) -> dict | None:
             "mean": round(float(ms.mean()), 3), "count": int(ms.size)}
 
 
+def now() -> float:
+    """The clock every Timer reads by default (a test swaps this function for a fake clock)."""
+    return time.perf_counter()
+
+
 class Timer:
     """`with Timer() as t: ...` then t.seconds (wall clock, perf_counter); set even when the body raises."""
 
     def __init__(self, clock: Callable[[], float] | None = None):
-        # None: time.perf_counter looked up at each use, so a test can swap in a fake clock
-        self._clock = clock or (lambda: time.perf_counter())
+        self._clock = clock or (lambda: now())  # looked up at each use: see now()
         self._started = 0.0
         self.seconds = 0.0
 

@@ -38,19 +38,23 @@ def build_figure(report):
     ticks = tick_labels(plotted)
     groups = list(dict.fromkeys(p["group"] for p in plotted))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    labelled: tuple[set, set] = (set(), set())  # (tick, why) written per panel: once, however many groups
     for index, group in enumerate(groups):
         points = [p for p in plotted if p["group"] == group]
         shift = (index - (len(groups) - 1) / 2) * DODGE
         name = group or _series_name(points)
         _throughput(speed, points, ticks, shift, colors[index % len(colors)], name)
         _memory(memory, points, ticks, shift, colors[index % len(colors)], name)
-        _marks(speed, points, ticks, shift)
+        _marks(speed, [p for p in points if p["status"] != "ok" or p["items_per_second"] is None], ticks, shift,
+               labelled[0])
+        # a too-short point ran every row: its memory is a real figure, drawn as a point
+        _marks(memory, [p for p in points if p["status"] not in ("ok", "too_short")], ticks, shift, labelled[1])
     sources = {p["peak_memory_source"] for p in report.points} - {None}
     _style(speed, ticks, "throughput (items/s)", "throughput: p50 of the repeats, bars min..max")
     _style(memory, ticks, MEMORY_LABELS[sources.pop()] if len(sources) == 1 else "peak memory (MB)", "peak memory")
-    if any(p["batch_size_requested"] == "auto" for p in report.points):
-        memory.text(0.01, 0.98, "auto not shown: its peak includes the batch-size trials", transform=memory.transAxes,
-                    fontsize=8, va="top", color="dimgray")
+    for tick in (t for t in ticks if t.startswith("auto")):
+        memory.annotate("not shown: its peak\nincludes the trials", (ticks.index(tick), 0), xytext=(0, 6),
+                        textcoords="offset points", fontsize=7, color="dimgray", ha="center", va="bottom")
     speed.legend(fontsize=8, loc="best")
     memory.legend(fontsize=8, loc="best")
     figure.tight_layout()
@@ -97,17 +101,18 @@ def _memory(axes, points, ticks, shift, color, name) -> None:
         axes.plot([x for x, _ in shown], [y for _, y in shown], marker="o", color=color, label=name)
 
 
-def _marks(axes, points, ticks, shift) -> None:
-    """A cross on the axis, labelled, for each point without a trustworthy figure."""
+def _marks(axes, points, ticks, shift, labelled: set) -> None:
+    """A cross on the axis for each of these points, its reason written once per tick and panel
+    (`labelled` holds what is written already) and named in the legend."""
     for p in points:
-        if p["status"] == "ok" and p["items_per_second"] is not None:
-            continue
         text, color = MARKS.get(p["status"], FAILED)
         legend = text if text not in axes.get_legend_handles_labels()[1] else None
-        x = ticks.index(label(p)) + shift
-        axes.scatter([x], [0], marker="x", s=80, color=color, zorder=3, clip_on=False, label=legend)
-        axes.annotate(text, (x, 0), xytext=(0, 8), textcoords="offset points", rotation=90, fontsize=7,
-                      color=color, ha="center", va="bottom")
+        axes.scatter([ticks.index(label(p)) + shift], [0], marker="x", s=80, color=color, zorder=3, clip_on=False,
+                     label=legend)
+        if (label(p), text) not in labelled:
+            labelled.add((label(p), text))
+            axes.annotate(text, (ticks.index(label(p)), 0), xytext=(0, 8), textcoords="offset points", rotation=90,
+                          fontsize=7, color=color, ha="center", va="bottom")
 
 
 def _style(axes, ticks: list[str], ylabel: str, title: str) -> None:

@@ -1,10 +1,15 @@
 """The recommended batch size per group, given only when it beats the rest by more than the noise.
 
-Each ok point carries its repeats' items/s range (min..max; a point without repeats is its single
-figure). The best point is the one with the highest p50. It is a clear winner when its range lies
-wholly above every other point's; otherwise every point whose range reaches the best's minimum is
-"within noise" of it, and the pick, if one is forced, is the smallest batch size among them (less
-memory and latency for a throughput no one can tell apart).
+Each ok point carries its repeats' items/s: p50 and min..max (a point without repeats is its single
+figure). The best point is the one with the highest p50. It is a clear winner when its p50 lies above
+every repeat of every other point (their max); otherwise every point with a repeat reaching the best's
+p50 is "within noise" of it, and the pick, if one is forced, is the smallest batch size among them
+(less memory and latency for a throughput no one can tell apart).
+
+Why the best's p50 and not its min: timing noise on a shared machine is one-sided. Interference,
+cold caches and lazy initialisation make a repeat slower, never faster, so one slow repeat of the
+best says nothing against it (and a slow first repeat is exactly what the point that happens to run
+first in a sweep gets), while any repeat of another point that reaches the best's typical speed does.
 """
 from __future__ import annotations
 
@@ -30,13 +35,8 @@ def _choose(group: str, candidates: list[dict]) -> dict:
 
 
 def _reaches(point: dict, best: dict) -> bool:
-    """Does the point's range reach the best point's: can the two not be told apart?"""
-    return high(point) >= low(best)
-
-
-def low(point: dict) -> float:
-    value = point.get("items_per_second_min")
-    return point["items_per_second"] if value is None else value
+    """Does one of the point's repeats reach the best's p50: can the two not be told apart?"""
+    return high(point) >= best["items_per_second"]
 
 
 def high(point: dict) -> float:
