@@ -172,8 +172,8 @@ def _notes(report: Report) -> list[str]:
 def _recommendation_lines(report: Report) -> list[str]:
     if not report.recommended:
         return ["**Recommended batch size:** none (no point finished ok)."]
-    rule = ("the highest items/s among ok points, when its repeats' range lies above every other point's; "
-            "otherwise the points within noise of it")
+    rule = ("the highest items/s (p50) among ok points, when no repeat of another point reaches it; "
+            "otherwise the points within noise of it, and the smallest of them if forced")
     if len(report.recommended) == 1 and not report.recommended[0]["group"]:
         return [f"**Recommended batch size:** {sentence(report.recommended[0])}.", "", f"({rule}.)"]
     lines = [f"**Recommended batch size** ({rule}), per group:", ""]
