@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.sweep import build_report
-from tests.conftest import read_jsonl, run_job
+from tests.conftest import read_jsonl, run_cli, run_job
 
 BASE = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "progress=false",
         "bench.enabled=true"]
@@ -50,6 +50,7 @@ def test_a_budget_that_stops_before_the_minimum_leaves_the_point_too_short(tmp_p
     assert measurement["status"] == "too_short" and "items_per_second" not in measurement
     assert "bench.max_rows / bench.max_seconds budget" in measurement["reason"]
     assert "2 timed batches" in measurement["reason"]
+    assert "too short to measure: 2 timed batches" in result.stderr  # the run's last line says so
 
 
 def test_auto_never_grows_past_the_rows(tmp_path):
@@ -62,6 +63,25 @@ def test_auto_never_grows_past_the_rows(tmp_path):
     assert max(t["batch_size"] for t in autobatch["trials"]) <= 6 and autobatch["batch_size"] <= 6
     assert autobatch["stopped_by"] in ("rows", "plateau")
     assert all(t["items_per_second"] > 0 for t in autobatch["trials"])
+
+
+def test_the_issues_small_sweep_has_a_figure_for_every_point(tmp_path):
+    """Issue 16: a 6-row sweep showed "ok" with empty numbers for batch 4 and 8, and auto grew to 512 rows
+    (more than there were) and printed "None rows/s". Now every point is measured on re-timed rows."""
+    write_rows(tmp_path, 6)
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", *BASE[:-1], "batch_size=1,4,8,auto", "bench.min_seconds=0.05", f"hydra.sweep.dir={sweep}",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "None" not in result.stderr + result.stdout
+    document = json.loads((sweep / "sweep.json").read_text())
+    points = {p["batch_size_requested"]: p for p in document["points"]}
+    assert set(points) == {1, 4, 8, "auto"}
+    for point in points.values():
+        assert point["status"] == "ok" and point["repeats"] == 3
+        assert point["items_per_second_min"] <= point["items_per_second"] <= point["items_per_second_max"]
+    assert points["auto"]["batch_size"] <= 6 and max(t["batch_size"] for t in points["auto"]["autobatch"]["trials"]) <= 6
+    assert "recommended batch size: " in result.stdout
 
 
 class FakeModelClock:
