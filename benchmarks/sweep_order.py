@@ -1,9 +1,10 @@
 """Does the order of a sweep's points bias its numbers? The same sweep run forward and reversed.
 
-    .venv/bin/python benchmarks/sweep_order.py              # MiniLM, 120 texts, batch 1,4,16,64; 2 rounds
+    .venv/bin/python benchmarks/sweep_order.py              # MiniLM, 120 texts, batch 1,4,16,64,auto; 2 rounds
     .venv/bin/python benchmarks/sweep_order.py --smoke      # the tiny model, 24 rows: seconds
+    .venv/bin/python benchmarks/sweep_order.py --out DIR    # keep the sweeps (sweep.md, sweep.png) in DIR
 
-Each round runs `run -m ... batch_size=1,4,16,64` and then `batch_size=64,16,4,1` (interleaved, so a
+Each round runs `run -m ... batch_size=1,4,16,64,auto` and then `batch_size=auto,64,16,4,1` (interleaved, so a
 change of machine load hits both orders alike), each a fresh process as a user runs it, with
 `threads=1`. Per batch size the ratio is reversed p50 / forward p50 (1.0: no bias); `extra` says
 whether the two points' repeat ranges (min..max) overlap and whether both sweeps recommended the
@@ -35,7 +36,7 @@ def write_texts(path: Path, count: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def sweep(folder: Path, name: str, sizes: list[int], smoke: bool) -> dict:
+def sweep(folder: Path, name: str, sizes: list, smoke: bool) -> dict:
     """One `run -m` in a fresh process; sweep.json's points by batch size, and its recommendation."""
     model = ["+task=text-classification", "model=tiny"] if smoke else ["+task=feature-extraction", "model=minilm"]
     out = folder / name
@@ -43,26 +44,31 @@ def sweep(folder: Path, name: str, sizes: list[int], smoke: bool) -> dict:
                "progress=false", "threads=1", f"batch_size={','.join(map(str, sizes))}", f"hydra.sweep.dir={out}"]
     subprocess.run(command, cwd=folder, check=True, capture_output=True, text=True)
     document = json.loads((out / "sweep.json").read_text())
-    return {"points": {p["batch_size"]: p for p in document["points"]}, "recommended": document["recommended"][0]}
+    return {"points": {str(p["batch_size_requested"]): p for p in document["points"]},
+            "recommended": document["recommended"][0]}
 
 
 def agree(forward: dict, backward: dict) -> bool:
-    """The same clear pick, or no clear winner in both with the same sizes within noise."""
-    a, b = forward["recommended"], backward["recommended"]
-    return (a["clear"], a["within_noise"]) == (b["clear"], b["within_noise"])
+    """The same clear pick, or no clear winner in both with the same sizes within noise (auto's
+    label carries the size it chose, which may differ between the two: compared without it)."""
+    def key(best: dict) -> tuple:
+        return best["clear"], [label.split(" ")[0] for label in best["within_noise"]]
+
+    return key(forward["recommended"]) == key(backward["recommended"])
 
 
 def overlap(a: dict, b: dict) -> bool:
     return a["items_per_second_min"] <= b["items_per_second_max"] and b["items_per_second_min"] <= a["items_per_second_max"]
 
 
-def measure(smoke: bool = False, rounds: int = 2) -> list[Ratio]:
-    sizes = [1, 4, 16] if smoke else [1, 4, 16, 64]
-    ratios: dict[int, list[float]] = {size: [] for size in sizes}
-    overlaps: dict[int, list[bool]] = {size: [] for size in sizes}
+def measure(smoke: bool = False, rounds: int = 2, out: Path | None = None) -> list[Ratio]:
+    sizes = ["1", "4", "16", "auto"] if smoke else ["1", "4", "16", "64", "auto"]
+    ratios: dict[str, list[float]] = {size: [] for size in sizes}
+    overlaps: dict[str, list[bool]] = {size: [] for size in sizes}
     picks = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = out or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         write_texts(folder / "texts.jsonl", 24 if smoke else 120)
         for round_ in range(rounds):
             forward = sweep(folder, f"forward{round_}", sizes, smoke)
@@ -82,8 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="keep the sweeps here (default: a temporary folder)")
     args = parser.parse_args()
-    for ratio in measure(args.smoke, args.rounds):
+    for ratio in measure(args.smoke, args.rounds, args.out.resolve() if args.out else None):
         print(ratio.line())
 
 
