@@ -162,6 +162,9 @@ def _notes(report: Report) -> list[str]:
     if sources:
         notes.append("- Peak memory: " + " or ".join(memory[s] for s in sorted(sources)) +
                      (" (CUDA max allocated where the point ran on a GPU)." if len(sources) > 1 else "."))
+    if any(p["batch_size_requested"] == "auto" and p["peak_memory_mb"] is not None for p in points):
+        notes.append("- Peak memory of a `batch_size=auto` point includes its trials, which may have run larger "
+                     "batches than the one it chose (the plot leaves it out).")
     if any(p["repeats"] for p in points):
         notes.append("- items/s: the p50 of the point's repeats (bench.repeats timed passes, warm-up excluded); "
                      "min..max and spread ((max - min) / p50) over the same repeats.")
