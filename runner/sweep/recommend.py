@@ -2,16 +2,21 @@
 
 Each ok point carries its repeats' items/s: p50 and min..max (a point without repeats is its single
 figure). The best point is the one with the highest p50. It is a clear winner when its p50 lies above
-every repeat of every other point (their max); otherwise every point with a repeat reaching the best's
-p50 is "within noise" of it, and the pick, if one is forced, is the smallest batch size among them
+every repeat of every other point (their max) by more than NOISE_FLOOR; otherwise every point with a
+repeat reaching that far is "within noise" of it, and the pick, if one is forced, is the smallest batch size among them
 (less memory and latency for a throughput no one can tell apart).
 
 Why the best's p50 and not its min: timing noise on a shared machine is one-sided. Interference,
 cold caches and lazy initialisation make a repeat slower, never faster, so one slow repeat of the
 best says nothing against it (and a slow first repeat is exactly what the point that happens to run
 first in a sweep gets), while any repeat of another point that reaches the best's typical speed does.
+Why a floor: a point's repeats run back to back, so their spread misses a change of machine load
+between one point and the next. On the shared 2-core machine, `batch_size=auto` choosing 4 and the
+swept batch 4 (the same thing, run minutes apart) differed by 3% with no overlap in their repeats.
 """
 from __future__ import annotations
+
+NOISE_FLOOR = 0.05  # the best must beat every other point's fastest repeat by more than this fraction
 
 
 def recommend(points: list[dict]) -> list[dict]:
@@ -35,8 +40,8 @@ def _choose(group: str, candidates: list[dict]) -> dict:
 
 
 def _reaches(point: dict, best: dict) -> bool:
-    """Does one of the point's repeats reach the best's p50: can the two not be told apart?"""
-    return high(point) >= best["items_per_second"]
+    """Does one of the point's repeats reach the best's p50, within the floor: can the two not be told apart?"""
+    return high(point) * (1 + NOISE_FLOOR) >= best["items_per_second"]
 
 
 def high(point: dict) -> float:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.sweep.points import BATCH_KEY, annotate, common_overrides, find_job_dirs, read_point
-from runner.sweep.recommend import label, recommend, sentence
+from runner.sweep.recommend import NOISE_FLOOR, label, recommend, sentence
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,8 @@ def _notes(report: Report) -> list[str]:
 def _recommendation_lines(report: Report) -> list[str]:
     if not report.recommended:
         return ["**Recommended batch size:** none (no point finished ok)."]
-    rule = ("the highest items/s (p50) among ok points, when no repeat of another point reaches it; "
-            "otherwise the points within noise of it, and the smallest of them if forced")
+    rule = (f"the highest items/s (p50) among ok points, when it beats every repeat of every other point by more "
+            f"than {NOISE_FLOOR:.0%}; otherwise the points within noise of it, and the smallest of them if forced")
     if len(report.recommended) == 1 and not report.recommended[0]["group"]:
         return [f"**Recommended batch size:** {sentence(report.recommended[0])}.", "", f"({rule}.)"]
     lines = [f"**Recommended batch size** ({rule}), per group:", ""]

@@ -74,6 +74,14 @@ def test_one_slow_repeat_of_the_best_does_not_hide_a_clear_winner(tmp_path):
     assert best["clear"] is True and best["batch_size"] == 64
 
 
+def test_a_gap_smaller_than_the_floor_is_no_clear_winner(tmp_path):
+    # measured on the shared machine: auto choosing 4 and the swept 4 (the same size) 3% apart, no overlap
+    sweep = sweep_of(tmp_path, {4: measured(4, [85.8, 86.2, 87.1]), "auto": measured(4, [87.4, 90.0, 91.7], "auto"),
+                                16: measured(16, [56.3, 56.3, 60.8])})
+    best = write_report(sweep).recommended[0]
+    assert best["clear"] is False and best["within_noise"] == ["4", "auto (4)"] and best["label"] == "4"
+
+
 def test_a_too_short_point_is_marked_never_ok_and_never_recommended(tmp_path):
     sweep = sweep_of(tmp_path, {1: measured(1, [10, 11, 12]), 64: too_short(64)})
     report = write_report(sweep)
