@@ -42,9 +42,9 @@ def build_figure(report):
     for index, group in enumerate(groups):
         points = [p for p in plotted if p["group"] == group]
         shift = (index - (len(groups) - 1) / 2) * DODGE
-        name = group or _series_name(points)
-        _throughput(speed, points, ticks, shift, colors[index % len(colors)], name)
-        _memory(memory, points, ticks, shift, colors[index % len(colors)], name)
+        _throughput(speed, points, ticks, shift, colors[index % len(colors)], group or _series_name(points))
+        _memory(memory, points, ticks, shift, colors[index % len(colors)], group or "peak per point")
+        _recommended(speed, points, [r for r in report.recommended if r["group"] == group], ticks, shift)
         _marks(speed, [p for p in points if p["status"] != "ok" or p["items_per_second"] is None], ticks, shift,
                labelled[0])
         # a too-short point ran every row: its memory is a real figure, drawn as a point
@@ -71,6 +71,17 @@ def tick_labels(points: list[dict]) -> list[str]:
 def _series_name(points: list[dict]) -> str:
     repeats = max((p["repeats"] or 0 for p in points), default=0)
     return f"p50 of {repeats} repeats" if repeats else "items/s"
+
+
+def _recommended(axes, points, recommended: list[dict], ticks, shift) -> None:
+    """A ring around the recommended point, or around each point within noise when none is clear."""
+    for best in recommended:
+        ringed = [p for p in points if p["status"] == "ok" and label(p) in best["within_noise"]]
+        text = "recommended" if best["clear"] else "within noise (no clear winner)"
+        legend = text if text not in axes.get_legend_handles_labels()[1] else None
+        axes.scatter([ticks.index(label(p)) + shift for p in ringed], [p["items_per_second"] for p in ringed], s=260,
+                     facecolors="none", edgecolors="green" if best["clear"] else "goldenrod", linewidths=1.8,
+                     zorder=4, label=legend)
 
 
 def _throughput(axes, points, ticks, shift, color, name) -> None:

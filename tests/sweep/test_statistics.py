@@ -124,6 +124,7 @@ def test_the_plot_has_one_labelled_tick_per_batch_size_error_bars_and_marked_fai
     legend = [t.get_text() for t in speed.get_legend().get_texts()]
     assert "dtype=float32" in legend and "dtype=bfloat16" in legend and "all points" not in legend
     assert {"out of memory", "skipped after OOM", "too short to measure"} <= set(legend)
+    assert "recommended" in legend  # auto (8) beats 4's fastest repeat by more than the floor, in both groups
     bars = [c for c in speed.containers if isinstance(c, matplotlib.container.ErrorbarContainer)]
     assert len(bars) == 4  # per group: the swept sizes measured ok, and the auto point
     marks = sorted(t.get_text() for t in speed.texts)  # each reason written once at its tick, for both groups
