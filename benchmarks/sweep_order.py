@@ -38,11 +38,14 @@ def write_texts(path: Path, count: int) -> None:
 
 def sweep(folder: Path, name: str, sizes: list, smoke: bool) -> dict:
     """One `run -m` in a fresh process; sweep.json's points by batch size, and its recommendation."""
-    model = ["+task=text-classification", "model=tiny"] if smoke else ["+task=feature-extraction", "model=minilm"]
+    model = (["+task=text-classification", "model=tiny", "task.params.truncation=true"] if smoke  # tiny: 32 positions
+             else ["+task=feature-extraction", "model=minilm"])
     out = folder / name
     command = [str(Path(sys.executable).parent / "run"), "-m", *model, "dataset=file", "dataset.path=texts.jsonl",
                "progress=false", "threads=1", f"batch_size={','.join(map(str, sizes))}", f"hydra.sweep.dir={out}"]
-    subprocess.run(command, cwd=folder, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     document = json.loads((out / "sweep.json").read_text())
     return {"points": {str(p["batch_size_requested"]): p for p in document["points"]},
             "recommended": document["recommended"][0]}
