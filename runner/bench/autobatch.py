@@ -55,17 +55,18 @@ class SearchResult:
 
 
 def search_batch_size(try_batch: Callable[[int], object], max_batch_size: int,
-                      clock: Callable[[], float] = time.perf_counter) -> SearchResult:
+                      clock: Callable[[], float] = time.perf_counter, plateau: bool = True) -> SearchResult:
     """Find the largest batch size that fits (see the module docstring for the rule).
 
-    `try_batch(n)` runs one batch of n rows and raises on failure; an out-of-memory error (see
+    `plateau=False` keeps growing past a throughput plateau (bench.auto_until=memory: the largest size
+    that fits). `try_batch(n)` runs one batch of n rows and raises on failure; an out-of-memory error (see
     `is_oom`) marks n as too large, memory is released and the search goes on; any other error
     propagates.
     """
     if max_batch_size < 1:
         raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
     trials: list[dict] = []
-    fitted, failed = _grow(try_batch, max_batch_size, trials, clock)
+    fitted, failed = _grow(try_batch, max_batch_size, trials, clock, plateau)
     if failed == PLATEAU:
         return SearchResult(fitted, trials, "plateau")
     if failed is not None:
@@ -76,7 +77,7 @@ def search_batch_size(try_batch: Callable[[int], object], max_batch_size: int,
 PLATEAU = -1  # _grow's "failed" size when throughput stopped improving
 
 
-def _grow(try_batch, max_batch_size: int, trials: list, clock) -> tuple[int, int | None]:
+def _grow(try_batch, max_batch_size: int, trials: list, clock, plateau: bool) -> tuple[int, int | None]:
     """(the size to keep, the first size that ran out of memory, PLATEAU, or None at the maximum)."""
     size, fitted, best, misses = 1, 0, (0, 0.0), 0
     while True:
@@ -88,7 +89,7 @@ def _grow(try_batch, max_batch_size: int, trials: list, clock) -> tuple[int, int
             best, misses = (size, rate), 0
         else:
             misses += 1
-            if misses >= PATIENCE:
+            if plateau and misses >= PATIENCE:
                 return best[0], PLATEAU
         if size >= max_batch_size:
             return fitted, None

@@ -32,7 +32,7 @@ def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
 
     # A batch larger than the rows there are would never be filled: its timings would measure nothing.
     bound = min(cfg["bench"]["max_batch_size"], probe.rows_known or cfg["bench"]["max_batch_size"])
-    result = search_batch_size(try_batch, bound)
+    result = search_batch_size(try_batch, bound, plateau=cfg["bench"].get("auto_until", "plateau") == "plateau")
     stopped_by = "rows" if result.stopped_by == "max_batch_size" and bound < cfg["bench"]["max_batch_size"] \
         else result.stopped_by
     run.autobatch = {"batch_size": result.batch_size, "stopped_by": stopped_by, "trials": result.trials,

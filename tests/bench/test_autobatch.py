@@ -193,6 +193,12 @@ def test_growing_stops_once_throughput_stops_improving():
     assert len(bigger) == PATIENCE and all(rate <= rates[result.batch_size] * (1 + PLATEAU_GAIN) for rate in bigger)
 
 
+def test_without_the_plateau_rule_it_grows_until_memory_runs_out():
+    try_batch, clock = plateau_clock(lambda n: n / (50.0 * min(n, 16)))  # flat past 16, as above
+    result = search_batch_size(lambda n: (check_injected_oom(n, 40), try_batch(n)), 512, clock=clock, plateau=False)
+    assert result.batch_size == 40 and result.stopped_by == "oom"  # bench.auto_until=memory
+
+
 def test_throughput_that_keeps_improving_grows_to_the_maximum():
     try_batch, clock = plateau_clock(lambda n: 1.0)  # a call costs the same at any size
     result = search_batch_size(try_batch, 200, clock=clock)
