@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/sweep_order.py              # MiniLM, 120 texts, batch 1,4,16,64,auto; 2 rounds
     .venv/bin/python benchmarks/sweep_order.py --smoke      # the tiny model, 24 rows: seconds
     .venv/bin/python benchmarks/sweep_order.py --out DIR    # keep the sweeps (sweep.md, sweep.png) in DIR
+    .venv/bin/python benchmarks/sweep_order.py --cost       # what measuring costs: a sweep's wall time with
+                                                            # the defaults / with one pass per point
 
 Each round runs `run -m ... batch_size=1,4,16,64,auto` and then `batch_size=auto,64,16,4,1` (interleaved, so a
 change of machine load hits both orders alike), each a fresh process as a user runs it, with
@@ -36,13 +38,16 @@ def write_texts(path: Path, count: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def sweep(folder: Path, name: str, sizes: list, smoke: bool) -> dict:
+ONE_PASS = ["bench.repeats=1", "bench.min_batches=1", "bench.min_seconds=0"]  # as before the repeats
+
+
+def sweep(folder: Path, name: str, sizes: list, smoke: bool, extra: tuple = ()) -> dict:
     """One `run -m` in a fresh process; sweep.json's points by batch size, and its recommendation."""
     model = (["+task=text-classification", "model=tiny", "task.params.truncation=true"] if smoke  # tiny: 32 positions
              else ["+task=feature-extraction", "model=minilm"])
     out = folder / name
     command = [str(Path(sys.executable).parent / "run"), "-m", *model, "dataset=file", "dataset.path=texts.jsonl",
-               "progress=false", "threads=1", f"batch_size={','.join(map(str, sizes))}", f"hydra.sweep.dir={out}"]
+               "progress=false", "threads=1", f"batch_size={','.join(map(str, sizes))}", f"hydra.sweep.dir={out}", *extra]
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
@@ -87,12 +92,37 @@ def measure(smoke: bool = False, rounds: int = 2, out: Path | None = None) -> li
                   extra={"ranges_overlap": overlaps[size], "recommendations_agree": picks}) for size in sizes]
 
 
+def measure_cost(smoke: bool = False, rounds: int = 2) -> Ratio:
+    """Wall time of the same sweep with the defaults (repeats, minimums) over one pass per point."""
+    import time
+
+    from benchmarks.common import interleaved
+
+    sizes = ["1", "4", "16", "auto"] if smoke else ["1", "4", "16", "64", "auto"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, names = Path(tmp), iter(range(10**6))
+        write_texts(folder / "texts.jsonl", 24 if smoke else 120)
+
+        def timed(extra: tuple) -> float:
+            started = time.perf_counter()
+            sweep(folder, f"cost{next(names)}", sizes, smoke, extra)
+            return time.perf_counter() - started
+
+        ratios, base, ours = interleaved(rounds, lambda: timed(tuple(ONE_PASS)), lambda: timed(()), warmup=False)
+    return Ratio("sweep wall time: defaults / one pass per point", ratios, lower_is_better=True,
+                 detail=f"{'tiny' if smoke else 'MiniLM'}, batch {','.join(sizes)}; one pass {base}, defaults {ours} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, help="keep the sweeps here (default: a temporary folder)")
+    parser.add_argument("--cost", action="store_true", help="measure what the repeats cost instead")
     args = parser.parse_args()
+    if args.cost:
+        print(measure_cost(args.smoke, args.rounds).line())
+        return
     for ratio in measure(args.smoke, args.rounds, args.out.resolve() if args.out else None):
         print(ratio.line())
 
