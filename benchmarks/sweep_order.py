@@ -110,7 +110,8 @@ def measure_cost(smoke: bool = False, rounds: int = 2) -> Ratio:
 
         ratios, base, ours = interleaved(rounds, lambda: timed(tuple(ONE_PASS)), lambda: timed(()), warmup=False)
     return Ratio("sweep wall time: defaults / one pass per point", ratios, lower_is_better=True,
-                 detail=f"{'tiny' if smoke else 'MiniLM'}, batch {','.join(sizes)}; one pass {base}, defaults {ours} s")
+                 detail=f"{'tiny' if smoke else 'MiniLM'}, batch {','.join(sizes)}; seconds, one pass per point: "
+                        f"{', '.join(f'{x:.1f}' for x in base)}; defaults: {', '.join(f'{x:.1f}' for x in ours)}")
 
 
 def main() -> None:
