@@ -138,7 +138,11 @@ def measure_sweep(folder: Path, rounds: int, model: list[str], count: int, model
 
     def ours() -> float:
         return wall([*RUN, "-m", "+task=text-classification", *model, "dataset=file", f"dataset.path={rows}",
-                     f"batch_size={sizes}", "progress=false", f"hydra.sweep.dir={folder / 'sweep' / str(next(counter))}"],
+                     f"batch_size={sizes}", "progress=false", f"hydra.sweep.dir={folder / 'sweep' / str(next(counter))}",
+                     # the framework's overhead over one pass per point, as the plain loop makes: without the
+                     # re-timed passes that make a point's repeats long enough (their cost is the measuring's:
+                     # benchmarks/sweep_order.py --cost), and with no warm-up batch that would need one
+                     "bench.repeats=1", "bench.min_batches=1", "bench.min_seconds=0", "bench.warmup_batches=0"],
                     folder)
 
     def base() -> float:

@@ -210,10 +210,19 @@ def report_success(metrics: Metrics, run_dir: Path) -> None:
         return
     done = RunDir(metrics.run_dir or run_dir)  # a resumed run writes into the run it resumes
     log.info(
-        "done: %d rows -> %s (%d errors%s), %s rows/s, model load %.2fs",
+        "done: %d rows -> %s (%d errors%s), %s, model load %.2fs",
         metrics.rows_out, done.predictions, metrics.rows_error,
-        f", see {done / ERRORS}" if metrics.rows_error else "", metrics.items_per_second, metrics.model_load_seconds,
+        f", see {done / ERRORS}" if metrics.rows_error else "", rate_text(metrics), metrics.model_load_seconds,
     )
+
+
+def rate_text(metrics: Metrics) -> str:
+    """items/s as the run's last line says it: never "None rows/s", and a too-short benchmark says so."""
+    rate = "no timed rows" if metrics.items_per_second is None else f"{metrics.items_per_second} rows/s"
+    measurement = metrics.rest.get("measurement") or {}
+    if measurement.get("status") == "too_short":
+        return f"{rate} (too short to measure: {measurement.get('reason')})"
+    return rate
 
 
 def _first_line(error: Exception) -> str:

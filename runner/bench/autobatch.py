@@ -3,12 +3,16 @@
 The rule (`search_batch_size`):
 
 1. Grow: try 1, 2, 4, 8, ... doubling until a size runs out of memory or max_batch_size is reached
-   (the last step is clamped to max_batch_size, which is then tried as is).
+   (the last step is clamped to max_batch_size, which is then tried as is), or until throughput stops
+   improving: after PATIENCE sizes in a row that do not beat the best items/s so far by more than
+   PLATEAU_GAIN, the answer is that best size (on CPU this ends the search long before memory runs
+   out; a larger batch would only add latency and memory). Each size that fits is run twice and its
+   second run timed: the first call at a new shape pays for allocations.
 2. Bisect between the last size that fitted and the first that did not. Candidates are every size
    below 8 and only multiples of 8 from 8 up (GPU kernels favour them, and the coarser grid caps the
    number of trials). The search stops when no candidate is left between the two.
 
-So the answer is max_batch_size when it fits; otherwise the largest size that fits among 1..7 and
+Without a plateau, the answer is max_batch_size when it fits; otherwise the largest size that fits among 1..7 and
 the multiples of 8; None when even a batch of 1 does not fit. Example: OOM above 24 with
 max_batch_size=64 (or 512) tries 1, 2, 4, 8, 16, 32 (oom), 24 and settles on 24 in 7 trials, within
 log2(max)+2. In general growing takes at most ceil(log2(max))+1 trials and bisecting log2 of the
@@ -36,40 +40,57 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 GRID = 8  # from this size up, only multiples of it are tried while bisecting
+PLATEAU_GAIN = 0.05  # a larger size must beat the best items/s so far by more than this to count as better
+PATIENCE = 2  # sizes in a row without such a gain that end the growing
 
 
 @dataclass
 class SearchResult:
     batch_size: int | None  # the largest size that fitted; None when a batch of 1 did not
-    trials: list[dict] = field(default_factory=list)  # {batch_size, status: ok|oom, seconds, error}
+    trials: list[dict] = field(default_factory=list)  # {batch_size, status: ok|oom, seconds, items_per_second, error}
+    stopped_by: str = "max_batch_size"  # what ended the growing: max_batch_size | plateau | oom
 
     def to_json(self) -> dict:
-        return {"batch_size": self.batch_size, "trials": list(self.trials)}
+        return {"batch_size": self.batch_size, "stopped_by": self.stopped_by, "trials": list(self.trials)}
 
 
 def search_batch_size(try_batch: Callable[[int], object], max_batch_size: int,
-                      clock: Callable[[], float] = time.perf_counter) -> SearchResult:
+                      clock: Callable[[], float] = time.perf_counter, plateau: bool = True) -> SearchResult:
     """Find the largest batch size that fits (see the module docstring for the rule).
 
-    `try_batch(n)` runs one batch of n rows and raises on failure; an out-of-memory error (see
+    `plateau=False` keeps growing past a throughput plateau (bench.auto_until=memory: the largest size
+    that fits). `try_batch(n)` runs one batch of n rows and raises on failure; an out-of-memory error (see
     `is_oom`) marks n as too large, memory is released and the search goes on; any other error
     propagates.
     """
     if max_batch_size < 1:
         raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
     trials: list[dict] = []
-    fitted, failed = _grow(try_batch, max_batch_size, trials, clock)
+    fitted, failed = _grow(try_batch, max_batch_size, trials, clock, plateau)
+    if failed == PLATEAU:
+        return SearchResult(fitted, trials, "plateau")
     if failed is not None:
-        fitted = _bisect(try_batch, fitted, failed, trials, clock)
+        return SearchResult(_bisect(try_batch, fitted, failed, trials, clock) or None, trials, "oom")
     return SearchResult(fitted or None, trials)
 
 
-def _grow(try_batch, max_batch_size: int, trials: list, clock) -> tuple[int, int | None]:
-    size, fitted = 1, 0
+PLATEAU = -1  # _grow's "failed" size when throughput stopped improving
+
+
+def _grow(try_batch, max_batch_size: int, trials: list, clock, plateau: bool) -> tuple[int, int | None]:
+    """(the size to keep, the first size that ran out of memory, PLATEAU, or None at the maximum)."""
+    size, fitted, best, misses = 1, 0, (0, 0.0), 0
     while True:
         if not _fits(try_batch, size, trials, clock):
             return fitted, size
         fitted = size
+        rate = trials[-1]["items_per_second"] or 0.0
+        if rate > best[1] * (1 + PLATEAU_GAIN):
+            best, misses = (size, rate), 0
+        else:
+            misses += 1
+            if plateau and misses >= PATIENCE:
+                return best[0], PLATEAU
         if size >= max_batch_size:
             return fitted, None
         size = min(size * 2, max_batch_size)
@@ -99,18 +120,23 @@ def _fits(try_batch, size: int, trials: list, clock) -> bool:
     oom_message = None
     try:
         try_batch(size)
+        started = clock()  # it fits: time a second run, past the first call's allocations
+        try_batch(size)
     except Exception as error:  # only out-of-memory means "too large"; anything else is a real failure
         if not is_oom(error):
             raise
         oom_message = _first_line(error)
     if oom_message is None:
-        trials.append({"batch_size": size, "status": "ok", "seconds": round(clock() - started, 4), "error": None})
+        seconds = clock() - started
+        trials.append({"batch_size": size, "status": "ok", "seconds": round(seconds, 4),
+                       "items_per_second": round(size / seconds, 3) if seconds > 0 else None, "error": None})
         log.info("batch size %d fits", size)
         return True
     # Released outside the except block: by now the exception, its traceback and the failed
     # batch's tensors held by its frames are gone, so gc and empty_cache can actually free them.
     release_memory()
-    trials.append({"batch_size": size, "status": "oom", "seconds": round(clock() - started, 4), "error": oom_message})
+    trials.append({"batch_size": size, "status": "oom", "seconds": round(clock() - started, 4),
+                   "items_per_second": None, "error": oom_message})
     log.info("batch size %d: out of memory", size)
     return False
 

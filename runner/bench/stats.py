@@ -20,11 +20,16 @@ def latency_summary(seconds: Sequence[float]) -> dict | None:
             "mean": round(float(ms.mean()), 3), "count": int(ms.size)}
 
 
+def now() -> float:
+    """The clock every Timer reads by default (a test swaps this function for a fake clock)."""
+    return time.perf_counter()
+
+
 class Timer:
     """`with Timer() as t: ...` then t.seconds (wall clock, perf_counter); set even when the body raises."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter):
-        self._clock = clock
+    def __init__(self, clock: Callable[[], float] | None = None):
+        self._clock = clock or (lambda: now())  # looked up at each use: see now()
         self._started = 0.0
         self.seconds = 0.0
 
@@ -55,6 +60,7 @@ class BatchRecorder:
         self._clock = clock
         self.calls_seen = 0
         self.latencies: list[float] = []  # seconds per measured batch (one_batch calls only)
+        self.calls: list[tuple[float, int, int]] = []  # (seconds, rows, tokens) per measured call, in order
         self.rows = 0
         self.tokens = 0
         self.seconds = 0.0  # the measured calls' time, summed
@@ -71,8 +77,9 @@ class BatchRecorder:
         self.seconds += seconds
         if one_batch:
             self.latencies.append(seconds)
-        if count_tokens is not None:
-            self.tokens += count_tokens()
+        tokens = count_tokens() if count_tokens is not None else 0
+        self.tokens += tokens
+        self.calls.append((seconds, rows, tokens))
         if self.measuring_since is None:
             self.measuring_since = self._clock() - seconds
 

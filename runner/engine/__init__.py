@@ -20,6 +20,7 @@ The parts, one job each:
 - calls.py       the batched pipeline call: timing, OOM detection, row-by-row retry of a failed batch
 - budget.py      batching.max_tokens: a sorted window cut into batches by padded tokens
 - staged.py      graph.free_finished_models: one stage (and one model) at a time
+- measure.py     benchmark mode: the rows re-timed, unwritten, until the repeats are long enough
 - metrics.py     metrics.json
 - segments.py    a resumed run's metrics: totals over every segment, and the list of segments
 - error_summary.py  failed rows grouped by cause with hints; exit code 4 above max_error_fraction

@@ -30,27 +30,40 @@ def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
         check_injected_oom(size)
         run.step.run(worst_case_batch(longest, size), batch_size=size)
 
-    result = search_batch_size(try_batch, cfg["bench"]["max_batch_size"])
-    run.autobatch = {"batch_size": result.batch_size, "trials": result.trials,
-                     "probe_rows": probe.prepared, "max_batch_size": cfg["bench"]["max_batch_size"]}
+    # A batch larger than the rows there are would never be filled: its timings would measure nothing.
+    bound = min(cfg["bench"]["max_batch_size"], probe.rows_known or cfg["bench"]["max_batch_size"])
+    result = search_batch_size(try_batch, bound, plateau=cfg["bench"].get("auto_until", "plateau") == "plateau")
+    stopped_by = "rows" if result.stopped_by == "max_batch_size" and bound < cfg["bench"]["max_batch_size"] \
+        else result.stopped_by
+    run.autobatch = {"batch_size": result.batch_size, "stopped_by": stopped_by, "trials": result.trials,
+                     "probe_rows": probe.prepared, "rows_known": probe.rows_known,
+                     "max_batch_size": cfg["bench"]["max_batch_size"]}
     if result.batch_size is None:
         raise OutOfMemory(run.name, 1, MemoryError("even batch size 1 does not fit"))
-    log.info("step %s: batch_size=auto chose %d after %d trials (%s)", run.name, result.batch_size, len(result.trials),
-             ", ".join(f"{t['batch_size']}:{t['status']}" for t in result.trials))
+    log.info("step %s: batch_size=auto chose %d after %d trials, stopped by %s (%s)", run.name, result.batch_size,
+             len(result.trials), stopped_by, ", ".join(f"{t['batch_size']}:{t['status']}" for t in result.trials))
     run.batch_size = run.step.batch_size = result.batch_size
 
 
 class _Probe:
-    """The first `limit` rows, prepared for the step; counts those that could be."""
+    """The first `limit` rows, prepared for the step; counts those that could be, and the rows left
+    to run when the probe saw the end of the data (`rows_known`; None when there are more)."""
 
     def __init__(self, run: StepRun, reader: RowReader, limit: int):
         self.run, self.reader, self.limit = run, reader, limit
         self.prepared = 0
+        self.rows_known: int | None = None
 
     def usable_inputs(self):
-        for row in self.reader.rows(limit=self.limit):
+        read = left = 0
+        for row in self.reader.rows(limit=self.limit + 1):  # one more: did the data end within the limit?
+            read += 1
+            if read > self.limit:
+                return
+            left += row.index not in self.reader.done  # a resumed run's written rows are not run again
             try:
                 yield self.run.step.prepare(step_view(self.run, Item(row)))
                 self.prepared += 1
             except Exception:  # a bad row is not a candidate; the run reports it later
                 continue
+        self.rows_known = left

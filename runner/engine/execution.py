@@ -10,6 +10,7 @@ from typing import Iterator
 
 from runner.engine.autobatch import choose_batch_size
 from runner.engine.loop import Counters, PredictionWriter, RowLoop
+from runner.engine.measure import Measuring, measure_more
 from runner.engine.metrics import build_metrics
 from runner.engine.progress import progress_bar
 from runner.engine.prefetch import decode_ahead, prefetch_depth
@@ -40,6 +41,7 @@ class Execution:
         self.staged = bool(plan.cfg["graph"].get("free_finished_models")) and len(plan.steps) > 1
         self.rows_seconds: float | None = None  # run(): first row read to last row written, loads excluded
         self.prefetch_rows = 0  # dataset.prefetch as resolved for the rows read so far (the largest, staged)
+        self.measuring: Measuring | None = None  # benchmark mode: the passes that timed the rows
 
     def load_steps(self) -> None:
         """Load every step's model now, or (graph.free_finished_models) only the first: the staged
@@ -65,6 +67,8 @@ class Execution:
         finally:  # a staged run loads its later steps' models in here: their load time is not the rows'
             loads = sum(run.loaded.load_seconds for run in self.steps[loaded:] if not run.reused)
             self.rows_seconds = time.perf_counter() - started - loads
+        if self.settings.bench and self.steps:  # after the rows are written, outside their end-to-end time
+            self.measuring = measure_more(self)
 
     def _run(self, append: bool, keep: dict[str, list]) -> None:
         mode = "a" if append else "w"

@@ -5,6 +5,7 @@ import time
 from typing import TYPE_CHECKING
 
 from runner.bench.memory import peak_memory
+from runner.bench.repeats import summarize
 from runner.engine.error_summary import errors_by_cause, file_messages
 from runner.engine.segments import with_totals
 from runner.rundir import ERRORS
@@ -46,6 +47,8 @@ def build_metrics(execution: Execution, status: str, started: float, error: str 
         metrics.update(step_metrics(steps[-1], top_level=True))
         metrics["model_load_seconds"] = round(sum(r.loaded.load_seconds for r in steps if not r.reused), 4)
         metrics["model_reused"] = all(r.reused for r in steps)
+    if steps and execution.settings.bench and status == "ok":
+        metrics.update(measured(execution))
     metrics["steps"] = {run.name: step_metrics(run) for run in steps}
     metrics["errors_by_cause"] = errors_by_cause(file_messages(execution.run_dir / ERRORS), counters.skipped_causes)
     return with_totals(metrics, execution.earlier)
@@ -63,6 +66,26 @@ def end_to_end(execution: Execution) -> dict:
         "end_to_end_seconds": round(seconds, 4) if seconds is not None else None,
         "end_to_end_items_per_second": round(rows / seconds, 3) if seconds and rows else None,
     }
+
+
+def measured(execution: Execution) -> dict:
+    """Benchmark mode: "measurement" (repeats, p50, spread, or too_short and why) from the last
+    step's timed batches. A single step's items/s and tokens/s become the repeats' p50; a chain keeps
+    its summed figure (every step's time), beside the last step's repeats."""
+    steps, passes, cut_short_by = execution.steps, 1, None
+    if execution.measuring is not None:
+        passes, cut_short_by = execution.measuring.passes, execution.measuring.cut_short_by
+    minimum = execution.settings.minimum
+    summary = summarize(steps[-1].recorder.calls, minimum, passes, cut_short_by)
+    figures: dict = {"measurement": summary}
+    if summary["status"] == "ok" and len(steps) == 1:
+        figures["items_per_second"] = summary["items_per_second"]["p50"]
+        if "tokens_per_second" in summary:
+            figures["tokens_per_second"] = summary["tokens_per_second"]["p50"]
+        figures["items_per_second_basis"] = (
+            f"p50 of {minimum.repeats} repeats of timed pipeline calls, {execution.settings.warmup_batches} "
+            "warm-up batches excluded")
+    return figures
 
 
 def step_metrics(run: StepRun, top_level: bool = False) -> dict:

@@ -1,8 +1,9 @@
 """The config keys the engine reads, read once."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from runner.bench.repeats import Minimum
 from runner.bench.stats import BatchRecorder
 
 
@@ -20,6 +21,7 @@ class Settings:
     output_steps: str
     progress: bool
     prefetch: int | str = "auto"  # dataset.prefetch: rows decoded ahead in a background thread, or auto
+    minimum: Minimum = field(default_factory=Minimum)  # bench.repeats/min_batches/min_seconds (bench mode)
 
     @classmethod
     def from_config(cls, cfg: dict, bench: bool) -> "Settings":
@@ -30,6 +32,7 @@ class Settings:
             on_error=cfg["on_error"],
             include_inputs=cfg["output"].get("include_inputs", True), output_steps=cfg["output"]["steps"],
             progress=cfg.get("progress", True), prefetch=cfg["dataset"].get("prefetch", "auto"),
+            minimum=minimum_from(cfg["bench"]),
         )
 
     def new_recorder(self) -> BatchRecorder:
@@ -37,3 +40,10 @@ class Settings:
         if not self.bench:
             return BatchRecorder()
         return BatchRecorder(self.warmup_batches, self.max_rows, self.max_seconds)
+
+
+def minimum_from(bench: dict) -> Minimum:
+    """A saved config from before these keys measures as the defaults say."""
+    default = Minimum()
+    return Minimum(bench.get("repeats", default.repeats), bench.get("min_batches", default.batches),
+                   bench.get("min_seconds", default.seconds))

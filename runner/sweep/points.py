@@ -14,7 +14,7 @@ from runner.rundir import METRICS, RECORD, JsonFile, RunDir
 
 MARKERS = (".hydra/overrides.yaml", METRICS, RECORD)
 BATCH_KEY = "batch_size"
-STATUSES = ("ok", "oom", "error", "skipped_after_oom")
+STATUSES = ("ok", "too_short", "oom", "error", "skipped_after_oom")
 
 
 def find_job_dirs(sweep_dir: Path) -> list[Path]:
@@ -46,6 +46,7 @@ def read_point(job_dir: Path, sweep_dir: Path) -> dict:
         "batch_size": metrics.get("batch_size", _as_int(overrides.get(BATCH_KEY))),
         "batch_size_requested": requested,
         "items_per_second": metrics.get("items_per_second"),
+        **repeat_figures(metrics.get("measurement")),
         "tokens_per_second": metrics.get("tokens_per_second"),
         "latency_p50_ms": latency.get("p50"),
         "latency_p90_ms": latency.get("p90"),
@@ -62,9 +63,23 @@ def read_point(job_dir: Path, sweep_dir: Path) -> dict:
     }
 
 
+def repeat_figures(measurement: dict | None) -> dict:
+    """The repeats' items/s range and spread, and why a point was too short; None where the point
+    was not measured in repeats (benchmark mode off, or metrics.json from before them)."""
+    measurement = measurement or {}
+    rates = measurement.get("items_per_second") or {}
+    return {"repeats": len(rates["repeats"]) if rates.get("repeats") else None,
+            "items_per_second_min": rates.get("min"), "items_per_second_max": rates.get("max"),
+            "items_per_second_spread": rates.get("spread"),
+            "too_short_reason": measurement.get("reason") if measurement.get("status") == "too_short" else None}
+
+
 def point_status(metrics: dict, record: dict) -> str:
-    """metrics.json's status; without one, a finished run (rows_out present) is ok, and a job
-    without metrics takes run.json's status (error, interrupted) or "error"."""
+    """metrics.json's status, "too_short" for a finished run whose timings were too few to trust;
+    without one, a finished run (rows_out present) is ok, and a job without metrics takes run.json's
+    status (error, interrupted) or "error"."""
+    if metrics.get("status") == "ok" and (metrics.get("measurement") or {}).get("status") == "too_short":
+        return "too_short"
     if metrics.get("status"):
         return metrics["status"]
     if record.get("status") not in (None, "ok"):
@@ -138,19 +153,6 @@ def common_overrides(points: list[dict], swept: list[str]) -> list[str]:
     """The overrides every point shares, as typed."""
     args = points[0]["override_args"] if points else []
     return [arg for arg in args if arg.partition("=")[0].lstrip("+~") not in swept]
-
-
-def recommend(points: list[dict]) -> list[dict]:
-    """Per group, the ok point with the highest items/s."""
-    best: dict[str, dict] = {}
-    for point in points:
-        if point["status"] != "ok" or point["items_per_second"] is None or point["batch_size"] is None:
-            continue
-        current = best.get(point["group"])
-        if current is None or point["items_per_second"] > current["items_per_second"]:
-            best[point["group"]] = point
-    return [{"group": group, "batch_size": p["batch_size"], "items_per_second": p["items_per_second"],
-             "speedup_vs_batch1": p["speedup_vs_batch1"], "job": p["job"]} for group, p in best.items()]
 
 
 def earlier_oom(sweep_dir: str | Path, override_args: list[str], batch_size: int) -> dict | None:

@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.config.extras import install_hint
-from runner.sweep.points import BATCH_KEY, annotate, common_overrides, find_job_dirs, read_point, recommend
+from runner.sweep.points import BATCH_KEY, annotate, common_overrides, find_job_dirs, read_point
+from runner.sweep.recommend import NOISE_FLOOR, label, recommend, sentence
 
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = (
     "job", "overrides", "group", "status", "batch_size", "batch_size_requested", "items_per_second",
-    "tokens_per_second", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "peak_memory_mb",
+    "items_per_second_min", "items_per_second_max", "items_per_second_spread", "repeats", "tokens_per_second", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "peak_memory_mb",
     "peak_memory_source", "peak_rss_mb", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "model_load_seconds",
-    "model_reused", "rows_out", "rows_error", "speedup_vs_batch1", "autobatch_trials", "error",
+    "model_reused", "rows_out", "rows_error", "speedup_vs_batch1", "autobatch_trials", "autobatch_stopped_by",
+    "too_short_reason", "error",
 )
 
 
@@ -33,12 +35,8 @@ class Report:
         """What the end of a sweep prints: the recommendation(s) and where the report is."""
         if not self.recommended:
             return [f"sweep report: no point finished ok; see {self.sweep_dir / 'sweep.md'}"]
-        lines = []
-        for best in self.recommended:
-            where = f" for {best['group']}" if best["group"] else ""
-            speedup = f", {best['speedup_vs_batch1']:.2f}x batch 1" if best["speedup_vs_batch1"] else ""
-            lines.append(f"recommended batch size{where}: {best['batch_size']} "
-                         f"({best['items_per_second']:.1f} items/s{speedup})")
+        lines = [f"recommended batch size{' for ' + best['group'] if best['group'] else ''}: {sentence(best)}"
+                 for best in self.recommended]
         return lines + [f"sweep report: {self.sweep_dir / 'sweep.md'}"]
 
 
@@ -73,9 +71,11 @@ def write_csv(report: Report, path: Path) -> None:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for point in report.points:
-            trials = (point["autobatch"] or {}).get("trials")
+            autobatch = point["autobatch"] or {}
+            trials = autobatch.get("trials")
             writer.writerow({**point, "overrides": _overrides_text(point),
-                             "autobatch_trials": len(trials) if trials else None})
+                             "autobatch_trials": len(trials) if trials else None,
+                             "autobatch_stopped_by": autobatch.get("stopped_by")})
 
 
 def write_json(report: Report, path: Path) -> None:
@@ -96,18 +96,19 @@ def markdown(report: Report) -> str:
              f"{len(points)} points in `{report.sweep_dir}`: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."]
     if report.common:
         lines.append(f"Common overrides: `{' '.join(report.common)}`.")
-    lines += ["", *_table(report), "", *_notes(report), "", *_recommendation_lines(report)]
+    lines += ["", *_table(report), "", *_notes(report), "", *_recommendation_lines(report), *_auto_trials(report)]
     return "\n".join(lines) + "\n"
 
 
 def _table(report: Report) -> list[str]:
     with_tokens = any(p["tokens_per_second"] is not None for p in report.points)
-    header = ["overrides", "status", "batch size", "items/s", *(["tokens/s"] if with_tokens else []),
-              "p50 ms", "p99 ms", "peak memory MB", "speedup vs batch 1"]
+    header = ["overrides", "status", "batch size", "items/s (p50)", "min..max", "spread",
+              *(["tokens/s"] if with_tokens else []), "p50 ms", "p99 ms", "peak memory MB", "speedup vs batch 1"]
     rows = ["| " + " | ".join(header) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
     for p in report.points:
-        cells = [_cell(_label(p, report.swept)), p["status"],
-                 _batch_cell(p), _number(p["items_per_second"], 1),
+        cells = [_cell(_label(p, report.swept)), p["status"].replace("_", " "),
+                 _batch_cell(p), _number(p["items_per_second"], 1), _range(p),
+                 "" if p["items_per_second_spread"] is None else f"{100 * p['items_per_second_spread']:.0f}%",
                  *([_number(p["tokens_per_second"], 1)] if with_tokens else []),
                  _number(p["latency_p50_ms"], 2), _number(p["latency_p99_ms"], 2), _number(p["peak_memory_mb"], 1),
                  f"{p['speedup_vs_batch1']:.2f}x" if p["speedup_vs_batch1"] is not None else ""]
@@ -125,8 +126,13 @@ def _batch_cell(point: dict) -> str:
     size = "" if point["batch_size"] is None else str(point["batch_size"])
     if point["batch_size_requested"] == "auto":
         trials = len((point["autobatch"] or {}).get("trials") or [])
-        return f"{size} (auto, {trials} trials)" if size else "auto"
+        return f"{label(point)}, {trials} trials" if size else "auto"
     return size
+
+
+def _range(point: dict) -> str:
+    low, high = point["items_per_second_min"], point["items_per_second_max"]
+    return "" if low is None or high is None else f"{low:,.1f}..{high:,.1f}"
 
 
 def _notes(report: Report) -> list[str]:
@@ -140,7 +146,11 @@ def _notes(report: Report) -> list[str]:
         notes.append(f"- **skipped_after_oom**: batch size {sizes} not run, because a smaller batch size with "
                      "the same other overrides already ran out of memory.")
     for p in points:
-        if p["status"] not in ("ok", "oom", "skipped_after_oom"):
+        if p["status"] == "too_short":
+            notes.append(f"- **too short** ({_cell(_label(p, report.swept))}): {_cell(p['too_short_reason'] or '')}. "
+                         "Its figures are shown but never compared; raise the rows, or lower bench.min_batches, "
+                         "bench.min_seconds or bench.repeats.")
+        elif p["status"] not in ("ok", "oom", "skipped_after_oom"):
             reason = p["error"] or "no metrics.json: the job failed; see its run.log"
             notes.append(f"- **{p['status']}** in job {p['job']}: {_cell(reason)}")
     failed = [p for p in points if p["status"] == "ok" and p["rows_error"]]
@@ -153,6 +163,12 @@ def _notes(report: Report) -> list[str]:
     if sources:
         notes.append("- Peak memory: " + " or ".join(memory[s] for s in sorted(sources)) +
                      (" (CUDA max allocated where the point ran on a GPU)." if len(sources) > 1 else "."))
+    if any(p["batch_size_requested"] == "auto" and p["peak_memory_mb"] is not None for p in points):
+        notes.append("- Peak memory of a `batch_size=auto` point includes its trials, which may have run larger "
+                     "batches than the one it chose (the plot leaves it out).")
+    if any(p["repeats"] for p in points):
+        notes.append("- items/s: the p50 of the point's repeats (bench.repeats timed passes, warm-up excluded); "
+                     "min..max and spread ((max - min) / p50) over the same repeats.")
     notes.append("- Speedup: items/s over the ok batch-1 point with the same other overrides.")
     return notes
 
@@ -160,14 +176,35 @@ def _notes(report: Report) -> list[str]:
 def _recommendation_lines(report: Report) -> list[str]:
     if not report.recommended:
         return ["**Recommended batch size:** none (no point finished ok)."]
+    rule = (f"the highest items/s (p50) among ok points, when it beats every repeat of every other point by more "
+            f"than {NOISE_FLOOR:.0%}; otherwise the points within noise of it, and the smallest of them if forced")
     if len(report.recommended) == 1 and not report.recommended[0]["group"]:
-        best = report.recommended[0]
-        return [f"**Recommended batch size:** {best['batch_size']} ({_number(best['items_per_second'], 1)} items/s, "
-                f"the highest throughput among ok points)."]
-    lines = ["**Recommended batch size** (highest items/s among ok points, per group):", ""]
-    lines += [f"- `{best['group']}`: {best['batch_size']} ({_number(best['items_per_second'], 1)} items/s)"
-              for best in report.recommended]
+        return [f"**Recommended batch size:** {sentence(report.recommended[0])}.", "", f"({rule}.)"]
+    lines = [f"**Recommended batch size** ({rule}), per group:", ""]
+    lines += [f"- `{best['group']}`: {sentence(best)}" for best in report.recommended]
     return lines
+
+
+def _auto_trials(report: Report) -> list[str]:
+    """batch_size=auto's trials, each point's apart: trials, not sweep points."""
+    lines = []
+    for p in report.points:
+        autobatch = p["autobatch"] or {}
+        if not autobatch.get("trials"):
+            continue
+        lines += ["", f"## batch_size=auto trials ({_cell(_label(p, report.swept))})", "",
+                  f"Chose {autobatch.get('batch_size')}; the growing stopped at the "
+                  f"{_STOPPED.get(autobatch.get('stopped_by'), 'largest size tried')}. One timed batch of the "
+                  "longest rows per size (its second run); not a measured point.", "",
+                  "| batch size | status | items/s | seconds |", "|---:|---|---:|---:|"]
+        lines += [f"| {t.get('batch_size', '')} | {t.get('status', '')} | {_number(t.get('items_per_second'), 1)} | "
+                  f"{_number(t.get('seconds'), 4)} |" for t in autobatch["trials"] if t.get("batch_size")]
+    return lines
+
+
+_STOPPED = {"plateau": "throughput plateau (larger sizes did not beat the best by more than 5%)",
+            "rows": "number of rows in the data", "max_batch_size": "bench.max_batch_size bound",
+            "oom": "out-of-memory limit"}
 
 
 def _overrides_text(point: dict) -> str:

@@ -7,14 +7,22 @@ import math
 import pytest
 
 from runner.bench.autobatch import (
-    candidates_between, input_size, longest_rows, search_batch_size, worst_case_batch,
+    PATIENCE, PLATEAU_GAIN, candidates_between, input_size, longest_rows, search_batch_size, worst_case_batch,
 )
 from runner.bench.oom import INJECT_ENV, check_injected_oom
 
 
+def ticking():
+    """A clock that moves one second per reading: every trial takes 1 s, so items/s grows with the
+    size and the throughput plateau never ends the growing (the OOM rule alone decides)."""
+    ticks = iter(range(10**6))
+    return lambda: float(next(ticks))
+
+
 def search(limit: int | None, max_batch_size: int):
     """Search with an OOM for any batch above `limit` (None: nothing runs out of memory)."""
-    return search_batch_size(lambda n: check_injected_oom(n, limit if limit is not None else 10**9), max_batch_size)
+    return search_batch_size(lambda n: check_injected_oom(n, limit if limit is not None else 10**9), max_batch_size,
+                             clock=ticking())
 
 
 def sizes(result) -> list[int]:
@@ -60,7 +68,7 @@ def test_the_maximum_is_tried_as_is_when_doubling_overshoots_it():
 
 def test_driven_by_the_environment_variable(monkeypatch):
     monkeypatch.setenv(INJECT_ENV, "24")
-    assert search_batch_size(check_injected_oom, 128).batch_size == 24
+    assert search_batch_size(check_injected_oom, 128, clock=ticking()).batch_size == 24
 
 
 def test_real_out_of_memory_messages_count_as_oom():
@@ -68,7 +76,7 @@ def test_real_out_of_memory_messages_count_as_oom():
         if n > 8:
             raise RuntimeError("CUDA out of memory. Tried to allocate 4.00 GiB")
 
-    assert search_batch_size(try_batch, 64).batch_size == 8
+    assert search_batch_size(try_batch, 64, clock=ticking()).batch_size == 8
 
 
 def test_other_errors_propagate():
@@ -84,7 +92,8 @@ def test_trial_seconds_come_from_the_clock():
     ticks = iter(range(100))
     result = search_batch_size(lambda n: check_injected_oom(n, 2), 4, clock=lambda: float(next(ticks)))
     assert [(t["batch_size"], t["seconds"]) for t in result.trials] == [(1, 1.0), (2, 1.0), (4, 1.0), (3, 1.0)]
-    assert result.to_json() == {"batch_size": 2, "trials": result.trials}
+    assert result.to_json() == {"batch_size": 2, "stopped_by": "oom", "trials": result.trials}
+    assert [t["items_per_second"] for t in result.trials] == [1.0, 2.0, None, None]
 
 
 def test_max_batch_size_must_be_positive():
@@ -113,8 +122,8 @@ def test_trials_use_the_longest_rows_not_the_first_batch():
 
     worst = longest_rows(rows, len, k=4)
     assert worst[0] == rows[40]
-    safe = search_batch_size(try_batch_on(worst), 64).batch_size
-    naive = search_batch_size(try_batch_on(rows[:4]), 64).batch_size
+    safe = search_batch_size(try_batch_on(worst), 64, clock=ticking()).batch_size
+    naive = search_batch_size(try_batch_on(rows[:4]), 64, clock=ticking()).batch_size
     assert safe * len(rows[40]) <= budget < naive * len(rows[40])
 
 
@@ -159,3 +168,52 @@ def test_accelerate_settles_lower_for_the_same_threshold():
     assert halved_tried == [64, 32, 16] and halved_found == 16
     assert default_found < ours.batch_size == 24 and halved_found < ours.batch_size
     assert len(default_tried) > len(ours.trials)
+
+
+def plateau_clock(seconds_per_batch):
+    """A fake clock for a model whose batch of n takes seconds_per_batch(n): try_batch advances it."""
+    now = [0.0]
+
+    def try_batch(n: int) -> None:
+        now[0] += seconds_per_batch(n)
+
+    return try_batch, lambda: now[0]
+
+
+def test_growing_stops_once_throughput_stops_improving():
+    # items/s doubles with the size up to 16 (cores left idle by small batches), then stays flat
+    try_batch, clock = plateau_clock(lambda n: n / (50.0 * min(n, 16)))
+    result = search_batch_size(try_batch, 512, clock=clock)
+    rates = {t["batch_size"]: t["items_per_second"] for t in result.trials}
+    assert result.stopped_by == "plateau"
+    assert result.batch_size == 16 and list(rates) == [1, 2, 4, 8, 16, 32, 64]
+    # the answer is the best size that beat its predecessor by more than PLATEAU_GAIN
+    assert rates[result.batch_size] * (1 + PLATEAU_GAIN) >= max(rates.values())
+    bigger = [rate for size, rate in rates.items() if size > result.batch_size]
+    assert len(bigger) == PATIENCE and all(rate <= rates[result.batch_size] * (1 + PLATEAU_GAIN) for rate in bigger)
+
+
+def test_without_the_plateau_rule_it_grows_until_memory_runs_out():
+    try_batch, clock = plateau_clock(lambda n: n / (50.0 * min(n, 16)))  # flat past 16, as above
+    result = search_batch_size(lambda n: (check_injected_oom(n, 40), try_batch(n)), 512, clock=clock, plateau=False)
+    assert result.batch_size == 40 and result.stopped_by == "oom"  # bench.auto_until=memory
+
+
+def test_throughput_that_keeps_improving_grows_to_the_maximum():
+    try_batch, clock = plateau_clock(lambda n: 1.0)  # a call costs the same at any size
+    result = search_batch_size(try_batch, 200, clock=clock)
+    assert result.batch_size == 200 and result.stopped_by == "max_batch_size"
+    assert [t["batch_size"] for t in result.trials] == [1, 2, 4, 8, 16, 32, 64, 128, 200]
+
+
+def test_a_fitting_size_is_timed_on_its_second_run():
+    calls = []
+    now = [0.0]
+
+    def try_batch(n: int) -> None:
+        calls.append(n)
+        now[0] += 5.0 if calls.count(n) == 1 else 1.0  # the first call at a size pays for allocations
+
+    result = search_batch_size(try_batch, 2, clock=lambda: now[0])
+    assert calls == [1, 1, 2, 2]
+    assert [(t["seconds"], t["items_per_second"]) for t in result.trials] == [(1.0, 1.0), (1.0, 2.0)]

@@ -59,6 +59,8 @@ CORPUS = [
     case("shard.count above 65536", [TC, "shard.count=100000"], "shard.count", "allowed: 1..65536"),
     case("bench.max_batch_size huge", [TC, "bench.max_batch_size=1000000"], "bench.max_batch_size", "<= 65536"),
     case("bench.probe_rows zero", [TC, "bench.probe_rows=0"], "bench.probe_rows", ">= 1"),
+    case("bench.repeats zero", [TC, "bench.repeats=0"], "bench.repeats", ">= 1"),
+    case("bench.min_seconds negative", [TC, "bench.min_seconds=-1"], "bench.min_seconds", ">= 0"),
     case("temperature nan", [TG, "task.params.temperature=nan"], "task.params.temperature", "expected number"),
     case("temperature inf", [TG, "task.params.temperature=inf"], "task.params.temperature", "expected number"),
     case("top_p above 1", [TG, "task.params.top_p=1.5"], "task.params.top_p", "<= 1"),

@@ -62,10 +62,12 @@ def test_batch_size_auto_settles_on_the_largest_that_fits(tmp_path, oom_above):
     _rows(tmp_path / "rows.jsonl")
     oom_above(24)
     out = tmp_path / "out"
-    result = run_cli(*BASE, "batch_size=auto", "bench.max_batch_size=64", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(*BASE, "batch_size=auto", "bench.max_batch_size=64", "bench.auto_until=memory",
+                     f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["batch_size"] == 24 and metrics["batch_size_requested"] == "auto"
+    assert metrics["autobatch"]["stopped_by"] == "oom"
     trials = metrics["autobatch"]["trials"]
     assert len(trials) <= math.log2(64) + 2
     assert [t["batch_size"] for t in trials if t["status"] == "oom"] and trials[-1]["batch_size"] in (24, 32)

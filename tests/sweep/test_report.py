@@ -93,14 +93,14 @@ def test_report_files(sweep):
         assert best[f"dtype={dtype}"] == max(rates, key=rates.get)
 
     md = (sweep / "sweep.md").read_text()
-    header = ("| overrides | status | batch size | items/s | tokens/s | p50 ms | p99 ms | peak memory MB "
-              "| speedup vs batch 1 |")
+    header = ("| overrides | status | batch size | items/s (p50) | min..max | spread | tokens/s | p50 ms | p99 ms "
+              "| peak memory MB | speedup vs batch 1 |")
     assert header in md
     assert "| batch_size=16 dtype=float32 | oom | 16 |" in md
-    assert "| batch_size=8 dtype=bfloat16 | ok | 8 | 70.0 | 840.0 |" in md
+    assert "| batch_size=8 dtype=bfloat16 | ok | 8 | 70.0 |  |  | 840.0 |" in md
     assert "**skipped_after_oom**: batch size 32 (dtype=float32) not run" in md
     assert "**error** in job 12: no metrics.json" in md
-    assert "- `dtype=bfloat16`: 8 (70.0 items/s)" in md
+    assert "- `dtype=bfloat16`: 8 (70.0 items/s, 5.83x batch 1)" in md
 
     png = (sweep / "sweep.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -128,10 +128,10 @@ def test_metrics_from_before_the_status_key(tmp_path):
     assert [p["status"] for p in report.points] == ["ok", "ok", "ok"]
     assert report.recommended[0]["batch_size"] == 16 and report.recommended[0]["group"] == ""
     md = (sweep / "sweep.md").read_text()
-    assert "| batch_size=auto | ok | 16 (auto, 6 trials) | 12.0 |" in md
+    assert "| batch_size=auto | ok | auto (16), 6 trials | 12.0 |" in md
     assert "tokens/s" not in md
     assert "**Rows failed** (batch_size=4: 2)" in md
-    assert "**Recommended batch size:** 16 (12.0 items/s" in md
+    assert "**Recommended batch size:** auto (16) (12.0 items/s" in md
 
 
 def test_rebuild_from_the_command_line(sweep, capsys):
