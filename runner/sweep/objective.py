@@ -92,6 +92,9 @@ def job_return_value(objective: str | None, run_dir: Path, exit_code: int) -> in
         return FailedTrial(exit_code, f"no readable {METRICS} in {run_dir}")
     if metrics.get("status") != "ok":
         return FailedTrial(exit_code, f"the point's status is {metrics.get('status')}")
+    measurement = metrics.get("measurement") or {}
+    if measurement.get("status") == "too_short":  # its figure is one short pass: not a value to optimize on
+        return FailedTrial(exit_code, f"the point was too short to measure ({measurement.get('reason')})")
     value = _lookup(metrics, OBJECTIVES[objective].path)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return FailedTrial(exit_code, f"{objective} is {value!r} in {METRICS}")

@@ -48,6 +48,10 @@ def test_a_point_returns_its_metric_or_a_failed_trial(tmp_path):
     for value in failed:  # what the Optuna sweeper does with a return value: a refusal is a failed trial
         with pytest.raises(TypeError):
             float(value)
+    short = _point(tmp_path, "short", items_per_second=40.0,
+                   measurement={"status": "too_short", "reason": "6 timed batches, fewer than 3 x 5"})
+    too_short = job_return_value("items_per_second", short, 0)
+    assert isinstance(too_short, FailedTrial) and "too short to measure (6 timed batches" in str(too_short)
     nan = _point(tmp_path, "nan", items_per_second=math.nan)
     assert isinstance(job_return_value("items_per_second", nan, 0), FailedTrial)  # optuna would raise on NaN
     assert [exit_code_of(v) for v in (0, 3, 12.5, None, True)] == [0, 3, 0, 0, 0]
