@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/profile_run.py --smoke              # model=tiny, for CI
 
 Each round runs a child process that imports the runner, then torch and transformers (timed apart, so
-that no later phase pays for them), then calls the `run` command's own `main()` with the given
+that no later phase pays for them), then calls the `run` command's own entry (`runner.cli.command`) with the given
 arguments; the runner's functions for each phase are wrapped with wall-clock timers (where a module
 imported a function by name, its copy is wrapped too). The rest of `main()` (Hydra's job set-up,
 logging, the config copies, metrics.json) is "other". Interpreter start-up is `python -c pass`.
@@ -102,10 +102,7 @@ def exit_process(code):  # the command's own exit, once the phases are written
 runner.fast_exit.exit_process = exit_process
 sys.argv = ["run", *sys.argv[3:]]
 started = time.perf_counter()
-try:
-    runner.cli.main()
-except SystemExit as stop:  # the paths that exit through sys.exit (config errors)
-    write_phases(stop.code or 0)
+runner.cli.command()  # ends the process through exit_process above
 """
 
 

@@ -54,9 +54,23 @@ def main() -> None:
     else:
         invocation.config_sessions[session.search] = session  # a sweep's jobs here reuse it
         _run_hydra(invocation, session)
+    sys.exit(invocation.exit_code())
+
+
+def command() -> None:
+    """The `run` console script and `python -m runner`: main(), then the process ends without Python's
+    interpreter teardown (runner/fast_exit.py). main() itself exits the normal way, so code that calls
+    it in its own process (the tests, a notebook) is never cut short."""
     from runner.fast_exit import exit_process
 
-    exit_process(invocation.exit_code())
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    if code is None or isinstance(code, int):
+        exit_process(code or 0)
+    sys.exit(code)  # a message: printed, exit status 1, as sys.exit does
 
 
 def _print_help(argv: list[str], session: ConfigSession) -> None:

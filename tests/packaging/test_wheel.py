@@ -299,7 +299,7 @@ def test_wheel_ships_conf_schemas_and_sample_data(wheel):
     assert any(n.startswith("runner/sample_data/images/") for n in names)
     assert not any(n.startswith(("conf/", "schemas/", "tests/")) for n in names), "top-level folders in the wheel"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "run = runner.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "run = runner.cli:command" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 # -- 2. the install ----------------------------------------------------------------------------------
