@@ -43,8 +43,8 @@ def test_oom_limits_belong_to_one_invocation():
     first, second = Invocation(), Invocation()
     first.oom.record(cfg, 16)
     first.oom.record({**cfg, "batch_size": 32}, 32)
-    assert first.oom.limit({**cfg, "batch_size": 64}) == 16
-    assert second.oom.limit(cfg) is None
+    assert first.oom.covering({**cfg, "batch_size": 64}) == (16, None)
+    assert second.oom.covering(cfg) is None
     assert first.exit_code() == 0
     first.exit_codes.extend([0, 3, 1])
     assert first.exit_code() == 3
