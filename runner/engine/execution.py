@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from runner.engine.autobatch import choose_batch_size
+from runner.engine.heap import frozen_heap
 from runner.engine.loop import Counters, PredictionWriter, RowLoop
 from runner.engine.measure import Measuring, measure_more
 from runner.engine.metrics import build_metrics
@@ -61,14 +62,15 @@ class Execution:
         return run
 
     def run(self, append: bool, keep: dict[str, list]) -> None:
-        started, loaded = time.perf_counter(), len(self.steps)
-        try:
-            self._run(append, keep)
-        finally:  # a staged run loads its later steps' models in here: their load time is not the rows'
-            loads = sum(run.loaded.load_seconds for run in self.steps[loaded:] if not run.reused)
-            self.rows_seconds = time.perf_counter() - started - loads
-        if self.settings.bench and self.steps:  # after the rows are written, outside their end-to-end time
-            self.measuring = measure_more(self)
+        with frozen_heap():  # the models and libraries loaded so far stay out of full collections
+            started, loaded = time.perf_counter(), len(self.steps)
+            try:
+                self._run(append, keep)
+            finally:  # a staged run loads its later steps' models in here: their load time is not the rows'
+                loads = sum(run.loaded.load_seconds for run in self.steps[loaded:] if not run.reused)
+                self.rows_seconds = time.perf_counter() - started - loads
+            if self.settings.bench and self.steps:  # after the rows are written, outside their end-to-end time
+                self.measuring = measure_more(self)
 
     def _run(self, append: bool, keep: dict[str, list]) -> None:
         mode = "a" if append else "w"
