@@ -10,11 +10,11 @@ Relative paths are read from the current directory, as the loader reads them.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from pathlib import Path
 
+from runner.config.extras import is_installed
 from runner.errors import ConfigError, did_you_mean
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -81,9 +81,5 @@ def check_model_package(package: str | None, key: str = "model.package") -> None
     """ConfigError when the package that ships the weights is not installed (found without importing it)."""
     if not package:
         return
-    try:
-        found = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        found = None
-    if found is None:
+    if not is_installed(package):
         raise ConfigError(key, f"'{package}' is not installed", package_install_hint(package))

@@ -1,11 +1,11 @@
 """The `tracking` config (conf/tracking/none.yaml, mlflow.yaml), read without importing mlflow."""
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.config.extras import is_installed
 from runner.errors import ConfigError
 
 # Where runs land when tracking.tracking_uri is null and MLFLOW_TRACKING_URI is unset: one SQLite store
@@ -79,7 +79,7 @@ def check_tracking(cfg: dict) -> None:
     settings = TrackingSettings.from_config(cfg)
     if not settings.enabled:
         return
-    missing = [pypi for module, pypi in NEEDED.items() if importlib.util.find_spec(module) is None]
+    missing = [pypi for module, pypi in NEEDED.items() if not is_installed(module)]
     if missing:
         raise ConfigError("tracking", f"tracking=mlflow needs {', '.join(missing)}, which is not installed",
                           EXTRA_HINT)
