@@ -82,6 +82,13 @@ BAD_VALUES = [
     (["threads=0"], "threads"),
     (["rerun=''"], "rerun"),
     (["merge=''"], "merge"),
+    (["objective=speed"], "objective"),
+    (["bench.min_batches=0"], "bench.min_batches"),
+    (["bench.auto_until=forever"], "bench.auto_until"),
+    (["tracking.backend=wandb"], "tracking.backend"),
+    (["tracking.log_predictions=maybe"], "tracking.log_predictions"),
+    (["tracking.experiment=''"], "tracking.experiment"),
+    (["+tracking.tags.team=[a,b]"], "tracking.tags.team"),
 ]
 
 
