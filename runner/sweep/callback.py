@@ -16,20 +16,30 @@ class SweepReport(Callback):
     It runs in the launching process after all jobs, whichever launcher ran them, and reads only
     files, so jobs run by joblib or submitit in other processes are reported the same way."""
 
+    plotter = None  # runner.sweep.plot_worker.PlotWorker: imports matplotlib while the jobs run
+
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         from runner.config.extras import install_hint, is_installed
 
         if not is_installed("matplotlib"):  # said before the jobs run, so a user can stop and install it
             log.warning("sweep.png will not be drawn: matplotlib is not installed; %s", install_hint("matplotlib"))
+            return
+        from runner.sweep.plot_worker import start_plot_worker
+
+        self.plotter = start_plot_worker()
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         from runner.sweep.report import write_report
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        plotter, self.plotter = self.plotter, None
         try:
-            report = write_report(sweep_dir)
+            report = write_report(sweep_dir, plotter)
         except Exception:  # the jobs' own outputs are intact; a report failure must not hide them
             log.exception("could not write the sweep report in %s", sweep_dir)
             print(f"sweep report failed; rebuild it with: python -m runner.sweep {sweep_dir}")
             return
+        finally:
+            if plotter is not None:
+                plotter.close()
         print("\n".join(report.summary_lines()))

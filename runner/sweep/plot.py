@@ -27,11 +27,18 @@ def write_plot(report, path: Path) -> None:
     plt.close(figure)
 
 
-def build_figure(report):
+def prepare_matplotlib():
+    """pyplot, drawing to files only (no display, no GUI toolkit)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # files only: no display, no GUI toolkit
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def build_figure(report):
+    plt = prepare_matplotlib()
 
     figure, (speed, memory) = plt.subplots(1, 2, figsize=(12, 4.6))
     plotted = [p for p in report.points if label(p) != "?"]  # a job that crashed before its batch size is known

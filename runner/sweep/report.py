@@ -48,14 +48,19 @@ def build_report(sweep_dir: str | Path) -> Report:
     return Report(sweep_dir, points, swept, common_overrides(points, swept), recommend(points))
 
 
-def write_report(sweep_dir: str | Path) -> Report:
-    """Read every job of the sweep and write the four report files into sweep_dir."""
+def write_report(sweep_dir: str | Path, plotter=None) -> Report:
+    """Read every job of the sweep and write the four report files into sweep_dir.
+    `plotter`: a runner.sweep.plot_worker.PlotWorker started with the sweep, which draws sweep.png;
+    without one, or when it fails, the figure is drawn here."""
     report = build_report(sweep_dir)
     out = report.sweep_dir
     write_csv(report, out / "sweep.csv")
     write_json(report, out / "sweep.json")
     (out / "sweep.md").write_text(markdown(report))
     report.files = [out / "sweep.csv", out / "sweep.json", out / "sweep.md"]
+    if plotter is not None and plotter.draw(report, out / "sweep.png"):
+        report.files.append(out / "sweep.png")
+        return report
     try:
         from runner.sweep.plot import write_plot
 

@@ -151,3 +151,37 @@ def test_a_job_can_find_an_earlier_oom_of_its_combination(sweep):
     assert earlier_oom(sweep, [*float32, "batch_size=8"], 8) is None
     assert earlier_oom(sweep, [*COMMON, "dtype=bfloat16", "batch_size=16"], 16) is None
     assert earlier_oom(sweep, [*COMMON, "dtype=float16", "batch_size=64"], 64) is None
+
+
+def test_the_plot_helper_draws_the_figure_the_report_would(sweep):
+    """The helper process started with the sweep writes the same PNG, byte for byte, as drawing in-process."""
+    from runner.sweep.plot_worker import PlotWorker
+
+    write_report(sweep)
+    drawn_here = (sweep / "sweep.png").read_bytes()
+    (sweep / "sweep.png").unlink()
+    helper = PlotWorker()
+    report = write_report(sweep, helper)
+    assert helper.process.returncode == 0  # it drew and ended; the report did not fall back
+    assert sweep / "sweep.png" in report.files
+    assert (sweep / "sweep.png").read_bytes() == drawn_here
+
+
+def test_a_dead_plot_helper_leaves_the_figure_to_the_report(sweep):
+    from runner.sweep.plot_worker import PlotWorker
+
+    helper = PlotWorker()
+    helper.process.kill()
+    helper.process.wait()
+    report = write_report(sweep, helper)
+    assert sweep / "sweep.png" in report.files and (sweep / "sweep.png").stat().st_size > 10_000
+
+
+def test_a_helper_the_sweep_never_asks_ends_with_the_sweeps_process(sweep):
+    """Interrupted sweeps never reach on_multirun_end: the helper ends when its input closes."""
+    from runner.sweep.plot_worker import PlotWorker
+
+    helper = PlotWorker()
+    helper.process.stdin.close()
+    assert helper.process.wait(timeout=60) == 0
+    assert not (sweep / "sweep.png").exists()
