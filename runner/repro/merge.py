@@ -143,7 +143,7 @@ def check_shards_present(jobs: list[ShardJob], multirun_dir: Path) -> dict[int, 
     return by_index
 
 
-def _indexed_lines(path: Path, job: ShardJob, how: str) -> list[tuple[int, str]]:
+def _indexed_lines(path: Path, job: ShardJob, how: str = ROUND_ROBIN) -> list[tuple[int, str]]:
     """(index, line) for each record, the line kept byte for byte. Round-robin rows are checked for their
     shard here; blocks (a Parquet file's shards) once the total is known, in check_complete."""
     if not path.is_file():

@@ -94,7 +94,8 @@ class HFSource(Source):
         """The dataset from position `start` (after skip) on, every `step`-th row, up to position `total`."""
         dataset, skip = self.dataset(), self.cfg.get("skip") or 0
         if hasattr(dataset, "__len__"):
-            return dataset.select(range(skip + start, skip + total, step))
+            rows = range(skip + start, skip + total, step)
+            return dataset.select(rows if rows else [])  # datasets refuses an empty range past the end
         from datasets.distributed import split_dataset_by_node
 
         dataset = dataset.skip(skip + start)

@@ -90,3 +90,34 @@ def test_four_shards_read_a_quarter_each_and_merge_into_the_unsharded_run(tmp_pa
     merged = run_cli(f"merge={tmp_path / 'sweep'}", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr[-2000:]
     assert (tmp_path / "sweep" / "merged" / "predictions.jsonl").read_bytes() == (whole / "predictions.jsonl").read_bytes()
+
+
+def test_merge_refuses_a_row_outside_its_shards_block(tmp_path):
+    """Parquet shards own blocks, not p % N: merge checks a row against the block its shard owns."""
+    from runner.errors import RunError
+    from runner.repro.merge import merge_multirun
+
+    dataset = _parquet(tmp_path)
+    for index in range(2):
+        out = tmp_path / "sweep" / str(index)
+        assert run_job(*JOB, *dataset, "shard.count=2", f"shard.index={index}", f"hydra.run.dir={out}",
+                       cwd=tmp_path).returncode == 0
+    first, second = (tmp_path / "sweep" / str(i) / "predictions.jsonl" for i in range(2))
+    lines = [first.read_text().splitlines(True), second.read_text().splitlines(True)]
+    assert json.loads(lines[0][-1])["index"] == 58 and json.loads(lines[1][0])["index"] == 59  # blocks 0-58, 59-117
+    first.write_text("".join(lines[0][:-1] + lines[1][:1]))  # each shard keeps its count, one row swapped
+    second.write_text("".join(lines[0][-1:] + lines[1][1:]))
+    with pytest.raises(RunError, match="row 58 does not belong to shard 1 of 2"):
+        merge_multirun(tmp_path / "sweep")
+
+
+@pytest.mark.parametrize("how", ["round-robin", "blocks"])
+def test_shard_assignments_partition_the_positions_and_owner_inverts_them(how):
+    from runner.sources.sharding import owned, owner
+
+    for total in (0, 1, 3, 4, 7, 118):
+        for count in (1, 2, 4, 5):
+            parts = [owned(total, index, count, how) for index in range(count)]
+            assert sorted(p for part in parts for p in part) == list(range(total))
+            assert all(owner(p, total, count, how) == index for index, part in enumerate(parts) for p in part)
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1  # balanced
