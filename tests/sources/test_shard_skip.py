@@ -155,3 +155,20 @@ def test_a_shard_parses_only_about_its_share_of_the_rows(tmp_path, monkeypatch, 
         slack = 15 - len(got) if kind == "parquet" else 0
         assert len(got) <= count[0] <= len(got) + slack, (index, count[0])
         count[0] = 0
+
+
+def test_a_parquet_shard_whose_block_is_empty_is_a_config_error_naming_the_rows(tmp_path, monkeypatch):
+    """3 rows in 5 blocks: shard 0's block (positions 0*3//5 up to 1*3//5) is empty, found while planning."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import runner
+    from runner.errors import ConfigError
+
+    pq.write_table(pa.table({"text": ["a", "b", "c"]}), tmp_path / "d.parquet")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        runner.run(["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=d.parquet",
+                    "shard.count=5", "shard.index=0"], output_dir=tmp_path / "out")
+    assert caught.value.key == "shard.index"
+    assert "shard 0 of 5 gets no rows: 'd.parquet' has only 3 rows" in caught.value.message
