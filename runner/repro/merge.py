@@ -1,9 +1,10 @@
 """`run merge=<multirun dir>`: join the outputs of a sharded multirun into one predictions file.
 
-Each job of `run -m ... shard.count=N 'shard.index=range(N)'` wrote the rows at positions
-p % N == index. Merging checks that the jobs belong together (same config apart from `shard`), that
-every shard 0..N-1 is there exactly once and finished, and that the rows cover positions 0..R-1 with
-none twice; then it writes <multirun dir>/merged/{predictions,errors}.jsonl in input order (each
+Each job of `run -m ... shard.count=N 'shard.index=range(N)'` wrote the rows at the positions it owns
+(p % N == index, or for a Parquet file a contiguous block: runner.sources.sharding). Merging checks
+that the jobs belong together (same config apart from `shard`), that every shard 0..N-1 is there
+exactly once and finished, and that the rows cover positions 0..R-1 with none twice, each in the
+shard that owns it; then it writes <multirun dir>/merged/{predictions,errors}.jsonl in input order (each
 line byte for byte as its shard wrote it) and merge.json. Nothing is written when a check fails.
 
 Exit codes: 0 merged; 1 the shards are incomplete (a shard missing, failed, or rows missing) —

@@ -75,12 +75,11 @@ class HFSource(Source):
         return _decoded(self.dataset(), lambda after: self.dataset().skip(after), lambda taken: taken)
 
     def shard_records(self, shard: dict):
-        """Only the shard's rows are read: a map-style Dataset selects them (memory-mapped Arrow, the
-        others never touched); a streaming one still reads every row's bytes, but skips the others in
-        Arrow, before they become Python rows or any feature decodes them (datasets' split_dataset_by_node,
-        strategy "examples": every N-th row, which keeps the
-        round-robin positions; its "shards" strategy would hand out whole files, whose rows' positions
-        in the unsharded order a shard cannot know without reading the files before its own)."""
+        """Round-robin, reading only the shard's rows: a map-style Dataset selects them (memory-mapped
+        Arrow, the others never touched); a streaming one still reads every row's bytes but drops the
+        others in Arrow, before they become Python rows or a feature decodes them (split_dataset_by_node,
+        strategy "examples"). Its "shards" strategy would hand out whole files instead, but a shard
+        cannot know its rows' positions in the unsharded order without reading the files before its own."""
         skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
         index, count = shard["index"], shard["count"]
         total = limit if self.size() is None else rows_after(self.size(), skip, limit)
