@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from runner.errors import ConfigError
+from runner.sources.sharding import assignment, owned, rows_after
 from runner.tasks import Task
 
 
@@ -66,12 +67,10 @@ class Source:
 
     def total_rows(self, shard: dict | None = None) -> int | None:
         size, limit = self.size(), self.cfg.get("limit")
-        if size is not None:
-            size = max(0, size - (self.cfg.get("skip") or 0))
-        total = limit if size is None else (size if limit is None else min(size, limit))
+        total = limit if size is None else rows_after(size, self.cfg.get("skip") or 0, limit)
         if total is None or not shard or shard["count"] == 1:
             return total
-        return len(range(shard["index"], total, shard["count"]))
+        return len(owned(total, shard["index"], shard["count"], assignment(self.cfg)))
 
     def default_mapping(self) -> dict[str, str]:
         """Task input -> column used when the config names none; sources may know better."""
@@ -82,23 +81,35 @@ class Source:
         return None
 
     def rows(self, mapping: dict[str, str], shard: dict | None = None) -> Iterator[Row]:
-        """Rows after `skip`, up to `limit`; with `shard` {index, count}, only the positions p with
-        p % count == index, so shards never overlap and together cover every row."""
-        skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
-        shard_index, shard_count = (shard["index"], shard["count"]) if shard else (0, 1)
+        """Rows after `skip`, up to `limit`; with `shard` {index, count}, only the positions that shard
+        owns (runner.sources.sharding), so shards never overlap and together cover every row."""
         id_column = self.cfg.get("id_column")
-        for position, (row_id, record) in enumerate(self.records()):
-            index = position - skip
-            if index < 0:
-                continue
-            if limit is not None and index >= limit:
-                return
-            if index % shard_count != shard_index:
-                continue
+        for index, row_id, record in self.shard_records(shard or {"index": 0, "count": 1}):
             if id_column:
                 row_id = record.get(id_column, row_id)
             fields = {name: record.get(column) for name, column in mapping.items()}
             yield Row(row_id, fields, error=record.get(BAD_RECORD), index=index)
+
+    def shard_records(self, shard: dict) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+        """(position after skip, id, record) of the shard's rows, round-robin. This reads every record
+        but has records_where parse only the shard's; sources that can jump to their rows override it."""
+        skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
+        shard_index, shard_count = shard["index"], shard["count"]
+
+        def wanted(position: int) -> bool:
+            return position >= skip and (position - skip) % shard_count == shard_index
+
+        for position, (row_id, record) in enumerate(self.records_where(wanted)):
+            index = position - skip
+            if limit is not None and index >= limit:
+                return
+            if record is not None and wanted(position):
+                yield index, row_id, record
+
+    def records_where(self, wanted) -> Iterator[tuple[Any, dict[str, Any] | None]]:
+        """records(), where a source that can count a row without parsing it gives None for the
+        positions `wanted` refuses (another shard's rows, those skipped)."""
+        return self.records()
 
 
 def open_source(cfg: dict, spec: Task, rows: Any = None) -> Source:

@@ -102,6 +102,8 @@ def _no_rows(source: Source, source_mapping: dict[str, str], shard: dict | None)
     if skip and next(source.rows(source_mapping), None) is None:
         return ConfigError("dataset.skip", f"skip={skip} leaves no rows: {source.describe()} has at most {skip}",
                            "lower dataset.skip")
+    total = source.total_rows() if source.size() is not None else None  # with a size unknown, total is the limit
+    rows = f"only {total} rows" if total is not None else f"fewer than {shard['index'] + 1} rows"
     return ConfigError("shard.index", f"shard {shard['index']} of {shard['count']} gets no rows: "
-                                      f"{source.describe()} has fewer than {shard['index'] + 1} rows after skip and limit",
+                                      f"{source.describe()} has {rows} after skip and limit",
                        "use fewer shards (shard.count)")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD, Source, TextFile
+from runner.sources.parquet import parquet_shard_records
 from runner.sources.readers import BOM, csv_header, csv_records, json_records, jsonl_records, txt_records
 from runner.tasks import AUDIO, IMAGE, TEXT
 
@@ -88,9 +89,29 @@ class FileSource(Source):
                               "check the file's format and encoding (UTF-8)")
         return list(names)
 
+    def size(self) -> int | None:
+        """A Parquet file's row count, from its footer; other files would have to be read to count."""
+        if self.format != "parquet":
+            return None
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(self.path).num_rows
+
     def records(self):
-        readers = {"csv": csv_records, "txt": txt_records, "parquet": self._parquet_records}
-        yield from enumerate(readers.get(self.format, self._json_records)(self.path))
+        return self.records_where(None)
+
+    def records_where(self, wanted):
+        if self.format == "parquet":
+            return enumerate(self._parquet_records(self.path))
+        if self.format == "txt":
+            return enumerate(txt_records(self.path))  # decoding a line is all that parsing it costs
+        reader = csv_records if self.format == "csv" else self._json_records
+        return enumerate(reader(self.path, wanted))
+
+    def shard_records(self, shard: dict):
+        if self.format != "parquet":
+            return super().shard_records(shard)
+        return parquet_shard_records(self.path, self.cfg.get("skip") or 0, self.cfg.get("limit"), shard)
 
     @staticmethod
     def _parquet_records(path: Path):
@@ -99,8 +120,8 @@ class FileSource(Source):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
 
-    def _json_records(self, path: Path | None = None):
-        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path)
+    def _json_records(self, path: Path | None = None, wanted=None):
+        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted)
 
 
 class FolderSource(Source):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from runner.errors import ConfigError, RunError
 from runner.sources import BAD_RECORD, Source
+from runner.sources.sharding import rows_after
 
 # What Dataset.save_to_disk and DatasetDict.save_to_disk write at the top of their folder.
 SAVED_MARKERS = ("state.json", "dataset_dict.json")
@@ -71,20 +72,58 @@ class HFSource(Source):
         return len(dataset) if hasattr(dataset, "__len__") else None
 
     def records(self):
-        """The rows in order; a row that datasets cannot decode (a corrupt image or audio under an Image or
-        Audio feature) ends its iterator, so it becomes an error row and reading goes on after it."""
-        dataset, position = self.dataset(), 0
-        rows = iter(dataset)
-        while True:
-            try:
-                record = next(rows)
-            except StopIteration:
-                return
-            except Exception as error:  # whatever the feature's decoder raised
-                record = {BAD_RECORD: f"row {position}: {type(error).__name__}: {error}"}
-                rows = iter(dataset.skip(position + 1))
-            yield position, record
-            position += 1
+        return _decoded(self.dataset(), lambda after: self.dataset().skip(after), lambda taken: taken)
+
+    def shard_records(self, shard: dict):
+        """Round-robin, reading only the shard's rows: a map-style Dataset selects them (memory-mapped
+        Arrow, the others never touched); a streaming one still reads every row's bytes but drops the
+        others in Arrow, before they become Python rows or a feature decodes them (split_dataset_by_node,
+        strategy "examples"). Its "shards" strategy would hand out whole files instead, but a shard
+        cannot know its rows' positions in the unsharded order without reading the files before its own."""
+        skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
+        index, count = shard["index"], shard["count"]
+        total = limit if self.size() is None else rows_after(self.size(), skip, limit)
+        rows = _decoded(self._from(index, count, total), lambda after: self._from(index + after * count, count, total),
+                        lambda taken: skip + index + taken * count)
+        for taken, record in rows:
+            position = index + taken * count
+            yield position, skip + position, record
+
+    def _from(self, start: int, step: int, total: int | None):
+        """The dataset from position `start` (after skip) on, every `step`-th row, up to position `total`."""
+        dataset, skip = self.dataset(), self.cfg.get("skip") or 0
+        if hasattr(dataset, "__len__"):
+            rows = range(skip + start, skip + total, step)
+            return dataset.select(rows if rows else [])  # datasets refuses an empty range past the end
+        from datasets.distributed import split_dataset_by_node
+
+        dataset = dataset.skip(skip + start)
+        if total is not None:
+            dataset = dataset.take(max(0, total - start))
+        if step == 1:
+            return dataset
+        # A format makes datasets iterate in Arrow: the step then takes its rows from each Arrow table,
+        # and only those become Python rows (without one, every row is converted, then skipped).
+        return split_dataset_by_node(dataset.with_format("python"), rank=0, world_size=step, strategy="examples")
+
+
+def _decoded(dataset, after_error, row_of):
+    """(position, record) of the dataset's rows in order; a row that datasets cannot decode (a corrupt
+    image or audio under an Image or Audio feature) ends its iterator, so it becomes an error row and
+    reading goes on with `after_error(position + 1)`, the dataset from the next row on. `row_of`: the
+    row's place in the whole dataset, for the message."""
+    position = 0
+    rows = iter(dataset)
+    while True:
+        try:
+            record = next(rows)
+        except StopIteration:
+            return
+        except Exception as error:  # whatever the feature's decoder raised
+            record = {BAD_RECORD: f"row {row_of(position)}: {type(error).__name__}: {error}"}
+            rows = iter(after_error(position + 1))
+        yield position, record
+        position += 1
 
 
 def saved_dataset(name: str) -> Path | None:

@@ -12,13 +12,15 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD
 from runner.tasks import TEXT
 
 BOM = b"\xef\xbb\xbf"
+# Which row positions (0, 1, ... in the file) to parse: the others come back as None, counted only.
+Wanted = Callable[[int], bool] | None
 
 
 def bad(where: str, reason: str) -> dict:
@@ -57,11 +59,14 @@ def csv_header(path: Path) -> list[str]:
         return next(csv.reader(f), [])
 
 
-def csv_records(path: Path) -> Iterator[dict]:
+def csv_records(path: Path, wanted: Wanted = None) -> Iterator[dict | None]:
+    """Records; with `wanted`, None for the rows it refuses: csv still splits them (a quoted field may
+    hold a newline, so only csv finds where a row ends) but no dict is made and no text checked."""
     allow_large_csv_fields()
     with open_text(path) as f:
         reader = csv.reader(f)
         header = next(reader, None)
+        position = 0
         while header is not None:
             line = reader.line_num + 1  # where the next record starts (a quoted field may span lines)
             try:
@@ -69,10 +74,16 @@ def csv_records(path: Path) -> Iterator[dict]:
             except StopIteration:
                 return
             except csv.Error as error:  # csv goes on at the next line
-                yield bad(f"{path.name}:{line}", f"unreadable CSV ({error})")
+                values = error
+            if not values:  # a blank line is no row
                 continue
-            if values:  # a blank line is no row
+            if wanted is not None and not wanted(position):
+                yield None
+            elif isinstance(values, csv.Error):
+                yield bad(f"{path.name}:{line}", f"unreadable CSV ({values})")
+            else:
                 yield _csv_record(header, values, f"{path.name}:{line}")
+            position += 1
 
 
 def _csv_record(header: list[str], values: list[str], where: str) -> dict:
@@ -97,10 +108,14 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield number, line.removeprefix(BOM) if number == 1 else line
 
 
-def jsonl_records(path: Path) -> Iterator[dict]:
+def jsonl_records(path: Path, wanted: Wanted = None) -> Iterator[dict | None]:
+    """Records; with `wanted`, None for the lines it refuses, counted but neither decoded nor parsed."""
+    position = 0
     for number, line in numbered_lines(path):
         if line.strip():
-            yield _json_line(line, f"{path.name}:{number}")
+            wanted_here = wanted is None or wanted(position)
+            yield _json_line(line, f"{path.name}:{number}") if wanted_here else None
+            position += 1
 
 
 def _json_line(line: bytes, where: str) -> dict:
@@ -117,7 +132,7 @@ def _json_line(line: bytes, where: str) -> dict:
     return value
 
 
-def json_records(path: Path) -> Iterator[dict]:
+def json_records(path: Path, wanted: Wanted = None) -> Iterator[dict | None]:
     """A JSON file: a list of objects, {"<key>": [objects]}, or {"column": [values...]}."""
     text = path.read_bytes().removeprefix(BOM).decode("utf-8", "surrogateescape")
     try:
@@ -127,7 +142,8 @@ def json_records(path: Path) -> Iterator[dict]:
                                           f"{error.colno})", "fix the file, or write JSON Lines (one object per "
                                           "line, .jsonl): a broken line then fails its row alone") from None
     for number, element in enumerate(_json_rows(data, path), 1):
-        yield _json_element(element, f"{path.name}: element {number}")
+        wanted_here = wanted is None or wanted(number - 1)
+        yield _json_element(element, f"{path.name}: element {number}") if wanted_here else None
 
 
 def _json_rows(data: Any, path: Path) -> list:

@@ -56,3 +56,23 @@ def test_a_row_datasets_cannot_decode_is_an_error_row_and_reading_goes_on(tmp_pa
         assert [r.index for r in rows] == [0, 1, 2]
         assert [r.error is None for r in rows] == [True, False, True], streaming
         assert rows[1].error.startswith("row 1: UnidentifiedImageError")
+
+
+def test_a_shard_reading_only_its_rows_turns_undecodable_ones_into_error_rows_and_goes_on(tmp_path):
+    """Shard 1 of 3 after skip=1 owns positions 1, 4, 7 (file rows 2, 5, 8); rows 2 and 5 are broken."""
+    import io
+
+    import datasets
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, format="PNG")
+    images = [{"bytes": b"broken" if i in (2, 5) else png.getvalue(), "path": None} for i in range(9)]
+    datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()})) \
+        .save_to_disk(str(tmp_path / "saved"))
+    for streaming in (False, True):
+        source = open_source({**HF, "name": str(tmp_path / "saved"), "streaming": streaming, "fields": {"image": None},
+                              "skip": 1}, TASKS["image-classification"])
+        rows = list(source.rows(resolve_mapping(source), {"index": 1, "count": 3}))
+        assert [(r.index, r.id) for r in rows] == [(1, 2), (4, 5), (7, 8)], streaming
+        assert [r.error and r.error.split(":")[0] for r in rows] == ["row 2", "row 5", None], streaming
