@@ -1,0 +1,43 @@
+"""engine= config errors: exit code 2, naming the key, found before ray is imported or a run dir made."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+TEXT = ["+task=text-classification", "model=tiny", "dataset=inline", "dataset.rows=[a,b]"]
+
+
+def test_engine_ray_without_ray_installed_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # how Python blocks an import: is_installed says missing
+    with pytest.raises(Exception) as caught:
+        import runner
+
+        runner.run([*TEXT, "engine=ray"], output_dir=tmp_path / "out")
+    assert type(caught.value).__name__ == "ConfigError"
+    assert caught.value.key == "engine" and "hf-pipeline-runner[ray]" in caught.value.render()
+    assert not (tmp_path / "out" / "run.json").exists()
+
+
+@pytest.mark.parametrize("override, key", [
+    ("batch_size=auto", "batch_size"),
+    ("bench.enabled=true", "bench.enabled"),
+    ("bench.isolation=process", "bench.isolation"),
+])
+def test_keys_ray_actors_cannot_honour_are_config_errors(tmp_path, override, key):
+    pytest.importorskip("ray")
+    import runner
+    from runner.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        runner.run([*TEXT, "engine=ray", override], output_dir=tmp_path / "out")
+    assert caught.value.key == key and "engine=ray" in caught.value.render()
+
+
+def test_an_unknown_engine_lists_the_choices(tmp_path):
+    import runner
+    from runner.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        runner.run([*TEXT, "engine=spark"], output_dir=tmp_path / "out")
+    assert "ray" in caught.value.render() and "local" in caught.value.render()
