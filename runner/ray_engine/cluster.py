@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -58,7 +59,11 @@ def ordered_data_context() -> Iterator[None]:
     level = ray_data_log.level
     ray_data_log.setLevel(max(level, logging.WARNING))  # its "Starting execution ..." lines: not the run's news
     try:
-        yield
+        with warnings.catch_warnings():
+            # Ray counts the one read task as one input and warns that the pool cannot fill; it streams
+            # one block per chunk, so every actor gets work.
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
+            yield
     finally:
         ray_data_log.setLevel(level)
         (context.execution_options.preserve_order, context.enable_progress_bars,

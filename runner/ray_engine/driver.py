@@ -74,6 +74,7 @@ class RayRun:
         self.cluster: dict = {}
         self.started = time.perf_counter()
         self.first_chunk_seconds: float | None = None  # from the cluster's start to the first chunk written
+        self.steady: list = [None, None, 0]  # first and last chunk's write time, rows written after the first chunk
         self.rows_seconds: float | None = None
         self.dropped_chunks = 0
 
@@ -131,8 +132,12 @@ class RayRun:
     def _write(self, chunk: Chunk, predictions: JsonlSink, errors: JsonlSink) -> None:
         if chunk.failure is not None:
             _raise(chunk.failure)
+        now = time.perf_counter()
         if self.first_chunk_seconds is None:
-            self.first_chunk_seconds = time.perf_counter() - self.started
+            self.first_chunk_seconds = now - self.started
+            self.steady[0] = now
+        else:
+            self.steady[1:] = [now, self.steady[2] + len(chunk.records) + sum(chunk.skipped.values())]
         for kind, record in chunk.records:
             self.counters["rows_in"] += 1
             if kind == "prediction":

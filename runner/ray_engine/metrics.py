@@ -77,8 +77,9 @@ def _step_figures(step: dict | None) -> dict:
 
 
 def engine_block(run: RayRun, per_step: dict[str, dict]) -> dict:
-    """The cluster and its actors: one entry per actor and step (a restarted actor keeps its id and
-    lists every process it ran in), so a slow or restarted actor shows."""
+    """The cluster, Ray's start-up (startup_seconds: joining or starting the cluster; first_chunk_seconds:
+    from there to the first chunk written, actor starts and model loads included) and the actors: one
+    entry per actor and step (a restarted actor keeps its id and lists every process it ran in)."""
     actors: dict[tuple, dict] = {}
     for stat in run.stats:
         entry = actors.setdefault((stat["step"], stat["actor"]), {
@@ -94,9 +95,14 @@ def engine_block(run: RayRun, per_step: dict[str, dict]) -> dict:
         entry["seconds"], entry["wall_seconds"] = round(entry["seconds"], 4), round(entry["wall_seconds"], 4)
         entry["items_per_second"] = round(entry["rows"] / entry["seconds"], 3) if entry["seconds"] else None
     first = run.first_chunk_seconds
+    (first_at, last_at, rows_after) = run.steady
+    steady = round(rows_after / (last_at - first_at), 3) if last_at and last_at > first_at else None
     return {
         "name": "ray", **run.cluster,
         "first_chunk_seconds": round(first, 4) if first is not None else None,
+        # rows/s once the actors are up: the rows after the first chunk over the time between the first
+        # chunk written and the last (start-up, actor starts and model loads left out)
+        "steady_items_per_second": steady,
         "actors_per_step": run.engine.actors, "cpus_per_actor": run.engine.cpus_per_actor,
         "gpus_per_actor": run.engine.gpus_per_actor,
         "actor_restarts": sum(len(entry["pids"]) - 1 for entry in actors.values()),

@@ -110,3 +110,17 @@ def test_on_error_fail_stops_at_the_failing_row_keeping_the_rows_before_it(clust
     assert "failed in step main" in result.stderr and "index 5" in result.stderr
     assert [p["index"] for p in read_jsonl(out / "predictions.jsonl")] == [0, 1, 2, 3]  # the chunks before it
     assert json.loads((out / "metrics.json").read_text())["status"] == "error"
+
+
+def test_a_local_run_cut_short_resumes_on_ray_appending_only_the_missing_rows(cluster, texts, tmp_path):
+    out = tmp_path / "run"
+    assert run_job(*TEXT, "dataset.limit=100", f"hydra.run.dir={out}", cwd=texts).returncode == 0
+    lines = (out / "predictions.jsonl").read_bytes().splitlines(keepends=True)
+    (out / "predictions.jsonl").write_bytes(b"".join(lines[:37]))  # as a killed run leaves it
+    result = run_job(*TEXT, *RAY, "dataset.limit=100", f"resume={out}", f"hydra.run.dir={tmp_path / 'next'}",
+                     cwd=texts)
+    assert result.returncode == 0, result.stderr
+    assert (out / "predictions.jsonl").read_bytes() == b"".join(lines)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["rows_resumed"], metrics["rows_out"], metrics["engine"]["name"]) == (37, 100, "ray")
+    assert sum(a["rows"] for a in metrics["engine"]["actors"]) == 63  # only the missing rows went to Ray
