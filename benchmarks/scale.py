@@ -47,6 +47,7 @@ class Scale:
         self.file = root / "texts.jsonl"
         self.file.write_text("".join(json.dumps({"text": t}) + "\n" for t in self.data))
         self.model = model_dir(smoke)
+        self.max_length = 64 if smoke else MAX_LENGTH  # the tiny model has 128 positions
         self.cores = os.cpu_count() or 1
         self.startup: list[dict] = []
 
@@ -56,7 +57,7 @@ class Scale:
 
         overrides = ["+task=text-classification", f"model.id={self.model}", "dataset=file", f"dataset.path={self.file}",
                      f"batch_size={BATCH}", "progress=false", "task.params.truncation=true",
-                     f"task.params.max_length={MAX_LENGTH}", *extra]
+                     f"task.params.max_length={self.max_length}", *extra]
         return make_plan(compose_config(overrides))
 
     def run(self, extra: list[str]) -> dict:
@@ -73,9 +74,9 @@ class Scale:
 
     def raw(self) -> float:
         if not hasattr(self, "_raw"):
-            self._raw = raw_pipeline(self.model, MAX_LENGTH)
+            self._raw = raw_pipeline(self.model, self.max_length)
         started = time.perf_counter()
-        outputs = list(self._raw(self.data, batch_size=BATCH, truncation=True, max_length=MAX_LENGTH))
+        outputs = list(self._raw(self.data, batch_size=BATCH, truncation=True, max_length=self.max_length))
         assert len(outputs) == len(self.data)
         return len(self.data) / (time.perf_counter() - started)
 
