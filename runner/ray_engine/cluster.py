@@ -10,36 +10,68 @@ import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
+from runner.errors import RunError
 from runner.ray_engine.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
-def ray_cluster(engine: EngineSettings) -> Iterator[dict]:
-    """Yields what metrics.json says of the cluster: address, started, startup_seconds, resources."""
+def ray_cluster(engine: EngineSettings, steps: int) -> Iterator[dict]:
+    """Yields what metrics.json says of the cluster: address, started, startup_seconds, resources.
+    `steps`: the stages, each with its own pool of engine.actors actors."""
     import ray
 
     started_at = time.perf_counter()
-    started = False
-    if ray.is_initialized():
-        log.info("engine=ray: using the Ray cluster this process is connected to")
-    elif engine.address is None:
-        num_cpus = engine.num_cpus or os.cpu_count()
-        log.info("engine=ray: starting a local Ray cluster (%d CPUs)", num_cpus)
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        started = True
-    else:
-        log.info("engine=ray: joining the Ray cluster at %s", engine.address)
-        ray.init(address=engine.address, log_to_driver=False, configure_logging=False)
-    info = {"address": engine.address, "started_cluster": started,
-            "startup_seconds": round(time.perf_counter() - started_at, 4),
-            "resources": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}}
+    started = _connect(engine, steps)
     try:
-        yield info
+        resources = ray.cluster_resources()
+        _check_resources(engine, steps, resources, started)
+        yield {"address": engine.address, "started_cluster": started,
+               "startup_seconds": round(time.perf_counter() - started_at, 4),
+               "resources": {k: v for k, v in resources.items() if k in ("CPU", "GPU")}}
     finally:
         if started:
             ray.shutdown()
+
+
+def _connect(engine: EngineSettings, steps: int) -> bool:
+    """Connect; True when we started the cluster (and so shut it down at the end)."""
+    import ray
+
+    if ray.is_initialized():
+        log.info("engine=ray: using the Ray cluster this process is connected to")
+        return False
+    if engine.address is not None:
+        log.info("engine=ray: joining the Ray cluster at %s", engine.address)
+        ray.init(address=engine.address, log_to_driver=False, configure_logging=False)
+        return False
+    num_cpus = engine.num_cpus or os.cpu_count()
+    check_fits(engine, steps, num_cpus)
+    log.info("engine=ray: starting a local Ray cluster (%d CPUs)", num_cpus)
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return True
+
+
+def _check_resources(engine: EngineSettings, steps: int, resources: dict, started: bool) -> None:
+    """Our own cluster without the GPUs asked for would wait forever; a joined one may still grow."""
+    gpus = steps * engine.actors * engine.gpus_per_actor
+    if started and gpus > resources.get("GPU", 0):
+        raise RunError(f"engine=ray: the actors need {gpus:g} GPUs; this machine's Ray sees {resources.get('GPU', 0):g}",
+                       "lower engine.actors or engine.gpus_per_actor (0: CPU actors), or join a cluster with GPUs")
+    if not started and resources.get("CPU", 0) < steps * engine.actors * engine.cpus_per_actor:
+        log.warning("engine=ray: %d stage(s) x %d actors x %g CPUs is more than the cluster's %g CPUs now: "
+                    "the run waits until the cluster grows", steps, engine.actors, engine.cpus_per_actor,
+                    resources.get("CPU", 0))
+
+
+def check_fits(engine: EngineSettings, steps: int, num_cpus: int) -> None:
+    """The actors a local cluster must hold at once: Ray Data would wait for them forever."""
+    needed = steps * engine.actors * engine.cpus_per_actor
+    if needed > num_cpus:
+        raise RunError(f"engine=ray: {steps} stage(s) x engine.actors={engine.actors} x engine.cpus_per_actor="
+                       f"{engine.cpus_per_actor:g} need {needed:g} CPUs; the local cluster has {num_cpus}",
+                       "lower engine.actors or engine.cpus_per_actor (e.g. 0.5), or raise engine.num_cpus")
 
 
 @contextmanager

@@ -43,7 +43,7 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     started, status, error = time.perf_counter(), "error", None
     reset_peak_memory()
     try:
-        with library_progress_bars(run.settings.progress), ray_cluster(run.engine) as cluster, ordered_data_context():
+        with library_progress_bars(run.settings.progress), ray_cluster(run.engine, len(plan.steps)) as cluster, ordered_data_context():
             run.cluster = cluster
             run.run(keep or {})
         status = "ok"

@@ -41,3 +41,34 @@ def test_an_unknown_engine_lists_the_choices(tmp_path):
     with pytest.raises(ConfigError) as caught:
         runner.run([*TEXT, "engine=spark"], output_dir=tmp_path / "out")
     assert "ray" in caught.value.render() and "local" in caught.value.render()
+
+
+def test_more_actors_than_the_local_cluster_holds_fail_before_ray_starts(tmp_path):
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray cluster is already connected: the run would join it")
+    import runner
+    from runner.errors import RunError
+
+    with pytest.raises(RunError) as caught:  # Ray Data would wait forever for the third actor
+        runner.run([*TEXT, "engine=ray", "engine.num_cpus=2", "engine.actors=3"], output_dir=tmp_path / "out")
+    assert "need 3 CPUs; the local cluster has 2" in caught.value.message and "engine.actors" in caught.value.hint
+    assert not ray.is_initialized()
+
+
+@pytest.mark.slow  # starts (and stops) a local Ray cluster
+def test_gpu_actors_on_a_machine_without_gpus_fail_instead_of_waiting(tmp_path):
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("a Ray cluster is already connected: the run would join it")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    import runner
+    from runner.errors import RunError
+
+    with pytest.raises(RunError) as caught:
+        runner.run([*TEXT, "engine=ray", "engine.num_cpus=2", "engine.gpus_per_actor=1"], output_dir=tmp_path / "out")
+    assert "need 1 GPUs" in caught.value.message and "gpus_per_actor" in caught.value.hint
+    assert not ray.is_initialized()  # the cluster it started is stopped
