@@ -46,7 +46,11 @@ def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, invocation: 
 def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invocation, bench: bool,
                       done: set[int], keep: dict[str, list] | None) -> Metrics:
     from runner.engine import OutOfMemory, execute
+    from runner.ray_engine.settings import EngineSettings
     from runner.repro.record import build_record, now_iso
+
+    if EngineSettings.from_config(plan.cfg).on_ray:  # engine=ray: the same plan on Ray Data actors
+        from runner.ray_engine.driver import execute
 
     started_at = now_iso()
     status, metrics = "error", None

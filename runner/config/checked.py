@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from runner.config.batching import check_token_budget
 from runner.config.graph_steps import step_configs
 from runner.config.validate import check_config
+from runner.ray_engine.settings import check_engine, check_engine_steps
 from runner.tracking.settings import check_tracking
 
 
@@ -19,7 +20,9 @@ def check_run(raw_cfg: dict) -> CheckedRun:
     """Raise ConfigError (or ConfigErrors) on the first level that is wrong."""
     cfg = check_config(raw_cfg)
     check_tracking(cfg)  # the [mlflow] extra, when tracking=mlflow
+    check_engine(cfg)  # the [ray] extra, and keys Ray actors cannot honour, when engine=ray
     steps = step_configs(cfg)
+    check_engine_steps(cfg, steps)
     check_token_budget(cfg, steps)
     return CheckedRun(cfg, steps)
 

@@ -7,6 +7,7 @@ naming the extra, found without importing the library (so config errors stay fas
 | quant    | bitsandbytes | quantization=8bit / 4bit                       |
 | report   | matplotlib   | sweep.png in a sweep's report (tables without) |
 | search   | hydra-optuna-sweeper | hydra/sweeper=optuna (objective= searches) |
+| ray      | ray[data]    | engine=ray                                     |
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ EXTRAS = {
     "bitsandbytes": ("quant", "bitsandbytes"),
     "matplotlib": ("report", "matplotlib"),
     "hydra_plugins.hydra_optuna_sweeper": ("search", "hydra-optuna-sweeper"),
+    "ray": ("ray", "ray[data]"),
 }
 
 

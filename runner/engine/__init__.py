@@ -1,7 +1,8 @@
 """Stream rows from the source through the steps into the sinks: batching, length bucketing, timing,
 out-of-memory detection, and the error policy.
 
-No Hydra here: the CLI, the Python API and the tests all call `execute` with a plan.
+No Hydra here: the CLI, the Python API and the tests all call `execute` with a plan. engine=ray runs
+the same plan on Ray Data actors with this package's row loop (runner/ray_engine/; runner.policies picks).
 Rows travel in chunks (one batch, or a bucketing window): each step runs over the chunk's rows
 that are still alive, then every finished row is written at once, so memory holds one chunk whatever
 the dataset's size and a `kill -9` loses at most the chunk in flight. A row that cannot be prepared or that breaks its batch fails alone (errors.jsonl

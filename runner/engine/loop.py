@@ -60,6 +60,12 @@ class RowLoop:
                 break
 
     def run_chunk(self, chunk: list[Item], runs: list[StepRun], finish: Finish) -> None:
+        self.run_steps(chunk, runs)
+        self.settle(chunk, finish)
+
+    def run_steps(self, chunk: list[Item], runs: list[StepRun]) -> None:
+        """The chunk's live rows through each step: outputs kept on the items, failures marked on them
+        (engine=ray runs one step per stage and settles the chunk in its last stage)."""
         for run in runs:
             prepared = self._prepare(run, [item for item in chunk if not item.failed])
             outputs = call_step(run, [p for _, p in prepared], self.settings)
@@ -68,7 +74,6 @@ class RowLoop:
                     self.fail(item, run.name, "run", error)
                 else:
                     item.outputs[run.name] = output
-        self.settle(chunk, finish)
 
     def settle(self, chunk: list[Item], finish: Finish) -> None:
         """The chunk's rows in input order: failed ones recorded, the others finished; then the bar moves."""
