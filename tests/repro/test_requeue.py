@@ -185,3 +185,25 @@ def test_a_pickled_invocation_leaves_its_loaded_models_behind():
     copy = pickle.loads(pickle.dumps(invocation))
     assert copy.cache is None and copy.exit_codes == [0]
     assert invocation.cache is not None  # the running job keeps its own
+
+
+def test_run_json_stopped_mid_write_keeps_its_previous_version(tmp_path, monkeypatch):
+    """A scheduler's signal can land while run.json or metrics.json is written; the requeued attempt must
+    still read the earlier attempt's record (who wrote the dir), so a write is whole or not at all."""
+    from pathlib import Path
+
+    from runner.rundir import RunDir
+
+    folder = RunDir(tmp_path)
+    folder.write_record({"status": "running", "scheduler": {"name": "slurm", "job_id": "4242", "attempt": 1}})
+    write_text = Path.write_text
+
+    def stopped_halfway(self, text, *args, **kwargs):
+        write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise SystemExit(-1)  # what submitit's handler raises when it requeues the job
+
+    monkeypatch.setattr(Path, "write_text", stopped_halfway)
+    with pytest.raises(SystemExit):
+        folder.write_record({"status": "interrupted", "scheduler": {"name": "slurm", "job_id": "4242"}})
+    monkeypatch.undo()
+    assert folder.read_record().rest["scheduler"] == {"name": "slurm", "job_id": "4242", "attempt": 1}
