@@ -171,7 +171,7 @@ def execute_job(plan, run_dir: Path, argv: list[str], cwd: Path, invocation: Inv
     except RunError as error:
         report_failure(run_dir, error.message, error.hint)
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # SystemExit: submitit stops a job it requeues (runner.repro.requeue)
         log.error("interrupted: outputs so far are in %s", run_dir)
         raise
     except Exception as error:  # anything else: one line on screen, the traceback in run.log

@@ -211,6 +211,7 @@ def _job(cfg, invocation: Invocation, prepared=None) -> int:
     from hydra.types import RunMode
 
     from runner.hydra_files import redact_multirun_file, write_job_configs
+    from runner.repro.requeue import requeued_from
     from runner.rundir_lock import RunDirLock, refuse_written
 
     hydra_cfg = HydraConfig.get()
@@ -221,20 +222,25 @@ def _job(cfg, invocation: Invocation, prepared=None) -> int:
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     try:
         with RunDirLock(run_dir, key, argv):
-            if not cfg.get("resume"):  # a finished run's dir keeps its own config copies
+            # A job its scheduler requeued (SLURM time limit, preemption) finds its own earlier attempt
+            # here and resumes it; any other run already in the dir is refused.
+            requeued = not cfg.get("resume") and requeued_from(run_dir) is not None
+            if not (cfg.get("resume") or requeued):  # a finished run's dir keeps its own config copies
                 refuse_written(run_dir, key)
             write_job_configs(run_dir, cfg, HydraConfig.instance().cfg)
             if multirun:
                 redact_multirun_file(Path(hydra_cfg.sweep.dir))
+            resume = run_dir if requeued else None
             if prepared is not None:
-                return _prepared_job(prepared, argv, invocation)
-            return _job_in(run_dir, cfg, argv, invocation)
+                return _prepared_job(prepared, argv, invocation, resume)
+            return _job_in(run_dir, cfg, argv, invocation, resume)
     except ConfigError as error:  # the dir is another run's, or holds one: nothing of ours was written into it
         log.error("config error: %s", error.render())
         return error.exit_code
 
 
-def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation) -> int:
+def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume: Path | None = None) -> int:
+    """The job of a Hydra-composed config; `resume`: the dir a requeued job resumes (its own)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -248,8 +254,11 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation) -> int:
     # The search path this job was composed on (the user's -cd dir included), wherever it runs.
     sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources, resolve=True)
     session = _session(ConfigSearch.from_config_sources(sources), invocation)
+    plain = to_plain(cfg)
+    if resume is not None:
+        plain["resume"] = str(resume)
     try:
-        composed = finish_composed(to_plain(cfg), overrides, session)
+        composed = finish_composed(plain, overrides, session)
     except ConfigError as error:
         log.error("config error: %s", error.render())
         return error.exit_code
@@ -258,9 +267,11 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation) -> int:
     return job_exit_code(job, invocation)
 
 
-def _prepared_job(prepared, argv: list[str], invocation: Invocation) -> int:
+def _prepared_job(prepared, argv: list[str], invocation: Invocation, resume: Path | None = None) -> int:
     from runner.app import Job, job_exit_code
 
+    if resume is not None:  # planned before the run dir existed: a requeued job resumes its own dir
+        prepared.planned[0].cfg["resume"] = str(resume)
     job = Job(prepared.composed, prepared.session, argv, Path.cwd(), prepared.overrides, run_dir=prepared.run_dir,
               planned=prepared.planned)
     return job_exit_code(job, invocation)

@@ -64,6 +64,12 @@ class Invocation:
     # (its group options and the config dirs' git state are read once)
     config_sessions: dict = field(default_factory=dict)
 
+    def __getstate__(self) -> dict:
+        """Pickled without its loaded pipelines: a launcher that runs jobs elsewhere pickles the task
+        function, and submitit's checkpoint pickles it again when it requeues a job (runner.repro.requeue),
+        which would put the model's weights into the pickle."""
+        return {**self.__dict__, "cache": None}
+
     def pipelines(self):
         """This invocation's runner.models.cache.PipelineCache."""
         if self.cache is None:

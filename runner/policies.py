@@ -1,7 +1,8 @@
 """The run-level policies around the engine (runner.engine), for every entry point alike:
 
     resume         resume=<dir> runs into that dir, appending the rows it had not written (runner.repro.resume)
-    SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs closed cleanly
+    SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs closed cleanly (in a
+                   submitit job submitit's handlers stay: its SIGUSR2 requeue ends the run the same way)
     out of memory  a benchmark point that runs out of memory is a result (status oom), and the larger
                    batch sizes of that point are skipped (status skipped_after_oom; Invocation.oom)
     isolation      bench.isolation=process runs the point in a child process (runner.child)
@@ -72,7 +73,7 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
             log.warning("%s: recorded as oom", oom)
             return metrics
         raise RunError(str(oom), "lower batch_size, or let batch_size=auto find the largest that fits") from oom
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # SystemExit: submitit's requeue on SIGUSR2 (runner.repro.requeue)
         status = "interrupted"
         raise
     finally:
@@ -92,10 +93,16 @@ def _export_tables(plan: Plan, run_dir: RunDir) -> None:
 
 @contextmanager
 def _sigterm_as_interrupt():
-    """SIGTERM (a scheduler's or `kill`'s stop) ends the run like Ctrl-C: outputs closed on a line boundary."""
+    """SIGTERM (a scheduler's or `kill`'s stop) ends the run like Ctrl-C: outputs closed on a line boundary.
+    Not in a submitit job: submitit logs and lets a SIGTERM pass on purpose (some clusters send one before
+    the SIGUSR2 of a preemption, on which submitit requeues the job); ending the run there would end the
+    job before it can be requeued."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
+    if _is_submitits(signal.getsignal(signal.SIGTERM)):
+        yield
+        return
     try:
         previous = signal.signal(signal.SIGTERM, interrupt)
     except ValueError:  # not the main thread (e.g. a launcher's worker thread): leave signals alone
@@ -105,6 +112,12 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _is_submitits(handler) -> bool:
+    """Whether a signal handler is submitit's (a method of its SignalHandler)."""
+    owner = getattr(handler, "__self__", None)
+    return type(owner).__module__.startswith("submitit.")
 
 
 def _skip_after_oom(cfg: dict, bench: bool, run_dir: RunDir, invocation: Invocation) -> Metrics | None:

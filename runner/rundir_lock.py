@@ -21,6 +21,7 @@ from pathlib import Path
 
 from runner.errors import ConfigError
 from runner.redact import redact
+from runner.repro.requeue import is_same_job, scheduler_job
 from runner.rundir import FINISHED, LOCK, RunDir
 from runner.sinks import line_count
 
@@ -74,13 +75,18 @@ class RunDirLock:
     def _claim_record(self) -> None:
         """Write our record; the record found there belongs to a holder that died without releasing."""
         previous = _read_fd(self.fd)
+        job = scheduler_job()
         if previous:
-            if previous.get("host") != socket.gethostname():
+            # An earlier attempt of this scheduler job (requeued, maybe onto another node) is over:
+            # the scheduler runs one attempt of a job at a time.
+            earlier_attempt = is_same_job(previous.get("scheduler"), job)
+            if previous.get("host") != socket.gethostname() and not earlier_attempt:
                 self.release_kept()
                 raise self._taken(previous, other_host=True)
             log.warning("warning: %s was locked by pid %s on %s since %s, which ended without releasing it; "
                         "taking it over", self.run_dir, previous.get("pid"), previous.get("host"), previous.get("since"))
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now(), "argv": redact(self.argv)}
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now(), "argv": redact(self.argv),
+                  **({"scheduler": job} if job else {})}
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, (json.dumps(record) + "\n").encode(), 0)
         os.fsync(self.fd)

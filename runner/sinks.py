@@ -4,6 +4,7 @@ when a run completes (runner.tables), streaming, so they never hold the whole ru
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 
@@ -37,7 +38,13 @@ class JsonlSink:
 
 
 def write_json(path: Path, data: dict) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    """Whole or not at all (a temporary file renamed over it): a run stopped while writing run.json or
+    metrics.json (a scheduler's signal, a kill) leaves the previous version, never a file cut short that a
+    requeued or resumed run cannot read back."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def completed_indices(path: Path) -> set[int]:

@@ -70,7 +70,7 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
         status, error = "oom", str(oom)
         _free_after_oom()
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # SystemExit: submitit stopping the job to requeue it
         status, error = "interrupted", "interrupted by a signal"
         raise
     except Exception as failure:

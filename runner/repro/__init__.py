@@ -1,1 +1,2 @@
-"""Reproducibility: run.json (record), resume=, rerun=, merge= of sharded runs, and seeding (determinism)."""
+"""Reproducibility: run.json (record), resume=, a requeued scheduler job resuming its own dir (requeue),
+rerun=, merge= of sharded runs, and seeding (determinism)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from runner.config.provenance import dirty_dirs, file_sha256, run_git
 from runner.redact import redact
+from runner.repro.requeue import scheduler_entry
 from runner.rundir import PREDICTIONS
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,9 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         for warning in warnings:  # said once, when the run starts
             log.warning("warning: %s", warning)
         fixed = {"config_hash": config_hash(cfg), "git": git_state(cwd), "warnings": warnings,
-                 "versions": package_versions()}
+                 "versions": package_versions(), "scheduler": scheduler_entry(run_dir)}
     else:
-        fixed = {key: earlier[key] for key in ("config_hash", "git", "warnings", "versions")}
+        fixed = {key: earlier.get(key) for key in ("config_hash", "git", "warnings", "versions", "scheduler")}
     return redact({  # no secret reaches run.json: the config, the command and the overrides alike
         "status": status,
         "started_at": started_at,
@@ -144,6 +145,8 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         "versions": fixed["versions"],
         "hardware": hardware(),
         "config": cfg,
+        # The scheduler job and its attempt (runner.repro.requeue), only under a scheduler.
+        **({"scheduler": fixed["scheduler"]} if fixed["scheduler"] else {}),
     })
 
 

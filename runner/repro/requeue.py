@@ -1,0 +1,86 @@
+"""A job its scheduler requeued runs again in its own run dir and resumes from its own outputs.
+
+SLURM stops a job at its time limit or when it is preempted. Under the submitit launcher
+(hydra/launcher=submitit_slurm or submitit_local) the job gets SIGUSR2 first; submitit's handler calls
+the launcher's `checkpoint`, which requeues the same call with the same arguments, so Hydra runs the
+job again in the same job dir. A plain `sbatch --requeue` script with a fixed hydra.run.dir does the
+same without submitit. That dir holds the first attempt's run.json and rows: the new attempt resumes it
+(runner.repro.resume: the same config check, the rows already written kept, the rest appended).
+
+How a requeue is told from a user who re-runs into a dir that holds another job's outputs: run.json
+records the scheduler job that wrote it (`scheduler`: name, job id, attempt). Only the same scheduler
+job id (submitit's, which a requeue keeps; a new submission gets a new one), and for a plain SLURM
+script a higher SLURM_RESTART_COUNT too, is a requeue. Anything else is refused as before
+(runner.rundir_lock.refuse_written), with the resume= hint.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from runner.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+
+def scheduler_job() -> dict | None:
+    """The scheduler job this process runs in: {"name", "job_id"} (and "restart" for plain SLURM);
+    None outside one. Environment variables only: submitit's JobEnvironment reads the same ones."""
+    executor = os.environ.get("SUBMITIT_EXECUTOR")
+    if executor:
+        try:
+            import submitit
+
+            return {"name": f"submitit-{executor}", "job_id": str(submitit.JobEnvironment().job_id)}
+        except (ImportError, KeyError, RuntimeError):  # the variable leaked into a process submitit did not start
+            return None
+    if os.environ.get("SLURM_JOB_ID"):
+        array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+        job_id = f"{array}_{task}" if array and task else os.environ["SLURM_JOB_ID"]
+        return {"name": "slurm", "job_id": job_id, "restart": int(os.environ.get("SLURM_RESTART_COUNT") or 0)}
+    return None
+
+
+def is_same_job(recorded: dict | None, current: dict | None) -> bool:
+    """Whether `recorded` (a run.json's or run.lock's `scheduler`) is an earlier attempt of `current`."""
+    if not recorded or not current:
+        return False
+    if (recorded.get("name"), recorded.get("job_id")) != (current["name"], current["job_id"]):
+        return False
+    # Within one SLURM allocation the job id stays; only SLURM's own requeue raises the restart count.
+    return current["name"] != "slurm" or current["restart"] > int(recorded.get("restart") or 0)
+
+
+def requeued_from(run_dir: Path) -> dict | None:
+    """The `scheduler` entry of the earlier attempt when run_dir holds one of this very scheduler job
+    (it was requeued); None otherwise, also when run.json is missing or unreadable."""
+    current = scheduler_job()
+    if current is None:
+        return None
+    try:
+        record = RunDir(run_dir).read_record()
+    except ValueError:  # cut short: refuse_written names the file
+        return None
+    earlier = record.rest.get("scheduler") if record is not None else None
+    if not is_same_job(earlier, current):
+        return None
+    log.info("requeued by the scheduler (%s job %s, attempt %d): resuming its own outputs in %s",
+             current["name"], current["job_id"], int(earlier.get("attempt") or 1) + 1, run_dir)
+    return earlier
+
+
+def scheduler_entry(run_dir: Path) -> dict | None:
+    """run.json's `scheduler` for a run starting in run_dir: this process's scheduler job and its
+    attempt (1, or one more than the earlier attempt's whose run.json is still there); None outside a
+    scheduler, so run.json is unchanged for everyone else."""
+    current = scheduler_job()
+    if current is None:
+        return None
+    try:
+        record = RunDir(run_dir).read_record()
+    except ValueError:
+        record = None
+    earlier = record.rest.get("scheduler") if record is not None else None
+    attempt = int(earlier.get("attempt") or 1) + 1 if is_same_job(earlier, current) else 1
+    return {**current, "attempt": attempt}
