@@ -18,6 +18,11 @@ class SweepReport(Callback):
 
     plotter = None  # runner.sweep.plot_worker.PlotWorker: imports matplotlib while the jobs run
 
+    def __getstate__(self) -> dict:
+        """Launchers that run jobs elsewhere (joblib, submitit) pickle Hydra's callbacks with each job;
+        the helper process belongs to this one."""
+        return {**self.__dict__, "plotter": None}
+
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         from runner.config.extras import install_hint, is_installed
 
