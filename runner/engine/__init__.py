@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from runner.bench.memory import reset_peak_memory
-from runner.engine.errors import OutOfMemory, RowFailed
+from runner.engine.errors import OutOfMemory, RowFailed, ended_by
 from runner.engine.execution import Execution
 from runner.engine.progress import library_progress_bars
 from runner.engine.settings import Settings
@@ -66,15 +66,10 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
             execution.load_steps()
             execution.run(append, keep or {})
         status = "ok"
-    except OutOfMemory as oom:
-        status, error = "oom", str(oom)
-        _free_after_oom()
-        raise
-    except (KeyboardInterrupt, SystemExit):  # SystemExit: submitit stopping the job to requeue it
-        status, error = "interrupted", "interrupted by a signal"
-        raise
-    except Exception as failure:
-        error = f"{type(failure).__name__}: {failure}"
+    except BaseException as failure:
+        status, error = ended_by(failure)
+        if status == "oom":
+            _free_after_oom()
         raise
     finally:
         metrics = Metrics.from_json(execution.metrics(status, started, error))

@@ -14,3 +14,13 @@ class OutOfMemory(Exception):
 
 class RowFailed(RunError):
     """on_error=fail: the first failing row stops the run."""
+
+
+def ended_by(failure: BaseException) -> tuple[str, str]:
+    """(status, error) that metrics.json gives a run ended by `failure`, whichever engine ran it.
+    SystemExit is an interruption: submitit raises it inside the run when it stops the job to requeue it."""
+    if isinstance(failure, OutOfMemory):
+        return "oom", str(failure)
+    if isinstance(failure, (KeyboardInterrupt, SystemExit)):
+        return "interrupted", "interrupted by a signal"
+    return "error", f"{type(failure).__name__}: {failure}"

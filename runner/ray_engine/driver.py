@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from runner.bench.memory import reset_peak_memory
-from runner.engine.errors import OutOfMemory, RowFailed
+from runner.engine.errors import OutOfMemory, RowFailed, ended_by
 from runner.engine.progress import library_progress_bars, progress_bar
 from runner.engine.rows import chunk_size
 from runner.engine.segments import earlier_segments
@@ -47,14 +47,8 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
             run.cluster = cluster
             run.run(keep or {})
         status = "ok"
-    except OutOfMemory as oom:
-        status, error = "oom", str(oom)
-        raise
-    except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by a signal"
-        raise
-    except Exception as failure:
-        error = f"{type(failure).__name__}: {failure}"
+    except BaseException as failure:  # SystemExit too: a requeue under submitit is an interruption here as well
+        status, error = ended_by(failure)
         raise
     finally:
         metrics = Metrics.from_json(build_ray_metrics(run, status, started, error))

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.conftest import run_cli, run_job
+from tests.sources.test_shard_skip import parsed_counter
 
 ROWS, SHARDS = 120, 4
 JOB = ["+experiment=tiny_sentiment", "progress=false", "dataset.skip=2"]  # 118 rows: shards of 29 or 30
@@ -41,39 +42,12 @@ def _hf_streaming(tmp_path) -> list[str]:
     return ["dataset=hf", "dataset.name=json", f"dataset.data_files=[{','.join(names)}]", "dataset.streaming=true"]
 
 
-def _read_counter(monkeypatch, kind: str) -> list[int]:
-    """Rows the reader turns into Python records: Parquet batches read, or rows datasets formats."""
-    count = [0]
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        original = pq.ParquetFile.iter_batches
-
-        def iter_batches(self, *args, **kwargs):
-            for batch in original(self, *args, **kwargs):
-                count[0] += batch.num_rows
-                yield batch
-
-        monkeypatch.setattr(pq.ParquetFile, "iter_batches", iter_batches)
-        return count
-    from datasets.formatting import formatting
-
-    extract_row = formatting.PythonArrowExtractor.extract_row
-
-    def counted(self, pa_table):
-        count[0] += pa_table.num_rows
-        return extract_row(self, pa_table)
-
-    monkeypatch.setattr(formatting.PythonArrowExtractor, "extract_row", counted)
-    return count
-
-
 @pytest.mark.parametrize("kind, data", [("parquet", _parquet), ("hf-saved", _hf_saved), ("hf-streaming", _hf_streaming)])
 def test_four_shards_read_a_quarter_each_and_merge_into_the_unsharded_run(tmp_path, monkeypatch, kind, data):
     dataset = data(tmp_path)
     whole = tmp_path / "whole"
     assert run_job(*JOB, *dataset, f"hydra.run.dir={whole}", cwd=tmp_path).returncode == 0
-    count = _read_counter(monkeypatch, kind)
+    count = parsed_counter(monkeypatch, kind)
     for index in range(SHARDS):
         count[0] = 0
         out = tmp_path / "sweep" / str(index)
