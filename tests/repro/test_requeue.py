@@ -113,7 +113,10 @@ def test_a_preempted_submitit_shard_resumes_its_own_outputs_and_merges_unchanged
     assert record["status"] == "ok" and record["scheduler"]["attempt"] == 2
     assert record["scheduler"]["name"] == "submitit-local"
     metrics = json.loads((shard / "metrics.json").read_text())
-    assert [s["status"] for s in metrics["segments"]] == ["interrupted", "ok"]
+    # submitit's SystemExit lands at any bytecode: between a line written and its count, the first attempt's
+    # metrics.json can miss a few rows its file holds, and they show as an `unrecorded` segment between
+    statuses = [s["status"] for s in metrics["segments"]]
+    assert statuses in (["interrupted", "ok"], ["interrupted", "unrecorded", "ok"]), statuses
     assert metrics["rows_in"] == metrics["rows_out"] == ROWS // 2 == sum(s["rows_out"] for s in metrics["segments"])
     assert json.loads((sweep / "1" / "run.json").read_text())["scheduler"]["attempt"] == 1  # not requeued
 
