@@ -147,7 +147,9 @@ def check_rows_fit(plan) -> None:
                           "use bench.isolation=none, or write the rows to a file and use dataset=file")
     if plan.source.kind not in ONE_PASS:
         return
-    if (plan.cfg.get("engine") or {}).get("name") == "ray":
+    from runner.ray_engine.settings import EngineSettings
+
+    if EngineSettings.from_config(plan.cfg).on_ray:
         raise ConfigError("engine", "engine=ray reads the rows in a Ray task; an iterator lives in this process only",
                           "pass the rows as a list, or use engine=local")
     if any(step["batch_size"] == "auto" for step in plan.steps.values()):

@@ -56,14 +56,8 @@ def requeued_from(run_dir: Path) -> dict | None:
     """The `scheduler` entry of the earlier attempt when run_dir holds one of this very scheduler job
     (it was requeued); None otherwise, also when run.json is missing or unreadable."""
     current = scheduler_job()
-    if current is None:
-        return None
-    try:
-        record = RunDir(run_dir).read_record()
-    except ValueError:  # cut short: refuse_written names the file
-        return None
-    earlier = record.rest.get("scheduler") if record is not None else None
-    if not is_same_job(earlier, current):
+    earlier = _earlier_attempt(run_dir, current)
+    if earlier is None:
         return None
     log.info("requeued by the scheduler (%s job %s, attempt %d): resuming its own outputs in %s",
              current["name"], current["job_id"], int(earlier.get("attempt") or 1) + 1, run_dir)
@@ -77,10 +71,18 @@ def scheduler_entry(run_dir: Path) -> dict | None:
     current = scheduler_job()
     if current is None:
         return None
+    earlier = _earlier_attempt(run_dir, current)
+    return {**current, "attempt": int(earlier.get("attempt") or 1) + 1 if earlier is not None else 1}
+
+
+def _earlier_attempt(run_dir: Path, current: dict | None) -> dict | None:
+    """run_dir's run.json `scheduler` entry when an earlier attempt of `current` wrote it; None when
+    outside a scheduler, when run.json is missing or cut short, or when another job wrote it."""
+    if current is None:
+        return None
     try:
         record = RunDir(run_dir).read_record()
-    except ValueError:
-        record = None
+    except ValueError:  # cut short: refuse_written names the file
+        return None
     earlier = record.rest.get("scheduler") if record is not None else None
-    attempt = int(earlier.get("attempt") or 1) + 1 if is_same_job(earlier, current) else 1
-    return {**current, "attempt": attempt}
+    return earlier if is_same_job(earlier, current) else None

@@ -72,3 +72,16 @@ def test_gpu_actors_on_a_machine_without_gpus_fail_instead_of_waiting(tmp_path):
         runner.run([*TEXT, "engine=ray", "engine.num_cpus=2", "engine.gpus_per_actor=1"], output_dir=tmp_path / "out")
     assert "need 1 GPUs" in caught.value.message and "gpus_per_actor" in caught.value.hint
     assert not ray.is_initialized()  # the cluster it started is stopped
+
+
+def test_an_iterator_of_python_rows_cannot_go_to_ray(tmp_path):
+    """A one-pass iterator lives in this process; Ray's read task runs elsewhere (a list is fine)."""
+    pytest.importorskip("ray")
+    import runner
+    from runner.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        runner.run("sentiment", inputs=iter(["good", "bad"]), model="tiny", progress=False, engine="ray",
+                   output_dir=tmp_path / "out")
+    assert caught.value.key == "engine" and "as a list" in caught.value.render()
+    assert not (tmp_path / "out" / "run.json").exists()
