@@ -89,6 +89,14 @@ BAD_VALUES = [
     (["tracking.log_predictions=maybe"], "tracking.log_predictions"),
     (["tracking.experiment=''"], "tracking.experiment"),
     (["+tracking.tags.team=[a,b]"], "tracking.tags.team"),
+    (["engine.name=spark"], "engine.name"),
+    (["engine=ray", "engine.address=''"], "engine.address"),
+    (["engine=ray", "engine.actors=0"], "engine.actors"),
+    (["engine=ray", "engine.cpus_per_actor=0"], "engine.cpus_per_actor"),
+    (["engine=ray", "engine.gpus_per_actor=-1"], "engine.gpus_per_actor"),
+    (["engine=ray", "engine.num_cpus=0"], "engine.num_cpus"),
+    (["engine=ray", "engine.max_restarts=-1"], "engine.max_restarts"),
+    (["+engine.colour=blue"], "engine.colour"),
 ]
 
 
