@@ -11,16 +11,81 @@ result away, then the launcher composes each job again: two compositions per poi
 2 cores). The first one is kept and handed to the launcher's call for the same overrides instead.
 
 Each composition also deep-copies the whole config repository (~40 ms) so that a `hydra.searchpath`
-override cannot change it; a shallow copy guards it as well (see SharedSourcesRepository).
+override cannot change it; a shallow copy guards it as well (see SharedSourcesRepository). And each
+composition reads and parses every YAML file it uses again (~20 ms for the ~19 files of a run): parsed
+files are kept for the process, keyed by the file's path, size and mtime (ParsedFiles).
 """
 from __future__ import annotations
 
 import copy
+import os
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.config_repository import CachingConfigRepository
+from hydra.core.object_type import ObjectType
+from hydra.plugins.config_source import ConfigResult, ConfigSource
 from hydra.types import RunMode
 from omegaconf import OmegaConf
+
+
+class ParsedFiles:
+    """Config files as Hydra's repository returned them (parsed, `defaults` taken out), for this process.
+
+    A sweep composes every job, and a notebook or the tests compose many runs: parsing the same YAML
+    each time is the larger part of a composition's file reading. Hydra mutates what it loads (the
+    primary config's `hydra` node, defaults lists), so each caller gets a deep copy (5x cheaper than
+    parsing). Only files on disk are kept, keyed by size and mtime, so an edited file is read again;
+    ConfigStore entries and zipped packages are always loaded afresh."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple, ConfigResult] = {}
+
+    def load(self, repository, config_path: str) -> ConfigResult | None:
+        source = repository._find_object_source(config_path=config_path, object_type=ObjectType.CONFIG)
+        key = self._key(source, config_path)
+        if key is None:
+            return repository.load_config(config_path=config_path)
+        kept = self._results.get(key)
+        if kept is None:
+            loaded = repository.load_config(config_path=config_path)
+            if loaded is None:
+                return None
+            self._results[key] = copy.deepcopy(loaded)
+            return loaded
+        return copy.deepcopy(kept)
+
+    @staticmethod
+    def _key(source, config_path: str) -> tuple | None:
+        if source is None:
+            return None
+        path = _file_of(source, ConfigSource._normalize_file_name(config_path))
+        if path is None:
+            return None
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return type(source).__name__, source.provider, source.path, path, stat.st_size, stat.st_mtime_ns
+
+
+def _file_of(source, file_name: str) -> str | None:
+    """The file on disk a `file://` or `pkg://` source reads for `file_name`; None for any other."""
+    scheme = source.scheme()
+    if scheme == "file":
+        return os.path.realpath(os.path.join(source.path, file_name))
+    if scheme == "pkg":
+        from importlib import resources
+        from pathlib import Path
+
+        try:
+            found = resources.files(source.path).joinpath(file_name)
+        except (ValueError, ModuleNotFoundError, TypeError):
+            return None
+        return str(found) if isinstance(found, Path) else None  # a zipped package: no mtime to trust
+    return None
+
+
+PARSED_FILES = ParsedFiles()
 
 
 class SharedSourcesRepository(CachingConfigRepository):
@@ -33,6 +98,12 @@ class SharedSourcesRepository(CachingConfigRepository):
     def __init__(self, delegate) -> None:  # noqa: D107 - no super().__init__: it is the deep copy
         self.delegate = copy.copy(delegate)
         self.cache = {}
+
+    def load_config(self, config_path: str) -> ConfigResult | None:
+        key = f"config_path={config_path}"  # Hydra's own per-composition key
+        if key not in self.cache:
+            self.cache[key] = PARSED_FILES.load(self.delegate, config_path)
+        return self.cache[key]
 
 
 class RecordingLoader(ConfigLoaderImpl):
