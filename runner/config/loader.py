@@ -32,27 +32,30 @@ class ParsedFiles:
     """Config files as Hydra's repository returned them (parsed, `defaults` taken out), for this process.
 
     A sweep composes every job, and a notebook or the tests compose many runs: parsing the same YAML
-    each time is the larger part of a composition's file reading. Hydra mutates what it loads (the
-    primary config's `hydra` node, defaults lists), so each caller gets a deep copy (5x cheaper than
-    parsing). Only files on disk are kept, keyed by size and mtime, so an edited file is read again;
-    ConfigStore entries and zipped packages are always loaded afresh."""
+    each time is the larger part of a composition's file reading. Hydra merges what it loads into the
+    composed config without copying it, so each caller gets a deep copy (5x cheaper than parsing). A
+    file is kept from its second load on: a process that composes once (a single run, a config error)
+    pays for no copy. Only files on disk are kept, keyed by size and mtime, so an edited file is read
+    again; ConfigStore entries and zipped packages are always loaded afresh."""
 
     def __init__(self) -> None:
         self._results: dict[tuple, ConfigResult] = {}
+        self._loaded_once: set[tuple] = set()
 
     def load(self, repository, config_path: str) -> ConfigResult | None:
         source = repository._find_object_source(config_path=config_path, object_type=ObjectType.CONFIG)
         key = self._key(source, config_path)
-        if key is None:
-            return repository.load_config(config_path=config_path)
-        kept = self._results.get(key)
-        if kept is None:
-            loaded = repository.load_config(config_path=config_path)
-            if loaded is None:
-                return None
-            self._results[key] = copy.deepcopy(loaded)
+        kept = self._results.get(key) if key is not None else None
+        if kept is not None:
+            return copy.deepcopy(kept)
+        loaded = repository.load_config(config_path=config_path)
+        if key is None or loaded is None:
             return loaded
-        return copy.deepcopy(kept)
+        if key in self._loaded_once:
+            self._results[key] = copy.deepcopy(loaded)
+        else:
+            self._loaded_once.add(key)
+        return loaded
 
     @staticmethod
     def _key(source, config_path: str) -> tuple | None:

@@ -23,10 +23,20 @@ log = logging.getLogger(__name__)
 Result = tuple[Any, "BaseException | None"]  # (output, None) or (None, the row's error)
 
 
-def call_step(run: StepRun, inputs: list, settings: Settings) -> list[Result]:
-    """(output, None) or (None, error) per input, in input order."""
+def call_step(run: StepRun, inputs: list, settings: Settings, groups: list[int] | None = None) -> list[Result]:
+    """(output, None) or (None, error) per input, in input order. `groups`: the sizes of the runs of
+    inputs read as one batch each (a chunk of grouped batches, runner.engine.rows.ChunkSizes); they are
+    batched as they would have been alone: one pipeline call for each run of groups whose batches it
+    cuts the same way. Outputs then never depend on the grouping (padding changes a batch's scores)."""
     if not inputs:
         return []
+    segments = _segments(groups, run.batch_size) if groups else []
+    if len(segments) > 1:
+        results, start = [], 0
+        for segment in segments:
+            results += call_step(run, inputs[start:start + sum(segment)], settings, segment)
+            start += sum(segment)
+        return results
     batches = token_batches(run, inputs, settings.max_tokens) if settings.max_tokens else None
     if batches is not None:
         results = _call_token_batches(run, [[inputs[i] for i in batch] for batch in batches], settings.bench)
@@ -41,8 +51,20 @@ def call_step(run: StepRun, inputs: list, settings: Settings) -> list[Result]:
         for start in range(0, len(ordered), run.batch_size):
             results += _timed_call(run, ordered[start:start + run.batch_size], one_batch=True)
     else:  # one call for the whole chunk: the pipeline batches it
-        results = _timed_call(run, ordered, one_batch=False)
+        results = _timed_call(run, ordered, one_batch=False, groups=None if settings.sort_by_length else groups)
     return _restored(order, results)
+
+
+def _segments(groups: list[int], batch_size: int) -> list[list[int]]:
+    """The groups cut into runs that one call batches as each group alone would be: a run ends at a
+    group that does not fill whole batches (a row of it failed earlier)."""
+    segments, current = [], []
+    for size in groups:
+        current.append(size)
+        if size % batch_size:
+            segments.append(current)
+            current = []
+    return segments + [current] if current else segments
 
 
 def token_batches(run: StepRun, inputs: list, max_tokens: int) -> list[list[int]] | None:
@@ -75,9 +97,10 @@ def _restored(order: list[int], results: list[Result]) -> list[Result]:
     return restored
 
 
-def _timed_call(run: StepRun, inputs: list, one_batch: bool, batch_size: int | None = None) -> list[Result]:
+def _timed_call(run: StepRun, inputs: list, one_batch: bool, batch_size: int | None = None,
+                groups: list[int] | None = None) -> list[Result]:
     with Timer() as timer:
-        results = _call_batches(run, inputs, batch_size)
+        results = _call_batches(run, inputs, batch_size, groups)
     # Generated tokens are counted per batch in benchmark mode only (for tokens/s).
     tokens = _token_counter(run, results) if one_batch and run.spec.generative else None
     run.recorder.record(timer.seconds, len(inputs), one_batch=one_batch, count_tokens=tokens)
@@ -88,8 +111,11 @@ def _token_counter(run: StepRun, results: list[Result]) -> Callable[[], int]:
     return lambda: sum(count_tokens(run, output) for output, error in results if error is None)
 
 
-def _call_batches(run: StepRun, inputs: list, batch_size: int | None = None) -> list[Result]:
-    """`inputs` through the pipeline in batches of `batch_size` (the step's when None)."""
+def _call_batches(run: StepRun, inputs: list, batch_size: int | None = None,
+                  groups: list[int] | None = None) -> list[Result]:
+    """`inputs` through the pipeline in batches of `batch_size` (the step's when None). When the call
+    fails, each of the `groups` (grouped batches) is called again alone, and a group that fails
+    again row by row: the other groups' rows keep their batched outputs."""
     size = batch_size or run.batch_size
     try:
         check_injected_oom(min(size, len(inputs)))
@@ -98,7 +124,11 @@ def _call_batches(run: StepRun, inputs: list, batch_size: int | None = None) -> 
     except Exception as error:
         if is_oom(error):
             raise OutOfMemory(run.name, size, error) from error
-        log.debug("batch of %d rows failed in %s (%s); retrying row by row", len(inputs), run.name, error, exc_info=True)
+        log.debug("batch of %d rows failed in %s (%s); retrying them alone", len(inputs), run.name, error, exc_info=True)
+    if groups and len(groups) > 1:
+        starts = [sum(groups[:i]) for i in range(len(groups))]
+        return [result for start, count in zip(starts, groups)
+                for result in _call_batches(run, inputs[start:start + count], batch_size)]
     return [_call_one(run, x) for x in inputs]
 
 

@@ -15,7 +15,7 @@ from runner.engine.measure import Measuring, measure_more
 from runner.engine.metrics import build_metrics
 from runner.engine.progress import progress_bar
 from runner.engine.prefetch import decode_ahead, prefetch_depth
-from runner.engine.rows import Item, RowReader, chunk_size
+from runner.engine.rows import Item, RowReader, chunk_size, chunk_sizes
 from runner.engine.segments import earlier_segments
 from runner.engine.settings import Settings
 from runner.engine.staged import run_staged
@@ -94,10 +94,11 @@ class Execution:
         size = chunk_size(self.steps, self.settings)
         depth = prefetch_depth(self.settings.prefetch, runs, size)
         self.prefetch_rows = max(self.prefetch_rows, depth)
+        sizes = chunk_sizes(self.steps, self.settings, depth)
         if not depth:
-            return self.reader.chunks(size, state)  # each row decoded when its step prepares it
+            return self.reader.chunks(sizes, state)  # each row decoded when its step prepares it
         log.info("decoding up to %d rows ahead in a background thread (dataset.prefetch)", depth)
-        return self.reader.chunks(size, state, partial(decode_ahead, runs), depth)
+        return self.reader.chunks(sizes, state, partial(decode_ahead, runs), depth)
 
     def metrics(self, status: str, started: float, error: str | None = None) -> dict:
         return build_metrics(self, status, started, error)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -18,7 +19,7 @@ from runner.engine.calls import call_step
 from runner.engine.error_summary import cause_of, hint_for
 from runner.engine.errors import RowFailed
 from runner.engine.pipeline_step import to_jsonable
-from runner.engine.rows import Item, step_view
+from runner.engine.rows import Item, chunk_size, step_view
 from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
 from runner.media import MediaFiles
@@ -60,15 +61,30 @@ class RowLoop:
                 break
 
     def run_chunk(self, chunk: list[Item], runs: list[StepRun], finish: Finish) -> None:
-        self.run_steps(chunk, runs)
+        try:
+            self.run_steps(chunk, runs)
+        except RowFailed:
+            batch_rows = chunk_size(runs, self.settings)
+            if len(chunk) <= batch_rows:
+                raise
+            # on_error=fail in a chunk of grouped batches: its batches again one at a time, so the ones
+            # before the failing row's are written, as they would have been alone; that one raises again.
+            for item in chunk:
+                for run in runs:
+                    item.outputs.pop(run.name, None)
+            for start in range(0, len(chunk), batch_rows):
+                self.run_chunk(chunk[start:start + batch_rows], runs, finish)
+            return
         self.settle(chunk, finish)
 
     def run_steps(self, chunk: list[Item], runs: list[StepRun]) -> None:
         """The chunk's live rows through each step: outputs kept on the items, failures marked on them
         (engine=ray runs one step per stage and settles the chunk in its last stage)."""
+        batch_of = _batch_slots(chunk, chunk_size(runs, self.settings))
         for run in runs:
             prepared = self._prepare(run, [item for item in chunk if not item.failed])
-            outputs = call_step(run, [p for _, p in prepared], self.settings)
+            groups = [len(list(rows)) for _, rows in groupby(prepared, key=lambda pair: batch_of[id(pair[0])])]
+            outputs = call_step(run, [p for _, p in prepared], self.settings, groups)
             for (item, _), (output, error) in zip(prepared, outputs):
                 if error is not None:
                     self.fail(item, run.name, "run", error)
@@ -119,6 +135,12 @@ class RowLoop:
             return
         self.counters.rows_error += 1
         self.errors.write(record)
+
+
+def _batch_slots(chunk: list[Item], batch_rows: int) -> dict[int, int]:
+    """Which batch of the chunk each item was read in: a chunk of grouped batches (rows.ChunkSizes) is
+    called as those batches would have been one by one, so outputs never depend on how they were grouped."""
+    return {id(item): position // batch_rows for position, item in enumerate(chunk)}
 
 
 class PredictionWriter:

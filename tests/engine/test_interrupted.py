@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from runner.engine.rows import GROWN_CHUNK_ROWS
 from tests.conftest import read_jsonl, run_cli
 
 pytestmark = pytest.mark.slow  # subprocesses, killed on purpose
@@ -45,7 +46,7 @@ GENERATE = ["+task=text-generation", "model=tiny", "task.params.max_new_tokens=4
             "dataset.path=rows.jsonl", "batch_size=3"]
 
 
-def test_sigkill_loses_at_most_one_batch_and_resume_counts_the_killed_segment(tmp_path):
+def test_sigkill_loses_at_most_one_chunk_and_resume_counts_the_killed_segment(tmp_path):
     _rows(tmp_path / "rows.jsonl", 300)
     out = tmp_path / "out"
     process = _start(tmp_path, *GENERATE, "progress=true", f"hydra.run.dir={out}")
@@ -53,9 +54,11 @@ def test_sigkill_loses_at_most_one_batch_and_resume_counts_the_killed_segment(tm
     process.send_signal(signal.SIGKILL)
     stderr = process.communicate()[1].decode()
     steps = [b - a for a, b in zip(seen, seen[1:])]
-    # Each batch lands as soon as it is done (the old chunked writer wrote 64 rows at once): what a kill
-    # can lose is the batch being computed, never finished rows waiting for their chunk.
-    assert process.returncode == -signal.SIGKILL and seen[-1] >= 90 and max(steps) <= 3, seen
+    # Each chunk lands as soon as it is done: one batch first, then whole batches grouped only while a
+    # chunk takes under 0.1 s (runner.engine.rows.ChunkSizes), so what a kill can lose is the chunk
+    # being computed, never finished rows waiting for a fixed 64-row chunk as the old writer had them.
+    assert process.returncode == -signal.SIGKILL and seen[-1] >= 90, seen
+    assert steps[0] == 3 and all(step % 3 == 0 and step <= GROWN_CHUNK_ROWS for step in steps), seen
     bar = [int(n) for n in __import__("re").findall(r"text-generation: (\d+)row", stderr)]
     assert any(bar) and all(n % 3 == 0 for n in bar), stderr[-2000:]  # the bar moves per batch
     written = read_jsonl(out / "predictions.jsonl")
