@@ -19,7 +19,7 @@ from runner.engine.calls import call_step
 from runner.engine.error_summary import cause_of, hint_for
 from runner.engine.errors import RowFailed
 from runner.engine.pipeline_step import to_jsonable
-from runner.engine.rows import Item, chunk_size, step_view
+from runner.engine.rows import Item, step_view
 from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
 from runner.media import MediaFiles
@@ -64,26 +64,25 @@ class RowLoop:
         try:
             self.run_steps(chunk, runs)
         except RowFailed:
-            batch_rows = chunk_size(runs, self.settings)
-            if len(chunk) <= batch_rows:
+            batches = [list(items) for _, items in groupby(chunk, key=lambda item: item.batch)]
+            if len(batches) == 1:
                 raise
             # on_error=fail in a chunk of grouped batches: its batches again one at a time, so the ones
             # before the failing row's are written, as they would have been alone; that one raises again.
             for item in chunk:
                 for run in runs:
                     item.outputs.pop(run.name, None)
-            for start in range(0, len(chunk), batch_rows):
-                self.run_chunk(chunk[start:start + batch_rows], runs, finish)
+            for batch in batches:
+                self.run_chunk(batch, runs, finish)
             return
         self.settle(chunk, finish)
 
     def run_steps(self, chunk: list[Item], runs: list[StepRun]) -> None:
         """The chunk's live rows through each step: outputs kept on the items, failures marked on them
         (engine=ray runs one step per stage and settles the chunk in its last stage)."""
-        batch_of = _batch_slots(chunk, chunk_size(runs, self.settings))
         for run in runs:
             prepared = self._prepare(run, [item for item in chunk if not item.failed])
-            groups = [len(list(rows)) for _, rows in groupby(prepared, key=lambda pair: batch_of[id(pair[0])])]
+            groups = [len(list(rows)) for _, rows in groupby(prepared, key=lambda pair: pair[0].batch)]
             outputs = call_step(run, [p for _, p in prepared], self.settings, groups)
             for (item, _), (output, error) in zip(prepared, outputs):
                 if error is not None:
@@ -135,12 +134,6 @@ class RowLoop:
             return
         self.counters.rows_error += 1
         self.errors.write(record)
-
-
-def _batch_slots(chunk: list[Item], batch_rows: int) -> dict[int, int]:
-    """Which batch of the chunk each item was read in: a chunk of grouped batches (rows.ChunkSizes) is
-    called as those batches would have been one by one, so outputs never depend on how they were grouped."""
-    return {id(item): position // batch_rows for position, item in enumerate(chunk)}
 
 
 class PredictionWriter:

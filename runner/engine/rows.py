@@ -29,6 +29,7 @@ class Item:
     outputs: dict[str, Any] = field(default_factory=dict)
     error: dict | None = None  # its errors.jsonl record, written when its chunk is settled
     ahead: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> inputs decoded by the prefetcher
+    batch: int = 0  # the batch the reader read it in: a chunk of grouped batches is called as these were
 
     @property
     def failed(self) -> bool:
@@ -59,9 +60,10 @@ class RowReader:
         sizes = size if isinstance(size, ChunkSizes) else ChunkSizes(size, grows=False)
         chunk: list[Item] = []
         with prefetched(self._items(state), decode or _nothing, prefetch) as items:
-            for item in items:
+            for taken, item in enumerate(items):
                 if state is None:
                     self.rows_read += 1  # counted as rows are taken, not as the prefetcher reads ahead
+                item.batch = taken // sizes.unit
                 chunk.append(item)
                 if len(chunk) >= sizes.size:
                     handed = time.perf_counter()

@@ -42,6 +42,7 @@ def test_the_reader_takes_the_time_between_chunks_and_keeps_every_row_in_order()
     chunks = list(RowReader(_Plan(), done=set()).chunks(sizes))  # the consumer takes no time: all fast
     assert [len(chunk) for chunk in chunks] == [2, 4, 8, 16, 10]
     assert [item.row.index for chunk in chunks for item in chunk] == list(range(40))
+    assert [item.batch for chunk in chunks for item in chunk] == [i // 2 for i in range(40)]  # as read, batch by batch
 
 
 def _run(tmp_path, name: str, monkeypatch, grows: bool, task: str, batch_size: int, **source):
