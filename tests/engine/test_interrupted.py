@@ -1,5 +1,5 @@
-"""Interrupted runs: rows reach predictions.jsonl a batch at a time (a SIGKILL loses at most the batch in
-flight, the bar moves per batch), and metrics.json after resumes counts every segment."""
+"""Interrupted runs: rows reach predictions.jsonl a chunk of whole batches at a time (a SIGKILL loses at
+most the chunk in flight, the bar moves per chunk), and metrics.json after resumes counts every segment."""
 from __future__ import annotations
 
 import json
@@ -57,10 +57,11 @@ def test_sigkill_loses_at_most_one_chunk_and_resume_counts_the_killed_segment(tm
     # Each chunk lands as soon as it is done: one batch first, then whole batches grouped only while a
     # chunk takes under 0.1 s (runner.engine.rows.ChunkSizes), so what a kill can lose is the chunk
     # being computed, never finished rows waiting for a fixed 64-row chunk as the old writer had them.
+    # (The file grows line by line, each flushed, so a poll may see part of a chunk: the bar shows chunks.)
     assert process.returncode == -signal.SIGKILL and seen[-1] >= 90, seen
-    assert steps[0] == 3 and all(step % 3 == 0 and step <= GROWN_CHUNK_ROWS for step in steps), seen
+    assert max(steps) <= GROWN_CHUNK_ROWS, seen
     bar = [int(n) for n in __import__("re").findall(r"text-generation: (\d+)row", stderr)]
-    assert any(bar) and all(n % 3 == 0 for n in bar), stderr[-2000:]  # the bar moves per batch
+    assert any(bar) and all(n % 3 == 0 for n in bar), stderr[-2000:]  # the bar moves per chunk of whole batches
     written = read_jsonl(out / "predictions.jsonl")
     assert [p["index"] for p in written] == list(range(len(written)))
 
