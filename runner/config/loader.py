@@ -23,9 +23,11 @@ import os
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.config_repository import CachingConfigRepository
 from hydra.core.object_type import ObjectType
-from hydra.plugins.config_source import ConfigResult, ConfigSource
+from hydra.plugins.config_source import ConfigResult
 from hydra.types import RunMode
 from omegaconf import OmegaConf
+
+from runner.config.search import file_of
 
 
 class ParsedFiles:
@@ -59,33 +61,14 @@ class ParsedFiles:
 
     @staticmethod
     def _key(source, config_path: str) -> tuple | None:
-        if source is None:
-            return None
-        path = _file_of(source, ConfigSource._normalize_file_name(config_path))
+        path = file_of(source, config_path) if source is not None else None
         if path is None:
             return None
         try:
             stat = os.stat(path)
         except OSError:
             return None
-        return type(source).__name__, source.provider, source.path, path, stat.st_size, stat.st_mtime_ns
-
-
-def _file_of(source, file_name: str) -> str | None:
-    """The file on disk a `file://` or `pkg://` source reads for `file_name`; None for any other."""
-    scheme = source.scheme()
-    if scheme == "file":
-        return os.path.realpath(os.path.join(source.path, file_name))
-    if scheme == "pkg":
-        from importlib import resources
-        from pathlib import Path
-
-        try:
-            found = resources.files(source.path).joinpath(file_name)
-        except (ValueError, ModuleNotFoundError, TypeError):
-            return None
-        return str(found) if isinstance(found, Path) else None  # a zipped package: no mtime to trust
-    return None
+        return type(source).__name__, source.provider, source.path, str(path), stat.st_size, stat.st_mtime_ns
 
 
 PARSED_FILES = ParsedFiles()

@@ -165,7 +165,7 @@ class ConfigSession:
         """The source that provides `config` (first in the search path wins, as in Hydra) and its file."""
         for source in self.loader.get_sources():
             if source.is_config(config):
-                return ConfigFile(config, source.provider, _file_of(source, config))
+                return ConfigFile(config, source.provider, file_of(source, config))
         return None
 
     def used_configs(self, overrides: list[str]) -> list[tuple[ConfigFile, str]]:
@@ -205,7 +205,9 @@ def _folder_of(source) -> Path | None:
     return None
 
 
-def _file_of(source, config: str) -> Path | None:
+def file_of(source, config: str) -> Path | None:
+    """The YAML file on disk a `file://` or `pkg://` source holds for `config`; None for any other source,
+    a zipped package, or a config it does not hold."""
     folder = _folder_of(source)
     if folder is None:
         return None
