@@ -32,11 +32,8 @@ def call_step(run: StepRun, inputs: list, settings: Settings, groups: list[int] 
         return []
     segments = _segments(groups, run.batch_size) if groups else []
     if len(segments) > 1:
-        results, start = [], 0
-        for segment in segments:
-            results += call_step(run, inputs[start:start + sum(segment)], settings, segment)
-            start += sum(segment)
-        return results
+        parts = _split(inputs, [sum(segment) for segment in segments])
+        return [result for part, segment in zip(parts, segments) for result in call_step(run, part, settings, segment)]
     batches = token_batches(run, inputs, settings.max_tokens) if settings.max_tokens else None
     if batches is not None:
         results = _call_token_batches(run, [[inputs[i] for i in batch] for batch in batches], settings.bench)
@@ -65,6 +62,15 @@ def _segments(groups: list[int], batch_size: int) -> list[list[int]]:
             segments.append(current)
             current = []
     return segments + [current] if current else segments
+
+
+def _split(inputs: list, sizes: list[int]) -> list[list]:
+    """`inputs` cut into consecutive parts of these sizes."""
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(inputs[start:start + size])
+        start += size
+    return parts
 
 
 def token_batches(run: StepRun, inputs: list, max_tokens: int) -> list[list[int]] | None:
@@ -126,9 +132,7 @@ def _call_batches(run: StepRun, inputs: list, batch_size: int | None = None,
             raise OutOfMemory(run.name, size, error) from error
         log.debug("batch of %d rows failed in %s (%s); retrying them alone", len(inputs), run.name, error, exc_info=True)
     if groups and len(groups) > 1:
-        starts = [sum(groups[:i]) for i in range(len(groups))]
-        return [result for start, count in zip(starts, groups)
-                for result in _call_batches(run, inputs[start:start + count], batch_size)]
+        return [result for group in _split(inputs, groups) for result in _call_batches(run, group, batch_size)]
     return [_call_one(run, x) for x in inputs]
 
 

@@ -94,7 +94,7 @@ class Execution:
         size = chunk_size(self.steps, self.settings)
         depth = prefetch_depth(self.settings.prefetch, runs, size)
         self.prefetch_rows = max(self.prefetch_rows, depth)
-        sizes = chunk_sizes(self.steps, self.settings, depth)
+        sizes = chunk_sizes(size, self.settings, depth)
         if not depth:
             return self.reader.chunks(sizes, state)  # each row decoded when its step prepares it
         log.info("decoding up to %d rows ahead in a background thread (dataset.prefetch)", depth)

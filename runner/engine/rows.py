@@ -118,11 +118,12 @@ class ChunkSizes:
             self.size = max(self.unit, self.size // 2 // self.unit * self.unit)
 
 
-def chunk_sizes(steps: list[StepRun], settings: Settings, prefetch: int) -> ChunkSizes:
-    """One batch, grouped while fast (ChunkSizes); a bucketing window is large already and stays as it
-    is, with rows decoded ahead the chunk stays the batch the prefetcher keeps ready, and a benchmark
-    calls one batch at a time anyway (its bench.max_rows budget is checked chunk by chunk)."""
-    return ChunkSizes(chunk_size(steps, settings), grows=not (settings.sort_by_length or prefetch or settings.bench))
+def chunk_sizes(batch_rows: int, settings: Settings, prefetch: int) -> ChunkSizes:
+    """Chunks of `batch_rows` (chunk_size), grouped while fast (ChunkSizes); a bucketing window is large
+    already and stays as it is, with rows decoded ahead the chunk stays the batch the prefetcher keeps
+    ready, and a benchmark calls one batch at a time anyway (its bench.max_rows budget is checked chunk
+    by chunk)."""
+    return ChunkSizes(batch_rows, grows=not (settings.sort_by_length or prefetch or settings.bench))
 
 
 def chunk_size(steps: list[StepRun], settings: Settings) -> int:
