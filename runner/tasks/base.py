@@ -99,6 +99,17 @@ class Task:
         replaced by the file's path."""
         return output
 
+    def comparison(self) -> tuple[str, str | None]:
+        """How two runs' outputs of this task are compared (runner.bench.agreement): the kind ("labels",
+        "text", "vectors", "exact") and the output field it reads. Generated text compares as text (WER),
+        a non-generated text field (a label, an answer, a filled token) as labels, the rest exactly."""
+        text_field = next((name for name, modality in self.produces.items() if modality == TEXT), None)
+        if text_field is not None:
+            return ("text" if self.generative else "labels"), text_field
+        if "labels" in self.produces:  # zero-shot: {"labels": [...ranked], "scores": [...]}
+            return "labels", "labels"
+        return "exact", None
+
     def lossy_settings(self, pipe, params: dict) -> list[str]:
         """Warnings about parameter choices known to lose output with this model."""
         return []

@@ -27,6 +27,9 @@ class FillMask(Task):
 
 
 class FeatureExtraction(Task):
+    def comparison(self) -> tuple[str, str | None]:
+        return "vectors", None
+
     def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
         """Per-token embeddings of each row's own tokens. transformers returns a batched row's embeddings
         padded to its batch's longest row; cut them back, so a row's output is the same in any batch."""
