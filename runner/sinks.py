@@ -8,6 +8,71 @@ import os
 from pathlib import Path
 
 
+class JsonNumbers:
+    """A float32 vector written as JSON numbers with 9 significant digits: the fewest that read back as
+    exactly the same float32 for every value. A 384-d sentence embedding takes ~4 kB per line instead of
+    the ~7 kB of its values' float64 digits, and formatting it costs a third less."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def json(self) -> str:
+        import numpy as np
+
+        values = self.array.tolist()
+        if not np.isfinite(self.array).all():  # NaN / Infinity: as json.dumps writes them
+            return json.dumps(values)
+        return "[" + ",".join(map("{:.9g}".format, values)) + "]"
+
+    def tolist(self) -> list:
+        """The values as a reader of the JSONL gets them."""
+        return json.loads(self.json())
+
+
+def dumps(record) -> str:
+    """`record` as one line of JSON; JsonNumbers inside are written by their own formatting. Records without
+    them take json.dumps' C path alone: the walk below starts only when it meets one."""
+    try:
+        return json.dumps(record, ensure_ascii=False, default=_not_plain)
+    except _HoldsNumbers:
+        return _encode(record)
+
+
+class _HoldsNumbers(Exception):
+    pass
+
+
+def _not_plain(value):
+    if isinstance(value, JsonNumbers):
+        raise _HoldsNumbers
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encode(value) -> str:
+    """json.dumps' own layout (", " and ": " separators), walking only containers."""
+    if isinstance(value, JsonNumbers):
+        return value.json()
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(key), ensure_ascii=False)}: {_encode(item)}"
+                               for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_encode(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, default=_not_plain)
+
+
+def plain(record):
+    """`record` with JsonNumbers as the lists a reader of the file gets (for callers holding records)."""
+    if isinstance(record, JsonNumbers):
+        return record.tolist()
+    if isinstance(record, dict):
+        return {key: plain(item) for key, item in record.items()}
+    if isinstance(record, list):
+        return [plain(item) for item in record]
+    return record
+
+
 class JsonlSink:
     """`keep`: a list that also receives each record written, so a caller (the Python API) holds the
     outputs in memory without reading the file back."""
@@ -20,11 +85,12 @@ class JsonlSink:
         self.keep = keep
 
     def write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = dumps(record)
+        self._file.write(line + "\n")
         self._file.flush()
         self.count += 1
         if self.keep is not None:
-            self.keep.append(record)
+            self.keep.append(plain(record))
 
     def close(self) -> None:
         if not self._file.closed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from runner.sinks import JsonNumbers
 from runner.sources import Row
 from runner.sources.decode import decode_audio, decode_image, decode_text
 from runner.tasks import AUDIO, DATA, IMAGE, Task
@@ -107,6 +108,8 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if getattr(value, "dtype", None) is not None and str(value.dtype) == "float32" and value.ndim == 1:
+        return JsonNumbers(value)  # a float32 vector (a sentence embedding): written compactly, exactly
     if hasattr(value, "getexif") and hasattr(value, "size"):  # a PIL image echoed back in a chat
         return f"<image {value.mode} {value.size[0]}x{value.size[1]}>"
     if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from runner.tasks.base import DATA, TEXT, Task
+from runner.tasks.pooling import embed, pooling_for
 
 MASK_SPELLINGS = ("<mask>", "[MASK]")
 
@@ -27,10 +28,20 @@ class FillMask(Task):
 
 
 class FeatureExtraction(Task):
+    """One sentence vector per row, pooled as the model's sentence-transformers files say (tasks/pooling.py);
+    `pooling=none`: the pipeline's per-token states, as transformers returns them."""
+
     def comparison(self) -> tuple[str, str | None]:
         return "vectors", None
 
     def call(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
+        params = dict(params)
+        pooling = pooling_for(pipe, params.pop("pooling", None), params.pop("normalize", None))
+        if pooling is not None:
+            return embed(pipe, inputs, batch_size, pooling, tokenizer_arguments(params))
+        return self._per_token(pipe, pipeline_task, inputs, batch_size, params)
+
+    def _per_token(self, pipe, pipeline_task: str, inputs: list, batch_size: int, params: dict) -> list:
         """Per-token embeddings of each row's own tokens. transformers returns a batched row's embeddings
         padded to its batch's longest row; cut them back, so a row's output is the same in any batch."""
         outputs = super().call(pipe, pipeline_task, inputs, batch_size, params)
@@ -39,6 +50,20 @@ class FeatureExtraction(Task):
         counts = [len(ids) for ids in pipe.tokenizer(list(inputs))["input_ids"]]
         left = pipe.tokenizer.padding_side == "left"
         return [_own_tokens(output, count, left) for output, count in zip(outputs, counts)]
+
+
+def tokenizer_arguments(params: dict) -> dict:
+    """The tokenizer's keyword arguments as the feature-extraction pipeline builds them from its parameters."""
+    unknown = set(params) - {"truncation", "tokenize_kwargs"}
+    if unknown:
+        raise ValueError(f"feature-extraction does not take {', '.join(sorted(unknown))} with pooling; "
+                         "pooling=none passes parameters to the pipeline as they are")
+    kwargs = dict(params.get("tokenize_kwargs") or {})
+    if params.get("truncation") is not None:
+        if "truncation" in kwargs:
+            raise ValueError("truncation is given twice: as task.params.truncation and in tokenize_kwargs")
+        kwargs["truncation"] = params["truncation"]
+    return kwargs
 
 
 def _own_tokens(output, count: int, left: bool):

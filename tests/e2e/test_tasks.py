@@ -100,9 +100,10 @@ CASES = {
         ["dataset=file", "dataset.path=masked.txt"], ["task.params.top_k=3"],
         lambda p, d: p(MASKED, batch_size=2, top_k=3),
     ),
-    "feature-extraction": (  # raw one row at a time: batched, transformers pads a row's token embeddings to
-        # its batch's longest row, and the runner cuts them back to the row's own tokens (any batch gives the same)
-        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], [],
+    "feature-extraction": (  # pooling=none: the pipeline's per-token states (pooled vectors: tests/tasks/test_pooling.py).
+        # Raw one row at a time: batched, transformers pads a row's token embeddings to its batch's longest row,
+        # and the runner cuts them back to the row's own tokens (any batch gives the same)
+        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.pooling=none"],
         lambda p, d: p(TEXTS, batch_size=1),
     ),
     "zero-shot-classification": (
