@@ -149,12 +149,18 @@ def embed(pipe, texts: list[str], batch_size: int, pooling: Pooling, tokenize_kw
             batch = texts[start:start + batch_size]
             encoded = pipe.tokenizer(batch, padding=len(batch) > 1, return_tensors="pt", **kwargs)
             encoded = {name: tensor.to(pipe.device) for name, tensor in encoded.items()}
-            hidden = pipe.model(**encoded)[0]  # what the pipeline's postprocess returns: last_hidden_state
+            hidden = token_states(pipe, encoded)
             pooled = pool(hidden, encoded["attention_mask"], pooling.modes)
             if pooling.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
             vectors.extend(pooled.float().cpu().numpy())
     return vectors
+
+
+def token_states(pipe, encoded: dict):
+    """[batch, tokens, hidden]: the feature-extraction pipeline's forward (its model's first output, which its
+    postprocess returns), left on the model's device."""
+    return pipe.model(**encoded)[0]
 
 
 def pool(hidden, mask, modes: tuple[str, ...]):

@@ -31,6 +31,9 @@ def forward_shapes(monkeypatch):
     """(rows, tokens) of every batch the pipelines run, as their forward pass receives it."""
     from transformers.pipelines.base import Pipeline
 
+    from runner.tasks import pooling
+    from runner.tasks.pooling import token_states
+
     shapes: list[tuple[int, int]] = []
     forward = Pipeline.forward
 
@@ -38,7 +41,12 @@ def forward_shapes(monkeypatch):
         shapes.append(tuple(model_inputs["input_ids"].shape))
         return forward(self, model_inputs, **params)
 
+    def recording_states(pipe, encoded):  # feature-extraction's pooled path calls the model without Pipeline.forward
+        shapes.append(tuple(encoded["input_ids"].shape))
+        return token_states(pipe, encoded)
+
     monkeypatch.setattr(Pipeline, "forward", recording)
+    monkeypatch.setattr(pooling, "token_states", recording_states)
     return shapes
 
 
