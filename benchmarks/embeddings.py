@@ -59,22 +59,11 @@ def model_folder(smoke: bool) -> str:
 
 
 def _tiny_sentence_model() -> Path:
-    import shutil
-
     from runner.models.tiny import tiny_model_dir
+    from runner.models.tiny.text import with_sentence_head
 
-    folder = Path(tempfile.mkdtemp(prefix="tiny-st-")) / "model"
-    shutil.copytree(tiny_model_dir("feature-extraction"), folder)
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-               {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
-    (folder / "modules.json").write_text(json.dumps(modules))
-    (folder / "1_Pooling").mkdir()
-    hidden = json.loads((folder / "config.json").read_text())["hidden_size"]
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": hidden,
-                                                                  "pooling_mode_mean_tokens": True}))
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128, "do_lower_case": False}))
-    return folder
+    return with_sentence_head(tiny_model_dir("feature-extraction"), Path(tempfile.mkdtemp(prefix="tiny-st-")) / "model",
+                              {"pooling_mode_mean_tokens": True}, normalize=True, max_seq_length=128)
 
 
 class SentenceTransformersSide:
@@ -219,7 +208,7 @@ def measure_size(folder: str, rows: list[str], work: Path) -> Ratio:
 
 def measure(smoke: bool, rounds: int, rows: int | None = None, threads: tuple[int, ...] = (1, 2)) -> list[Ratio]:
     folder = model_folder(smoke)
-    texts_ = texts(rows or (24 if smoke else 2000))
+    texts_ = texts(rows or (12 if smoke else 2000))
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         for count in threads[:1] if smoke else threads:

@@ -3,6 +3,7 @@ and a resumed run reads back which rows are done. Parquet and CSV tables are mad
 when a run completes (runner.tables), streaming, so they never hold the whole run in memory."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -24,11 +25,17 @@ class JsonNumbers:
         values = self.array.tolist()
         if not np.isfinite(self.array).all():  # NaN / Infinity: as json.dumps writes them
             return json.dumps(values)
-        return "[" + ",".join(map("{:.9g}".format, values)) + "]"
+        return "[" + _number_format(len(values)) % tuple(values) + "]"
 
     def tolist(self) -> list:
         """The values as a reader of the JSONL gets them."""
         return json.loads(self.json())
+
+
+@functools.lru_cache(maxsize=8)
+def _number_format(count: int) -> str:
+    """One %-format for a whole vector: a single C formatting call, ~2x faster than one per number."""
+    return ",".join(["%.9g"] * count)
 
 
 def dumps(record) -> str:

@@ -4,7 +4,6 @@ real MiniLM, and the compact float32 numbers predictions.jsonl holds them as."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 import runner
 from runner.errors import ConfigError
 from runner.models.tiny import tiny_model_dir
+from runner.models.tiny.text import with_sentence_head
 from runner.sinks import JsonNumbers, dumps, plain
 from runner.tasks.pooling import ModelFiles, pool, resolve
 from tests.conftest import read_jsonl
@@ -47,19 +47,7 @@ def tiny_folder():
 
 
 def with_sentence_files(folder, tmp_path, pooling: dict, normalize: bool, max_seq_length: int | None = None):
-    """A copy of the tiny model with sentence-transformers' modules.json and 1_Pooling/config.json."""
-    target = tmp_path / "st-model"
-    shutil.copytree(folder, target)
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
-    if normalize:
-        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
-    (target / "modules.json").write_text(json.dumps(modules))
-    (target / "1_Pooling").mkdir()
-    (target / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **pooling}))
-    if max_seq_length:
-        (target / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length}))
-    return target
+    return with_sentence_head(folder, tmp_path / "st-model", pooling, normalize, max_seq_length)
 
 
 @pytest.mark.parametrize("mode", ["mean", "cls", "max", "last", "mean_sqrt_len"])

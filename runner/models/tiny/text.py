@@ -117,3 +117,26 @@ def _build_layoutlm(task: str, out: Path, seed: int) -> None:
     seed_torch(seed)
     save(out, LayoutLMForQuestionAnswering(config), tok)
 
+
+
+def with_sentence_head(folder: Path, target: Path, pooling: dict, normalize: bool,
+                       max_seq_length: int | None = None) -> Path:
+    """A copy of the model `folder` at `target` with the files a sentence-transformers model describes its head
+    in: modules.json (Transformer, Pooling, Normalize when `normalize`), 1_Pooling/config.json (`pooling`: its
+    pooling_mode_* keys) and sentence_bert_config.json when `max_seq_length` is given."""
+    import json
+    import shutil
+
+    shutil.copytree(folder, target)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (target / "modules.json").write_text(json.dumps(modules))
+    (target / "1_Pooling").mkdir()
+    hidden = json.loads((target / "config.json").read_text())["hidden_size"]
+    (target / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": hidden, **pooling}))
+    if max_seq_length:
+        (target / "sentence_bert_config.json").write_text(
+            json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False}))
+    return target
