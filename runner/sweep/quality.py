@@ -243,8 +243,10 @@ def metrics_of(point: dict) -> dict[str, float]:
 
 
 def _predictions(sweep_dir: Path, point: dict) -> Path:
-    """The point's predictions.jsonl: in its job folder, or where a resumed run wrote its rows."""
-    return Path(point.get("run_dir") or sweep_dir / point["job"]) / PREDICTIONS
+    """The point's predictions.jsonl: in its job folder, else where a resumed run wrote its rows (metrics.json's
+    run_dir; the job folder first, so a sweep copied elsewhere reads its own files)."""
+    own = sweep_dir / point["job"] / PREDICTIONS
+    return own if own.is_file() or not point.get("run_dir") else Path(point["run_dir"]) / PREDICTIONS
 
 
 def _config(job_dir: Path) -> dict | None:
