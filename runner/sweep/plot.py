@@ -72,7 +72,8 @@ def build_figure(report):
     if with_agreement:
         _agreement_style(panels[2], ticks, getattr(report, "min_agreement", None))
     for panel in panels:
-        panel.legend(fontsize=8, loc="best")
+        if panel.get_legend_handles_labels()[1]:  # a panel with nothing drawn (no memory figures) has no legend
+            panel.legend(fontsize=8, loc="best")
     figure.tight_layout()
     return figure
 
