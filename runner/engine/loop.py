@@ -24,6 +24,7 @@ from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
 from runner.media import MediaFiles
 from runner.sinks import JsonlSink
+from runner.sources import REFERENCE
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,9 @@ class PredictionWriter:
         record = {"id": item.row.id, "index": item.row.index}
         if self.settings.include_inputs:
             # text and file paths; never decoded audio or image data
-            record["input"] = {k: v for k, v in item.row.fields.items() if isinstance(v, str)}
+            record["input"] = {k: v for k, v in item.row.fields.items() if isinstance(v, str) and k != REFERENCE}
+        if item.row.fields.get(REFERENCE) is not None:  # dataset.fields.reference: what the sweep report scores against
+            record[REFERENCE] = to_jsonable(item.row.fields[REFERENCE])
         if self.one_task:
             record["output"] = self._output(self.steps[0], item)
         else:

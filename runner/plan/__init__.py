@@ -10,7 +10,7 @@ from runner.config import check_run
 from runner.errors import ConfigError
 from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
 from runner.repro.resume import resume_record
-from runner.sources import Source, open_source, resolve_mapping
+from runner.sources import REFERENCE, Source, open_source, reference_column, resolve_mapping
 from runner.sources.checks import check_first_rows
 from runner.tasks import MODALITIES, TASKS
 
@@ -59,6 +59,8 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
         for _, (producer, field) in inputs.items():
             if producer == SOURCE:
                 source_mapping[field] = first_mapping[field] if graph.one_task else field
+    if reference_column(source):  # expected outputs: carried to predictions.jsonl, never fed to a step
+        source_mapping[REFERENCE] = reference_column(source)
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(steps, graph)
     check_first_rows(source, source_mapping, graph, steps, cfg.get("shard"))

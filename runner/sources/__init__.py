@@ -31,6 +31,11 @@ class TextFile:
     path: str
 
 
+# dataset.fields.reference: a column of expected outputs (a label, a transcript). It is no task input: rows
+# carry it under this name, and predictions.jsonl holds it beside the output, so the sweep report can score
+# each point against it (runner.sweep.quality) from the files alone.
+REFERENCE = "reference"
+
 # Key of a record that a source could not parse; the row is reported as an error, the run goes on.
 BAD_RECORD = "__error__"
 
@@ -167,6 +172,16 @@ def resolve_mapping(source: Source) -> dict[str, str]:
     if cfg.get("id_column") and columns and cfg["id_column"] not in columns:
         raise ConfigError("dataset.id_column", f"column '{cfg['id_column']}' is not in the data", _columns_hint(columns))
     return mapping
+
+
+def reference_column(source: Source) -> str | None:
+    """dataset.fields.reference, checked against the data's columns; None when it is not set."""
+    column = (source.cfg.get("fields") or {}).get(REFERENCE)
+    columns = source.columns()
+    if column and columns and column not in columns:
+        raise ConfigError(f"dataset.fields.{REFERENCE}", f"column '{column}' is not in {source.columns_seen}",
+                          _columns_hint(columns))
+    return column or None
 
 
 def no_rows(source: Source) -> ConfigError:

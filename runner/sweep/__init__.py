@@ -3,7 +3,9 @@
     callback.py  SweepReport, the Hydra callback (conf/config.yaml: hydra.callbacks.sweep_report)
     points.py    read each job folder's metrics.json / run.json / .hydra/overrides.yaml
     report.py    groups, speedups; sweep.csv, sweep.json, sweep.md (with batch_size=auto's trials apart)
-    recommend.py the recommended batch size, only when it beats the others by more than their noise
+    quality.py   each point's agreement with a reference point (sweep.reference), from predictions.jsonl
+    recommend.py the recommended batch size, only when it beats the others by more than their noise,
+                 among points whose agreement reaches sweep.min_agreement
     plot.py      sweep.png (matplotlib, imported only when drawing): a tick per batch size, error bars
 
 `python -m runner.sweep <multirun dir>` rebuilds the report from the files.

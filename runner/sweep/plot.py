@@ -5,6 +5,9 @@ N the size it chose), so there is no tick without a point. Throughput is the p50
 repeats with min..max error bars. Points that gave no trustworthy figure (out of memory, skipped
 after an OOM, too short to measure, failed) are drawn as a cross on the axis, labelled with why.
 batch_size=auto's memory is left out of the memory panel: its peak includes the search's trials.
+When the points were compared with a reference point (runner.sweep.quality), a third panel shows each
+point's agreement with it, sweep.min_agreement as a dashed line, and the points the recommendation
+passed over for it ringed in red.
 """
 from __future__ import annotations
 
@@ -40,7 +43,9 @@ def prepare_matplotlib():
 def build_figure(report):
     plt = prepare_matplotlib()
 
-    figure, (speed, memory) = plt.subplots(1, 2, figsize=(12, 4.6))
+    with_agreement = any(_agreement(p) is not None for p in report.points)
+    figure, panels = plt.subplots(1, 3 if with_agreement else 2, figsize=(18 if with_agreement else 12, 4.6))
+    speed, memory = panels[0], panels[1]
     plotted = [p for p in report.points if label(p) != "?"]  # a job that crashed before its batch size is known
     ticks = tick_labels(plotted)
     groups = list(dict.fromkeys(p["group"] for p in plotted))
@@ -51,6 +56,8 @@ def build_figure(report):
         shift = (index - (len(groups) - 1) / 2) * DODGE
         _throughput(speed, points, ticks, shift, colors[index % len(colors)], group or _series_name(points))
         _memory(memory, points, ticks, shift, colors[index % len(colors)], group or "peak per point")
+        if with_agreement:
+            _agreement_points(panels[2], points, ticks, shift, colors[index % len(colors)], group or "agreement")
         _recommended(speed, points, [r for r in report.recommended if r["group"] == group], ticks, shift)
         _marks(speed, [p for p in points if p["status"] != "ok" or p["items_per_second"] is None], ticks, shift,
                labelled[0])
@@ -62,8 +69,11 @@ def build_figure(report):
     for tick in (t for t in ticks if t.startswith("auto")):
         memory.annotate("not shown: its peak\nincludes the trials", (ticks.index(tick), 0), xytext=(0, 6),
                         textcoords="offset points", fontsize=7, color="dimgray", ha="center", va="bottom")
-    speed.legend(fontsize=8, loc="best")
-    memory.legend(fontsize=8, loc="best")
+    if with_agreement:
+        _agreement_style(panels[2], ticks, getattr(report, "min_agreement", None))
+    for panel in panels:
+        if panel.get_legend_handles_labels()[1]:  # a panel with nothing drawn (no memory figures) has no legend
+            panel.legend(fontsize=8, loc="best")
     figure.tight_layout()
     return figure
 
@@ -131,6 +141,33 @@ def _marks(axes, points, ticks, shift, labelled: set) -> None:
             labelled.add((label(p), text))
             axes.annotate(text, (ticks.index(label(p)), 0), xytext=(0, 8), textcoords="offset points", rotation=90,
                           fontsize=7, color=color, ha="center", va="bottom")
+
+
+def _agreement(point: dict) -> float | None:
+    return (point.get("agreement") or {}).get("agreement")
+
+
+def _agreement_points(axes, points, ticks, shift, color, name) -> None:
+    """Each compared point's agreement with the reference; those passed over for it ringed in red."""
+    shown = sorted((ticks.index(label(p)) + shift, _agreement(p), bool(p.get("excluded"))) for p in points
+                   if _agreement(p) is not None and label(p) != "?")
+    if not shown:
+        return
+    axes.plot([x for x, _, _ in shown], [y for _, y, _ in shown], marker="o", color=color, label=name)
+    passed = [(x, y) for x, y, excluded in shown if excluded]
+    if passed:
+        legend = "not recommended: below min_agreement"
+        axes.scatter([x for x, _ in passed], [y for _, y in passed], s=260, facecolors="none", edgecolors="tab:red",
+                     linewidths=1.8, zorder=4,
+                     label=legend if legend not in axes.get_legend_handles_labels()[1] else None)
+
+
+def _agreement_style(axes, ticks: list[str], threshold: float | None) -> None:
+    _style(axes, ticks, "agreement with the reference point", "agreement (1 = the reference's answers)")
+    low = min([line.get_ydata().min() for line in axes.get_lines()] + [threshold if threshold is not None else 1.0])
+    axes.set_ylim(max(0.0, low - 0.05), 1.01)  # the differences that matter sit near 1
+    if threshold is not None:
+        axes.axhline(threshold, linestyle="--", color="tab:red", alpha=0.7, label=f"min_agreement {threshold:g}")
 
 
 def _style(axes, ticks: list[str], ylabel: str, title: str) -> None:

@@ -7,7 +7,7 @@ so it takes only what the jobs leave idle; the import happens then. When the mul
 report's points reach it on stdin, and it draws and saves the figure (~0.2 s). If the helper fails
 in any way, the report draws the figure in its own process as before (runner.sweep.report).
 
-    python -m runner.sweep.plot_worker     reads one JSON line {"path", "points", "recommended"};
+    python -m runner.sweep.plot_worker     reads one JSON line {"path", "points", "recommended", "min_agreement"};
                                            end of input (the sweep's process ended) ends it quietly
 """
 from __future__ import annotations
@@ -36,7 +36,8 @@ class PlotWorker:
 
     def draw(self, report, path: Path) -> bool:
         """Whether the helper wrote `path` for this report."""
-        request = {"path": str(path), "points": report.points, "recommended": report.recommended}
+        request = {"path": str(path), "points": report.points, "recommended": report.recommended,
+                   "min_agreement": report.min_agreement}
         try:
             out, err = self.process.communicate(json.dumps(request, default=str) + "\n", timeout=DRAW_TIMEOUT_S)
         except (OSError, ValueError, subprocess.TimeoutExpired) as error:  # ended early, or stuck
@@ -74,7 +75,9 @@ def main() -> int:
     if not line.strip():
         return 0  # the sweep ended without a report (interrupted, or nothing to draw)
     request = json.loads(line)
-    write_plot(SimpleNamespace(points=request["points"], recommended=request["recommended"]), Path(request["path"]))
+    report = SimpleNamespace(points=request["points"], recommended=request["recommended"],
+                             min_agreement=request.get("min_agreement"))
+    write_plot(report, Path(request["path"]))
     print(WRITTEN, flush=True)
     return 0
 

@@ -60,6 +60,7 @@ def read_point(job_dir: Path, sweep_dir: Path) -> dict:
         "rows_out": metrics.get("rows_out"),
         "rows_error": metrics.get("rows_error"),
         "autobatch": autobatch,
+        "run_dir": metrics.get("run_dir"),  # where the rows went (a resumed run: the run it resumed)
     }
 
 

@@ -6,6 +6,10 @@ every repeat of every other point (their max) by more than NOISE_FLOOR; otherwis
 repeat reaching that far is "within noise" of it, and the pick, if one is forced, is the smallest batch size among them
 (less memory and latency for a throughput no one can tell apart).
 
+Only points whose answers agree with the sweep's reference point (runner.sweep.quality) by at least
+`sweep.min_agreement` are candidates: a faster point that changed the answers is not a better one.
+The points passed over are returned beside the picks, with why, so the report can say so.
+
 Why the best's p50 and not its min: timing noise on a shared machine is one-sided. Interference,
 cold caches and lazy initialisation make a repeat slower, never faster, so one slow repeat of the
 best says nothing against it (and a slow first repeat is exactly what the point that happens to run
@@ -19,14 +23,20 @@ from __future__ import annotations
 NOISE_FLOOR = 0.05  # the best must beat every other point's fastest repeat by more than this fraction
 
 
-def recommend(points: list[dict]) -> list[dict]:
+def recommend(points: list[dict], min_agreement: float | None = None) -> list[dict]:
     """Per group: {group, batch_size, items_per_second, speedup_vs_batch1, job, clear, within_noise,
     best_batch_size}. batch_size is the clear winner, or the forced pick when `clear` is false;
-    within_noise lists the labels of the points the best cannot be told apart from (itself included)."""
+    within_noise lists the labels of the points the best cannot be told apart from (itself included).
+    With min_agreement, a point below it (or without an agreement figure) is no candidate: its
+    "excluded" key says why (quality.below). A group left without candidates has no pick."""
+    from runner.sweep.quality import below
+
     groups: dict[str, list[dict]] = {}
     for point in points:
         if point["status"] == "ok" and point["items_per_second"] is not None and point["batch_size"] is not None:
-            groups.setdefault(point["group"], []).append(point)
+            point["excluded"] = below(point, min_agreement)
+            if not point["excluded"]:
+                groups.setdefault(point["group"], []).append(point)
     return [_choose(group, candidates) for group, candidates in groups.items()]
 
 

@@ -6,7 +6,9 @@ it does nothing unless the config says tracking=mlflow).
     on_job_start       the job's run (a child of the parent in a sweep), RUNNING while the job runs
     on_job_end         params, metrics and files of the finished job; the run id into run.json;
                        the run ended FINISHED (exit code 0), KILLED (130) or FAILED (any other)
-    on_multirun_end    the sweep report's files on the parent, which ends FINISHED when every child did
+    on_multirun_end    the sweep report's files on the parent, which ends FINISHED when every child did;
+                       each point's agreement with the sweep's reference point (sweep.json) on its child run,
+                       since it can only be measured once every point has finished
 
 Hydra calls the *_end hooks in reverse order of registration: this callback is listed before
 sweep_report, so the report is written when on_multirun_end logs it. An atexit guard ends a run that a
@@ -109,9 +111,38 @@ class Tracking(Callback):
         status = "FAILED"
         try:
             store.log_files(client, run_id, [sweep_dir / name for name in REPORT_FILES])
+            _log_agreement(client, sweep_dir)
             status = _sweep_status(client, run_id)
         finally:
             store.end_run(client, run_id, status)
+
+
+def _log_agreement(client, sweep_dir: Path) -> None:
+    """The quality figures of each point (runner.sweep.quality.metrics_of) as metrics of its child run, found
+    through the run id its run.json holds. A finished run takes metrics still; a point without figures or a
+    run is left alone."""
+    from runner.sweep.quality import metrics_of
+    from runner.tracking import store
+
+    try:
+        points = json.loads((sweep_dir / "sweep.json").read_text())["points"]
+    except (OSError, ValueError, KeyError):
+        return  # no report: nothing was compared
+    for point in points:
+        figures = metrics_of(point)
+        run_id = _child_run_id(sweep_dir / point["job"])
+        if figures and run_id:
+            try:
+                store.log_metrics(client, run_id, figures)
+            except Exception as error:  # one run the store refuses must not stop the others, nor the parent
+                log.error("tracking: could not log the agreement of %s into run %s: %s", point["job"], run_id, error)
+
+
+def _child_run_id(job_dir: Path) -> str | None:
+    try:
+        return json.loads((job_dir / "run.json").read_text())["tracking"]["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _read_parent(config: Any) -> dict | None:

@@ -36,6 +36,11 @@ CASES = [
     (["+task=text-classification", "batchsize=4"], "did you mean 'batch_size'"),
     (["-m", "+task=text-classification", "batch_size=1,2", "seeed=3"], "did you mean 'seed'"),
     (["+task=text-generation", "batch_size=[1"], "batch_size: cannot parse"),
+    # the sweep report's quality settings (runner/sweep/quality.py), alone and in a sweep
+    (["+task=text-classification", "sweep.min_agreement=2"], "sweep.min_agreement: must be <= 1"),
+    (["+task=text-classification", "sweep.min_agreement=x"], "sweep.min_agreement: expected number or null"),
+    (["-m", "+task=text-classification", "batch_size=1,2", "sweep.min_agreement=2"], "sweep.min_agreement"),
+    (["+task=text-classification", 'sweep.reference="batch_size 1"'], 'allowed: null (the first job), a job number'),
 ]
 
 

@@ -41,6 +41,9 @@ def _check_points(client, sweep, children) -> None:
         assert record["tracking"]["run_id"] == child.info.run_id
         assert child.data.params["batch_size"] == str(record["config"]["batch_size"])
         assert child.data.metrics["rows_out"] == 6
+        # the agreement with the reference point (job 0) is logged once every point has finished
+        assert child.data.metrics["agreement"] == pytest.approx(1.0, abs=1e-4)
+        assert child.data.metrics["agreement.mean_cosine"] == pytest.approx(1.0, abs=1e-4)
         assert {"metrics.json", "run.json", "run.log", "predictions.jsonl", "hydra"} <= {
             a.path for a in client.list_artifacts(child.info.run_id)}
 
