@@ -74,3 +74,15 @@ def test_int8_with_device_map_is_a_config_error():
     with pytest.raises(ConfigError) as raised:
         check_int8({"quantization": {"mode": "int8"}, "dtype": "auto", "device_map": "auto"})
     assert raised.value.key == "quantization"
+
+
+def test_the_load_key_holds_the_quantization_mode_but_not_probe_rows():
+    from runner.models.cache import load_key
+
+    def cfg(quantization):
+        return {"task": {"name": "text-classification", "params": {}}, "model": {"name": "tiny", "tiny": "auto"},
+                "seed": 0, "dtype": "auto", "device": "cpu", "device_map": None, "quantization": quantization}
+
+    none, int8 = load_key(cfg({"mode": "none"})), load_key(cfg({"mode": "int8", "probe_rows": 16}))
+    assert none != int8 and int8 == load_key(cfg({"mode": "int8", "probe_rows": 0}))
+    assert int8 != load_key(cfg({"mode": "int8", "probe_rows": 16, "skip_modules": ["classifier"]}))
