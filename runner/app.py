@@ -219,6 +219,21 @@ def report_success(metrics: Metrics, run_dir: Path) -> None:
         metrics.rows_out, done.predictions, metrics.rows_error,
         f", see {done / ERRORS}" if metrics.rows_error else "", rate_text(metrics), metrics.model_load_seconds,
     )
+    for line in agreement_lines(metrics):
+        log.info("%s", line)
+
+
+def agreement_lines(metrics: Metrics) -> list[str]:
+    """quantization=int8's agreement with float32, one line per quantized step, said beside the rate."""
+    from runner.engine.probe import agreement_text
+
+    steps = metrics.rest.get("steps") or {}
+    lines = []
+    for name, step in steps.items():
+        text = agreement_text(step.get("quantization"))
+        if text is not None:
+            lines.append(text if len(steps) == 1 else f"step {name}: {text}")
+    return lines
 
 
 def rate_text(metrics: Metrics) -> str:

@@ -48,7 +48,7 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
                       done: set[int], keep: dict[str, list] | None) -> Metrics:
     from runner.engine import OutOfMemory, execute
     from runner.ray_engine.settings import EngineSettings
-    from runner.repro.record import build_record, now_iso
+    from runner.repro.record import build_record, now_iso, quantized_steps
 
     if EngineSettings.from_config(plan.cfg).on_ray:  # engine=ray: the same plan on Ray Data actors
         from runner.ray_engine.driver import execute
@@ -78,7 +78,9 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
         raise
     finally:
         model = metrics.model if metrics else None
-        run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first))
+        quantization = quantized_steps(metrics.to_json() if metrics else None)
+        run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first,
+                                          quantization))
 
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:

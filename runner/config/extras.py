@@ -4,7 +4,7 @@ naming the extra, found without importing the library (so config errors stay fas
 
 | extra    | library      | needed by                                      |
 |----------|--------------|------------------------------------------------|
-| quant    | bitsandbytes | quantization=8bit / 4bit                       |
+| quant    | bitsandbytes | quantization=8bit / 4bit (int8 needs only torch) |
 | report   | matplotlib   | sweep.png in a sweep's report (tables without) |
 | search   | hydra-optuna-sweeper | hydra/sweeper=optuna (objective= searches) |
 | ray      | ray[data]    | engine=ray                                     |
@@ -45,5 +45,9 @@ def require(module: str, key: str, needed_for: str) -> None:
 
 
 def check_quantization_extra(quant_mode: str) -> None:
-    if quant_mode != "none":
-        require("bitsandbytes", "quantization", f"quantization={quant_mode}")
+    """bitsandbytes for 8bit/4bit; none (torch's own) for int8."""
+    from runner.models.quantization import MODES
+
+    library = MODES[quant_mode].library if quant_mode in MODES else None
+    if library is not None:
+        require(library, "quantization", f"quantization={quant_mode}")

@@ -13,6 +13,8 @@ from typing import Any
 from runner.config.extras import check_quantization_extra
 from runner.config.model_location import check_model_location, check_model_package
 from runner.errors import ConfigError, ConfigErrors, did_you_mean
+from runner.models.quantization import check_device as check_quantization_device
+from runner.models.quantization import check_int8, mode_of
 from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
 
@@ -223,12 +225,9 @@ def check_consistency(cfg: dict) -> None:
             "device_map", f"device_map={device_map!r} and device={device!r} are both set",
             "device_map places the model itself (via accelerate); keep one: device=auto with device_map, or drop device_map",
         )
-    quant_mode = (cfg.get("quantization") or {}).get("mode", "none")
-    if quant_mode != "none" and device == "mps":
-        raise ConfigError(
-            "quantization", f"quantization={quant_mode} needs bitsandbytes, which has no mps backend",
-            "use device=cpu or cuda with quantization, or quantization=none on mps",
-        )
+    quant_mode = mode_of(cfg)
+    check_quantization_device(quant_mode, device or "auto")  # device=auto: checked once it is resolved
+    check_int8(cfg)
     check_no_weights(cfg, quant_mode)
     check_quantization_extra(quant_mode)
     model = cfg["model"]
@@ -259,8 +258,8 @@ def check_no_weights(cfg: dict, quant_mode: str) -> None:
         return
     if quant_mode != "none":
         raise ConfigError(
-            "model.no_weights", f"cannot be combined with quantization={quant_mode}: bitsandbytes quantizes weights "
-            "while loading them, and no_weights builds the model from its config",
+            "model.no_weights", f"cannot be combined with quantization={quant_mode}: quantization acts on loaded "
+            "weights (bitsandbytes while loading them, int8 right after), and no_weights builds the model from its config",
             "drop one of them; to measure a smaller footprint without weights use dtype=float16 or bfloat16",
         )
     if cfg.get("device_map") is not None:

@@ -15,6 +15,7 @@ from runner.engine.measure import Measuring, measure_more
 from runner.engine.metrics import build_metrics
 from runner.engine.progress import progress_bar
 from runner.engine.prefetch import decode_ahead, prefetch_depth
+from runner.engine.probe import run_probe
 from runner.engine.rows import Item, RowReader, chunk_size, chunk_sizes
 from runner.engine.segments import earlier_segments
 from runner.engine.settings import Settings
@@ -71,6 +72,8 @@ class Execution:
                 self.rows_seconds = time.perf_counter() - started - loads
             if self.settings.bench and self.steps:  # after the rows are written, outside their end-to-end time
                 self.measuring = measure_more(self)
+            for run in self.steps:  # quantization=int8: the float32 probe, untimed (a staged run's ran already)
+                run_probe(run)
 
     def _run(self, append: bool, keep: dict[str, list]) -> None:
         mode = "a" if append else "w"

@@ -85,11 +85,13 @@ class RowLoop:
             prepared = self._prepare(run, [item for item in chunk if not item.failed])
             groups = [len(list(rows)) for _, rows in groupby(prepared, key=lambda pair: pair[0].batch)]
             outputs = call_step(run, [p for _, p in prepared], self.settings, groups)
-            for (item, _), (output, error) in zip(prepared, outputs):
+            for (item, inputs), (output, error) in zip(prepared, outputs):
                 if error is not None:
                     self.fail(item, run.name, "run", error)
                 else:
                     item.outputs[run.name] = output
+                    if run.probe is not None:
+                        run.probe.keep(item.row.index, inputs, output)
 
     def settle(self, chunk: list[Item], finish: Finish) -> None:
         """The chunk's rows in input order: failed ones recorded, the others finished; then the bar moves."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from runner.bench.memory import peak_memory
 from runner.bench.repeats import summarize
 from runner.engine.error_summary import errors_by_cause, file_messages
+from runner.engine.probe import figures as quantization_figures
 from runner.engine.segments import with_totals
 from runner.rundir import ERRORS
 
@@ -101,6 +102,9 @@ def step_metrics(run: StepRun, top_level: bool = False) -> dict:
         "latency_ms": recorder.latency_ms,
         "tokens_per_second": recorder.tokens_per_second,
     }
+    quantization = quantization_figures(run)
+    if quantization is not None:  # quantization=int8: what was done, and agreement with float32
+        metrics["quantization"] = quantization
     if not top_level:
         metrics.update({
             "rows_timed": recorder.rows, "inference_seconds": round(recorder.seconds, 4),
@@ -119,5 +123,6 @@ def placement(loaded) -> dict:
         "dtype": str(getattr(model, "dtype", None)).replace("torch.", ""),
         "device_map": loaded.kwargs.get("device_map"),
         "parameter_devices": sorted({str(p.device) for p in parameters}),
-        "quantized": bool(getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_8bit", False)),
+        "quantized": bool(getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_8bit", False)
+                          or getattr(loaded, "quantization", None) is not None),
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.engine.loop import Finish, RowLoop
+from runner.engine.probe import run_probe
 from runner.engine.pipeline_step import to_jsonable
 from runner.engine.rows import Item
 from runner.rundir import STAGES
@@ -40,6 +41,7 @@ def run_staged(execution: Execution, loop: RowLoop, write: Finish) -> None:
         if previous is not None:
             previous.unlink()
         previous = state_path
+        run_probe(run)  # quantization=int8: while the stage's model is still there
         run.step.pipe = run.loaded.pipe = None
         execution.cache.forget(plan.steps[name])
         log.info("step %s done: model freed", name)

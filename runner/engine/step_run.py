@@ -8,6 +8,7 @@ from typing import Any
 from runner.bench.stats import BatchRecorder
 from runner.engine.metrics import placement
 from runner.engine.pipeline_step import PipelineStep
+from runner.engine.probe import Probe, new_probe
 from runner.engine.settings import Settings
 from runner.tasks import TASKS
 
@@ -28,6 +29,7 @@ class StepRun:
     recorder: BatchRecorder
     autobatch: dict | None = None
     placement: dict = field(default_factory=dict)  # taken at load time: a staged run frees the model
+    probe: Probe | None = None  # quantization=int8: rows kept for the float32 agreement probe (engine/probe.py)
 
     @property
     def spec(self):
@@ -46,7 +48,7 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
     for warning in spec.lossy_settings(loaded.pipe, cfg["task"]["params"]):
         log.warning(warning)
     run = StepRun(name, cfg["step"]["output"], step, plan.graph.inputs[name], loaded, reused, batch_size,
-                  settings.new_recorder(), placement=placement(loaded))
+                  settings.new_recorder(), placement=placement(loaded), probe=new_probe(cfg, loaded))
     # Loading may draw random numbers (differently across versions, or not at all when the model
     # is reused in a sweep): re-seed so the first batch always starts from the same state.
     seed_everything(cfg.get("seed", 0))

@@ -26,7 +26,9 @@ def load_key(cfg: dict) -> str:
         "load_params": {k: params.get(k) for k in load_params if params.get(k) is not None},
         "model": cfg["model"],
         "seed": cfg.get("seed") if cfg["model"].get("tiny") or cfg["model"].get("no_weights") else None,  # random weights depend on it
-        **{k: cfg.get(k) for k in ("dtype", "device", "device_map", "quantization")},
+        **{k: cfg.get(k) for k in ("dtype", "device", "device_map")},
+        # int8's probe_rows is read after the model loads (a reused model loads float32 again for its probe)
+        "quantization": {k: v for k, v in (cfg.get("quantization") or {}).items() if k != "probe_rows"} or None,
     }
     return json.dumps(identity, sort_keys=True, default=str)
 

@@ -137,7 +137,10 @@ def _quiet_whisper_generate() -> None:
 
 
 def quantization_config(quant: dict, dtype: str, device: str):
-    if quant["mode"] == "none":
+    """The BitsAndBytesConfig for modes that quantize while loading; None for none and int8 (after loading)."""
+    from runner.models.quantization import MODES
+
+    if not MODES[quant["mode"]].while_loading:
         return None
     import torch
     from transformers import BitsAndBytesConfig
@@ -162,10 +165,15 @@ def quantization_config(quant: dict, dtype: str, device: str):
 
 def pipeline_kwargs(cfg: dict, ref: ModelRef) -> dict:
     """Keyword arguments for transformers.pipeline(), minus `task`."""
+    from runner.models.quantization import check_device, mode_of
+
     device = resolve_device(cfg["device"])
+    check_device(mode_of(cfg), device)  # device=auto found a CUDA device: said before the model loads
     model_kwargs = dict(cfg["model"].get("kwargs") or {})
     quant = quantization_config(cfg.get("quantization") or {"mode": "none"}, cfg["dtype"], device)
-    kwargs = {"model": ref.location, "trust_remote_code": bool(cfg["model"].get("trust_remote_code")), "dtype": cfg["dtype"]}
+    # int8 quantizes a float32 model: dtype=auto would load a float16 checkpoint as float16.
+    dtype = "float32" if mode_of(cfg) == "int8" else cfg["dtype"]
+    kwargs = {"model": ref.location, "trust_remote_code": bool(cfg["model"].get("trust_remote_code")), "dtype": dtype}
     if ref.revision:
         kwargs["revision"] = ref.revision
     if quant is not None:
@@ -192,6 +200,10 @@ class LoadedPipeline:
     pipeline_task: str
     load_seconds: float
     kwargs: dict
+    # quantization=int8: what was done (run.json, metrics.json), and the float32 model it started from,
+    # kept until the agreement probe of the run that loaded it (runner/engine/probe.py) takes it
+    quantization: dict | None = None
+    reference: object | None = None
 
 
 def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
@@ -204,10 +216,22 @@ def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
         pipe = _build_without_weights(task_name, {**kwargs, **extra}, ref)
     else:
         pipe = _build(task_name, {**kwargs, **extra}, ref)
+    applied = _quantize_after_load(pipe, cfg.get("quantization") or {"mode": "none"})
     prepare_for_batching(pipe, spec, cfg["batch_size"])
     if getattr(pipe.model.config, "model_type", None) == "whisper":
         _quiet_whisper_generate()
-    return LoadedPipeline(pipe, ref, task_name, time.perf_counter() - started, kwargs)
+    return LoadedPipeline(pipe, ref, task_name, time.perf_counter() - started, kwargs,
+                          applied.record if applied else None, applied.reference if applied else None)
+
+
+def _quantize_after_load(pipe, quant: dict):
+    """quantization=int8: the pipeline's model swapped for its int8 copy; None for every other mode."""
+    if quant["mode"] != "int8":
+        return None
+    from runner.models.quantization import quantize_int8
+
+    pipe.model, applied = quantize_int8(pipe.model, quant, keep_reference=quant.get("probe_rows", 0) > 0)
+    return applied
 
 
 def choose_pipeline_task(spec: Task, params: dict, ref: ModelRef, kwargs: dict) -> tuple[str, dict]:

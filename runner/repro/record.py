@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # `engine`: where rows run, not what they become (engine=ray writes engine=local's bytes: tests/ray_engine),
 # so a run interrupted on one engine resumes on the other, and runs saved before the key still resume.
 NON_OUTPUT_KEYS = ("progress", "graph.show", "rerun", "merge", "resume", "bench", "max_error_fraction", "tracking",
-                   "engine")
+                   "engine", "quantization.probe_rows")  # probe_rows: int8's float32 probe runs after the rows are written
 
 PACKAGES = ("hf-pipeline-runner", "torch", "transformers", "tokenizers", "huggingface-hub", "accelerate",
             "datasets", "bitsandbytes", "hydra-core", "omegaconf", "jsonschema", "numpy", "soundfile", "pillow",
@@ -124,11 +124,13 @@ def config_hash(cfg: dict, exclude=()) -> str:
 
 
 def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: str, started_at: str,
-                 model_location: str | None = None, conf: dict | None = None, earlier: dict | None = None) -> dict:
+                 model_location: str | None = None, conf: dict | None = None, earlier: dict | None = None,
+                 quantization: dict | None = None) -> dict:
     """run.json. `conf` is the config's provenance (config/provenance.describe): the config dirs of
     the search path with their git state, and each config file read with its sha256. `earlier`: the
     record this run wrote when it started, whose git state, versions, warnings and config hash hold
-    for its end too (read once per run)."""
+    for its end too (read once per run). `quantization`: what quantization=int8 did to each step's
+    model (quantized_steps), recorded because the library version that quantized changes outputs."""
     conf = conf or {}
     if earlier is None:
         warnings = run_warnings(conf)
@@ -156,7 +158,20 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         "config": cfg,
         # The scheduler job and its attempt (runner.repro.requeue), only under a scheduler.
         **({"scheduler": fixed["scheduler"]} if fixed["scheduler"] else {}),
+        **({"quantization": quantization} if quantization else {}),
     })
+
+
+def quantized_steps(metrics: dict | None) -> dict | None:
+    """run.json's `quantization` from metrics.json: method, library, version and layer counts of each
+    step whose model was quantized after loading (the agreement figure stays in metrics.json); one
+    step's record as it is, a chain's by step name; None when no step was."""
+    steps = (metrics or {}).get("steps") or {}
+    done = {name: {k: v for k, v in step["quantization"].items() if k != "agreement"}
+            for name, step in steps.items() if step.get("quantization")}
+    if not done:
+        return None
+    return next(iter(done.values())) if len(steps) == 1 else done
 
 
 def now_iso() -> str:
