@@ -12,12 +12,15 @@ each side with the same torch thread count, in interleaved rounds (side A, side 
                          L2 normalisation by hand, vectors saved with np.save: the limit without a framework
   runner default         `run +task=feature-extraction model.id=<folder> dataset=file` as a newcomer writes it
   runner best            the same with batch_size=64 batching.sort_by_length=true batching.max_tokens=4096
+  runner best int8       runner best with quantization=int8 (dynamic int8 Linear layers), its vectors' cosine
+                         to sentence-transformers' float32 ones beside its speed
 
 Each runner pass is `engine.execute` on a composed plan with the model loaded once (a shared cache): reading
 the JSONL file, preparing rows, the model calls, writing predictions.jsonl and metrics.json; composing the
 config is start-up (benchmarks/startup.py). Targets: runner best >= 1.0x sentence-transformers and >= 0.95x
-the hand-written loop, end to end, at cosine >= 0.99999 to sentence-transformers' vectors; predictions.jsonl
-of pooled vectors <= 2% of the per-token file (`pooling=none`, what the runner wrote before).
+the hand-written loop, end to end, at cosine >= 0.99999 to sentence-transformers' vectors; int8 >= 1.8x runner
+best (float32), its agreement printed beside it; predictions.jsonl of pooled vectors <= 2% of the per-token file
+(`pooling=none`, what the runner wrote before).
 """
 from __future__ import annotations
 
@@ -165,19 +168,26 @@ def measure_threads(folder: str, rows: list[str], threads: int, rounds: int, wor
     hand = HandWrittenSide(folder, rows, work, st.model.max_seq_length)
     default = RunnerSide(folder, data, work, threads, [], f"default-t{threads}")
     best = RunnerSide(folder, data, work, threads, BEST, f"best-t{threads}")
-    for side in (st, hand, default, best):  # warm-up: loads, lazy initialisation, caches
+    # probe_rows=0: its float32 re-run is left out of the timing here; the agreement is taken against
+    # sentence-transformers' float32 vectors of every row instead
+    int8 = RunnerSide(folder, data, work, threads, [*BEST, "quantization=int8", "quantization.probe_rows=0"],
+                      f"int8-t{threads}")
+    sides = {"st": st, "hand": hand, "default": default, "best": best, "int8": int8}
+    for side in sides.values():  # warm-up: loads, lazy initialisation, caches
         side()
-    rates = {name: [] for name in ("st", "hand", "default", "best")}
+    rates = {name: [] for name in sides}
     for _ in range(rounds):  # interleaved: every side once per round
-        for name, side in (("st", st), ("hand", hand), ("default", default), ("best", best)):
+        for name, side in sides.items():
             torch.set_num_threads(threads)
             rates[name].append(side())
     mean_st, min_st = cosines(best.vectors(), st.vectors)
+    mean_int8, min_int8 = cosines(int8.vectors(), st.vectors)
     mean_hand, min_hand = cosines(hand.vectors, st.vectors)
     mean_default, min_default = cosines(default.vectors(), st.vectors)
     median = {name: statistics.median(values) for name, values in rates.items()}
     ratio = lambda a, b: [x / y for x, y in zip(rates[a], rates[b])]  # noqa: E731 - per round
     figures = (f"texts/s medians: runner best {median['best']:.1f}, runner default {median['default']:.1f}, "
+               f"runner best int8 {median['int8']:.1f}, "
                f"sentence-transformers {median['st']:.1f}, hand-written {median['hand']:.1f}; {len(rows)} texts, "
                f"threads={threads}")
     return [
@@ -188,6 +198,11 @@ def measure_threads(folder: str, rows: list[str], threads: int, rounds: int, wor
               detail=f"hand-written vs sentence-transformers cosine min {min_hand:.7f}"),
         Ratio(f"embeddings t{threads}: runner default vs sentence-transformers", ratio("default", "st"),
               detail=f"runner default (batch_size=1, no sorting): cosine min {min_default:.7f}"),
+        Ratio(f"embeddings t{threads}: quantization=int8 vs float32 (runner best)", ratio("int8", "best"), 1.8,
+              detail=f"int8 agreement with float32 (sentence-transformers' vectors): mean cosine {mean_int8:.4f}, "
+                     f"min {min_int8:.4f} ({'below' if mean_int8 < 0.99 else 'within'} a sweep's default "
+                     f"sweep.min_agreement 0.99)",
+              extra={"mean_cosine": mean_int8, "min_cosine": min_int8}),
     ]
 
 
