@@ -101,7 +101,8 @@ def field_value(output: Any, name: str) -> Any:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Plain JSON types from pipeline outputs (numpy scalars/arrays, tensors, tuples)."""
+    """Plain JSON types from pipeline outputs (numpy scalars/arrays, tensors, tuples); a 1-D float32 array
+    becomes runner.sinks.JsonNumbers, which the JSONL writer formats (runner.sinks.plain gives its list)."""
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

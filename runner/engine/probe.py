@@ -57,6 +57,7 @@ def run_probe(run: StepRun) -> None:
         return
     from runner.bench.agreement import compare
     from runner.engine.pipeline_step import to_jsonable
+    from runner.sinks import plain
     from runner.engine.step_run import seed_everything
 
     started = time.perf_counter()
@@ -78,7 +79,9 @@ def run_probe(run: StepRun) -> None:
         del reference
         _release_memory()
     kind, output_field = run.spec.comparison()
-    figures = compare(kind, output_field, [to_jsonable(o) for o in outputs], [to_jsonable(o) for o in probe.outputs])
+    # compared as predictions.jsonl holds them (float32 vectors as the numbers written, runner.sinks.plain)
+    figures = compare(kind, output_field, [plain(to_jsonable(o)) for o in outputs],
+                      [plain(to_jsonable(o)) for o in probe.outputs])
     probe.result = {"reference": "float32", **figures, "seconds": round(time.perf_counter() - started, 4)}
     probe.inputs, probe.outputs = [], []  # the decoded inputs are not kept past the probe
 

