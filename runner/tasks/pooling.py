@@ -149,11 +149,12 @@ def embed(pipe, texts: list[str], batch_size: int, pooling: Pooling, tokenize_kw
             batch = texts[start:start + batch_size]
             encoded = pipe.tokenizer(batch, padding=len(batch) > 1, return_tensors="pt", **kwargs)
             encoded = {name: tensor.to(pipe.device) for name, tensor in encoded.items()}
-            hidden = token_states(pipe, encoded)
+            # pooled in float32 whatever the model's dtype: a bfloat16 sum over hundreds of tokens loses digits
+            hidden = token_states(pipe, encoded).float()
             pooled = pool(hidden, encoded["attention_mask"], pooling.modes)
             if pooling.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-            vectors.extend(pooled.float().cpu().numpy())
+            vectors.extend(pooled.cpu().numpy())
     return vectors
 
 
