@@ -21,7 +21,6 @@ import weakref
 from dataclasses import dataclass
 
 POOLING_MODES = ("mean", "cls", "max", "last", "mean_sqrt_len")
-PARAMS = ("pooling", "normalize")  # the runner's own parameters of feature-extraction
 # 1_Pooling/config.json keys, in the order sentence-transformers concatenates the modes they turn on.
 _ST_MODES = (("pooling_mode_cls_token", "cls"), ("pooling_mode_max_tokens", "max"),
              ("pooling_mode_mean_tokens", "mean"), ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"),
