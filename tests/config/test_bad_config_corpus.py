@@ -246,13 +246,12 @@ def _write_tree(root: Path, files: dict) -> None:
 @pytest.mark.parametrize("argv,key,text", CORPUS)
 def test_bad_config(workspace, tmp_path, capfd, run_in_process, argv, key, text):
     hydra_dir = [] if argv[0].startswith("merge=") else [f"hydra.run.dir={tmp_path}/out"]
-    code, seconds = run_in_process([*argv, *hydra_dir], workspace)
+    code = run_in_process([*argv, *hydra_dir], workspace)
     stderr = capfd.readouterr().err
     assert code == 2, stderr
     assert f"config error: {key}" in stderr or f"- {key}:" in stderr, stderr
     assert text in stderr, stderr
     assert "Traceback" not in stderr
-    assert seconds < 3, f"{seconds:.1f}s"
 
 
 def test_the_corpus_covers_enough_mistakes():

@@ -46,7 +46,7 @@ CASES = [
 
 @pytest.mark.parametrize("overrides,expected", CASES, ids=[" ".join(c[0]) for c in CASES])
 def test_bad_config_exits_2_naming_the_key(tmp_path, capfd, run_in_process, overrides, expected):
-    code, _ = run_in_process([*overrides, f"hydra.run.dir={tmp_path}/out"], tmp_path)
+    code = run_in_process([*overrides, f"hydra.run.dir={tmp_path}/out"], tmp_path)
     stderr = capfd.readouterr().err
     assert code == 2, stderr
     assert expected in stderr
