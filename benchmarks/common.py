@@ -56,3 +56,47 @@ def interleaved(rounds: int, base: Callable[[], float], ours: Callable[[], float
         our_values.append(ours())
     ratios = [o / b for b, o in zip(base_values, our_values)]
     return ratios, base_values, our_values
+
+
+class RunnerPlan:
+    """The runner's plan composed from `overrides`, executed again and again with one model load (a
+    shared cache), each execution into its own folder under `out`: the side a part races its peer with.
+    Calling it returns rows/s with the model's first load left out."""
+
+    def __init__(self, overrides: list[str], out, name: str = "runner"):
+        from runner.config.compose import compose_config
+        from runner.models.cache import PipelineCache
+        from runner.plan import make_plan
+
+        self.plan = make_plan(compose_config([*overrides, "progress=false", "output.include_inputs=false"]))
+        self.cache = PipelineCache()
+        self.out, self.name, self.runs = out, name, 0
+        self.last, self.rows = None, 0
+
+    def __call__(self) -> float:
+        import time
+
+        from runner.engine import execute
+
+        self.runs += 1
+        self.last = self.out / f"{self.name}-{self.runs}"
+        self.last.mkdir()
+        started = time.perf_counter()
+        metrics = execute(self.plan, self.last, cache=self.cache).to_json()
+        elapsed = time.perf_counter() - started - (0 if metrics["model_reused"] else metrics["model_load_seconds"])
+        self.rows = metrics["rows_out"]
+        return self.rows / elapsed
+
+    def outputs(self) -> list:
+        """The last execution's outputs, in row order."""
+        import json
+
+        with (self.last / "predictions.jsonl").open() as lines:
+            return [json.loads(line)["output"] for line in lines]
+
+    def predictions_bytes(self) -> int:
+        return (self.last / "predictions.jsonl").stat().st_size
+
+    def model(self):
+        (loaded,) = self.cache._loaded.values()
+        return loaded.pipe.model

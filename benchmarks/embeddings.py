@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from benchmarks.common import Ratio, interleaved  # noqa: E402
+from benchmarks.common import Ratio, RunnerPlan, interleaved  # noqa: E402
 from benchmarks.throughput import VOCAB  # noqa: E402
 
 BEST = ["batch_size=64", "batching.sort_by_length=true", "batching.max_tokens=4096"]
@@ -116,39 +116,15 @@ class HandWrittenSide:
         return len(self.rows) / (time.perf_counter() - started)
 
 
-class RunnerSide:
-    """The runner's plan, executed again and again with one model load (a shared cache)."""
+def runner_side(folder: str, data: Path, work: Path, threads: int, overrides: list[str], name: str) -> RunnerPlan:
+    return RunnerPlan(["+task=feature-extraction", f"model.id={folder}", "dataset=file", f"dataset.path={data}",
+                       f"threads={threads}", *overrides], work, name)
 
-    def __init__(self, folder: str, data: Path, out: Path, threads: int, overrides: list[str], name: str):
-        from runner.config.compose import compose_config
-        from runner.models.cache import PipelineCache
-        from runner.plan import make_plan
 
-        self.plan = make_plan(compose_config([
-            "+task=feature-extraction", f"model.id={folder}", "dataset=file", f"dataset.path={data}",
-            "progress=false", f"threads={threads}", "output.include_inputs=false", *overrides]))
-        self.cache = PipelineCache()
-        self.out, self.name, self.runs = out, name, 0
+def vectors(side: RunnerPlan):
+    import numpy as np
 
-    def __call__(self) -> float:
-        from runner.engine import execute
-
-        self.runs += 1
-        self.last = self.out / f"{self.name}-{self.runs}"
-        self.last.mkdir()
-        started = time.perf_counter()
-        metrics = execute(self.plan, self.last, cache=self.cache).to_json()
-        elapsed = time.perf_counter() - started - (0 if metrics["model_reused"] else metrics["model_load_seconds"])
-        self.rows = metrics["rows_out"]
-        return self.rows / elapsed
-
-    def vectors(self):
-        import numpy as np
-
-        return np.asarray([json.loads(line)["output"] for line in (self.last / "predictions.jsonl").open()])
-
-    def predictions_bytes(self) -> int:
-        return (self.last / "predictions.jsonl").stat().st_size
+    return np.asarray(side.outputs())
 
 
 def cosines(ours, theirs) -> tuple[float, float]:
@@ -166,11 +142,11 @@ def measure_threads(folder: str, rows: list[str], threads: int, rounds: int, wor
     data.write_text("".join(json.dumps({"text": t}) + "\n" for t in rows))
     st = SentenceTransformersSide(folder, rows, work)
     hand = HandWrittenSide(folder, rows, work, st.model.max_seq_length)
-    default = RunnerSide(folder, data, work, threads, [], f"default-t{threads}")
-    best = RunnerSide(folder, data, work, threads, BEST, f"best-t{threads}")
+    default = runner_side(folder, data, work, threads, [], f"default-t{threads}")
+    best = runner_side(folder, data, work, threads, BEST, f"best-t{threads}")
     # probe_rows=0: its float32 re-run is left out of the timing here; the agreement is taken against
     # sentence-transformers' float32 vectors of every row instead
-    int8 = RunnerSide(folder, data, work, threads, [*BEST, "quantization=int8", "quantization.probe_rows=0"],
+    int8 = runner_side(folder, data, work, threads, [*BEST, "quantization=int8", "quantization.probe_rows=0"],
                       f"int8-t{threads}")
     sides = {"st": st, "hand": hand, "default": default, "best": best, "int8": int8}
     for side in sides.values():  # warm-up: loads, lazy initialisation, caches
@@ -180,10 +156,10 @@ def measure_threads(folder: str, rows: list[str], threads: int, rounds: int, wor
         for name, side in sides.items():
             torch.set_num_threads(threads)
             rates[name].append(side())
-    mean_st, min_st = cosines(best.vectors(), st.vectors)
-    mean_int8, min_int8 = cosines(int8.vectors(), st.vectors)
+    mean_st, min_st = cosines(vectors(best), st.vectors)
+    mean_int8, min_int8 = cosines(vectors(int8), st.vectors)
     mean_hand, min_hand = cosines(hand.vectors, st.vectors)
-    mean_default, min_default = cosines(default.vectors(), st.vectors)
+    mean_default, min_default = cosines(vectors(default), st.vectors)
     median = {name: statistics.median(values) for name, values in rates.items()}
     ratio = lambda a, b: [x / y for x, y in zip(rates[a], rates[b])]  # noqa: E731 - per round
     figures = (f"texts/s medians: runner best {median['best']:.1f}, runner default {median['default']:.1f}, "
@@ -211,7 +187,7 @@ def measure_size(folder: str, rows: list[str], work: Path) -> Ratio:
     data = work / "texts.jsonl"
     sizes = {}
     for pooling in ("auto", "none"):
-        side = RunnerSide(folder, data, work, 2, ["batch_size=32", "batching.sort_by_length=true",
+        side = runner_side(folder, data, work, 2, ["batch_size=32", "batching.sort_by_length=true",
                                                   f"task.params.pooling={pooling}", "task.params.truncation=true"],
                           f"size-{pooling}")
         side()

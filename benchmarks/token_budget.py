@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from benchmarks.common import Ratio, interleaved  # noqa: E402
+from benchmarks.common import Ratio, RunnerPlan, interleaved  # noqa: E402
 from benchmarks.throughput import VOCAB, texts  # noqa: E402
 
 RAW_SIZES = (1, 8, 32)
@@ -117,42 +117,13 @@ def time_raw(pipe, part: Part, batch_size: int) -> tuple[float, list]:
     return len(part.rows) / (time.perf_counter() - started), outputs
 
 
-class RunnerSide:
-    """The runner's plan for a part, executed again and again with one model load (a shared cache)."""
-
-    def __init__(self, part: Part, folder: Path, threads: int):
-        from runner.config.compose import compose_config
-        from runner.models.cache import PipelineCache
-        from runner.plan import make_plan
-
-        data = folder / "rows.jsonl"
-        data.write_text("".join(json.dumps({"text": t}) + "\n" for t in part.rows))
-        self.plan = make_plan(compose_config([
-            *part.runner_overrides, "dataset=file", f"dataset.path={data}", "progress=false", f"threads={threads}",
-            f"batch_size={part.cap}", "batching.sort_by_length=true", f"batching.max_tokens={part.max_tokens}",
-            "output.include_inputs=false"]))
-        self.cache = PipelineCache()
-        self.folder = folder
-        self.rows = len(part.rows)
-        self.runs = 0
-
-    def __call__(self) -> tuple[float, list]:
-        """(items/s, outputs) of one execution."""
-        from runner.engine import execute
-
-        self.runs += 1
-        out = self.folder / f"runner-{self.runs}"
-        out.mkdir()
-        started = time.perf_counter()
-        metrics = execute(self.plan, out, cache=self.cache).to_json()
-        elapsed = time.perf_counter() - started - (0 if metrics["model_reused"] else metrics["model_load_seconds"])
-        assert metrics["rows_out"] == self.rows, metrics
-        outputs = [json.loads(line)["output"] for line in (out / "predictions.jsonl").open()]
-        return metrics["rows_out"] / elapsed, outputs
-
-    def model(self):
-        (loaded,) = self.cache._loaded.values()
-        return loaded.pipe.model
+def runner_side(part: Part, folder: Path, threads: int) -> RunnerPlan:
+    """The runner at the part's token budget and row cap, over the part's rows."""
+    data = folder / "rows.jsonl"
+    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in part.rows))
+    return RunnerPlan([*part.runner_overrides, "dataset=file", f"dataset.path={data}", f"threads={threads}",
+                       f"batch_size={part.cap}", "batching.sort_by_length=true",
+                       f"batching.max_tokens={part.max_tokens}"], folder)
 
 
 def measure_part(part: Part, rounds: int, threads: int, folder: Path) -> list[Ratio]:
@@ -160,7 +131,7 @@ def measure_part(part: Part, rounds: int, threads: int, folder: Path) -> list[Ra
 
     torch.set_num_threads(threads)
     pipe = part.make_raw()
-    runner = RunnerSide(part, folder, threads)
+    runner = runner_side(part, folder, threads)
     runner()  # warm-up: loads the model once
     # The same weights on both sides (MiniLM's classification head is random, initialised at load).
     pipe.model.load_state_dict(runner.model().state_dict())
@@ -170,7 +141,9 @@ def measure_part(part: Part, rounds: int, threads: int, folder: Path) -> list[Ra
     for _ in range(rounds):
         torch.set_num_threads(threads)
         raw_rate, raw_out = time_raw(pipe, part, best)
-        our_rate, our_out = runner()
+        our_rate = runner()
+        assert runner.rows == len(part.rows), (runner.rows, len(part.rows))
+        our_out = runner.outputs()
         speed.append(our_rate / raw_rate)
         raw_rates.append(raw_rate), our_rates.append(our_rate)
     same = sum(_same(a, b) for a, b in zip(our_out, raw_out))
@@ -245,7 +218,7 @@ def one_pass_peak(part: Part, side: str, raw_batch: int, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
-        run = (lambda: time_raw(pipe, part, raw_batch)) if side == "raw" else RunnerSide(part, Path(tmp), threads)
+        run = (lambda: time_raw(pipe, part, raw_batch)) if side == "raw" else runner_side(part, Path(tmp), threads)
         if side == "raw":
             pipe = part.make_raw()
         else:  # the model loads inside the first run: load it first, so the pass measured is the second
