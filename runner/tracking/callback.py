@@ -8,7 +8,8 @@ it does nothing unless the config says tracking=mlflow).
                        the run ended FINISHED (exit code 0), KILLED (130) or FAILED (any other)
     on_multirun_end    the sweep report's files on the parent, which ends FINISHED when every child did;
                        each point's agreement with the sweep's reference point (sweep.json) on its child run,
-                       since it can only be measured once every point has finished
+                       since it can only be measured once every point has finished; and on the parent,
+                       the recommendation (tags, metrics) and each point's figures as a metric series
 
 Hydra calls the *_end hooks in reverse order of registration: this callback is listed before
 sweep_report, so the report is written when on_multirun_end logs it. An atexit guard ends a run that a
@@ -111,23 +112,30 @@ class Tracking(Callback):
         status = "FAILED"
         try:
             store.log_files(client, run_id, [sweep_dir / name for name in REPORT_FILES])
-            _log_agreement(client, sweep_dir)
+            points, recommended = _read_report(sweep_dir)
+            _log_agreement(client, sweep_dir, points)
+            _log_summary(client, run_id, points, recommended)
             status = _sweep_status(client, run_id)
         finally:
             store.end_run(client, run_id, status)
 
 
-def _log_agreement(client, sweep_dir: Path) -> None:
+def _read_report(sweep_dir: Path) -> tuple[list[dict], list[dict]]:
+    """sweep.json's points and recommendation(s); none when there is no report (nothing was compared)."""
+    try:
+        report = json.loads((sweep_dir / "sweep.json").read_text())
+        return list(report["points"]), list(report.get("recommended") or [])
+    except (OSError, ValueError, KeyError, TypeError):
+        return [], []
+
+
+def _log_agreement(client, sweep_dir: Path, points: list[dict]) -> None:
     """The quality figures of each point (runner.sweep.quality.metrics_of) as metrics of its child run, found
     through the run id its run.json holds. A finished run takes metrics still; a point without figures or a
     run is left alone."""
     from runner.sweep.quality import metrics_of
     from runner.tracking import store
 
-    try:
-        points = json.loads((sweep_dir / "sweep.json").read_text())["points"]
-    except (OSError, ValueError, KeyError):
-        return  # no report: nothing was compared
     for point in points:
         figures = metrics_of(point)
         run_id = _child_run_id(sweep_dir / point["job"])
@@ -136,6 +144,41 @@ def _log_agreement(client, sweep_dir: Path) -> None:
                 store.log_metrics(client, run_id, figures)
             except Exception as error:  # one run the store refuses must not stop the others, nor the parent
                 log.error("tracking: could not log the agreement of %s into run %s: %s", point["job"], run_id, error)
+
+
+def _log_summary(client, run_id: str, points: list[dict], recommended: list[dict]) -> None:
+    """The sweep at a glance on its parent run, where the MLflow UI lists it: the recommendation as tags
+    (runner.recommended, one per group when the sweep has groups) and metrics (recommended.batch_size,
+    recommended.items_per_second), the point counts, and each point's figures as a metric series whose
+    step is the point's place in the report (`point.items_per_second` over the steps is the sweep's curve)."""
+    import time
+
+    from mlflow.entities import Metric, RunTag
+
+    from runner.sweep.quality import metrics_of
+    from runner.sweep.recommend import sentence
+
+    now = int(time.time() * 1000)
+    tags, metrics = [], [Metric("points", float(len(points)), now, 0),
+                         Metric("points_ok", float(sum(p.get("status") == "ok" for p in points)), now, 0)]
+    for best in recommended:
+        suffix = f".{best['group']}" if best.get("group") else ""
+        tags.append(RunTag(f"runner.recommended{suffix}", f"batch_size {sentence(best)}, job {best['job']}"))
+        for key in ("batch_size", "items_per_second"):
+            if isinstance(best.get(key), (int, float)):
+                metrics.append(Metric(f"recommended{suffix}.{key}", float(best[key]), now, 0))
+    if not recommended:
+        tags.append(RunTag("runner.recommended", "none (see sweep.md)"))
+    for step, point in enumerate(points):
+        figures = {key: point.get(key) for key in ("batch_size", "items_per_second")}
+        figures.update(metrics_of(point))
+        metrics += [Metric(f"point.{key}", float(value), now, step) for key, value in figures.items()
+                    if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    try:
+        for start in range(0, len(metrics), 1000):  # MLflow takes up to 1000 metrics per request
+            client.log_batch(run_id, metrics=metrics[start:start + 1000], tags=tags if start == 0 else [])
+    except Exception as error:  # the report is on the run as files already; the summary is a view of it
+        log.error("tracking: could not log the sweep's summary into run %s: %s", run_id, error)
 
 
 def _child_run_id(job_dir: Path) -> str | None:

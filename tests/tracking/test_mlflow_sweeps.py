@@ -57,6 +57,23 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_point_and_the_report(tmp_path)
     assert {"sweep.md", "sweep.csv", "sweep.json"} <= report  # sweep_report wrote them before this logged them
     assert json.loads((sweep / "mlflow_parent.json").read_text())["parent_run_id"] == parent.info.run_id
     _check_points(client, sweep, children)
+    _check_summary(client, sweep, parent)
+
+
+def _check_summary(client, sweep, parent) -> None:
+    """The parent run shows the sweep at a glance: the recommendation, and each point's figures by step."""
+    report = json.loads((sweep / "sweep.json").read_text())
+    (best,) = report["recommended"]
+    assert parent.data.tags["runner.recommended"].startswith(f"batch_size {best['label']}")
+    assert parent.data.tags["runner.recommended"].endswith(f"job {best['job']}")
+    assert parent.data.metrics["recommended.batch_size"] == best["batch_size"]
+    assert parent.data.metrics["points"] == 3 and parent.data.metrics["points_ok"] == 3
+    series = client.get_metric_history(parent.info.run_id, "point.items_per_second")
+    assert sorted((m.step, m.value) for m in series) == [
+        (step, pytest.approx(point["items_per_second"])) for step, point in enumerate(report["points"])]
+    sizes = client.get_metric_history(parent.info.run_id, "point.batch_size")
+    assert sorted(m.value for m in sizes) == [1, 2, 4]
+    assert len(client.get_metric_history(parent.info.run_id, "point.agreement")) == 3
 
 
 def test_jobs_in_joblib_workers_log_under_the_parent(tmp_path):
