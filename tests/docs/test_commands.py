@@ -8,7 +8,8 @@ Other commands are checked for what they name: a script or module that exists. N
 so commands that need real weights, a GPU or a cluster are checked as far as composing goes.
 
 Commands live in fenced blocks marked bash/sh/shell/console; a `run` command anywhere else in a code
-block is a failure, so no example escapes this test.
+block is a failure, so no example escapes this test. Complete `run ...` commands written inline (in a
+table, a sentence) are checked the same way; those with a `<placeholder>` or `...` are synopses.
 """
 from __future__ import annotations
 
@@ -102,7 +103,18 @@ def _split_and(words: list[str]) -> list[list[str]]:
     return [part for part in [*parts, current] if part]
 
 
+def inline_commands(path: Path) -> list[Command]:
+    """`run key=value ...` written inline (tables, sentences), when complete: no <placeholder> or `...`."""
+    found = []
+    for number, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for span in re.findall(r"`((?:\.venv/bin/)?run [^`]*=[^`]*)`", row):
+            if not re.search(r"<|\.\.\.|…|=$", span):
+                found.append(Command(str(path.relative_to(ROOT)), number, tuple(shlex.split(span))))
+    return found
+
+
 ALL = [command for page in PAGES for command in commands(page)]
+INLINE = [command for page in PAGES for command in inline_commands(page)]
 
 
 def _program(argv: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -143,7 +155,7 @@ def test_the_pages_show_commands():
     assert lines[6].startswith("bash scripts/setup.sh && .venv/bin/run ")
 
 
-@pytest.mark.parametrize("command", ALL, ids=str)
+@pytest.mark.parametrize("command", ALL + INLINE, ids=str)
 def test_command(command: Command, session, user_conf):
     program, args = _program(command.argv)
     if program in UNCHECKED:
