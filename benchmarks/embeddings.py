@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from benchmarks.common import Ratio, RunnerPlan, interleaved  # noqa: E402
+from benchmarks.common import Ratio, RunnerPlan  # noqa: E402
 from benchmarks.throughput import VOCAB  # noqa: E402
 
 BEST = ["batch_size=64", "batching.sort_by_length=true", "batching.max_tokens=4096"]

@@ -47,3 +47,15 @@ class RunError(Exception):
         self.message = message
         self.hint = hint
         super().__init__(message)
+
+
+# Every exit code `run` can end with, and what it means: `run --help` prints this table, and
+# tests/config/test_help.py checks it against the constants that produce each code.
+EXIT_CODES: dict[int, str] = {
+    0: "done (failed rows, if any, within max_error_fraction)",
+    RunError.exit_code: "the run failed (the cause on screen, the traceback in run.log)",
+    ConfigError.exit_code: "the config is wrong (found before any model loads)",
+    3: "a rerun= finished but its predictions differ from the original's",
+    4: "the run finished, but more rows failed than max_error_fraction allows, or none was written",
+    130: "interrupted (Ctrl-C or SIGTERM); resume= continues",
+}

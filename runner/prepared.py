@@ -85,7 +85,7 @@ def run_prepared(prepared: PreparedJob, task_function) -> None:
     from hydra.core.utils import configure_log, run_job
     from hydra.types import HydraContext
 
-    from hydra._internal.callbacks import Callbacks
+    from runner.config.hydra_private import Callbacks
 
     cfg = prepared.hydra_cfg
     callbacks = Callbacks(cfg)
@@ -106,9 +106,9 @@ def run_multirun(overrides: list[str], session: ConfigSession, task_function) ->
     """`run -m`: Hydra's multirun (its sweeper, launcher and callbacks) on the session's loader,
     without hydra.main's extra composition to read hydra.mode; the jobs the basic launcher runs here
     compose through the same loader, which keeps what each read for run.json."""
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import run_and_report
     from hydra.core.global_hydra import GlobalHydra
+
+    from runner.config.hydra_private import Hydra, run_and_report
 
     JobRuntime().set("name", JOB_NAME)
     hydra = Hydra(task_name=JOB_NAME, config_loader=session.loader)

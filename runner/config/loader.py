@@ -20,13 +20,11 @@ from __future__ import annotations
 import copy
 import os
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra._internal.config_repository import CachingConfigRepository
-from hydra.core.object_type import ObjectType
 from hydra.plugins.config_source import ConfigResult
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from runner.config.hydra_private import ComposingLoader, SharedSourcesRepository, find_config_source
 from runner.config.search import file_of
 
 
@@ -45,7 +43,7 @@ class ParsedFiles:
         self._loaded_once: set[tuple] = set()
 
     def load(self, repository, config_path: str) -> ConfigResult | None:
-        source = repository._find_object_source(config_path=config_path, object_type=ObjectType.CONFIG)
+        source = find_config_source(repository, config_path)
         key = self._key(source, config_path)
         kept = self._results.get(key) if key is not None else None
         if kept is not None:
@@ -74,25 +72,11 @@ class ParsedFiles:
 PARSED_FILES = ParsedFiles()
 
 
-class SharedSourcesRepository(CachingConfigRepository):
-    """Hydra's per-composition repository, over a shallow copy of the loader's repository.
-
-    Hydra deep-copies it because `initialize_sources` (a hydra.searchpath override) must not change
-    the loader's own; that method rebinds the copy's `sources` to a new list and never mutates the old
-    one, and the sources themselves only read files, so the copy need not be deep."""
-
-    def __init__(self, delegate) -> None:  # noqa: D107 - no super().__init__: it is the deep copy
-        self.delegate = copy.copy(delegate)
-        self.cache = {}
-
-    def load_config(self, config_path: str) -> ConfigResult | None:
-        key = f"config_path={config_path}"  # Hydra's own per-composition key
-        if key not in self.cache:
-            self.cache[key] = PARSED_FILES.load(self.delegate, config_path)
-        return self.cache[key]
+def _load_parsed(repository, config_path: str) -> ConfigResult | None:
+    return PARSED_FILES.load(repository, config_path)  # looked up per call: tests swap PARSED_FILES
 
 
-class RecordingLoader(ConfigLoaderImpl):
+class RecordingLoader(ComposingLoader):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.defaults_by_overrides: dict[tuple[str, ...], list] = {}  # task overrides -> defaults composed
@@ -103,17 +87,11 @@ class RecordingLoader(ConfigLoaderImpl):
         # Launchers that pickle the loader compose in their own processes: no need to carry the configs.
         return {**self.__dict__, "_checked_jobs": {}}
 
-    def _parse_overrides_and_create_caching_repo(self, config_name, overrides):
-        from hydra.core.override_parser.overrides_parser import OverridesParser
+    def composition_repository(self, repository) -> SharedSourcesRepository:
+        return SharedSourcesRepository(repository, _load_parsed)
 
-        parsed_overrides = OverridesParser.create().parse_overrides(overrides=overrides)
-        repo = SharedSourcesRepository(self.repository)
-        self._process_config_searchpath(config_name, parsed_overrides, repo)
-        return parsed_overrides, repo
-
-    def _compose_config_from_defaults_list(self, defaults, repo):
-        self._last_defaults = list(defaults)
-        return super()._compose_config_from_defaults_list(defaults=defaults, repo=repo)
+    def composed_defaults(self, defaults: list) -> None:
+        self._last_defaults = defaults
 
     def load_configuration(self, *args, **kwargs):
         if kwargs.get("run_mode", args[2] if len(args) > 2 else None) == RunMode.MULTIRUN:

@@ -96,10 +96,10 @@ class ConfigSession:
     """Hydra's config loader for one search path, and the questions the runner asks it."""
 
     def __init__(self, search: ConfigSearch = ConfigSearch()):
-        from hydra._internal.utils import create_config_search_path
         from hydra.core.config_search_path import SearchPathQuery
         from hydra.core.utils import setup_globals
 
+        from runner.config.hydra_private import create_config_search_path
         from runner.config.loader import RecordingLoader
         from runner.config.task_group import register_task_group
 

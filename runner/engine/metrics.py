@@ -58,7 +58,7 @@ def build_metrics(execution: Execution, status: str, started: float, error: str 
 def end_to_end(execution: Execution) -> dict:
     """What items_per_second counts, and the rate a user sees: rows settled (written or failed) over
     the seconds from the first row read to the last row written, model load excluded, warm-up and
-    reading, preparing and writing rows included (README "metrics.json")."""
+    reading, preparing and writing rows included (docs/outputs.md)."""
     warmup = execution.settings.warmup_batches if execution.settings.bench else 0
     basis = "timed pipeline calls of the last step" + (f", {warmup} warm-up batches excluded" if warmup else "")
     seconds, rows = execution.rows_seconds, execution.counters.rows_in

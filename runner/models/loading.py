@@ -254,7 +254,7 @@ def choose_pipeline_task(spec: Task, params: dict, ref: ModelRef, kwargs: dict) 
     if not candidates:
         raise RunError(
             f"task {spec.id}: transformers {transformers.__version__} has no pipeline for it",
-            "see the README's task table for the transformers versions each task needs",
+            "see docs/tasks.md for the transformers versions each task needs",
         )
     return spec.pipeline_choice(candidates[0], params)
 

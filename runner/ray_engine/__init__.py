@@ -1,4 +1,4 @@
-"""engine=ray: the same validated plan executed on Ray Data (README "Running on a cluster").
+"""engine=ray: the same validated plan executed on Ray Data (docs/cluster.md).
 
     source (one read task: runner.sources through the engine's RowReader, in chunks)
       -> one map_batches stage per step (an actor pool; each actor loads its step's model once and

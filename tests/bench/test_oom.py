@@ -25,7 +25,7 @@ def chained(outer: Exception, inner: Exception, explicit: bool) -> Exception:
         except Exception as caught:
             if explicit:
                 raise outer from caught
-            raise outer
+            raise outer  # noqa: B904 - the implicit chaining (__context__) is what this builds
     except Exception as error:
         return error
 

@@ -249,7 +249,7 @@ class QuestionAnsweringPipeline(ChunkPipeline):
         }
         postprocess = {}
         if topk is not None and top_k is None:
-            warnings.warn("topk parameter is deprecated, use top_k instead", UserWarning)
+            warnings.warn("topk parameter is deprecated, use top_k instead", UserWarning, stacklevel=2)
             top_k = topk
         if top_k is not None:
             if top_k < 1:
