@@ -237,8 +237,10 @@ def _job(cfg, invocation: Invocation, prepared=None) -> int:
     # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
     argv = ["run", *hydra_cfg.overrides.task] if multirun else sys.argv
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    from runner.runlog import LibraryLogs
+
     try:
-        with RunDirLock(run_dir, key, argv):
+        with RunDirLock(run_dir, key, argv), LibraryLogs():
             # A job its scheduler requeued (SLURM time limit, preemption) finds its own earlier attempt
             # here and resumes it; any other run already in the dir is refused.
             requeued = not cfg.get("resume") and requeued_from(run_dir) is not None
