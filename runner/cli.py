@@ -17,6 +17,7 @@ is a job like any other (a fresh run dir, run.log, sweepable with -m) that swaps
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,9 @@ log = logging.getLogger("runner")
 
 
 def main() -> None:
+    from runner.config.completion import completion_argv
+
+    sys.argv = [sys.argv[0], *completion_argv(sys.argv[1:], os.environ.get("COMP_LINE"))]
     if any(arg in ("--version", "-V") for arg in sys.argv[1:]):
         print(version_text())
         sys.exit(0)
