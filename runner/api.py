@@ -26,8 +26,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import functools
+import re
+
 from runner.config.overrides import choice, group_mapping, leaves, strings, value
-from runner.errors import ConfigError
+from runner.errors import ConfigError, ConfigErrors
 from runner.invocation import Invocation
 from runner.rundir import LOG, MEDIA, RECORD, STAGES, WRITTEN, Metrics, RunDir
 from runner.runlog import RunLog
@@ -78,6 +81,42 @@ def _table_row(record: dict) -> dict:
 
 
 # -- the two entry points ---------------------------------------------------------------------------
+def _in_api_terms(function):
+    """ConfigErrors reach a Python caller in its own terms: the settings it passed, not "the command line",
+    and hints that say which argument to pass rather than what to type after `run`."""
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as error:
+            raise api_error(error) from None
+
+    return call
+
+
+_HINT_WORDING = (
+    (re.compile(r"write (\+[\w.\-]+)=\.\.\."), r"""pass overrides=["\1=..."]"""),
+    (re.compile(r"set it with ([\w.\-]+)=\.\.\."), r"""set it with runner.run(..., **{"\1": ...})"""),
+    (re.compile(r"add its dir with -cd (\S+) \(run -cd [^)]*\)"), r'pass config_dir="\1"'),
+)
+
+
+def api_error(error: ConfigError) -> ConfigError:
+    """The same error, worded for runner.run / runner.compose."""
+    if isinstance(error, ConfigErrors):
+        return ConfigErrors([api_error(e) for e in error.errors])
+    where = error.where
+    if where and where.startswith("the command line: "):
+        where = "the call's settings, as the override " + where.removeprefix("the command line: ")
+    hint = error.hint
+    for pattern, wording in _HINT_WORDING:
+        hint = pattern.sub(wording, hint) if hint else hint
+    if (where, hint) == (error.where, error.hint):
+        return error
+    return ConfigError(error.key, error.message, hint, where=where)
+
+
+@_in_api_terms
 def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
         output_dir=None, overwrite: bool = False, invocation=None, **config) -> RunResult:
     """Run a job and return its outputs.
@@ -115,6 +154,7 @@ def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None,
         return _run(request, claim_run_dir, invocation or Invocation())
 
 
+@_in_api_terms
 def compose(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
             **config) -> dict:
     """The validated config that run(...) with the same arguments would use, without running anything

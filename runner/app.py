@@ -238,7 +238,10 @@ def agreement_lines(metrics: Metrics) -> list[str]:
 
 def rate_text(metrics: Metrics) -> str:
     """items/s as the run's last line says it: never "None rows/s", and a too-short benchmark says so."""
-    rate = "no timed rows" if metrics.items_per_second is None else f"{metrics.items_per_second} rows/s"
+    rate = "no timed rows" if metrics.items_per_second is None else f"{metrics.items_per_second} rows/s in pipeline calls"
+    end_to_end = metrics.rest.get("end_to_end_items_per_second")
+    if end_to_end is not None:  # the progress bar's rate: reading, preparing and writing rows included
+        rate += f", {end_to_end} rows/s end to end (the progress bar's rate)"
     measurement = metrics.rest.get("measurement") or {}
     if measurement.get("status") == "too_short":
         return f"{rate} (too short to measure: {measurement.get('reason')})"

@@ -17,6 +17,7 @@ is a job like any other (a fresh run dir, run.log, sweepable with -m) that swaps
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,9 @@ log = logging.getLogger("runner")
 
 
 def main() -> None:
+    from runner.config.completion import completion_argv
+
+    sys.argv = [sys.argv[0], *completion_argv(sys.argv[1:], os.environ.get("COMP_LINE"))]
     if any(arg in ("--version", "-V") for arg in sys.argv[1:]):
         print(version_text())
         sys.exit(0)
@@ -168,10 +172,27 @@ def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
         if is_plain_multirun(sys.argv[1:]):
             from runner.prepared import run_multirun
 
-            run_multirun(job_overrides(sys.argv[1:]), session, _task_function(invocation))
+            stopped = run_multirun(job_overrides(sys.argv[1:]), session, _task_function(invocation))
         else:
+            stopped = None
             hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_task_function(invocation))()
-        invocation.exit_codes.extend(collected())
+        jobs = collected()
+        invocation.exit_codes.extend(jobs)
+    if stopped:
+        _report_stopped_sweeper(stopped, jobs, invocation)
+
+
+def _report_stopped_sweeper(stopped: str, jobs: list[int], invocation: Invocation) -> None:
+    """A sweeper that raised after its jobs (their report is written): one line, no traceback, and a
+    failing exit code (the jobs' highest, or 1 where none failed)."""
+    if jobs and all(code != 0 for code in jobs):
+        log.error("error: all %d trials failed, so the sweeper has no best point (it said: %s)", len(jobs), stopped)
+        log.error("  hint: sweep.md in the sweep dir lists each trial with its status and exit code (the sweeper's "
+                  "traceback: sweeper_error.txt beside it)")
+    else:
+        log.error("error: the sweeper stopped after %d jobs: %s", len(jobs), stopped)
+    if max(invocation.exit_codes, default=0) == 0:
+        invocation.exit_codes.append(1)
 
 
 def _task_function(invocation: Invocation, prepared=None):
@@ -220,8 +241,10 @@ def _job(cfg, invocation: Invocation, prepared=None) -> int:
     # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
     argv = ["run", *hydra_cfg.overrides.task] if multirun else sys.argv
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    from runner.runlog import LibraryLogs
+
     try:
-        with RunDirLock(run_dir, key, argv):
+        with RunDirLock(run_dir, key, argv), LibraryLogs():
             # A job its scheduler requeued (SLURM time limit, preemption) finds its own earlier attempt
             # here and resumes it; any other run already in the dir is refused.
             requeued = not cfg.get("resume") and requeued_from(run_dir) is not None

@@ -25,6 +25,7 @@ def JobRuntime():  # noqa: N802 - Hydra's singleton, imported when first used
     return runtime()
 
 CONFIG_NAME = "config"
+SWEEPER_TRACEBACK = "sweeper_error.txt"  # in the sweep dir: the traceback of a sweeper that raised
 JOB_NAME = "cli"  # what hydra.main names the job of runner/cli.py (hydra.job.name)
 
 
@@ -102,7 +103,7 @@ def run_prepared(prepared: PreparedJob, task_function) -> None:
     _ = result.return_value  # raises what the task function raised, as hydra.main does
 
 
-def run_multirun(overrides: list[str], session: ConfigSession, task_function) -> None:
+def run_multirun(overrides: list[str], session: ConfigSession, task_function) -> str | None:
     """`run -m`: Hydra's multirun (its sweeper, launcher and callbacks) on the session's loader,
     without hydra.main's extra composition to read hydra.mode; the jobs the basic launcher runs here
     compose through the same loader, which keeps what each read for run.json."""
@@ -115,4 +116,40 @@ def run_multirun(overrides: list[str], session: ConfigSession, task_function) ->
     GlobalHydra.instance().clear()
     GlobalHydra.instance().initialize(hydra)
     overrides = [*overrides, "hydra.mode=MULTIRUN"]  # as hydra.main adds it for -m
-    run_and_report(lambda: hydra.multirun(config_name=CONFIG_NAME, task_function=task_function, overrides=overrides))
+    return run_and_report(lambda: _multirun(hydra, overrides, task_function))
+
+
+def _multirun(hydra, overrides: list[str], task_function) -> str | None:
+    """Hydra.multirun, except that a sweeper which raises once its jobs ran (Optuna when every trial
+    failed: "No trials are completed yet.") still ends the multirun: the callbacks' on_multirun_end
+    writes sweep.md and hands the jobs' exit codes back. Returns what stopped the sweeper, said in one
+    line (the traceback goes to the log at debug level), or None."""
+    import traceback
+
+    from hydra.core.plugins import Plugins
+    from hydra.types import HydraContext, RunMode
+    from omegaconf import OmegaConf
+
+    from hydra._internal.callbacks import Callbacks
+
+    cfg = hydra.compose_config(config_name=CONFIG_NAME, overrides=overrides, with_log_configuration=True,
+                               run_mode=RunMode.MULTIRUN)
+    callbacks = Callbacks(cfg)
+    callbacks.on_multirun_start(config=cfg, config_name=CONFIG_NAME)
+    sweeper = Plugins.instance().instantiate_sweeper(
+        config=cfg, hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+        task_function=task_function)
+    task_overrides = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
+    stopped = None
+    try:
+        sweeper.sweep(arguments=task_overrides)
+    except Exception as error:  # the jobs' outputs stand: report them, say what stopped the sweeper
+        stopped = f"{type(error).__name__}: {error}"
+        where = Path(str(cfg.hydra.sweep.dir)) / SWEEPER_TRACEBACK
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            where.write_text(traceback.format_exc())
+        except OSError:
+            pass
+    callbacks.on_multirun_end(config=cfg, config_name=CONFIG_NAME)
+    return stopped

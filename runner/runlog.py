@@ -109,3 +109,67 @@ class _Forward(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if self.propagate:
             logging.getLogger().handle(record)
+
+
+# Loggers whose records the screen always gets; other libraries' (transformers, Ray, datasets ...) below
+# ERROR go to run.log only, unless verbose=true (LibraryNoise).
+SHOWN_LOGGERS = ("runner", "hydra", "hydra_plugins", "__main__")
+
+
+class LibraryNoise(logging.Filter):
+    """The console's filter in a `run` job (conf/hydra/job_logging/runner.yaml): the runner's and Hydra's
+    own records and any library's errors pass; a library's info and warnings stay in run.log, unless
+    verbose=true shows them too."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        super().__init__()
+        self.verbose = bool(verbose)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose or record.levelno >= logging.ERROR:
+            return True
+        return any(record.name == name or record.name.startswith(name + ".") for name in SHOWN_LOGGERS)
+
+
+class LibraryLogs:
+    """While a job runs, the loggers of libraries that print through handlers of their own (transformers;
+    Ray's, adopted when it is imported) hand their records to the root's handlers instead: run.log, and
+    the screen as LibraryNoise allows. Each logger's handlers and propagation come back afterwards."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, tuple[list, bool]] = {}
+
+    def adopt(self, name: str) -> None:
+        logger = logging.getLogger(name)
+        if name in self.saved or (not logger.handlers and logger.propagate):
+            return
+        self.saved[name] = (list(logger.handlers), logger.propagate)
+        for handler in logger.handlers:
+            logger.removeHandler(handler)
+        logger.propagate = True
+
+    def __enter__(self) -> "LibraryLogs":
+        global _ROUTED
+        _ROUTED = self
+        if "transformers" in sys.modules:
+            self.adopt("transformers")  # its library root logger: a stream handler, propagate=False
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _ROUTED
+        _ROUTED = None
+        for name, (handlers, propagate) in self.saved.items():
+            logger = logging.getLogger(name)
+            for handler in handlers:
+                logger.addHandler(handler)
+            logger.propagate = propagate
+        self.saved.clear()
+
+
+_ROUTED: LibraryLogs | None = None
+
+
+def adopt_library_logger(name: str) -> None:
+    """A library imported during a `run` job (Ray) routes its logger like those adopted at the start."""
+    if _ROUTED is not None:
+        _ROUTED.adopt(name)

@@ -16,6 +16,10 @@ GROUPS = ("task", "model", "dataset", "quantization", "output", "experiment")
 # Groups that are not in the defaults list: `task=x` means `+task=x`.
 APPENDED_GROUPS = ("task", "experiment")
 _GROUP_OVERRIDE = re.compile(r"^(?P<prefix>[+~]{0,2})(?P<group>[a-z_]+)=(?P<value>.*)$")
+# What else a group's wrong option may have meant, said after the allowed ones.
+GROUP_HINTS = {
+    "output": "several formats at once: output.format=[jsonl,parquet,csv] (predictions.jsonl is always written)",
+}
 # Hydra sweep syntax we do not try to expand: glob(...), range(...), choice(...), interval(...)
 _SWEEP_FUNCTION = re.compile(r"^\w+\(.*\)$")
 
@@ -41,7 +45,8 @@ def check_choices(group: str, value: str, session: ConfigSession) -> None:
         choice = choice.strip()
         if choice not in options:
             error = _unknown_choice(group, choice, options)
-            raise ConfigError(group, error.message, _with_search_hint(error.hint, group, choice, session))
+            hint = error.hint + (f"; {GROUP_HINTS[group]}" if group in GROUP_HINTS else "")
+            raise ConfigError(group, error.message, _with_search_hint(hint, group, choice, session))
 
 
 def _with_search_hint(hint: str | None, group: str, choice: str, session: ConfigSession) -> str | None:

@@ -184,8 +184,20 @@ def _yaml_error(error: Exception, session: ConfigSession) -> ConfigError | None:
     name = mark.name if mark is not None else "a config file"
     where = f"{name}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else name
     problem = " ".join(p for p in (cause.context, cause.problem) if p)
+    opened = cause.context_mark
+    if _unclosed(cause.context) and opened is not None and mark is not None and opened.line < mark.line:
+        # an unclosed [ { or quote: YAML notices on a later line; the mistake is where it was opened
+        where = f"{name}, line {opened.line + 1}, column {opened.column + 1}"
+        what = cause.context.removeprefix("while parsing ").removeprefix("while scanning ")
+        problem = (f"{what} starts here and is not closed ({cause.problem} at line {mark.line + 1}, "
+                   f"column {mark.column + 1})")
     return ConfigError(_group_of_file(name, session), f"not valid YAML: {problem}", "fix the file's syntax",
                        where=where)
+
+
+def _unclosed(context: str | None) -> bool:
+    """YAML's context for a collection or a quoted text still open when the parser gave up."""
+    return bool(context) and ("flow" in context or "quoted scalar" in context)
 
 
 def _group_of_file(path: str, session: ConfigSession) -> str:

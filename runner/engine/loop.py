@@ -29,6 +29,9 @@ from runner.sources import REFERENCE
 log = logging.getLogger(__name__)
 
 Finish = Callable[[Item], None]  # what becomes of a row that went through every step of the loop
+# Failing rows said one by one on screen; after these, one line says the rest go to run.log only (the
+# count by cause closes the run: runner.engine.error_summary).
+ROWS_SHOWN = 10
 
 
 @dataclass
@@ -45,12 +48,16 @@ class Counters:
 
 
 class RowLoop:
-    def __init__(self, settings: Settings, run_dir: Path, counters: Counters, errors: JsonlSink, bar):
+    def __init__(self, settings: Settings, run_dir: Path, counters: Counters, errors: JsonlSink, bar,
+                 say_failures: bool = True):
         self.settings = settings
         self.run_dir = run_dir
         self.counters = counters
         self.errors = errors
         self.bar = bar
+        # False for a benchmark's re-timing passes: their rows failed (and were said) in the written pass
+        self.say_failures = say_failures
+        self.failures_said = 0
 
     def run_chunks(self, chunks: Iterable[list[Item]], runs: list[StepRun], finish: Finish) -> None:
         """Every chunk through every step; in benchmark mode, until the last step's budget is spent."""
@@ -124,10 +131,24 @@ class RowLoop:
                 f"writes failing rows to errors.jsonl and goes on; resume={self.run_dir} continues after a fix",
             )
         if policy == "skip":
-            log.warning("row %r skipped: %s failed (%s): %s", item.row.id, step_name, stage, message)
+            self._say(f"row {item.row.id!r} skipped: {step_name} failed ({stage}): {message}")
         else:
-            log.warning("row %r failed in %s (%s): %s", item.row.id, step_name, stage, message)
+            self._say(f"row {item.row.id!r} failed in {step_name} ({stage}): {message}")
         item.error = {"id": item.row.id, "index": item.row.index, "step": step_name, "stage": stage, "error": message}
+
+    def _say(self, line: str) -> None:
+        """A failing row, once per run: the first ROWS_SHOWN on screen, then run.log only."""
+        if not self.say_failures:
+            return
+        self.failures_said += 1
+        if self.failures_said <= ROWS_SHOWN:
+            log.warning("%s", line)
+            return
+        if self.failures_said == ROWS_SHOWN + 1:
+            where = "" if self.settings.on_error == "skip" else "; errors.jsonl has each"
+            log.warning("more rows failed: the rest are not shown one by one (run.log has them%s; the count by "
+                        "cause comes at the end)", where)
+        log.debug("%s", line)
 
     def _record(self, record: dict) -> None:
         self.counters.rows_in += 1

@@ -22,6 +22,9 @@ def ray_cluster(engine: EngineSettings, steps: int) -> Iterator[dict]:
     `steps`: the stages, each with its own pool of engine.actors actors."""
     import ray
 
+    from runner.runlog import adopt_library_logger
+
+    adopt_library_logger("ray")  # in a `run` job: Ray's Python log lines to run.log (the screen: verbose=true)
     started_at = time.perf_counter()
     started = _connect(engine, steps)
     try:

@@ -70,8 +70,17 @@ class Source:
         """Number of rows when known without reading the data (for the progress bar), else None."""
         return None
 
-    def total_rows(self, shard: dict | None = None) -> int | None:
+    def estimated_size(self) -> int | None:
+        """Number of rows extrapolated from what the run has read so far (a text file: its rows over the
+        share of bytes they took), for sources whose size() is None; None when there is no estimate."""
+        return None
+
+    def total_rows(self, shard: dict | None = None, estimated: bool = False) -> int | None:
+        """Rows this run (shard) will read; with `estimated`, a source that cannot count them cheaply
+        answers with its estimate so far."""
         size, limit = self.size(), self.cfg.get("limit")
+        if size is None and estimated:
+            size = self.estimated_size()
         total = limit if size is None else rows_after(size, self.cfg.get("skip") or 0, limit)
         if total is None or not shard or shard["count"] == 1:
             return total

@@ -7,7 +7,7 @@ from pathlib import Path
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD, Source, TextFile
 from runner.sources.parquet import parquet_shard_records
-from runner.sources.readers import BOM, csv_header, csv_records, json_records, jsonl_records, txt_records
+from runner.sources.readers import BOM, ReadMeter, csv_header, csv_records, json_records, jsonl_records, txt_records
 from runner.tasks import AUDIO, IMAGE, TEXT
 
 EXTENSIONS = {
@@ -39,6 +39,8 @@ class FileSource(Source):
         super().__init__(cfg, spec)
         self.path = _existing_path(cfg, want_dir=False)
         self.format = self._format()
+        # how far the run's reader is through a text file, for the progress bar's estimated total
+        self.meter = ReadMeter(self.path) if self.format != "parquet" else None
 
     def _format(self) -> str:
         if self.cfg.get("format", "auto") != "auto":
@@ -97,16 +99,20 @@ class FileSource(Source):
 
         return pq.read_metadata(self.path).num_rows
 
+    def estimated_size(self) -> int | None:
+        """A text file's rows, extrapolated from the bytes read so far (None before the run reads)."""
+        return self.meter.estimated_rows() if self.meter is not None else None
+
     def records(self):
         return self.records_where(None)
 
     def records_where(self, wanted):
         if self.format == "parquet":
             return enumerate(self._parquet_records(self.path))
-        if self.format == "txt":
-            return enumerate(txt_records(self.path))  # decoding a line is all that parsing it costs
+        if self.format == "txt":  # decoding a line is all that parsing it costs
+            return enumerate(self.meter.counted(txt_records(self.path, self.meter)))
         reader = csv_records if self.format == "csv" else self._json_records
-        return enumerate(reader(self.path, wanted))
+        return enumerate(self.meter.counted(reader(self.path, wanted, self.meter)))
 
     def shard_records(self, shard: dict):
         if self.format != "parquet":
@@ -120,8 +126,8 @@ class FileSource(Source):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
 
-    def _json_records(self, path: Path | None = None, wanted=None):
-        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted)
+    def _json_records(self, path: Path | None = None, wanted=None, meter=None):
+        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted, meter)
 
 
 class FolderSource(Source):

@@ -23,6 +23,48 @@ BOM = b"\xef\xbb\xbf"
 Wanted = Callable[[int], bool] | None
 
 
+class ReadMeter:
+    """How far a reader has got through its file, in bytes, for a progress bar's estimated total: the
+    file's size is known, its row count is not until it is read. `records` counts what the reader yielded
+    (skipped rows included); `fraction()` is the share of the file's bytes read so far (1.0 once closed)."""
+
+    def __init__(self, path: Path):
+        self.size = path.stat().st_size
+        self.records = 0
+        self.file = None
+        self.known: int | None = None  # a JSON document's rows, counted once it is parsed
+
+    def open(self, path: Path):
+        self.records, self.file = 0, open(path, "rb")
+        return self.file
+
+    def fraction(self) -> float | None:
+        if self.file is None or not self.size:
+            return None
+        try:
+            return min(1.0, self.file.tell() / self.size)
+        except ValueError:  # closed: read to the end
+            return 1.0
+
+    def estimated_rows(self) -> int | None:
+        """The file's rows, extrapolated from the records read over the share of bytes they took."""
+        if self.known is not None:
+            return self.known
+        fraction = self.fraction()
+        if not fraction or not self.records:
+            return None
+        return self.records if fraction >= 1.0 else max(self.records, round(self.records / fraction))
+
+    def counted(self, records: Iterator) -> Iterator:
+        for record in records:
+            self.records += 1
+            yield record
+
+
+def _open_binary(path: Path, meter: ReadMeter | None):
+    return meter.open(path) if meter is not None else open(path, "rb")
+
+
 def bad(where: str, reason: str) -> dict:
     return {BAD_RECORD: f"{where}: {reason}"}
 
@@ -48,9 +90,9 @@ def allow_large_csv_fields() -> None:
         csv.field_size_limit(2**31 - 1)
 
 
-def open_text(path: Path) -> io.TextIOWrapper:
+def open_text(path: Path, meter: ReadMeter | None = None) -> io.TextIOWrapper:
     """The file as text whose bad bytes are kept (as surrogates) for the row that holds them to report."""
-    return io.TextIOWrapper(open(path, "rb"), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    return io.TextIOWrapper(_open_binary(path, meter), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def csv_header(path: Path) -> list[str]:
@@ -59,11 +101,11 @@ def csv_header(path: Path) -> list[str]:
         return next(csv.reader(f), [])
 
 
-def csv_records(path: Path, wanted: Wanted = None) -> Iterator[dict | None]:
+def csv_records(path: Path, wanted: Wanted = None, meter: ReadMeter | None = None) -> Iterator[dict | None]:
     """Records; with `wanted`, None for the rows it refuses: csv still splits them (a quoted field may
     hold a newline, so only csv finds where a row ends) but no dict is made and no text checked."""
     allow_large_csv_fields()
-    with open_text(path) as f:
+    with open_text(path, meter) as f:
         reader = csv.reader(f)
         header = next(reader, None)
         position = 0
@@ -101,17 +143,17 @@ def _text_checked(record: dict, where: str, label: str) -> dict:
     return record
 
 
-def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def numbered_lines(path: Path, meter: ReadMeter | None = None) -> Iterator[tuple[int, bytes]]:
     """(line number, raw bytes) of each line, a leading byte-order mark dropped."""
-    with open(path, "rb") as f:
+    with _open_binary(path, meter) as f:
         for number, line in enumerate(f, 1):
             yield number, line.removeprefix(BOM) if number == 1 else line
 
 
-def jsonl_records(path: Path, wanted: Wanted = None) -> Iterator[dict | None]:
+def jsonl_records(path: Path, wanted: Wanted = None, meter: ReadMeter | None = None) -> Iterator[dict | None]:
     """Records; with `wanted`, None for the lines it refuses, counted but neither decoded nor parsed."""
     position = 0
-    for number, line in numbered_lines(path):
+    for number, line in numbered_lines(path, meter):
         if line.strip():
             wanted_here = wanted is None or wanted(position)
             yield _json_line(line, f"{path.name}:{number}") if wanted_here else None
@@ -132,7 +174,7 @@ def _json_line(line: bytes, where: str) -> dict:
     return value
 
 
-def json_records(path: Path, wanted: Wanted = None) -> Iterator[dict | None]:
+def json_records(path: Path, wanted: Wanted = None, meter: ReadMeter | None = None) -> Iterator[dict | None]:
     """A JSON file: a list of objects, {"<key>": [objects]}, or {"column": [values...]}."""
     text = path.read_bytes().removeprefix(BOM).decode("utf-8", "surrogateescape")
     try:
@@ -141,7 +183,10 @@ def json_records(path: Path, wanted: Wanted = None) -> Iterator[dict | None]:
         raise ConfigError("dataset.path", f"'{path}' is not valid JSON ({error.msg} at line {error.lineno} column "
                                           f"{error.colno})", "fix the file, or write JSON Lines (one object per "
                                           "line, .jsonl): a broken line then fails its row alone") from None
-    for number, element in enumerate(_json_rows(data, path), 1):
+    rows = _json_rows(data, path)
+    if meter is not None:
+        meter.known = len(rows)
+    for number, element in enumerate(rows, 1):
         wanted_here = wanted is None or wanted(number - 1)
         yield _json_element(element, f"{path.name}: element {number}") if wanted_here else None
 
@@ -165,9 +210,9 @@ def _json_element(element: Any, where: str) -> dict:
     return _text_checked(element, where, "field")
 
 
-def txt_records(path: Path) -> Iterator[dict]:
+def txt_records(path: Path, meter: ReadMeter | None = None) -> Iterator[dict]:
     """One row per non-blank line."""
-    for number, line in numbered_lines(path):
+    for number, line in numbered_lines(path, meter):
         try:
             text = line.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as error:

@@ -30,8 +30,7 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 
 from runner.sweep.objective import exit_code_of
-
-EXIT_FILE = "job_exit.json"
+from runner.sweep.points import EXIT_FILE
 HANDOVER_ENV = "RUNNER_EXIT_CODES_FILE"
 
 

@@ -13,8 +13,11 @@ from pathlib import Path
 from runner.rundir import METRICS, RECORD, JsonFile, RunDir
 
 MARKERS = (".hydra/overrides.yaml", METRICS, RECORD)
+# A job's exit code, written by runner.sweep.exit_codes.JobExitCodes in each job's folder.
+EXIT_FILE = "job_exit.json"
+ROWS_FAILED_CODE = 4  # runner.engine.error_summary.ROWS_FAILED: failed rows beyond max_error_fraction
 BATCH_KEY = "batch_size"
-STATUSES = ("ok", "too_short", "oom", "error", "skipped_after_oom")
+STATUSES = ("ok", "too_short", "oom", "error", "rows_failed", "skipped_after_oom")
 
 
 def find_job_dirs(sweep_dir: Path) -> list[Path]:
@@ -37,11 +40,13 @@ def read_point(job_dir: Path, sweep_dir: Path) -> dict:
     latency = metrics.get("latency_ms") or {}
     autobatch = metrics.get("autobatch")
     requested = metrics.get("batch_size_requested", _as_int(overrides.get(BATCH_KEY)) or overrides.get(BATCH_KEY))
+    exit_code = read_exit_code(job_dir)
     return {
         "job": job_dir.relative_to(sweep_dir).as_posix(),
         "overrides": overrides,
         "override_args": read_override_args(job_dir),
-        "status": point_status(metrics, record),
+        "status": point_status(metrics, record, exit_code),
+        "exit_code": exit_code,
         "error": metrics.get("error"),
         "batch_size": metrics.get("batch_size", _as_int(overrides.get(BATCH_KEY))),
         "batch_size_requested": requested,
@@ -75,10 +80,13 @@ def repeat_figures(measurement: dict | None) -> dict:
             "too_short_reason": measurement.get("reason") if measurement.get("status") == "too_short" else None}
 
 
-def point_status(metrics: dict, record: dict) -> str:
+def point_status(metrics: dict, record: dict, exit_code: int | None = None) -> str:
     """metrics.json's status, "too_short" for a finished run whose timings were too few to trust;
     without one, a finished run (rows_out present) is ok, and a job without metrics takes run.json's
-    status (error, interrupted) or "error"."""
+    status (error, interrupted) or "error". A finished run whose job still failed (exit code 4: more
+    failed rows than max_error_fraction allows) is "rows_failed", as `run -m` and a search count it."""
+    if exit_code and metrics.get("status") == "ok":
+        return "rows_failed" if exit_code == ROWS_FAILED_CODE else "error"
     if metrics.get("status") == "ok" and (metrics.get("measurement") or {}).get("status") == "too_short":
         return "too_short"
     if metrics.get("status"):
@@ -86,6 +94,16 @@ def point_status(metrics: dict, record: dict) -> str:
     if record.get("status") not in (None, "ok"):
         return record["status"]
     return "ok" if metrics.get("rows_out") is not None else "error"
+
+
+def read_exit_code(job_dir: Path) -> int | None:
+    """The job's exit code from job_exit.json, None where the launcher left none (a merged or older sweep)."""
+    import json
+
+    try:
+        return int(json.loads((job_dir / EXIT_FILE).read_text())["exit_code"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def peak_memory(metrics: dict) -> dict:

@@ -15,7 +15,7 @@ from runner.sweep.recommend import NOISE_FLOOR, label, recommend, sentence
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = (
-    "job", "overrides", "group", "status", "batch_size", "batch_size_requested", "items_per_second",
+    "job", "overrides", "group", "status", "exit_code", "batch_size", "batch_size_requested", "items_per_second",
     "items_per_second_min", "items_per_second_max", "items_per_second_spread", "repeats", "tokens_per_second", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "peak_memory_mb",
     "peak_memory_source", "peak_rss_mb", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "model_load_seconds",
     "model_reused", "rows_out", "rows_error", "speedup_vs_batch1", "autobatch_trials", "autobatch_stopped_by",
@@ -206,6 +206,10 @@ def _notes(report: Report) -> list[str]:
             notes.append(f"- **too short** ({_cell(_label(p, report.swept))}): {_cell(p['too_short_reason'] or '')}. "
                          "Its figures are shown but never compared; raise the rows, or lower bench.min_batches, "
                          "bench.min_seconds or bench.repeats.")
+        elif p["status"] == "rows_failed":
+            notes.append(f"- **rows failed** in job {p['job']} ({_cell(_label(p, report.swept))}): {p['rows_error']} rows "
+                         f"failed, beyond max_error_fraction (exit code {p['exit_code']}); its figures are shown but "
+                         "never recommended; see errors.jsonl in its folder.")
         elif p["status"] not in ("ok", "oom", "skipped_after_oom"):
             reason = p["error"] or "no metrics.json: the job failed; see its run.log"
             notes.append(f"- **{p['status']}** in job {p['job']}: {_cell(reason)}")

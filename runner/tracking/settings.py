@@ -5,7 +5,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.config.extras import is_installed
 from runner.errors import ConfigError
 
 # Where runs land when tracking.tracking_uri is null and MLFLOW_TRACKING_URI is unset: one SQLite store
@@ -79,7 +78,14 @@ def check_tracking(cfg: dict) -> None:
     settings = TrackingSettings.from_config(cfg)
     if not settings.enabled:
         return
+    from runner.config.extras import is_installed  # here: runner.config imports this module (a cycle at the top)
+
     missing = [pypi for module, pypi in NEEDED.items() if not is_installed(module)]
     if missing:
-        raise ConfigError("tracking", f"tracking=mlflow needs {', '.join(missing)}, which is not installed",
-                          EXTRA_HINT)
+        raise ConfigError("tracking", f"tracking=mlflow needs {missing_text(missing)}", EXTRA_HINT)
+
+
+def missing_text(missing: list[str]) -> str:
+    """'mlflow-skinny, which is not installed' or 'sqlalchemy and alembic, which are not installed'."""
+    listed = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+    return f"{listed}, which {'is' if len(missing) == 1 else 'are'} not installed"

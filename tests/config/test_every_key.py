@@ -21,6 +21,7 @@ BAD_VALUES = [
     (["batch_size=0"], "batch_size"),
     (["seed=-1"], "seed"),
     (["progress=maybe"], "progress"),
+    (["verbose=maybe"], "verbose"),
     (["graph.show=maybe"], "graph.show"),
     (["model.id=''"], "model.id"),
     (["model.revision=''"], "model.revision"),
