@@ -31,5 +31,5 @@ def user_conf(tmp_path):
 def test_run_completes_options_from_the_lines_config_dir(user_conf, capfd, monkeypatch, run_in_process, line, expected):
     monkeypatch.setenv("COMP_LINE", line)
     monkeypatch.setenv("COMP_POINT", str(len(line)))
-    code, _ = run_in_process(["-sc", "query=bash"], user_conf)
+    code = run_in_process(["-sc", "query=bash"], user_conf)
     assert code == 0 and capfd.readouterr().out.split() == [expected]

@@ -21,7 +21,7 @@ def test_output_presets_compose_to_their_format_with_the_jsonl_defaults(preset):
     ("output.format=parket", "output.format: 'parket' is not allowed"),
 ])
 def test_a_wrong_output_value_exits_2_and_names_output_format(tmp_path, capfd, run_in_process, value, expected):
-    code, _ = run_in_process(["+task=text-classification", "model=tiny", "dataset=sample", value], tmp_path)
+    code = run_in_process(["+task=text-classification", "model=tiny", "dataset=sample", value], tmp_path)
     stderr = capfd.readouterr().err
     assert code == 2 and expected in stderr, stderr
     assert "did you mean 'parquet'" in stderr

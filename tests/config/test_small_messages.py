@@ -20,7 +20,7 @@ def test_a_yaml_syntax_error_is_reported_on_its_line(tmp_path, capfd, run_in_pro
     experiment = tmp_path / "conf" / "experiment" / "bad.yaml"
     experiment.parent.mkdir(parents=True)
     experiment.write_text("# @package _global_\n" + text)
-    code, _ = run_in_process(["-cd", "conf", "+experiment=bad", "+task=sentiment"], tmp_path)
+    code = run_in_process(["-cd", "conf", "+experiment=bad", "+task=sentiment"], tmp_path)
     stderr = capfd.readouterr().err
     assert code == 2 and f"not valid YAML: {opened}" in stderr, stderr
     assert f"in: {experiment}, line {line + 1}, column" in stderr  # +1: the @package line

@@ -218,7 +218,7 @@ def test_no_command_outside_a_shell_block():
         for lang, line, body in blocks(page):
             if lang not in SHELL:
                 hidden += [f"{page.name}:{line}: {row}" for row in body.splitlines()  # <...>: a synopsis
-                           if re.match(r"^(\$ )?(\.venv/bin/)?run [-+\w]", row) and "<" not in row]
+                           if re.match(r"^(\$ )?(\.venv/bin/)?run (?!-m:)[-+\w]", row) and "<" not in row]
         text = page.read_text(encoding="utf-8")
         hidden += [f"{page.name}: indented: {m.group(0).strip()}"
                    for m in re.finditer(r"(?m)(?<=\n\n)    (\.venv/bin/)?run [-+\w].*$", text)]
