@@ -15,7 +15,7 @@ DEFAULT_STORE = Path("mlruns") / "mlflow.db"
 ARTIFACTS = "artifacts"  # beside the store's database: <store dir>/artifacts/<experiment id>/<run id>
 EXTRA_HINT = "pip install 'hf-pipeline-runner[mlflow]' (or pick tracking=none)"
 # What the [mlflow] extra must provide: the client, and SQLAlchemy for a sqlite:// store.
-NEEDED = {"mlflow": "mlflow-skinny", "sqlalchemy": "sqlalchemy", "alembic": "alembic"}
+NEEDED = {"mlflow": "mlflow", "sqlalchemy": "sqlalchemy", "alembic": "alembic"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,6 @@ def check_tracking(cfg: dict) -> None:
 
 
 def missing_text(missing: list[str]) -> str:
-    """'mlflow-skinny, which is not installed' or 'sqlalchemy and alembic, which are not installed'."""
+    """'mlflow, which is not installed' or 'sqlalchemy and alembic, which are not installed'."""
     listed = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
     return f"{listed}, which {'is' if len(missing) == 1 else 'are'} not installed"

@@ -40,6 +40,9 @@ def client(settings: TrackingSettings, cwd: Path | None = None):
     return _CLIENTS[uri], uri
 
 
+EXPERIMENT_KIND, RUNS_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def experiment_id(mlflow_client, settings: TrackingSettings, uri: str, name: str) -> str:
     found = mlflow_client.get_experiment_by_name(name)
     if found is not None:
@@ -47,7 +50,9 @@ def experiment_id(mlflow_client, settings: TrackingSettings, uri: str, name: str
     root = settings.artifact_root(uri)
     location = f"{root}/{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}" if root else None
     try:
-        return mlflow_client.create_experiment(name, artifact_location=location)
+        # The kind tag makes MLflow 3's UI open the experiment on its runs table; untagged, it guesses
+        # from the runs' contents and lands on an empty "Traces" page.
+        return mlflow_client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND: RUNS_KIND})
     except Exception:  # another job of the sweep created it meanwhile
         found = mlflow_client.get_experiment_by_name(name)
         if found is None:

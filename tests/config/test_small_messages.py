@@ -45,4 +45,4 @@ def test_missing_packages_are_listed_with_the_right_verb(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: None)
     with pytest.raises(ConfigError) as caught:
         check_tracking({"tracking": {"backend": "mlflow"}})
-    assert caught.value.message == "tracking=mlflow needs mlflow-skinny, sqlalchemy and alembic, which are not installed"
+    assert caught.value.message == "tracking=mlflow needs mlflow, sqlalchemy and alembic, which are not installed"

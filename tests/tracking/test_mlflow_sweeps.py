@@ -48,7 +48,7 @@ def _check_points(client, sweep, children) -> None:
             a.path for a in client.list_artifacts(child.info.run_id)}
 
 
-def test_a_sweep_is_a_parent_run_with_a_child_per_point_and_the_report(tmp_path):
+def test_a_sweep_is_a_parent_run_with_a_child_per_point_and_the_report(tmp_path, monkeypatch):
     client, sweep, parent, children, total = _sweep_runs(tmp_path)
     assert total == 4 and len(children) == 3
     assert parent.info.status == "FINISHED"
@@ -58,6 +58,41 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_point_and_the_report(tmp_path)
     assert json.loads((sweep / "mlflow_parent.json").read_text())["parent_run_id"] == parent.info.run_id
     _check_points(client, sweep, children)
     _check_summary(client, sweep, parent)
+    _check_the_ui_serves_it(tmp_path, monkeypatch, parent, children)
+
+
+def _check_the_ui_serves_it(tmp_path, monkeypatch, parent, children) -> None:
+    """The [mlflow] extra's own server (what `mlflow ui` runs), on 127.0.0.1 over HTTP: its REST API finds the
+    sweep's runs, the experiment opens on the runs table (its kind tag), and the UI's page is there."""
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    monkeypatch.setenv("_MLFLOW_SERVER_FILE_STORE", f"sqlite:///{tmp_path / 'store.db'}")  # as `mlflow ui` sets it
+    monkeypatch.setenv("_MLFLOW_SERVER_ARTIFACT_ROOT", str(tmp_path / "mlruns"))
+    from mlflow.server import app
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+
+    def call(path: str, body: dict | None = None) -> str:
+        request = urllib.request.Request(base + path, data=body and json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read().decode()
+
+    try:
+        experiment = json.loads(call("/api/2.0/mlflow/experiments/get-by-name?experiment_name=sweeps"))["experiment"]
+        assert {"key": "mlflow.experimentKind", "value": "custom_model_development"} in experiment["tags"]
+        found = json.loads(call("/api/2.0/mlflow/runs/search", {
+            "experiment_ids": [experiment["experiment_id"]],
+            "filter": f"tags.mlflow.parentRunId = '{parent.info.run_id}'"}))["runs"]
+        assert sorted(r["info"]["run_id"] for r in found) == sorted(c.info.run_id for c in children)
+        assert "<title>MLflow</title>" in call("/")  # the UI's own page: full mlflow, not the skinny client
+    finally:
+        server.shutdown()
 
 
 def _check_summary(client, sweep, parent) -> None:
