@@ -34,6 +34,11 @@ def load_key(cfg: dict) -> str:
     }
     return json.dumps(identity, sort_keys=True, default=str)
 
+def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
+    """The step's pipeline from its backend (runner/backends; backend=transformers: runner.models.loading)."""
+    return backend_for(cfg).load(cfg, spec)
+
+
 class PipelineCache:
     """Loaded pipelines by `load_key`. One cache passed to several runs lets them share a model;
     each `execute` without one gets a fresh cache, so nothing outlives that run."""
@@ -57,7 +62,7 @@ class PipelineCache:
             prepare_for_batching(loaded.pipe, spec, cfg["batch_size"])
             log.info("reusing the loaded %s model %s", loaded.ref.origin, loaded.ref.location)
             return loaded, True
-        loaded = backend_for(cfg).load(cfg, spec)
+        loaded = load_pipeline(cfg, spec)
         self._loaded[key] = loaded
         return loaded, False
 
