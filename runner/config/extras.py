@@ -8,6 +8,7 @@ naming the extra, found without importing the library (so config errors stay fas
 | report   | matplotlib   | sweep.png in a sweep's report (tables without) |
 | search   | hydra-optuna-sweeper | hydra/sweeper=optuna (objective= searches) |
 | ray      | ray[data]    | engine=ray                                     |
+| ctranslate2 | faster-whisper (ctranslate2) | backend=ctranslate2              |
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ EXTRAS = {
     "matplotlib": ("report", "matplotlib"),
     "hydra_plugins.hydra_optuna_sweeper": ("search", "hydra-optuna-sweeper"),
     "ray": ("ray", "ray[data]"),
+    "faster_whisper": ("ctranslate2", "faster-whisper"),
 }
 
 

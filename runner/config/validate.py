@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from runner.backends import BACKENDS, check_backend
 from runner.config.extras import check_quantization_extra
 from runner.config.model_location import check_model_location, check_model_package
 from runner.errors import ConfigError, ConfigErrors, did_you_mean
@@ -71,6 +72,7 @@ def config_schema() -> dict:
     properties = schema["properties"]
     properties["task"]["properties"]["name"]["enum"] = sorted(TASKS)
     properties["model"]["properties"]["tiny"]["enum"] = ["auto", *ARCHS, None]
+    properties["backend"]["properties"]["name"]["enum"] = list(BACKENDS)
     return schema
 
 
@@ -241,6 +243,7 @@ def check_consistency(cfg: dict) -> None:
     check_model_package(model.get("package"))
     check_shard(cfg)
     check_field_mapping(cfg)
+    check_backend(cfg)  # the task/backend pair, its extra, its own rules (runner/backends)
 
 
 def check_shard(cfg: dict) -> None:

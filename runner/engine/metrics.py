@@ -115,7 +115,10 @@ def step_metrics(run: StepRun, top_level: bool = False) -> dict:
 
 
 def placement(loaded) -> dict:
-    """Where the model ended up and in which dtype, as loaded (not only as asked)."""
+    """Where the model ended up and in which dtype, as loaded (not only as asked); a backend's own
+    pipeline (runner/backends) says it itself."""
+    if callable(getattr(loaded.pipe, "placement", None)):
+        return loaded.pipe.placement()
     model = getattr(loaded.pipe, "model", None)
     parameters = model.parameters() if hasattr(model, "parameters") else ()
     return {

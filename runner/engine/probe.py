@@ -87,10 +87,10 @@ def run_probe(run: StepRun) -> None:
 
 
 def _load_float32(cfg: dict, spec):
-    from runner.models.loading import load_pipeline
+    from runner.backends import backend_for
 
     log.info("quantization=int8: loading the float32 model again for the agreement probe")
-    return load_pipeline({**cfg, "quantization": {"mode": "none"}}, spec).pipe.model
+    return backend_for(cfg).load({**cfg, "quantization": {"mode": "none"}}, spec).pipe.model
 
 
 def _release_memory() -> None:

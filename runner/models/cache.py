@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 
-from runner.models.loading import LoadedPipeline, load_pipeline, prepare_for_batching
+from runner.backends import backend_for
+from runner.models.loading import LoadedPipeline, prepare_for_batching
 from runner.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,14 @@ def load_key(cfg: dict) -> str:
         **{k: cfg.get(k) for k in ("dtype", "device", "device_map")},
         # int8's probe_rows is read after the model loads (a reused model loads float32 again for its probe)
         "quantization": {k: v for k, v in (cfg.get("quantization") or {}).items() if k != "probe_rows"} or None,
+        **backend_for(cfg).identity(cfg),  # {} for backend=transformers
     }
     return json.dumps(identity, sort_keys=True, default=str)
+
+def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
+    """The step's pipeline from its backend (runner/backends; backend=transformers: runner.models.loading)."""
+    return backend_for(cfg).load(cfg, spec)
+
 
 class PipelineCache:
     """Loaded pipelines by `load_key`. One cache passed to several runs lets them share a model;

@@ -28,7 +28,7 @@ NON_OUTPUT_KEYS = ("progress", "verbose", "graph.show", "rerun", "merge", "resum
 
 PACKAGES = ("hf-pipeline-runner", "torch", "transformers", "tokenizers", "huggingface-hub", "accelerate",
             "datasets", "bitsandbytes", "hydra-core", "omegaconf", "jsonschema", "numpy", "soundfile", "pillow",
-            "soxr", "sentencepiece")  # soxr resamples audio, sentencepiece tokenizes: both change outputs
+            "soxr", "sentencepiece", "ctranslate2", "faster-whisper")  # soxr resamples audio, sentencepiece tokenizes: both change outputs
 
 
 def package_versions() -> dict:
@@ -85,6 +85,8 @@ def output_config(cfg: dict, exclude=()) -> dict:
     """The validated config minus the keys that cannot change outputs (NON_OUTPUT_KEYS) and any
     dotted keys in `exclude` (merge leaves out `shard` to check that shards belong together)."""
     kept = redact(cfg)  # a secret (a token) never changes outputs, and a saved config holds it redacted
+    if kept.get("backend") == {"name": "transformers"}:  # the default: hashes as runs saved before the key did
+        del kept["backend"]
     for dotted in (*NON_OUTPUT_KEYS, *exclude):
         _drop(kept, dotted.split("."))
     return kept

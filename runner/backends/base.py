@@ -1,0 +1,31 @@
+"""The Backend unit: what computes a step's outputs once its rows are prepared.
+
+A backend loads a step's model and returns a LoadedPipeline whose `pipe` is called like a transformers
+pipeline (`pipe(inputs, batch_size=..., **params)`, one output per input, in the task's own output
+format), so the engine, sinks, resume, rerun, merge, sweeps and tracking work unchanged whatever the
+backend. A backend says which tasks it runs (`tasks`, None: every task), the library its optional
+extra installs (`library`, checked without importing it), the task parameters only it reads
+(`own_params`), and its own config rules (`check`). Static data: importing this imports no ML library.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    tasks: tuple[str, ...] | None = None  # task ids it runs; None: every task
+    library: str | None = None  # import name of the library its extra installs (runner.config.extras.EXTRAS)
+    own_params: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> params only it reads
+
+    def check(self, cfg: dict) -> None:
+        """ConfigError for a single-task config this backend cannot honour (called after the generic checks)."""
+
+    def load(self, cfg: dict, spec):
+        """The step's LoadedPipeline (runner.models.loading)."""
+        raise NotImplementedError
+
+    def identity(self, cfg: dict) -> dict:
+        """Config keys the loaded model depends on beyond the shared ones (runner.models.cache.load_key)."""
+        return {}
