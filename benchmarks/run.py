@@ -33,7 +33,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # keep the table reada
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # In printing order: the cheap, start-up-sensitive parts first, before the heavy ones warm caches.
-PARTS = ("startup", "throughput", "token_budget", "embeddings", "prefetch", "rss_scaling", "asr", "asr_backends", "tables")
+PARTS = ("startup", "throughput", "token_budget", "embeddings", "prefetch", "rss_scaling", "asr", "asr_backends", "tables", "threads")
 
 
 def load_part(name: str):

@@ -13,7 +13,7 @@ import pytest
 from runner.paths import REPO_ROOT
 
 # The part modules benchmarks/run.py knows; each lands on its own branch, so a missing one is skipped.
-PARTS = ["startup", "throughput", "token_budget", "embeddings", "prefetch", "rss_scaling", "asr", "asr_backends", "tables"]
+PARTS = ["startup", "throughput", "token_budget", "embeddings", "prefetch", "rss_scaling", "asr", "asr_backends", "tables", "threads"]
 
 
 def smoke(tmp_path, *parts: str) -> tuple[subprocess.CompletedProcess, dict]:
