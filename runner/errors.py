@@ -47,3 +47,26 @@ class RunError(Exception):
         self.message = message
         self.hint = hint
         super().__init__(message)
+
+
+class OutputError(RunError):
+    """A file in the run dir could not be written: the disk is full, the dir is read-only, or something
+    that is not a regular file the runner made (a symbolic link, a hard link, a fifo) stands where it writes.
+    Exit code 1 with this one-line cause; the run ends `interrupted` so `resume=` is the next step."""
+
+    def __init__(self, path, reason: str, errno_: int | None = None):
+        self.path = path
+        self.errno = errno_
+        super().__init__(f"could not write {path}: {reason}", self.hint_for(None))
+
+    def hint_for(self, run_dir) -> str:
+        import errno
+
+        again = f"then continue with resume={run_dir}" if run_dir is not None else "then resume the run"
+        if self.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"the disk (or quota) is full: free space there, {again}"
+        if self.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return f"the run dir is not writable: fix its permissions or mount, {again}"
+        if self.errno is None:
+            return f"remove it (the runner only writes regular files it creates in the run dir), {again}"
+        return f"fix the cause above, {again}"

@@ -15,7 +15,7 @@ import signal
 from contextlib import contextmanager
 from pathlib import Path
 
-from runner.errors import RunError
+from runner.errors import OutputError, RunError
 from runner.invocation import Invocation
 from runner.plan import Plan, output_formats
 from runner.repro.resume import resume_target
@@ -76,11 +76,21 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
     except (KeyboardInterrupt, SystemExit):  # SystemExit: submitit's requeue on SIGUSR2 (runner.repro.requeue)
         status = "interrupted"
         raise
+    except OutputError as error:  # a full disk, a read-only dir: what was written stays, resume= goes on
+        status = "interrupted"
+        error.hint = error.hint_for(run_dir.path)
+        raise
     finally:
         model = metrics.model if metrics else None
         quantization = quantized_steps(metrics.to_json() if metrics else None)
-        run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first,
-                                          quantization))
+        final = build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first, quantization)
+        try:
+            run_dir.write_record(final)
+        except OutputError as error:
+            if status == "ok":
+                error.hint = error.hint_for(run_dir.path)
+                raise
+            log.error("error: run.json not updated (%s): it still says running", error.message)
 
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:

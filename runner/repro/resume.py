@@ -22,7 +22,10 @@ def resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
     """With resume=<dir>: that dir and the dataset positions already written there; else run_dir, none."""
     if not cfg.get("resume"):
         return run_dir, set()
+    from runner.rundir_lock import refuse_unsafe
+
     target = RunDir(Path(cfg["resume"]).expanduser())
+    refuse_unsafe(target.path, "resume")
     saved = resume_record(cfg["resume"]).config or {}
     differences = config_differences(saved, cfg)
     if differences:
