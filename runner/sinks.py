@@ -85,8 +85,8 @@ class JsonNumbers:
         import numpy as np
 
         values = self.array.tolist()
-        if not np.isfinite(self.array).all():  # NaN / Infinity: as json.dumps writes them
-            return json.dumps(values)
+        if not np.isfinite(self.array).all():  # NaN / Infinity: as strings, so the line stays strict JSON
+            return json.dumps(finite(values))
         return "[" + _number_format(len(values)) % tuple(values) + "]"
 
     def tolist(self) -> list:
@@ -101,12 +101,35 @@ def _number_format(count: int) -> str:
 
 
 def dumps(record) -> str:
-    """`record` as one line of JSON; JsonNumbers inside are written by their own formatting. Records without
-    them take json.dumps' C path alone: the walk below starts only when it meets one."""
+    """`record` as one line of strict JSON; JsonNumbers inside are written by their own formatting. Records
+    without them take json.dumps' C path alone: the walk below starts only when it meets one. A non-finite
+    number (NaN, Infinity: an id read as 1e999, a score) is written as a string ("NaN", "Infinity",
+    "-Infinity"), never as the bare words strict JSON readers refuse."""
     try:
-        return json.dumps(record, ensure_ascii=False, default=_not_plain)
-    except _HoldsNumbers:
-        return _encode(record)
+        try:
+            return json.dumps(record, ensure_ascii=False, default=_not_plain, allow_nan=False)
+        except _HoldsNumbers:
+            return _encode(record)
+    except ValueError as error:
+        if "Out of range float" not in str(error):
+            raise
+        return dumps(finite(record))
+
+
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def finite(value):
+    """`value` with each non-finite float as its JSON-ish name, a string (containers walked)."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else NON_FINITE[repr(value)]
+    if isinstance(value, JsonNumbers):
+        return finite(value.array.tolist())
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
 
 
 class _HoldsNumbers(Exception):
@@ -128,7 +151,7 @@ def _encode(value) -> str:
                                for key, item in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_encode(item) for item in value) + "]"
-    return json.dumps(value, ensure_ascii=False, default=_not_plain)
+    return json.dumps(value, ensure_ascii=False, default=_not_plain, allow_nan=False)
 
 
 def plain(record):
@@ -182,7 +205,10 @@ def write_json(path: Path, data: dict) -> None:
     requeued or resumed run cannot read back."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False) + "\n"
+    except ValueError:  # a NaN or Infinity: as a string, so the file stays strict JSON
+        text = json.dumps(finite(data), indent=2, ensure_ascii=False, default=str) + "\n"
     try:
         with writing(temporary), open_output(temporary) as f:
             f.write(text)

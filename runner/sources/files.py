@@ -7,7 +7,8 @@ from pathlib import Path
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD, Source, TextFile
 from runner.sources.parquet import parquet_shard_records
-from runner.sources.readers import BOM, csv_header, csv_records, json_records, jsonl_records, txt_records
+from runner.sources.readers import (BOM, DEFAULT_MAX_ROW_BYTES, Reading, csv_header, csv_records, detect_encoding,
+                                    json_records, jsonl_records, txt_records)
 from runner.tasks import AUDIO, IMAGE, TEXT
 
 EXTENSIONS = {
@@ -38,6 +39,8 @@ class FileSource(Source):
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
         self.path = _existing_path(cfg, want_dir=False)
+        self.reading = Reading(detect_encoding(self.path, cfg.get("encoding") or "auto"),
+                               cfg.get("max_row_bytes", DEFAULT_MAX_ROW_BYTES))
         self.format = self._format()
 
     def _format(self) -> str:
@@ -55,7 +58,10 @@ class FileSource(Source):
 
     def _looks_like_jsonl(self) -> bool:
         with open(self.path, "rb") as f:
-            head = f.read(64).removeprefix(BOM).lstrip()
+            head = f.read(64)
+        if not self.reading.utf8:
+            head = head.decode(self.reading.encoding, "ignore").encode("utf-8")
+        head = head.removeprefix(BOM).lstrip()
         return head[:1] == b"{"
 
     def base_dir(self) -> Path:
@@ -65,7 +71,7 @@ class FileSource(Source):
         if self.path.stat().st_size == 0:
             raise ConfigError("dataset.path", f"'{self.cfg['path']}' is empty", "point dataset.path at a file with rows")
         if self.format == "csv":
-            return csv_header(self.path)
+            return csv_header(self.path, self.reading)
         if self.format == "txt":
             return [TEXT]
         if self.format == "parquet":
@@ -104,9 +110,10 @@ class FileSource(Source):
         if self.format == "parquet":
             return enumerate(self._parquet_records(self.path))
         if self.format == "txt":
-            return enumerate(txt_records(self.path))  # decoding a line is all that parsing it costs
-        reader = csv_records if self.format == "csv" else self._json_records
-        return enumerate(reader(self.path, wanted))
+            return enumerate(txt_records(self.path, self.reading))  # decoding a line is all that parsing it costs
+        if self.format == "csv":
+            return enumerate(csv_records(self.path, wanted, self.reading))
+        return enumerate(self._json_records(self.path, wanted))
 
     def shard_records(self, shard: dict):
         if self.format != "parquet":
@@ -121,7 +128,7 @@ class FileSource(Source):
             yield from batch.to_pylist()
 
     def _json_records(self, path: Path | None = None, wanted=None):
-        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted)
+        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted, self.reading)
 
 
 class FolderSource(Source):
