@@ -31,9 +31,12 @@ def secret_env(monkeypatch):
     "${oc.create:{a: ${oc.env:SECRET_X}}}",
 ])
 def test_a_saved_interpolation_stays_text(secret_env, value):
-    saved = {"model": {"id": "tiny", "revision": value}, "tags": [value]}
-    back = _apply_overrides(saved, [], None)
-    assert back == saved and SECRET not in json.dumps(back)
+    from runner.config.search import ConfigSearch, ConfigSession
+
+    saved = {"model": {"id": "tiny", "revision": value}, "tags": [value], "seed": 0}
+    for overrides in ([], ["seed=3"]):  # with and without overrides of its own beside rerun=
+        back = _apply_overrides(saved, overrides, ConfigSession(ConfigSearch()))
+        assert back == {**saved, "seed": 3 if overrides else 0} and SECRET not in json.dumps(back)
 
 
 def test_a_rerun_of_a_tampered_record_writes_no_secret(secret_env, finished_run, tmp_path):
@@ -44,7 +47,7 @@ def test_a_rerun_of_a_tampered_record_writes_no_secret(secret_env, finished_run,
     record["config"]["model"]["revision"] = "${oc.env:SECRET_X}"
     (original / "run.json").write_text(json.dumps(record))
     out = tmp_path / "rerun"
-    result = run_cli(f"rerun={original}", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(f"rerun={original}", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode in (0, 3), result.stderr
     assert not [p for p in out.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert json.loads((out / "run.json").read_text())["config"]["model"]["revision"] == "${oc.env:SECRET_X}"
