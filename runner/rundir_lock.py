@@ -112,6 +112,29 @@ class RunDirLock:
                            "wait for it to end, or give another dir (leave hydra.run.dir unset for a fresh one)")
 
 
+NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows filesystems alike
+
+
+def check_run_dir(run_dir: Path, key: str) -> None:
+    """A run dir that cannot be made is a config error (exit code 2), found before anything runs: a path
+    through or onto an existing file, a name longer than filesystems allow, a place this user (or a
+    read-only filesystem) cannot write."""
+    path = Path(run_dir)
+    for part in path.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise ConfigError(key, f"the name '{part[:40]}...' is {len(os.fsencode(part))} bytes; a filesystem allows "
+                              f"{NAME_MAX}", "give a shorter dir name")
+    existing = path
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is an existing file" if existing == path else f"cannot be made: {existing} is a file"
+        raise ConfigError(key, f"{path} {what}", "give a dir path (leave hydra.run.dir unset for a fresh one)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(key, f"{path} cannot be written: {existing} is not writable (permissions, or a read-only "
+                          "filesystem)", "give a dir you can write to (leave hydra.run.dir unset for a fresh one)")
+
+
 def refuse_written(run_dir: Path, key: str) -> None:
     """A new run is not pointed at a dir that holds a finished run, or any rows, or any other run artefact
     without a readable run.json: it would replace them. resume= continues such a dir; the Python API's
