@@ -89,15 +89,19 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
         model = metrics.model if metrics else None
         quantization = quantized_steps(metrics.to_json() if metrics else None)
         final = build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first, quantization)
-        if source is not None:
-            final["source"] = source
-        try:
-            run_dir.write_record(final)
-        except OutputError as error:
-            if status == "ok":
-                error.hint = error.hint_for(run_dir.path)
-                raise
-            log.error("error: run.json not updated (%s): it still says running", error.message)
+        _write_final_record(run_dir, {**final, **({"source": source} if source is not None else {})}, status)
+
+
+def _write_final_record(run_dir: RunDir, record: dict, status: str) -> None:
+    """run.json at the run's end. A disk full by then fails a finished run (exit code 1, resume= next);
+    a run already failing keeps its own error, and the log says run.json still says running."""
+    try:
+        run_dir.write_record(record)
+    except OutputError as error:
+        if status == "ok":
+            error.hint = error.hint_for(run_dir.path)
+            raise
+        log.error("error: run.json not updated (%s): it still says running", error.message)
 
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:
