@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runner.errors import ConfigError
-from tests.conftest import read_jsonl, run_cli, run_job
+from tests.conftest import read_jsonl, run_job
 from tests.faults.conftest import BASE, write_rows
 
 
@@ -47,10 +47,11 @@ def test_missing_values_in_an_experiment_file_name_the_first_and_count_the_rest(
     assert error.key == "tracking.tags.owner" and "tracking.tags.team" in error.message
 
 
-def test_a_missing_value_on_the_command_line_is_exit_2_without_a_traceback(tmp_path):
+def test_a_missing_value_on_the_command_line_is_exit_2_without_a_traceback(tmp_path, run_command, capsys):
     write_rows(tmp_path, 1)
-    result = run_cli(*BASE, "+tracking.tags.owner=???", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
-    assert result.returncode == 2 and "tracking.tags.owner" in result.stderr and "Traceback" not in result.stderr
+    code = run_command(*BASE, "+tracking.tags.owner=???", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and "tracking.tags.owner" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
 
@@ -78,11 +79,12 @@ def test_an_unwritable_run_dir_parent_is_exit_2(tmp_path, monkeypatch):
         check_run_dir(tmp_path / "new" / "run", "hydra.run.dir")
 
 
-def test_the_command_with_a_file_as_its_run_dir_is_exit_2(tmp_path):
+def test_the_command_with_a_file_as_its_run_dir_is_exit_2(tmp_path, run_command, capsys):
     write_rows(tmp_path, 1)
     (tmp_path / "taken").write_text("mine\n")
-    result = run_cli(*BASE, f"hydra.run.dir={tmp_path / 'taken'}", cwd=tmp_path)
-    assert result.returncode == 2 and "is an existing file" in result.stderr and "Traceback" not in result.stderr
+    code = run_command(*BASE, f"hydra.run.dir={tmp_path / 'taken'}", cwd=tmp_path)
+    err = capsys.readouterr().err
+    assert code == 2 and "is an existing file" in err and "Traceback" not in err
     assert (tmp_path / "taken").read_text() == "mine\n"
 
 

@@ -11,7 +11,7 @@ from runner.errors import ConfigError
 from runner.redact import REDACTED, redact
 from runner.repro.rerun import _apply_overrides
 from runner.repro.untrusted import check_saved_config
-from tests.conftest import run_cli, run_job
+from tests.conftest import run_job
 
 SECRET = "leaked-secret-value-4242"
 
@@ -39,7 +39,7 @@ def test_a_saved_interpolation_stays_text(secret_env, value):
         assert back == {**saved, "seed": 3 if overrides else 0} and SECRET not in json.dumps(back)
 
 
-def test_a_rerun_of_a_tampered_record_writes_no_secret(secret_env, finished_run, tmp_path):
+def test_a_rerun_of_a_tampered_record_writes_no_secret(secret_env, finished_run, tmp_path, run_command):
     original = tmp_path / "original"
     shutil.copytree(finished_run, original)
     shutil.copy(finished_run.parent / "rows.jsonl", tmp_path / "rows.jsonl")
@@ -47,8 +47,8 @@ def test_a_rerun_of_a_tampered_record_writes_no_secret(secret_env, finished_run,
     record["config"]["model"]["revision"] = "${oc.env:SECRET_X}"
     (original / "run.json").write_text(json.dumps(record))
     out = tmp_path / "rerun"
-    result = run_cli(f"rerun={original}", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
-    assert result.returncode in (0, 3), result.stderr
+    code = run_command(f"rerun={original}", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert code in (0, 3)
     assert not [p for p in out.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert json.loads((out / "run.json").read_text())["config"]["model"]["revision"] == "${oc.env:SECRET_X}"
 
@@ -79,14 +79,14 @@ def test_null_outside_settings_need_nothing():
     check_saved_config({"engine": {"name": "ray", "address": None}, "tracking": {"tracking_uri": None}}, [], "r")
 
 
-def test_a_rerun_of_a_record_pointing_at_a_cluster_is_refused(finished_run, tmp_path):
+def test_a_rerun_of_a_record_pointing_at_a_cluster_is_refused(finished_run, tmp_path, run_command, capsys):
     original = tmp_path / "original"
     shutil.copytree(finished_run, original)
     record = json.loads((original / "run.json").read_text())
     record["config"]["engine"] = {**record["config"].get("engine", {}), "name": "ray", "address": "ray://evil:10001"}
     (original / "run.json").write_text(json.dumps(record))
-    result = run_cli(f"rerun={original}", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
-    assert result.returncode == 2 and "engine.address" in result.stderr
+    code = run_command(f"rerun={original}", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
+    assert code == 2 and "engine.address" in capsys.readouterr().err
     assert not (tmp_path / "out" / "predictions.jsonl").exists()
 
 
