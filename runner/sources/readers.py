@@ -153,16 +153,21 @@ def csv_records(path: Path, wanted: Wanted = None, reading: Reading = PLAIN) -> 
                 if not values:  # a blank line is no row
                     continue
                 spans = start + reader.line_num + 2 - line  # physical lines this record took
-                record = (bad(f"{path.name}:{line}", f"unreadable CSV ({values})") if isinstance(values, csv.Error)
-                          else _csv_record(header, values, f"{path.name}:{line}", spans - 1))
                 broken = isinstance(values, csv.Error) or len(values) != len(header)  # not a bad byte in a good row
-                if broken and spans > 1 and restart is None:
-                    # a quote left open swallowed the lines after it: only its first line fails, the
-                    # others are read again as the rows they are
-                    record = bad(f"{path.name}:{line}", record[BAD_RECORD].split(": ", 1)[1] + "; read again "
-                                 f"from line {line + 1}")
+                # a quote left open swallowed the lines after it: only its first line fails, the others
+                # are read again as the rows they are
+                reread = broken and spans > 1 and restart is None
+                if reread:
                     restart = line - 1
-                yield None if wanted is not None and not wanted(position) else record
+                if wanted is not None and not wanted(position):
+                    yield None
+                else:
+                    where = f"{path.name}:{line}"
+                    record = (bad(where, f"unreadable CSV ({values})") if isinstance(values, csv.Error)
+                              else _csv_record(header, values, where, spans - 1))
+                    if reread:
+                        record = bad(where, record[BAD_RECORD].split(": ", 1)[1] + f"; read again from line {line + 1}")
+                    yield record
                 position += 1
         start = restart
 
