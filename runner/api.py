@@ -293,6 +293,9 @@ def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
     if output_dir is None:
         return None
     path = Path(output_dir).expanduser()
+    from runner.rundir_lock import check_run_dir
+
+    check_run_dir(path, "output_dir")
     if (path / RECORD).is_file() and not overwrite:
         raise ConfigError("output_dir", f"'{output_dir}' already holds a run (run.json)",
                           "pass overwrite=True to replace it, or another output_dir (or none: each call gets its own)")

@@ -195,7 +195,10 @@ def finish_rerun(rerun: Rerun, run_dir: Path) -> int:
     from runner.repro.rerun import compare, report
 
     verdict = compare(rerun.original, run_dir, rerun.filled)
-    (run_dir / RERUN).write_text(json.dumps(verdict, indent=2, default=str) + "\n")
+    from runner.sinks import open_output, writing
+
+    with writing(run_dir / RERUN), open_output(run_dir / RERUN) as f:
+        f.write(json.dumps(verdict, indent=2, default=str) + "\n")
     return report(verdict)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from runner.errors import RunError
 from runner.redact import RedactFilter, redact, redact_text
 from runner.rundir import CHILD_LOG, CHILD_REQUEST, Metrics, RunDir
-from runner.sinks import write_json
+from runner.sinks import open_output, write_json
 
 
 def main(request_path: str) -> int:
@@ -45,7 +45,8 @@ def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
     # The parent holds the run dir's lock (runner.rundir_lock); the child runs the policies, which take none.
     child = subprocess.run([sys.executable, "-m", "runner.child", "-"], input=json.dumps(request),
                            capture_output=True, text=True)
-    (run_dir / CHILD_LOG).write_text(redact_text(child.stdout + child.stderr))
+    with open_output(run_dir / CHILD_LOG) as f:
+        f.write(redact_text(child.stdout + child.stderr))
     written = RunDir(run_dir).read_metrics()
     if child.returncode == 0 and written is not None:
         return written

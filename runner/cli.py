@@ -277,10 +277,10 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume:
     # The search path this job was composed on (the user's -cd dir included), wherever it runs.
     sources = OmegaConf.to_container(hydra_cfg.runtime.config_sources, resolve=True)
     session = _session(ConfigSearch.from_config_sources(sources), invocation)
-    plain = to_plain(cfg)
-    if resume is not None:
-        plain["resume"] = str(resume)
     try:
+        plain = to_plain(cfg)
+        if resume is not None:
+            plain["resume"] = str(resume)
         composed = finish_composed(plain, overrides, session)
     except ConfigError as error:
         log.error("config error: %s", error.render())

@@ -49,6 +49,29 @@ class RunError(Exception):
         super().__init__(message)
 
 
+class OutputError(RunError):
+    """A file in the run dir could not be written: the disk is full, the dir is read-only, or something
+    that is not a regular file the runner made (a symbolic link, a hard link, a fifo) stands where it writes.
+    Exit code 1 with this one-line cause; the run ends `interrupted` so `resume=` is the next step."""
+
+    def __init__(self, path, reason: str, errno_: int | None = None):
+        self.path = path
+        self.errno = errno_
+        super().__init__(f"could not write {path}: {reason}", self.hint_for(None))
+
+    def hint_for(self, run_dir) -> str:
+        import errno
+
+        again = f"then continue with resume={run_dir}" if run_dir is not None else "then resume the run"
+        if self.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"the disk (or quota) is full: free space there, {again}"
+        if self.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return f"the run dir is not writable: fix its permissions or mount, {again}"
+        if self.errno is None:
+            return f"remove it (the runner only writes regular files it creates in the run dir), {again}"
+        return f"fix the cause above, {again}"
+
+
 # Every exit code `run` can end with, and what it means: `run --help` prints this table, and
 # tests/config/test_help.py checks it against the constants that produce each code.
 EXIT_CODES: dict[int, str] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.rundir import MEDIA
+from runner.sinks import open_output
 
 
 class MediaFiles:
@@ -37,7 +38,8 @@ class RowMedia:
     def image(self, image, name: str) -> str:
         """Save a PIL image as PNG; return its path relative to the run dir."""
         target, relative = self.files.path(self.step, self.index, name, "png")
-        image.save(target, format="PNG")
+        with open_output(target, "wb", encoding=None) as f:
+            image.save(f, format="PNG")
         return relative
 
     def audio(self, samples, sampling_rate: int, name: str) -> str:
@@ -49,5 +51,6 @@ class RowMedia:
         data = np.asarray(samples, dtype=np.float32)
         if data.ndim == 2 and data.shape[0] < data.shape[1]:  # (channels, samples) as pipelines return it
             data = data.T
-        soundfile.write(target, data.squeeze(), int(sampling_rate), subtype="FLOAT")
+        with open_output(target, "wb", encoding=None) as f:
+            soundfile.write(f, data.squeeze(), int(sampling_rate), subtype="FLOAT", format="WAV")
         return relative

@@ -15,7 +15,7 @@ import signal
 from contextlib import contextmanager
 from pathlib import Path
 
-from runner.errors import RunError
+from runner.errors import OutputError, RunError
 from runner.invocation import Invocation
 from runner.plan import Plan, output_formats
 from runner.repro.resume import resume_target
@@ -36,16 +36,19 @@ def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, invocation: 
         from runner.child import run_in_child
 
         return run_in_child(plan, Path(run_dir), argv, cwd, multirun)
-    run_dir, done = resume_target(cfg, Path(run_dir))
+    from runner.sources.fingerprint import fingerprint
+
+    source = fingerprint(plan.source)
+    run_dir, done = resume_target(cfg, Path(run_dir), source)
     run_dir.mkdir(parents=True, exist_ok=True)
     skipped = _skip_after_oom(cfg, bench, RunDir(run_dir), invocation)
     if skipped is not None:
         return skipped
-    return _execute_recorded(plan, RunDir(run_dir), argv, cwd, invocation, bench, done, keep)
+    return _execute_recorded(plan, RunDir(run_dir), argv, cwd, invocation, bench, done, keep, source)
 
 
 def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invocation, bench: bool,
-                      done: set[int], keep: dict[str, list] | None) -> Metrics:
+                      done: set[int], keep: dict[str, list] | None, source: dict | None = None) -> Metrics:
     from runner.engine import OutOfMemory, execute
     from runner.ray_engine.settings import EngineSettings
     from runner.repro.record import build_record, now_iso, quantized_steps
@@ -56,6 +59,8 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
     started_at = now_iso()
     status, metrics = "error", None
     first = build_record(plan.cfg, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf)
+    if source is not None:  # what was read: resume= refuses a source that changed (runner.sources.fingerprint)
+        first["source"] = source
     run_dir.write_record(first)
     try:
         with _sigterm_as_interrupt():
@@ -76,11 +81,27 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
     except (KeyboardInterrupt, SystemExit):  # SystemExit: submitit's requeue on SIGUSR2 (runner.repro.requeue)
         status = "interrupted"
         raise
+    except OutputError as error:  # a full disk, a read-only dir: what was written stays, resume= goes on
+        status = "interrupted"
+        error.hint = error.hint_for(run_dir.path)
+        raise
     finally:
         model = metrics.model if metrics else None
         quantization = quantized_steps(metrics.to_json() if metrics else None)
-        run_dir.write_record(build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first,
-                                          quantization))
+        final = build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first, quantization)
+        _write_final_record(run_dir, {**final, **({"source": source} if source is not None else {})}, status)
+
+
+def _write_final_record(run_dir: RunDir, record: dict, status: str) -> None:
+    """run.json at the run's end. A disk full by then fails a finished run (exit code 1, resume= next);
+    a run already failing keeps its own error, and the log says run.json still says running."""
+    try:
+        run_dir.write_record(record)
+    except OutputError as error:
+        if status == "ok":
+            error.hint = error.hint_for(run_dir.path)
+            raise
+        log.error("error: run.json not updated (%s): it still says running", error.message)
 
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:

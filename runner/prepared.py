@@ -65,6 +65,9 @@ def prepare(overrides: list[str], session: ConfigSession) -> PreparedJob | None:
             return None
         cfg.hydra.mode = RunMode.RUN  # as Hydra's run sets it
         run_dir = _run_dir(cfg)
+        from runner.rundir_lock import check_run_dir
+
+        check_run_dir(run_dir, "hydra.run.dir")
         task_overrides = list(cfg.hydra.overrides.task)
         composed = Composed(expand_step_presets(to_plain(cfg), session), describe(session, task_overrides))
         planned = plan_job(composed, session, task_overrides, run_dir)

@@ -4,8 +4,9 @@ Hugging Face tokens, are replaced by REDACTED wherever the runner writes a confi
 value, so the model loading code still receives it.
 
 A key is a secret when the last word of its name (words split at `_`, `-`, `.` and camelCase) is one
-of SECRET_WORDS, or the name holds one of SECRET_PAIRS (api_key, access_key ...); only string values
-are redacted (`use_auth_token: true` says nothing secret). Tokenizer special tokens (pad_token,
+of SECRET_WORDS, or the name holds one of SECRET_PAIRS (api_key, access_key ...); its value is redacted
+whatever its type (a token given as a number, a list of keys), but for null and booleans
+(`use_auth_token: true` says nothing secret). Tokenizer special tokens (pad_token,
 eos_token ...) are names, not secrets, and are kept.
 """
 from __future__ import annotations
@@ -60,13 +61,27 @@ def redact_text(text: str) -> str:
 
 def redact(value: Any, key: str = "") -> Any:
     """A copy of a plain value (dicts, lists, strings) with every secret replaced by REDACTED."""
+    if key and is_secret_key(key) and _holds_secret(value):
+        return REDACTED
     if isinstance(value, dict):
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
     if isinstance(value, str):
-        return REDACTED if is_secret_key(key) and not PLACEHOLDER.match(value) else redact_text(value)
+        return redact_text(value)
     return value
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether the value of a secret key is worth hiding: any value (a number, a list, a mapping) but
+    null, a bool, an empty container and the placeholders of PLACEHOLDER."""
+    if value is None or isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return not PLACEHOLDER.match(value)
+    if isinstance(value, (dict, list, tuple)):
+        return bool(value)
+    return True
 
 
 def redacted_keys(value: Any, prefix: str = "") -> list[str]:

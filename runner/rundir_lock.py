@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +23,8 @@ from pathlib import Path
 from runner.errors import ConfigError
 from runner.redact import redact
 from runner.repro.requeue import is_same_job, scheduler_job
-from runner.rundir import FINISHED, LOCK, RunDir
+from runner.rundir import (CHILD_REQUEST, ERRORS, FINISHED, HYDRA_DIR, LOCK, MEDIA, MERGE, METRICS, PREDICTIONS, RECORD,
+                           RERUN, STAGES, TABLES, WRITTEN, RunDir)
 from runner.sinks import line_count
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,12 @@ class RunDirLock:
     def acquire(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         while self.fd is None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+            except OSError as error:
+                raise ConfigError(self.key, f"{self.path} cannot be opened: {error.strerror}"
+                                  + (" (a symbolic link)" if error.errno == errno.ELOOP else ""),
+                                  f"remove {self.path} (or give another dir)") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
@@ -105,24 +112,95 @@ class RunDirLock:
                            "wait for it to end, or give another dir (leave hydra.run.dir unset for a fresh one)")
 
 
+NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows filesystems alike
+
+
+def check_run_dir(run_dir: Path, key: str) -> None:
+    """A run dir that cannot be made is a config error (exit code 2), found before anything runs: a path
+    through or onto an existing file, a name longer than filesystems allow, a place this user (or a
+    read-only filesystem) cannot write."""
+    path = Path(run_dir)
+    for part in path.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise ConfigError(key, f"the name '{part[:40]}...' is {len(os.fsencode(part))} bytes; a filesystem allows "
+                              f"{NAME_MAX}", "give a shorter dir name")
+    existing = path
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is an existing file" if existing == path else f"cannot be made: {existing} is a file"
+        raise ConfigError(key, f"{path} {what}", "give a dir path (leave hydra.run.dir unset for a fresh one)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(key, f"{path} cannot be written: {existing} is not writable (permissions, or a read-only "
+                          "filesystem)", "give a dir you can write to (leave hydra.run.dir unset for a fresh one)")
+
+
 def refuse_written(run_dir: Path, key: str) -> None:
-    """A new run is not pointed at a dir that holds a finished run, or any rows: it would replace them.
-    resume= continues such a dir; the Python API's overwrite=True clears it first."""
+    """A new run is not pointed at a dir that holds a finished run, or any rows, or any other run artefact
+    without a readable run.json: it would replace them. resume= continues such a dir; the Python API's
+    overwrite=True clears it first. Nor at a dir whose files are links or special files (refuse_unsafe)."""
     folder = RunDir(run_dir)
+    refuse_unsafe(run_dir, key)
     try:
         record = folder.read_record()
     except ValueError:
         raise ConfigError(key, f"{folder.record_file} is not valid JSON: {run_dir} holds a run that cannot be read",
                           "give another dir (leave hydra.run.dir unset for a fresh one)") from None
-    if record is None:
-        return
     rows = sum(line_count(path) for path in (folder.predictions, folder.errors))
+    if record is None:
+        found = artefacts(folder)
+        if not found:
+            return
+        raise ConfigError(key, f"{run_dir} holds run outputs ({', '.join(found)}) but no run.json: a new run would "
+                          "replace them", "give another dir (leave hydra.run.dir unset for a fresh one), or move "
+                          "those files away first")
     if record.status not in FINISHED and rows == 0:
         return  # a run that ended before writing any row: nothing to lose
     held = "a finished run" if record.status in FINISHED else f"a run that ended with status {record.status}"
     raise ConfigError(key, f"{run_dir} already holds {held} ({rows} rows written); a new run would replace them",
                       f"continue it with resume={run_dir}, or give another dir (leave hydra.run.dir unset "
                       "for a fresh one)")
+
+
+def artefacts(folder: RunDir) -> list[str]:
+    """The outputs of a run found in `folder` (not run.log or .hydra/, which Hydra and the runner write
+    before a run starts): non-empty predictions or errors, metrics, tables, media."""
+    found = []
+    for name in (PREDICTIONS, ERRORS, METRICS, RERUN, MERGE, CHILD_REQUEST, *TABLES):
+        path = folder / name
+        if path.is_file() and path.stat().st_size > 0:
+            found.append(name)
+    if (folder / MEDIA).is_dir() and any((folder / MEDIA).iterdir()):
+        found.append(MEDIA + "/")
+    return found
+
+
+def refuse_unsafe(run_dir: Path, key: str) -> None:
+    """Every file a run writes or appends to in `run_dir` is a regular file with one name, or absent: a
+    symbolic link (or a hard link) there would have the run write over a file outside the dir, and a
+    fifo would hang it. Checked before the run (exit code 2); runner.sinks.open_output checks again."""
+    for name in (*WRITTEN, MERGE, LOCK, f".{RECORD}.tmp", f".{METRICS}.tmp"):
+        path = Path(run_dir) / name
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise ConfigError(key, f"{path} cannot be examined: {error.strerror}", "give another dir") from None
+        if stat.S_ISLNK(info.st_mode):
+            problem = f"is a symbolic link (to {os.readlink(path)})"
+        elif not stat.S_ISREG(info.st_mode):
+            problem = "is not a regular file"
+        elif info.st_nlink > 1:
+            problem = f"has {info.st_nlink} names (a hard link to a file elsewhere)"
+        else:
+            continue
+        raise ConfigError(key, f"{path} {problem}; the runner only writes regular files it creates in the run dir",
+                          f"remove {path} (or give another dir)")
+    for name in (MEDIA, STAGES, HYDRA_DIR):
+        if (Path(run_dir) / name).is_symlink():
+            raise ConfigError(key, f"{Path(run_dir) / name} is a symbolic link; the runner only writes inside the "
+                              "run dir", f"remove {Path(run_dir) / name} (or give another dir)")
 
 
 def read_holder(path: Path) -> dict | None:

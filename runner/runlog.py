@@ -3,10 +3,27 @@ job logging, written by a handler that exists only for one call."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 from runner.redact import RedactFilter, redact_text
+
+
+class RunLogHandler(logging.FileHandler):
+    """logging.FileHandler that opens run.log as the runner opens every file it writes
+    (runner.sinks.open_output): never through a symbolic link or into a special file. One refused is
+    not written (the run itself is then refused, naming it: runner.rundir_lock.refuse_unsafe)."""
+
+    def _open(self):
+        from runner.errors import OutputError
+        from runner.sinks import open_output
+
+        try:
+            return open_output(Path(self.baseFilename), self.mode[0], encoding=self.encoding)
+        except OutputError as error:
+            sys.stderr.write(f"warning: {error.message}; not logging to it\n")
+            return open(os.devnull, "w", encoding="utf-8")
 
 
 class RunLog:
@@ -33,7 +50,7 @@ class RunLog:
         return self
 
     def to_file(self, path: Path) -> None:
-        self.file = logging.FileHandler(path, encoding="utf-8")
+        self.file = RunLogHandler(path, encoding="utf-8")
         self.file.setFormatter(logging.Formatter(self.FORMAT))
         self.file.addFilter(RedactFilter())  # secrets never reach run.log (runner/redact.py)
         for record in self.held.records:

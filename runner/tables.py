@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from runner.sinks import iter_jsonl
+from runner.sinks import iter_jsonl, open_output
 
 log = logging.getLogger("runner")
 
@@ -70,7 +70,7 @@ def _write_csv(target: Path, groups) -> None:
     for group in groups():
         for row in group:
             columns.update(dict.fromkeys(row))
-    with open(target, "w", encoding="utf-8", newline="") as f:
+    with open_output(target, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(columns))
         writer.writeheader()
         for group in groups():
@@ -91,7 +91,7 @@ def _write_parquet(target: Path, groups) -> None:
     if as_json:
         log.warning("%s: column(s) %s hold values of different types; written as JSON text",
                     target.name, ", ".join(sorted(as_json)))
-    with pq.ParquetWriter(target, schema) as writer:
+    with open_output(target, "wb", encoding=None) as f, pq.ParquetWriter(f, schema) as writer:
         for group in groups():
             rows = [{c: _json_text(row.get(c)) if c in as_json else row.get(c) for c in schema.names} for row in group]
             writer.write_table(pa.Table.from_pylist(rows, schema=schema))

@@ -42,6 +42,8 @@ def _compose_checked(overrides: list[str], session: ConfigSession) -> tuple[list
     overrides = normalize_overrides(list(overrides), session)
     try:
         cfg = to_plain(session.compose(overrides))
+    except ConfigError:
+        raise
     except Exception as error:  # hydra/omegaconf/yaml raise several types; all mean "this config is wrong"
         raise explain_composition_error(error, overrides, session) from None
     return overrides, expand_step_presets(cfg, session)
@@ -59,7 +61,34 @@ def to_plain(cfg) -> dict:
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.pop("hydra", None)
+    missing = missing_keys(cfg)
+    if missing:
+        listed = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ConfigError(missing[0], f"has no value ('???' in the config: a value you must give){'' if len(missing) == 1 else f'; so do {listed}'}",
+                          f"give it on the command line: {missing[0]}=<value>")
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def missing_keys(node, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is `???` (OmegaConf's mandatory missing value), anywhere in the config."""
+    from omegaconf import DictConfig, ListConfig
+
+    found = []
+    if isinstance(node, DictConfig):
+        names = list(node.keys())
+    elif isinstance(node, ListConfig):
+        names = list(range(len(node)))
+    else:
+        return found
+    for name in names:
+        key = f"{prefix}{name}"
+        if OmegaConf.is_missing(node, name):
+            found.append(key)
+            continue
+        child = node._get_node(name)
+        if isinstance(child, (DictConfig, ListConfig)):
+            found += missing_keys(child, key + ".")
+    return found
 
 
 # Hydra flags that make `run` print something instead of running: Hydra handles those itself.

@@ -37,12 +37,30 @@ def check_model_location(model_id: str | None, key: str = "model.id") -> None:
         return
     path = Path(model_id).expanduser()
     if path.is_dir():
+        if not holds_model(path):
+            held = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+            shown = f"it holds: {', '.join(held[:8])}{' ...' if len(held) > 8 else ''}" if held else "it is empty"
+            raise ConfigError(key, f"'{model_id}' is a folder but holds no model (no config.json; {shown})",
+                              "give the folder that holds config.json and the weights (as save_pretrained "
+                              "writes it), or a hub id")
         return
     if path.exists():
         raise ConfigError(key, f"'{model_id}' is a file, not a model folder",
                           "give the folder that holds config.json and the weights, or a hub id")
     raise ConfigError(key, f"'{model_id}' looks like a local path but does not exist (read from {Path.cwd()})",
                       _missing_hint(model_id))
+
+
+# What a folder holding a model has at its top (or in model/, where the loader also looks): a transformers
+# or sentence-transformers config, a PEFT adapter, CTranslate2 or GGUF weights.
+MODEL_FILES = ("config.json", "adapter_config.json", "modules.json", "model.bin", "model_index.json")
+
+
+def holds_model(folder: Path) -> bool:
+    for place in (folder, folder / "model"):
+        if any((place / name).is_file() for name in MODEL_FILES) or any(place.glob("*.gguf")):
+            return True
+    return False
 
 
 def _missing_hint(model_id: str) -> str:

@@ -1,7 +1,7 @@
 """How a run ends early: out of memory (a result for a sweep point) or a failing row under on_error=fail."""
 from __future__ import annotations
 
-from runner.errors import RunError
+from runner.errors import OutputError, RunError
 
 
 class OutOfMemory(Exception):
@@ -23,4 +23,6 @@ def ended_by(failure: BaseException) -> tuple[str, str]:
         return "oom", str(failure)
     if isinstance(failure, (KeyboardInterrupt, SystemExit)):
         return "interrupted", "interrupted by a signal"
+    if isinstance(failure, OutputError):  # a full disk: the rows written so far stand, resume= continues
+        return "interrupted", failure.message
     return "error", f"{type(failure).__name__}: {failure}"

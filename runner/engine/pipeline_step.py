@@ -15,6 +15,24 @@ from runner.sources.decode import decode_audio, decode_image, decode_text
 from runner.tasks import AUDIO, DATA, IMAGE, Task
 
 
+def generate_kwargs_for(pipe, params: dict) -> dict:
+    """task.params.generate_kwargs as the pipeline takes it: as they are where its call names a
+    `generate_kwargs` argument (speech recognition, image-to-text ...), else spread among the call's own
+    keyword arguments, which it hands to generate() (text-generation, summarization ...): passed there
+    as one `generate_kwargs=` they would reach generate() as an unknown model argument. A key given both
+    ways takes the task.params value."""
+    import inspect
+
+    nested = params.get("generate_kwargs")
+    if not isinstance(nested, dict):
+        return params
+    sanitize = getattr(pipe, "_sanitize_parameters", None)
+    named = inspect.signature(sanitize).parameters.get("generate_kwargs") if sanitize is not None else None
+    if sanitize is None or named is not None and named.kind != inspect.Parameter.VAR_KEYWORD:
+        return params  # a named argument (not **generate_kwargs, which takes the call's other keywords)
+    return {**nested, **{key: value for key, value in params.items() if key != "generate_kwargs"}}
+
+
 class PipelineStep:
     def __init__(self, name: str, spec: Task, pipe, pipeline_task: str, params: dict, batch_size: int,
                  base_dir: Path | None = None):
@@ -24,6 +42,7 @@ class PipelineStep:
         self.pipeline_task = pipeline_task
         # The pipeline call's parameters, and the task's own (e.g. image-text-to-text's default prompt).
         self.params, self.own_params = spec.split_params(params)
+        self.params = generate_kwargs_for(pipe, self.params)
         self.batch_size = batch_size
         self.base_dir = base_dir
 

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 # to matter until it is listed here), so a resume or a merge never mixes outputs of two configs.
 # `engine`: where rows run, not what they become (engine=ray writes engine=local's bytes: tests/ray_engine),
 # so a run interrupted on one engine resumes on the other, and runs saved before the key still resume.
-NON_OUTPUT_KEYS = ("progress", "verbose", "graph.show", "rerun", "merge", "resume", "bench", "max_error_fraction", "tracking",
+NON_OUTPUT_KEYS = ("progress", "verbose", "graph.show", "rerun", "merge", "resume", "resume_allow_changed", "bench",
+                   "max_error_fraction", "tracking",
                    "engine", "quantization.probe_rows")  # probe_rows: int8's float32 probe runs after the rows are written
 
 PACKAGES = ("hf-pipeline-runner", "torch", "transformers", "tokenizers", "huggingface-hub", "accelerate",

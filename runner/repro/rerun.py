@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from pathlib import Path
 
 from runner.config.provenance import file_sha256
@@ -80,9 +81,7 @@ def _apply_overrides(cfg: dict, overrides: list[str], session: ConfigSession) ->
     from omegaconf import OmegaConf
 
     settable = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != "rerun"]
-    if not settable:
-        return cfg
-    node = OmegaConf.create(cfg)
+    node = OmegaConf.create(inert(cfg))  # the saved config is data: its ${...} stay text, never resolved
     for override in OverridesParser.create().parse_overrides(settable):
         key = override.key_or_group
         if override.package is not None or session.is_group(key):
@@ -97,6 +96,18 @@ def _apply_overrides(cfg: dict, overrides: list[str], session: ConfigSession) ->
             continue
         OmegaConf.update(node, key, override.value(), merge=False, force_add=True)
     return OmegaConf.to_container(node, resolve=True)
+
+
+def inert(value):
+    """A saved config with every `${` escaped: OmegaConf then reads an interpolation or a resolver call
+    (${oc.env:SECRET}, a custom resolver) as the text it is, so nothing in a run.json is evaluated."""
+    if isinstance(value, dict):
+        return {key: inert(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [inert(item) for item in value]
+    if isinstance(value, str) and "${" in value:
+        return re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", value)  # backslashes before it kept as text too
+    return value
 
 
 def compare(original_dir: Path, new_dir: Path, filled: list[str] = ()) -> dict:

@@ -18,12 +18,19 @@ log = logging.getLogger(__name__)
 RESUMABLE_DIFFERENCES = ("on_error",)
 
 
-def resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
-    """With resume=<dir>: that dir and the dataset positions already written there; else run_dir, none."""
+def resume_target(cfg: dict, run_dir: Path, source: dict | None = None) -> tuple[Path, set[int]]:
+    """With resume=<dir>: that dir and the dataset positions already written there; else run_dir, none.
+    `source`: the fingerprint of today's source (runner.sources.fingerprint), checked against the one the
+    interrupted run recorded: a changed source is refused unless resume_allow_changed=true."""
     if not cfg.get("resume"):
         return run_dir, set()
+    from runner.rundir_lock import refuse_unsafe
+
     target = RunDir(Path(cfg["resume"]).expanduser())
-    saved = resume_record(cfg["resume"]).config or {}
+    refuse_unsafe(target.path, "resume")
+    record = resume_record(cfg["resume"])
+    check_source(record.rest.get("source"), source, bool(cfg.get("resume_allow_changed")))
+    saved = record.config or {}
     differences = config_differences(saved, cfg)
     if differences:
         listed = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differences[:5])
@@ -32,6 +39,30 @@ def resume_target(cfg: dict, run_dir: Path) -> tuple[Path, set[int]]:
     done = completed_indices(target.predictions) | completed_indices(target.errors)
     log.info("resuming %s: %d rows already done, appending the rest", target.path, len(done))
     return target.path, done
+
+
+def check_source(before: dict | None, now: dict | None, allow_changed: bool) -> None:
+    """ConfigError (exit code 2) naming the source when it changed since the interrupted run."""
+    from runner.sources.fingerprint import changes, touched_only
+
+    if not before or not now:
+        return  # a run recorded before fingerprints, or a source without one (hf, python)
+    said = changes(before, now)
+    if not said:
+        if before.get("path") != now.get("path"):  # moved, or read from another directory: the same bytes
+            log.warning("warning: the interrupted run read %s; this one reads %s, with the same size and sampled "
+                        "content: resuming", before.get("path"), now.get("path"))
+        elif touched_only(before, now):
+            log.warning("warning: %s was modified (its mtime) since the interrupted run, but its size and "
+                        "sampled content are the same: resuming", now.get("path"))
+        return
+    if allow_changed:
+        log.warning("warning: %s changed since the interrupted run (%s); resuming anyway (resume_allow_changed=true)",
+                    now.get("path"), "; ".join(said))
+        return
+    raise ConfigError("resume", f"the source {now.get('path')} changed since the interrupted run ({'; '.join(said)}): "
+                      "rows already written may no longer be the rows at their positions",
+                      "start a new run, or resume_allow_changed=true if the rows written so far are still right")
 
 
 def resume_record(resume: str) -> RunRecord:

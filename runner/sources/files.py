@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD, Source, TextFile
 from runner.sources.parquet import parquet_shard_records
-from runner.sources.readers import BOM, ReadMeter, csv_header, csv_records, json_records, jsonl_records, txt_records
+from runner.sources.readers import (BOM, DEFAULT_MAX_ROW_BYTES, Reading, ReadMeter, csv_header, csv_records,
+                                    detect_encoding, json_records, jsonl_records, txt_records)
 from runner.tasks import AUDIO, IMAGE, TEXT
 
 EXTENSIONS = {
@@ -38,6 +40,8 @@ class FileSource(Source):
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
         self.path = _existing_path(cfg, want_dir=False)
+        self.reading = Reading(detect_encoding(self.path, cfg.get("encoding") or "auto"),
+                               cfg.get("max_row_bytes", DEFAULT_MAX_ROW_BYTES))
         self.format = self._format()
         # how far the run's reader is through a text file, for the progress bar's estimated total
         self.meter = ReadMeter(self.path) if self.format != "parquet" else None
@@ -57,7 +61,10 @@ class FileSource(Source):
 
     def _looks_like_jsonl(self) -> bool:
         with open(self.path, "rb") as f:
-            head = f.read(64).removeprefix(BOM).lstrip()
+            head = f.read(64)
+        if not self.reading.utf8:
+            head = head.decode(self.reading.encoding, "ignore").encode("utf-8")
+        head = head.removeprefix(BOM).lstrip()
         return head[:1] == b"{"
 
     def base_dir(self) -> Path:
@@ -67,7 +74,7 @@ class FileSource(Source):
         if self.path.stat().st_size == 0:
             raise ConfigError("dataset.path", f"'{self.cfg['path']}' is empty", "point dataset.path at a file with rows")
         if self.format == "csv":
-            return csv_header(self.path)
+            return csv_header(self.path, self.reading)
         if self.format == "txt":
             return [TEXT]
         if self.format == "parquet":
@@ -99,20 +106,22 @@ class FileSource(Source):
 
         return pq.read_metadata(self.path).num_rows
 
+    def records(self):
+        return self.records_where(None)
+
     def estimated_size(self) -> int | None:
         """A text file's rows, extrapolated from the bytes read so far (None before the run reads)."""
         return self.meter.estimated_rows() if self.meter is not None else None
 
-    def records(self):
-        return self.records_where(None)
-
     def records_where(self, wanted):
         if self.format == "parquet":
             return enumerate(self._parquet_records(self.path))
+        metered = replace(self.reading, meter=self.meter)
         if self.format == "txt":  # decoding a line is all that parsing it costs
-            return enumerate(self.meter.counted(txt_records(self.path, self.meter)))
-        reader = csv_records if self.format == "csv" else self._json_records
-        return enumerate(self.meter.counted(reader(self.path, wanted, self.meter)))
+            return enumerate(self.meter.counted(txt_records(self.path, metered)))
+        if self.format == "csv":
+            return enumerate(self.meter.counted(csv_records(self.path, wanted, metered)))
+        return enumerate(self.meter.counted(self._json_records(self.path, wanted, metered)))
 
     def shard_records(self, shard: dict):
         if self.format != "parquet":
@@ -126,8 +135,9 @@ class FileSource(Source):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
 
-    def _json_records(self, path: Path | None = None, wanted=None, meter=None):
-        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted, meter)
+    def _json_records(self, path: Path | None = None, wanted=None, reading: Reading | None = None):
+        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted,
+                                                                            reading or self.reading)
 
 
 class FolderSource(Source):

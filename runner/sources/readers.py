@@ -4,6 +4,10 @@ Each yields one record per row of the file. A row that cannot be read (a byte th
 broken JSON line, a CSV line with too few or too many fields) is still one record: {BAD_RECORD:
 "<file>:<line>: <reason>"}, so it fails alone, in its place, and every other row is read.
 Files are read as bytes and decoded row by row: one bad byte spoils its own row, not the file.
+A file that starts with a UTF-16 or UTF-32 byte-order mark is decoded as such (dataset.encoding=auto),
+or as dataset.encoding says. A row longer than dataset.max_row_bytes is an error row, skipped in bounded
+memory without being parsed; so is JSON nested too deep to parse, and a CSV quote never closed (its row
+fails, and the rows after it are read again from the line after the quote).
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import csv
 import io
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -19,8 +24,11 @@ from runner.sources import BAD_RECORD
 from runner.tasks import TEXT
 
 BOM = b"\xef\xbb\xbf"
-# Which row positions (0, 1, ... in the file) to parse: the others come back as None, counted only.
-Wanted = Callable[[int], bool] | None
+# Byte-order marks that name an encoding other than UTF-8, longest first (UTF-32-LE starts like UTF-16-LE).
+BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"))
+UTF8 = ("utf-8", "utf_8", "utf8", "utf-8-sig", "utf_8_sig")
+DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024
 
 
 class ReadMeter:
@@ -65,6 +73,56 @@ def _open_binary(path: Path, meter: ReadMeter | None):
     return meter.open(path) if meter is not None else open(path, "rb")
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a text file is read: its encoding (a Python codec name; utf-8 reads the bytes as they are) and
+    the most bytes one row may hold (None: no limit)."""
+
+    encoding: str = "utf-8"
+    max_row_bytes: int | None = DEFAULT_MAX_ROW_BYTES
+    meter: ReadMeter | None = field(default=None, compare=False)  # the run's reader: how far it has read
+
+    @property
+    def utf8(self) -> bool:
+        return self.encoding.lower() in UTF8
+
+
+PLAIN = Reading()
+
+
+def detect_encoding(path: Path, setting: str = "auto") -> str:
+    """dataset.encoding: auto reads a UTF-16/UTF-32 byte-order mark, else UTF-8; a name is checked to be a
+    text codec Python knows (ConfigError naming the key otherwise)."""
+    if setting == "auto":
+        with open(path, "rb") as f:
+            head = f.read(4)
+        return next((name for mark, name in BOMS if head.startswith(mark)), "utf-8")
+    import codecs
+
+    try:
+        info = codecs.lookup(setting)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ConfigError("dataset.encoding", f"'{setting}' is not a text encoding Python knows",
+                          "use auto (UTF-8, or UTF-16/32 with a byte-order mark), or a codec name such as utf-8, "
+                          "utf-16, latin-1, cp1252, shift_jis")
+    return info.name
+
+
+class Oversized:
+    """A line longer than dataset.max_row_bytes: its size, never its bytes."""
+
+    def __init__(self, size: int, limit: int):
+        self.size, self.limit = size, limit
+
+    def reason(self) -> str:
+        return (f"the row is {self.size:,} bytes, over dataset.max_row_bytes={self.limit:,} (not read; raise "
+                "the limit, or null for none, to read it)")
+# Which row positions (0, 1, ... in the file) to parse: the others come back as None, counted only.
+Wanted = Callable[[int], bool] | None
+
+
 def bad(where: str, reason: str) -> dict:
     return {BAD_RECORD: f"{where}: {reason}"}
 
@@ -90,47 +148,78 @@ def allow_large_csv_fields() -> None:
         csv.field_size_limit(2**31 - 1)
 
 
-def open_text(path: Path, meter: ReadMeter | None = None) -> io.TextIOWrapper:
+def open_text(path: Path, reading: Reading = PLAIN) -> io.TextIOWrapper:
     """The file as text whose bad bytes are kept (as surrogates) for the row that holds them to report."""
-    return io.TextIOWrapper(_open_binary(path, meter), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    encoding = "utf-8-sig" if reading.utf8 else reading.encoding
+    return io.TextIOWrapper(_open_binary(path, reading.meter), encoding=encoding, errors="surrogateescape",
+                            newline="")
 
 
-def csv_header(path: Path) -> list[str]:
-    allow_large_csv_fields()
-    with open_text(path) as f:
+def _csv_limit(reading: Reading) -> None:
+    if reading.max_row_bytes is None:
+        allow_large_csv_fields()
+    else:
+        csv.field_size_limit(reading.max_row_bytes)
+
+
+def csv_header(path: Path, reading: Reading = PLAIN) -> list[str]:
+    _csv_limit(reading)
+    with open_text(path, reading) as f:
         return next(csv.reader(f), [])
 
 
-def csv_records(path: Path, wanted: Wanted = None, meter: ReadMeter | None = None) -> Iterator[dict | None]:
+def csv_records(path: Path, wanted: Wanted = None, reading: Reading = PLAIN) -> Iterator[dict | None]:
     """Records; with `wanted`, None for the rows it refuses: csv still splits them (a quoted field may
-    hold a newline, so only csv finds where a row ends) but no dict is made and no text checked."""
-    allow_large_csv_fields()
-    with open_text(path, meter) as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        position = 0
-        while header is not None:
-            line = reader.line_num + 1  # where the next record starts (a quoted field may span lines)
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:  # csv goes on at the next line
-                values = error
-            if not values:  # a blank line is no row
-                continue
-            if wanted is not None and not wanted(position):
-                yield None
-            elif isinstance(values, csv.Error):
-                yield bad(f"{path.name}:{line}", f"unreadable CSV ({values})")
-            else:
-                yield _csv_record(header, values, f"{path.name}:{line}")
-            position += 1
+    hold a newline, so only csv finds where a row ends) but no dict is made and no text checked.
+    A quote never closed runs to the end of the file: its row fails, naming its line, and the rows
+    after it are read again from the next line, so they are not lost inside it."""
+    _csv_limit(reading)
+    position, start = 0, 0
+    with open_text(path, reading) as f:
+        header = next(csv.reader(f, strict=True), None)
+    while header is not None:
+        with open_text(path, reading) as f:
+            for _ in range(start + 1):  # the header, and the lines read before a quote left open
+                f.readline()
+            reader = csv.reader(f, strict=True)
+            restart = None
+            while restart is None:
+                line = start + reader.line_num + 2  # where the next record starts (a quoted field may span lines)
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as error:  # csv goes on at the next line
+                    values = error
+                    if "unexpected end of data" in str(error):
+                        values = csv.Error(f"a quoted field opened on line {line} is never closed: it runs to the "
+                                           f"end of the file (line {start + reader.line_num + 1})")
+                if not values:  # a blank line is no row
+                    continue
+                spans = start + reader.line_num + 2 - line  # physical lines this record took
+                broken = isinstance(values, csv.Error) or len(values) != len(header)  # not a bad byte in a good row
+                # a quote left open swallowed the lines after it: only its first line fails, the others
+                # are read again as the rows they are
+                reread = broken and spans > 1 and restart is None
+                if reread:
+                    restart = line - 1
+                if wanted is not None and not wanted(position):
+                    yield None
+                else:
+                    where = f"{path.name}:{line}"
+                    record = (bad(where, f"unreadable CSV ({values})") if isinstance(values, csv.Error)
+                              else _csv_record(header, values, where, spans - 1))
+                    if reread:
+                        record = bad(where, record[BAD_RECORD].split(": ", 1)[1] + f"; read again from line {line + 1}")
+                    yield record
+                position += 1
+        start = restart
 
 
-def _csv_record(header: list[str], values: list[str], where: str) -> dict:
+def _csv_record(header: list[str], values: list[str], where: str, extra_lines: int = 0) -> dict:
     if len(values) != len(header):
-        return bad(where, f"{len(values)} field{'s' * (len(values) != 1)}, the header has {len(header)}")
+        spans = f" (the row spans {extra_lines + 1} lines: a quote left open?)" if extra_lines else ""
+        return bad(where, f"{len(values)} field{'s' * (len(values) != 1)}, the header has {len(header)}{spans}")
     return _text_checked(dict(zip(header, values)), where, "column")
 
 
@@ -143,20 +232,50 @@ def _text_checked(record: dict, where: str, label: str) -> dict:
     return record
 
 
-def numbered_lines(path: Path, meter: ReadMeter | None = None) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw bytes) of each line, a leading byte-order mark dropped."""
-    with _open_binary(path, meter) as f:
-        for number, line in enumerate(f, 1):
-            yield number, line.removeprefix(BOM) if number == 1 else line
+def numbered_lines(path: Path, reading: Reading = PLAIN) -> Iterator[tuple[int, bytes | Oversized]]:
+    """(line number, raw UTF-8 bytes) of each line, a leading byte-order mark dropped; a line longer than
+    reading.max_row_bytes comes as Oversized, read past in blocks, never held whole."""
+    limit = reading.max_row_bytes
+    if not reading.utf8:
+        with open_text(path, reading) as f:
+            for number, line in enumerate(_bounded(f, limit, "\n"), 1):
+                yield number, line if isinstance(line, Oversized) else line.encode("utf-8", "surrogateescape")
+        return
+    with _open_binary(path, reading.meter) as f:
+        for number, line in enumerate(_bounded(f, limit, b"\n"), 1):
+            yield number, line.removeprefix(BOM) if number == 1 and not isinstance(line, Oversized) else line
 
 
-def jsonl_records(path: Path, wanted: Wanted = None, meter: ReadMeter | None = None) -> Iterator[dict | None]:
+def _bounded(f, limit: int | None, newline):
+    """The lines of `f`, each at most `limit` long (bytes, or characters of a decoded file), else Oversized."""
+    while True:
+        line = f.readline() if limit is None else f.readline(limit + 1)
+        if not line:
+            return
+        if limit is None or len(line) <= limit or line.endswith(newline) and len(line) == limit + 1:
+            yield line
+            continue
+        size = len(line)
+        while not line.endswith(newline):
+            line = f.readline(1 << 20)
+            if not line:
+                break
+            size += len(line)
+        yield Oversized(size - line.endswith(newline), limit)  # the row's bytes, its newline not counted
+
+
+def jsonl_records(path: Path, wanted: Wanted = None, reading: Reading = PLAIN) -> Iterator[dict | None]:
     """Records; with `wanted`, None for the lines it refuses, counted but neither decoded nor parsed."""
     position = 0
-    for number, line in numbered_lines(path, meter):
-        if line.strip():
+    for number, line in numbered_lines(path, reading):
+        if isinstance(line, Oversized) or line.strip():
             wanted_here = wanted is None or wanted(position)
-            yield _json_line(line, f"{path.name}:{number}") if wanted_here else None
+            if not wanted_here:
+                yield None
+            elif isinstance(line, Oversized):
+                yield bad(f"{path.name}:{number}", line.reason())
+            else:
+                yield _json_line(line, f"{path.name}:{number}")
             position += 1
 
 
@@ -169,23 +288,29 @@ def _json_line(line: bytes, where: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         return bad(where, f"invalid JSON ({error.msg})")
+    except RecursionError:
+        return bad(where, "JSON nested too deep to read")
     if not isinstance(value, dict):
         return bad(where, f"expected a JSON object, got {_json_type(value)}")
     return value
 
 
-def json_records(path: Path, wanted: Wanted = None, meter: ReadMeter | None = None) -> Iterator[dict | None]:
+def json_records(path: Path, wanted: Wanted = None, reading: Reading = PLAIN) -> Iterator[dict | None]:
     """A JSON file: a list of objects, {"<key>": [objects]}, or {"column": [values...]}."""
-    text = path.read_bytes().removeprefix(BOM).decode("utf-8", "surrogateescape")
+    data = path.read_bytes()
+    text = data.removeprefix(BOM).decode("utf-8" if reading.utf8 else reading.encoding, "surrogateescape")
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ConfigError("dataset.path", f"'{path}' is JSON nested too deep to read",
+                          "write JSON Lines (one object per line, .jsonl): a broken line then fails its row alone") from None
     except json.JSONDecodeError as error:
         raise ConfigError("dataset.path", f"'{path}' is not valid JSON ({error.msg} at line {error.lineno} column "
                                           f"{error.colno})", "fix the file, or write JSON Lines (one object per "
                                           "line, .jsonl): a broken line then fails its row alone") from None
     rows = _json_rows(data, path)
-    if meter is not None:
-        meter.known = len(rows)
+    if reading.meter is not None:
+        reading.meter.known = len(rows)
     for number, element in enumerate(rows, 1):
         wanted_here = wanted is None or wanted(number - 1)
         yield _json_element(element, f"{path.name}: element {number}") if wanted_here else None
@@ -210,9 +335,12 @@ def _json_element(element: Any, where: str) -> dict:
     return _text_checked(element, where, "field")
 
 
-def txt_records(path: Path, meter: ReadMeter | None = None) -> Iterator[dict]:
+def txt_records(path: Path, reading: Reading = PLAIN) -> Iterator[dict]:
     """One row per non-blank line."""
-    for number, line in numbered_lines(path, meter):
+    for number, line in numbered_lines(path, reading):
+        if isinstance(line, Oversized):
+            yield bad(f"{path.name}:{number}", line.reason())
+            continue
         try:
             text = line.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as error:

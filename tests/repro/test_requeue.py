@@ -193,20 +193,27 @@ def test_a_pickled_invocation_leaves_its_loaded_models_behind():
 def test_run_json_stopped_mid_write_keeps_its_previous_version(tmp_path, monkeypatch):
     """A scheduler's signal can land while run.json or metrics.json is written; the requeued attempt must
     still read the earlier attempt's record (who wrote the dir), so a write is whole or not at all."""
-    from pathlib import Path
-
+    import runner.sinks
     from runner.rundir import RunDir
 
     folder = RunDir(tmp_path)
     folder.write_record({"status": "running", "scheduler": {"name": "slurm", "job_id": "4242", "attempt": 1}})
-    write_text = Path.write_text
+    open_output = runner.sinks.open_output  # where every run-dir file is opened for writing
 
-    def stopped_halfway(self, text, *args, **kwargs):
-        write_text(self, text[: len(text) // 2], *args, **kwargs)
-        raise SystemExit(-1)  # what submitit's handler raises when it requeues the job
+    def stopped_halfway(path, mode="w", **kwargs):
+        file = open_output(path, mode, **kwargs)
+        write = file.write
 
-    monkeypatch.setattr(Path, "write_text", stopped_halfway)
+        def half(text):
+            write(text[: len(text) // 2])
+            raise SystemExit(-1)  # what submitit's handler raises when it requeues the job
+
+        file.write = half
+        return file
+
+    monkeypatch.setattr(runner.sinks, "open_output", stopped_halfway)
     with pytest.raises(SystemExit):
         folder.write_record({"status": "interrupted", "scheduler": {"name": "slurm", "job_id": "4242"}})
     monkeypatch.undo()
     assert folder.read_record().rest["scheduler"] == {"name": "slurm", "job_id": "4242", "attempt": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # the half-written temporary file removed

@@ -159,6 +159,6 @@ def test_float32_vectors_are_written_compactly_and_read_back_exactly():
     assert plain({"output": JsonNumbers(vector)}) == {"output": back["output"]}
     # the rest of the record as json.dumps lays it out
     assert dumps({"a": [1, {"b": JsonNumbers(np.zeros(1, np.float32))}]}) == '{"a": [1, {"b": [0]}]}'
-    assert dumps({"x": JsonNumbers(np.asarray([np.nan], np.float32))}) == '{"x": [NaN]}'
+    assert dumps({"x": JsonNumbers(np.asarray([np.nan], np.float32))}) == '{"x": ["NaN"]}'  # strict JSON (docs/faults.md)
     with pytest.raises(TypeError, match="set is not JSON serializable"):
         dumps({"x": {1}})
