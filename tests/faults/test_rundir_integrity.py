@@ -13,7 +13,7 @@ import pytest
 from runner.errors import OutputError
 from runner.sinks import completed_indices, open_output, write_json
 from tests.conftest import read_jsonl, run_job
-from tests.faults.conftest import BASE, ROWS, interrupted, write_rows
+from tests.faults.conftest import BASE, interrupted, write_rows
 
 OUTSIDE = "precious outside file\n"
 
