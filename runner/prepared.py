@@ -133,7 +133,7 @@ def _multirun(hydra, overrides: list[str], task_function) -> str | None:
     from hydra.types import HydraContext, RunMode
     from omegaconf import OmegaConf
 
-    from hydra._internal.callbacks import Callbacks
+    from runner.config.hydra_private import Callbacks
 
     cfg = hydra.compose_config(config_name=CONFIG_NAME, overrides=overrides, with_log_configuration=True,
                                run_mode=RunMode.MULTIRUN)

@@ -39,6 +39,7 @@ def run_in_process(monkeypatch, no_model_loads):
                 main()
         finally:
             _restore_logging(*saved)
+            _clear_hydra()
         return exited.value.code
 
     # Hydra's job logging sets handlers on the root logger bound to this test's captured streams; left
@@ -46,6 +47,15 @@ def run_in_process(monkeypatch, no_model_loads):
     saved = (logging.root.level, list(logging.root.handlers))
 
     return run
+
+
+def _clear_hydra() -> None:
+    """A run that stopped inside Hydra (a config error, shell completion) can leave its global state set; the
+    next in-process run would then fail with "GlobalHydra is already initialized"."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
 
 
 def _restore_logging(level: int, handlers: list) -> None:
