@@ -26,6 +26,7 @@ at batch 1 (its transcripts are noise, the ratio says nothing).
 Rounds alternate raw and runner; each side loads the model once and a warm-up call is dropped. The
 runner side is the whole run (reading files, decoding, the pipeline, writing predictions and records).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,8 +92,15 @@ class Runner:
         from runner.plan import make_plan
         from runner.policies import run_plan
 
-        overrides = ["+task=asr", self.model, *dataset, f"batch_size={batch_size}", "progress=false",
-                     f"threads={threads}", *(f"task.params.{k}={v}" for k, v in params.items())]
+        overrides = [
+            "+task=asr",
+            self.model,
+            *dataset,
+            f"batch_size={batch_size}",
+            "progress=false",
+            f"threads={threads}",
+            *(f"task.params.{k}={v}" for k, v in params.items()),
+        ]
         plan = make_plan(compose_config(overrides))
         self.count += 1
         out = self.folder / f"runner{self.count}"
@@ -118,23 +126,38 @@ def compare(label: str, rounds: int, clips, raw_side, runner_side, warmup: bool 
         raw_rates.append(audio_seconds / raw_time)
         runner_rates.append(audio_seconds / runner_time)
     row = {
-        "label": label, "raw_wer": word_error_rate(references, raw_texts),
-        "runner_wer": word_error_rate(references, runner_texts), "identical": raw_texts == runner_texts,
-        "raw_rate": statistics.median(raw_rates), "runner_rate": statistics.median(runner_rates),
-        "raw_rounds": raw_rates, "runner_rounds": runner_rates,
+        "label": label,
+        "raw_wer": word_error_rate(references, raw_texts),
+        "runner_wer": word_error_rate(references, runner_texts),
+        "identical": raw_texts == runner_texts,
+        "raw_rate": statistics.median(raw_rates),
+        "runner_rate": statistics.median(runner_rates),
+        "raw_rounds": raw_rates,
+        "runner_rounds": runner_rates,
     }
-    print(f"{label:<34} WER raw {row['raw_wer']:.3f} runner {row['runner_wer']:.3f}  identical {row['identical']!s:<5}  "
-          f"audio-s/s raw {row['raw_rate']:5.1f} runner {row['runner_rate']:5.1f}  ratio {row['runner_rate'] / row['raw_rate']:.3f}"
-          f"  (rounds raw {[round(r, 1) for r in raw_rates]}, runner {[round(r, 1) for r in runner_rates]})", flush=True)
+    print(
+        f"{label:<34} WER raw {row['raw_wer']:.3f} runner {row['runner_wer']:.3f}  identical {row['identical']!s:<5}  "
+        f"audio-s/s raw {row['raw_rate']:5.1f} runner {row['runner_rate']:5.1f}  ratio {row['runner_rate'] / row['raw_rate']:.3f}"
+        f"  (rounds raw {[round(r, 1) for r in raw_rates]}, runner {[round(r, 1) for r in runner_rates]})",
+        flush=True,
+    )
     return row
 
 
 def part_clips(raw: Raw, runner: Runner, rounds: int, threads: int) -> list[dict]:
     clips = speech_clips()
     print(f"\n== clips: {len(clips)} clips, {seconds(clips):.1f} s of speech, threads={threads}")
-    return [compare(f"clips batch {b}", rounds, clips, lambda b=b: raw.transcribe(clips, b, {}),
-                    lambda b=b: runner.transcribe(["dataset=sample"], b, {}, threads), warmup=b == 1)
-            for b in BATCH_SIZES]
+    return [
+        compare(
+            f"clips batch {b}",
+            rounds,
+            clips,
+            lambda b=b: raw.transcribe(clips, b, {}),
+            lambda b=b: runner.transcribe(["dataset=sample"], b, {}, threads),
+            warmup=b == 1,
+        )
+        for b in BATCH_SIZES
+    ]
 
 
 def part_long(raw: Raw, runner: Runner, rounds: int, folder: Path, count: int, threads: int, warm: bool) -> list[dict]:
@@ -148,13 +171,26 @@ def part_long(raw: Raw, runner: Runner, rounds: int, folder: Path, count: int, t
         print(f"raw with no parameters: {type(error).__name__}: {str(error)[:160]}...")
     rows = []
     for b in BATCH_SIZES:
-        rows.append(compare(f"sequential batch {b} (runner default)", rounds, longs,
-                            lambda b=b: raw.transcribe(longs, b, {"return_timestamps": True}),
-                            lambda b=b: runner.transcribe(dataset, b, {}, threads), warmup=b == 1 and not warm))
+        rows.append(
+            compare(
+                f"sequential batch {b} (runner default)",
+                rounds,
+                longs,
+                lambda b=b: raw.transcribe(longs, b, {"return_timestamps": True}),
+                lambda b=b: runner.transcribe(dataset, b, {}, threads),
+                warmup=b == 1 and not warm,
+            )
+        )
     for b in BATCH_SIZES:
-        rows.append(compare(f"chunked chunk_length_s=30 batch {b}", rounds, longs,
-                            lambda b=b: raw.transcribe(longs, b, CHUNKED),
-                            lambda b=b: runner.transcribe(dataset, b, CHUNKED, threads)))
+        rows.append(
+            compare(
+                f"chunked chunk_length_s=30 batch {b}",
+                rounds,
+                longs,
+                lambda b=b: raw.transcribe(longs, b, CHUNKED),
+                lambda b=b: runner.transcribe(dataset, b, CHUNKED, threads),
+            )
+        )
     return rows
 
 
@@ -185,11 +221,22 @@ def part_reading(raw: Raw, runner: Runner, folder: Path, threads: int) -> list[d
         return []
     dataset = ["dataset=folder", f"dataset.path={folder / 'reading'}"]
     print(f"continuous reading: 1 recording, {seconds(reading):.1f} s")
-    return [compare("reading, sequential (runner default)", 1, reading,
-                    lambda: raw.transcribe(reading, 1, {"return_timestamps": True}),
-                    lambda: runner.transcribe(dataset, 1, {}, threads)),
-            compare("reading, chunked chunk_length_s=30", 1, reading, lambda: raw.transcribe(reading, 1, CHUNKED),
-                    lambda: runner.transcribe(dataset, 1, CHUNKED, threads))]
+    return [
+        compare(
+            "reading, sequential (runner default)",
+            1,
+            reading,
+            lambda: raw.transcribe(reading, 1, {"return_timestamps": True}),
+            lambda: runner.transcribe(dataset, 1, {}, threads),
+        ),
+        compare(
+            "reading, chunked chunk_length_s=30",
+            1,
+            reading,
+            lambda: raw.transcribe(reading, 1, CHUNKED),
+            lambda: runner.transcribe(dataset, 1, CHUNKED, threads),
+        ),
+    ]
 
 
 def part_threads(runner: Runner, rounds: int) -> None:
@@ -201,8 +248,10 @@ def part_threads(runner: Runner, rounds: int) -> None:
         for threads in (1, 2):
             rates[threads].append(audio_seconds / runner.transcribe(["dataset=sample"], 1, {}, threads)[1])
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    print(f"\n== threads (runner, clips, batch 1): threads=1 {one:.1f} audio-s/s, threads=2 {two:.1f} audio-s/s, "
-          f"ratio 2/1 {two / one:.2f}  (rounds 1: {[round(r, 1) for r in rates[1]]}, 2: {[round(r, 1) for r in rates[2]]})")
+    print(
+        f"\n== threads (runner, clips, batch 1): threads=1 {one:.1f} audio-s/s, threads=2 {two:.1f} audio-s/s, "
+        f"ratio 2/1 {two / one:.2f}  (rounds 1: {[round(r, 1) for r in rates[1]]}, 2: {[round(r, 1) for r in rates[2]]})"
+    )
 
 
 def measure(smoke: bool = False, rounds: int = 3, threads: int = 1) -> list[Ratio]:
@@ -225,25 +274,39 @@ def measure(smoke: bool = False, rounds: int = 3, threads: int = 1) -> list[Rati
                 def timed() -> float:
                     texts[name], elapsed = call()
                     return audio_seconds / elapsed
+
                 return timed
 
             ratios, base, ours = interleaved(
-                rounds, side("raw", lambda: raw.transcribe(clips, batch_size, {})),
-                side("runner", lambda: runner.transcribe(["dataset=sample"], batch_size, {}, threads)), warmup=not smoke)
-            out.append(Ratio(
-                f"asr runner vs raw, {len(clips)} clips, batch {batch_size}", ratios,
-                detail=f"{'tiny random Whisper' if smoke else 'Whisper tiny.en'}, threads={threads}; transcripts "
-                       f"identical: {texts['raw'] == texts['runner']}; WER raw {word_error_rate(references, texts['raw']):.3f} "
-                       f"runner {word_error_rate(references, texts['runner']):.3f}; audio-s/s raw "
-                       f"{[round(r, 1) for r in base]}, runner {[round(r, 1) for r in ours]}"))
+                rounds,
+                side("raw", lambda: raw.transcribe(clips, batch_size, {})),
+                side("runner", lambda: runner.transcribe(["dataset=sample"], batch_size, {}, threads)),
+                warmup=not smoke,
+            )
+            out.append(
+                Ratio(
+                    f"asr runner vs raw, {len(clips)} clips, batch {batch_size}",
+                    ratios,
+                    detail=f"{'tiny random Whisper' if smoke else 'Whisper tiny.en'}, threads={threads}; transcripts "
+                    f"identical: {texts['raw'] == texts['runner']}; WER raw {word_error_rate(references, texts['raw']):.3f} "
+                    f"runner {word_error_rate(references, texts['runner']):.3f}; audio-s/s raw "
+                    f"{[round(r, 1) for r in base]}, runner {[round(r, 1) for r in ours]}",
+                )
+            )
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", default=["clips", "long", "reading", "threads"],
-                        choices=["clips", "long", "reading", "threads"])
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per point for the clips (long: --long-rounds)")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["clips", "long", "reading", "threads"],
+        choices=["clips", "long", "reading", "threads"],
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed rounds per point for the clips (long: --long-rounds)"
+    )
     parser.add_argument("--long-rounds", type=int, default=1)
     parser.add_argument("--long-files", type=int, default=2, help="how many long recordings (about 67 s each)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads on both sides (clips and long)")
@@ -252,8 +315,10 @@ def main() -> None:
     import torch
     import transformers
 
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, Whisper tiny.en (real weights) on CPU, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, Whisper tiny.en (real weights) on CPU, "
+        f"{os.cpu_count()} CPUs"
+    )
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -262,8 +327,9 @@ def main() -> None:
         if "clips" in args.parts:
             rows += part_clips(raw, runner, args.rounds, args.threads)
         if "long" in args.parts:
-            rows += part_long(raw, runner, args.long_rounds, folder, args.long_files, args.threads,
-                              warm="clips" in args.parts)
+            rows += part_long(
+                raw, runner, args.long_rounds, folder, args.long_files, args.threads, warm="clips" in args.parts
+            )
         if "reading" in args.parts:
             rows += part_reading(raw, runner, folder, args.threads)
         if "threads" in args.parts:

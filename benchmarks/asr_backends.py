@@ -23,6 +23,7 @@ printed as each side's ratio to transformers per round. WER: word-level against 
 as the reference: how far the two agree). Target (issue 28): on long audio ctranslate2 >= 2x
 transformers' audio-s/s at WER within +0.02 of transformers'.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,19 @@ class RunnerSide:
         from runner.models.cache import PipelineCache
         from runner.plan import make_plan
 
-        self.plan = make_plan(compose_config(["+task=asr", *model, "dataset=folder", f"dataset.path={folder}",
-                                              "progress=false", f"threads={threads}", *overrides]))
+        self.plan = make_plan(
+            compose_config(
+                [
+                    "+task=asr",
+                    *model,
+                    "dataset=folder",
+                    f"dataset.path={folder}",
+                    "progress=false",
+                    f"threads={threads}",
+                    *overrides,
+                ]
+            )
+        )
         self.cache = PipelineCache()
         self.out, self.name, self.runs = out, name, 0
 
@@ -97,8 +109,17 @@ def datasets(work: Path, smoke: bool) -> dict[str, tuple[Path, list[str], float]
     return found
 
 
-def measure_data(name: str, folder: Path, references: list[str], audio_seconds: float, model: list[str],
-                 sides: tuple[str, ...], threads: int, rounds: int, work: Path) -> list[Ratio]:
+def measure_data(
+    name: str,
+    folder: Path,
+    references: list[str],
+    audio_seconds: float,
+    model: list[str],
+    sides: tuple[str, ...],
+    threads: int,
+    rounds: int,
+    work: Path,
+) -> list[Ratio]:
     from runner.bench.wer import word_error_rate
 
     runs = {side: RunnerSide(model, folder, work / name, threads, SIDES[side], side) for side in sides}
@@ -118,13 +139,23 @@ def measure_data(name: str, folder: Path, references: list[str], audio_seconds: 
             continue
         within = wer[side] <= wer[base] + TARGET_WER
         target = TARGET_SPEED if name == "long" else None
-        ratios.append(Ratio(
-            f"asr {name}: {side} vs transformers (audio-s/s)", [o / b for o, b in zip(rates[side], rates[base])], target,
-            detail=f"audio-s/s medians {statistics.median(rates[side]):.2f} vs {statistics.median(rates[base]):.2f}; "
-                   f"WER {wer[side]:.3f} vs transformers {wer[base]:.3f} ({'within' if within else 'NOT within'} "
-                   f"+{TARGET_WER}), WER against transformers' transcripts {_shown(between[side])}; {audio_seconds:.0f} s of audio in {len(references)} files, threads={threads}",
-            extra={"wer": wer[side], "wer_transformers": wer[base], "wer_between": between[side], "rates": rates[side], "rates_transformers": rates[base]},
-        ))
+        ratios.append(
+            Ratio(
+                f"asr {name}: {side} vs transformers (audio-s/s)",
+                [o / b for o, b in zip(rates[side], rates[base])],
+                target,
+                detail=f"audio-s/s medians {statistics.median(rates[side]):.2f} vs {statistics.median(rates[base]):.2f}; "
+                f"WER {wer[side]:.3f} vs transformers {wer[base]:.3f} ({'within' if within else 'NOT within'} "
+                f"+{TARGET_WER}), WER against transformers' transcripts {_shown(between[side])}; {audio_seconds:.0f} s of audio in {len(references)} files, threads={threads}",
+                extra={
+                    "wer": wer[side],
+                    "wer_transformers": wer[base],
+                    "wer_between": between[side],
+                    "rates": rates[side],
+                    "rates_transformers": rates[base],
+                },
+            )
+        )
     return ratios
 
 
@@ -148,8 +179,9 @@ def measure(smoke: bool, rounds: int, threads: int = 1) -> list[Ratio]:
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (folder, references, audio_seconds) in datasets(Path(tmp) / "data", smoke).items():
-            ratios += measure_data(name, folder, references, audio_seconds, model, sides, threads, rounds,
-                                   Path(tmp) / "runs")
+            ratios += measure_data(
+                name, folder, references, audio_seconds, model, sides, threads, rounds, Path(tmp) / "runs"
+            )
     return ratios
 
 

@@ -11,6 +11,7 @@ each one tried.
 accelerate starts at --max-batch-size and shrinks after each OOM: x0.9 in accelerate 1.x (its
 default), and halving (its original rule, still a common choice via reduce_batch_size_fn).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def accelerate(threshold: int, max_batch_size: int, halve: bool) -> tuple[int | 
         return tried[-1] // 2
 
     try:
-        found = find_executable_batch_size(run, starting_batch_size=max_batch_size,
-                                           reduce_batch_size_fn=halving if halve else None)()
+        found = find_executable_batch_size(
+            run, starting_batch_size=max_batch_size, reduce_batch_size_fn=halving if halve else None
+        )()
     except RuntimeError:  # "No executable batch size found, reached zero."
         found = None
     return found, tried
@@ -68,9 +70,11 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     details = []
     for threshold in (int(t) for t in args.thresholds.split(",")):
-        rows = {"ours": ours(threshold, args.max_batch_size),
-                "x0.9": accelerate(threshold, args.max_batch_size, halve=False),
-                "halving": accelerate(threshold, args.max_batch_size, halve=True)}
+        rows = {
+            "ours": ours(threshold, args.max_batch_size),
+            "x0.9": accelerate(threshold, args.max_batch_size, halve=False),
+            "halving": accelerate(threshold, args.max_batch_size, halve=True),
+        }
         cells = [f"{size} ({len(tried)}, {sum(tried)})" for size, tried in rows.values()]
         print(f"| {threshold} | " + " | ".join(cells) + " |")
         details += [f"  OOM above {threshold}, {name}: tried {tried}" for name, (_, tried) in rows.items()]

@@ -7,6 +7,7 @@ The set: every task on `model=tiny` with the built-in sample data, a two-step ch
 sweep (`run -m`). Each run's predictions.jsonl and errors.jsonl are hashed byte for byte. Paths of the
 checkout are replaced by <root> first, so a clone elsewhere compares equal.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,10 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "behaviour.json"
-CHAIN = {"steps": {
-    "caption": {"task": "image-to-text", "model": "tiny", "params": {"max_new_tokens": 5}},
-    "label": {"task": "text-classification", "model": "tiny", "input": "caption.generated_text"},
-}}
+CHAIN = {
+    "steps": {
+        "caption": {"task": "image-to-text", "model": "tiny", "params": {"max_new_tokens": 5}},
+        "label": {"task": "text-classification", "model": "tiny", "input": "caption.generated_text"},
+    }
+}
 # Parameters a task needs (or that keep generation short).
 PARAMS = {
     "zero-shot-classification": {"candidate_labels": ["sports", "politics", "cooking"]},
@@ -32,9 +35,17 @@ PARAMS = {
     "fill-mask": {"top_k": 2},
     "text-classification": {"top_k": 2},
     "object-detection": {"threshold": 0.0},
-    **{task: {"max_new_tokens": 5} for task in (
-        "text-generation", "summarization", "translation", "text2text-generation", "image-to-text",
-        "image-text-to-text")},
+    **{
+        task: {"max_new_tokens": 5}
+        for task in (
+            "text-generation",
+            "summarization",
+            "translation",
+            "text2text-generation",
+            "image-to-text",
+            "image-text-to-text",
+        )
+    },
 }
 SWEEP = ["+task=text-classification", "model=tiny", "batch_size=1,4", "bench.warmup_batches=0"]
 
@@ -61,8 +72,15 @@ def run_api(out: Path) -> dict:
 
     results = {}
     for task in task_ids():
-        result = runner.run(task, model="tiny", device="cpu", progress=False, output_dir=out / task,
-                            batch_size=2, task_params=PARAMS.get(task, {}))
+        result = runner.run(
+            task,
+            model="tiny",
+            device="cpu",
+            progress=False,
+            output_dir=out / task,
+            batch_size=2,
+            task_params=PARAMS.get(task, {}),
+        )
         results[f"task/{task}"] = digests(result.run_dir)
     result = runner.run(graph=CHAIN, device="cpu", progress=False, output_dir=out / "chain")
     results["chain"] = digests(result.run_dir)
@@ -72,10 +90,18 @@ def run_api(out: Path) -> dict:
 def run_sweep(out: Path) -> dict:
     sweep_dir = out / "sweep"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "runner", "-m", *SWEEP, "device=cpu", "progress=false",
-                    f"hydra.sweep.dir={sweep_dir}"], check=True, env=env, cwd=out, capture_output=True)
-    return {f"sweep/{point.name}": digests(point) for point in sorted(sweep_dir.iterdir()) if point.is_dir()
-            and (point / "predictions.jsonl").exists()}
+    subprocess.run(
+        [sys.executable, "-m", "runner", "-m", *SWEEP, "device=cpu", "progress=false", f"hydra.sweep.dir={sweep_dir}"],
+        check=True,
+        env=env,
+        cwd=out,
+        capture_output=True,
+    )
+    return {
+        f"sweep/{point.name}": digests(point)
+        for point in sorted(sweep_dir.iterdir())
+        if point.is_dir() and (point / "predictions.jsonl").exists()
+    }
 
 
 def measure() -> dict:
@@ -100,8 +126,10 @@ def main(mode: str) -> int:
     for name in missing:
         print(f"MISSING {name}")
     new = sorted(measured.keys() - recorded.keys())
-    print(f"{len(recorded) - len(differ) - len(missing)} of {len(recorded)} runs byte-identical"
-          + (f"; new runs not in the record: {', '.join(new)}" if new else ""))
+    print(
+        f"{len(recorded) - len(differ) - len(missing)} of {len(recorded)} runs byte-identical"
+        + (f"; new runs not in the record: {', '.join(new)}" if new else "")
+    )
     return 1 if differ or missing else 0
 
 

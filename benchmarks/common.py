@@ -7,6 +7,7 @@ the whole set runs in seconds in CI (the numbers then say nothing; the code path
 Timing on 2 shared cores is noisy, so a figure is never an absolute time: `interleaved` alternates the
 two sides round by round (base, ours, base, ours ...) and reports ours/base per round.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -35,16 +36,23 @@ class Ratio:
 
     def line(self) -> str:
         spread = f"min {min(self.rounds):.3f} median {self.median:.3f} max {max(self.rounds):.3f}"
-        goal = "" if self.target is None else f"  target {'<=' if self.lower_is_better else '>='} {self.target:g}: " \
+        goal = (
+            ""
+            if self.target is None
+            else f"  target {'<=' if self.lower_is_better else '>='} {self.target:g}: "
             f"{'met' if self.met else 'NOT met'}"
-        return f"{self.name:<48} {spread}  ({len(self.rounds)} rounds){goal}" + (f"\n    {self.detail}" if self.detail else "")
+        )
+        return f"{self.name:<48} {spread}  ({len(self.rounds)} rounds){goal}" + (
+            f"\n    {self.detail}" if self.detail else ""
+        )
 
     def to_json(self) -> dict:
         return {**asdict(self), "median": self.median, "met": self.met}
 
 
-def interleaved(rounds: int, base: Callable[[], float], ours: Callable[[], float],
-                warmup: bool = True) -> tuple[list[float], list[float], list[float]]:
+def interleaved(
+    rounds: int, base: Callable[[], float], ours: Callable[[], float], warmup: bool = True
+) -> tuple[list[float], list[float], list[float]]:
     """Call base() and ours() alternately `rounds` times (after one untimed call each when `warmup`).
     Each returns one figure of the same kind: a rate (items/s; then Ratio(higher is better)) or a time
     (seconds; then Ratio(lower_is_better=True)). Returns (ours/base per round, base figures, ours)."""

@@ -22,6 +22,7 @@ the hand-written loop, end to end, at cosine >= 0.99999 to sentence-transformers
 best (float32), its agreement printed beside it; predictions.jsonl of pooled vectors <= 2% of the per-token file
 (`pooling=none`, what the runner wrote before).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,10 @@ def texts(count: int) -> list[str]:
     import random
 
     rng = random.Random(7)
-    return [" ".join(VOCAB[(i * 31 + k * 7) % len(VOCAB)] for k in range(round(3 * 40 ** rng.random())))
-            for i in range(count)]
+    return [
+        " ".join(VOCAB[(i * 31 + k * 7) % len(VOCAB)] for k in range(round(3 * 40 ** rng.random())))
+        for i in range(count)
+    ]
 
 
 def model_folder(smoke: bool) -> str:
@@ -65,8 +68,13 @@ def _tiny_sentence_model() -> Path:
     from runner.models.tiny import tiny_model_dir
     from runner.models.tiny.text import with_sentence_head
 
-    return with_sentence_head(tiny_model_dir("feature-extraction"), Path(tempfile.mkdtemp(prefix="tiny-st-")) / "model",
-                              {"pooling_mode_mean_tokens": True}, normalize=True, max_seq_length=128)
+    return with_sentence_head(
+        tiny_model_dir("feature-extraction"),
+        Path(tempfile.mkdtemp(prefix="tiny-st-")) / "model",
+        {"pooling_mode_mean_tokens": True},
+        normalize=True,
+        max_seq_length=128,
+    )
 
 
 class SentenceTransformersSide:
@@ -104,9 +112,14 @@ class HandWrittenSide:
         vectors = np.empty((len(self.rows), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(order), PEER_BATCH):
-                batch = order[start:start + PEER_BATCH]
-                encoded = self.tokenizer([self.rows[i] for i in batch], padding=True, truncation=True,
-                                         max_length=self.max_length, return_tensors="pt")
+                batch = order[start : start + PEER_BATCH]
+                encoded = self.tokenizer(
+                    [self.rows[i] for i in batch],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 hidden = self.model(**encoded).last_hidden_state
                 mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -117,8 +130,18 @@ class HandWrittenSide:
 
 
 def runner_side(folder: str, data: Path, work: Path, threads: int, overrides: list[str], name: str) -> RunnerPlan:
-    return RunnerPlan(["+task=feature-extraction", f"model.id={folder}", "dataset=file", f"dataset.path={data}",
-                       f"threads={threads}", *overrides], work, name)
+    return RunnerPlan(
+        [
+            "+task=feature-extraction",
+            f"model.id={folder}",
+            "dataset=file",
+            f"dataset.path={data}",
+            f"threads={threads}",
+            *overrides,
+        ],
+        work,
+        name,
+    )
 
 
 def vectors(side: RunnerPlan):
@@ -146,8 +169,9 @@ def measure_threads(folder: str, rows: list[str], threads: int, rounds: int, wor
     best = runner_side(folder, data, work, threads, BEST, f"best-t{threads}")
     # probe_rows=0: its float32 re-run is left out of the timing here; the agreement is taken against
     # sentence-transformers' float32 vectors of every row instead
-    int8 = runner_side(folder, data, work, threads, [*BEST, "quantization=int8", "quantization.probe_rows=0"],
-                      f"int8-t{threads}")
+    int8 = runner_side(
+        folder, data, work, threads, [*BEST, "quantization=int8", "quantization.probe_rows=0"], f"int8-t{threads}"
+    )
     sides = {"st": st, "hand": hand, "default": default, "best": best, "int8": int8}
     for side in sides.values():  # warm-up: loads, lazy initialisation, caches
         side()
@@ -162,23 +186,40 @@ def measure_threads(folder: str, rows: list[str], threads: int, rounds: int, wor
     mean_default, min_default = cosines(vectors(default), st.vectors)
     median = {name: statistics.median(values) for name, values in rates.items()}
     ratio = lambda a, b: [x / y for x, y in zip(rates[a], rates[b])]  # noqa: E731 - per round
-    figures = (f"texts/s medians: runner best {median['best']:.1f}, runner default {median['default']:.1f}, "
-               f"runner best int8 {median['int8']:.1f}, "
-               f"sentence-transformers {median['st']:.1f}, hand-written {median['hand']:.1f}; {len(rows)} texts, "
-               f"threads={threads}")
+    figures = (
+        f"texts/s medians: runner best {median['best']:.1f}, runner default {median['default']:.1f}, "
+        f"runner best int8 {median['int8']:.1f}, "
+        f"sentence-transformers {median['st']:.1f}, hand-written {median['hand']:.1f}; {len(rows)} texts, "
+        f"threads={threads}"
+    )
     return [
-        Ratio(f"embeddings t{threads}: runner best vs sentence-transformers", ratio("best", "st"), 1.0,
-              detail=f"{figures}; cosine to sentence-transformers mean {mean_st:.7f} min {min_st:.7f} (target >= 0.99999)",
-              extra={"min_cosine": min_st, "mean_cosine": mean_st, "rates": rates}),
-        Ratio(f"embeddings t{threads}: runner best vs hand-written loop", ratio("best", "hand"), 0.95,
-              detail=f"hand-written vs sentence-transformers cosine min {min_hand:.7f}"),
-        Ratio(f"embeddings t{threads}: runner default vs sentence-transformers", ratio("default", "st"),
-              detail=f"runner default (batch_size=1, no sorting): cosine min {min_default:.7f}"),
-        Ratio(f"embeddings t{threads}: quantization=int8 vs float32 (runner best)", ratio("int8", "best"), 1.8,
-              detail=f"int8 agreement with float32 (sentence-transformers' vectors): mean cosine {mean_int8:.4f}, "
-                     f"min {min_int8:.4f} ({'below' if mean_int8 < 0.99 else 'within'} a sweep's default "
-                     f"sweep.min_agreement 0.99)",
-              extra={"mean_cosine": mean_int8, "min_cosine": min_int8}),
+        Ratio(
+            f"embeddings t{threads}: runner best vs sentence-transformers",
+            ratio("best", "st"),
+            1.0,
+            detail=f"{figures}; cosine to sentence-transformers mean {mean_st:.7f} min {min_st:.7f} (target >= 0.99999)",
+            extra={"min_cosine": min_st, "mean_cosine": mean_st, "rates": rates},
+        ),
+        Ratio(
+            f"embeddings t{threads}: runner best vs hand-written loop",
+            ratio("best", "hand"),
+            0.95,
+            detail=f"hand-written vs sentence-transformers cosine min {min_hand:.7f}",
+        ),
+        Ratio(
+            f"embeddings t{threads}: runner default vs sentence-transformers",
+            ratio("default", "st"),
+            detail=f"runner default (batch_size=1, no sorting): cosine min {min_default:.7f}",
+        ),
+        Ratio(
+            f"embeddings t{threads}: quantization=int8 vs float32 (runner best)",
+            ratio("int8", "best"),
+            1.8,
+            detail=f"int8 agreement with float32 (sentence-transformers' vectors): mean cosine {mean_int8:.4f}, "
+            f"min {min_int8:.4f} ({'below' if mean_int8 < 0.99 else 'within'} a sweep's default "
+            f"sweep.min_agreement 0.99)",
+            extra={"mean_cosine": mean_int8, "min_cosine": min_int8},
+        ),
     ]
 
 
@@ -187,14 +228,29 @@ def measure_size(folder: str, rows: list[str], work: Path) -> Ratio:
     data = work / "texts.jsonl"
     sizes = {}
     for pooling in ("auto", "none"):
-        side = runner_side(folder, data, work, 2, ["batch_size=32", "batching.sort_by_length=true",
-                                                  f"task.params.pooling={pooling}", "task.params.truncation=true"],
-                          f"size-{pooling}")
+        side = runner_side(
+            folder,
+            data,
+            work,
+            2,
+            [
+                "batch_size=32",
+                "batching.sort_by_length=true",
+                f"task.params.pooling={pooling}",
+                "task.params.truncation=true",
+            ],
+            f"size-{pooling}",
+        )
         side()
         sizes[pooling] = side.predictions_bytes()
-    return Ratio("embeddings: predictions.jsonl size, pooled vs per-token", [sizes["auto"] / sizes["none"]], 0.02,
-                 lower_is_better=True, detail=f"{sizes['auto'] / 1e6:.1f} MB pooled vs {sizes['none'] / 1e6:.1f} MB "
-                                              f"per-token (pooling=none) for {len(rows)} texts")
+    return Ratio(
+        "embeddings: predictions.jsonl size, pooled vs per-token",
+        [sizes["auto"] / sizes["none"]],
+        0.02,
+        lower_is_better=True,
+        detail=f"{sizes['auto'] / 1e6:.1f} MB pooled vs {sizes['none'] / 1e6:.1f} MB "
+        f"per-token (pooling=none) for {len(rows)} texts",
+    )
 
 
 def measure(smoke: bool, rounds: int, rows: int | None = None, threads: tuple[int, ...] = (1, 2)) -> list[Ratio]:

@@ -5,6 +5,7 @@ WordPiece for DistilBERT) and writes a config with a real model's dimensions, so
 downloaded. `model.no_weights=true` needs only that config; `random_weights_folder` also saves
 random weights, for runs that load weights (raw `pipeline()`, bitsandbytes quantization).
 """
+
 from __future__ import annotations
 
 import json

@@ -9,6 +9,7 @@ by default, a common card's size): what runs out is the real CUDA caching alloca
 real torch.OutOfMemoryError, only the ceiling is chosen. Without CUDA the same code runs as a dry run
 on the tiny model with out-of-memory injected above 8 rows (RUNNER_INJECT_OOM_ABOVE), and says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,17 +65,29 @@ class Setting:
 
 
 def run(setting: Setting, args: list[str], data: Path) -> subprocess.CompletedProcess:
-    base = ["+task=text-generation", *setting.model(), "dataset=file", f"dataset.path={data}",
-            "task.params.max_new_tokens=1", "progress=false", "bench.warmup_batches=1", "bench.max_seconds=5"]
-    return subprocess.run([sys.executable, "-c", CAPPED_RUN, *args, *base], capture_output=True, text=True,
-                          env=setting.env(), timeout=300)
+    base = [
+        "+task=text-generation",
+        *setting.model(),
+        "dataset=file",
+        f"dataset.path={data}",
+        "task.params.max_new_tokens=1",
+        "progress=false",
+        "bench.warmup_batches=1",
+        "bench.max_seconds=5",
+    ]
+    return subprocess.run(
+        [sys.executable, "-c", CAPPED_RUN, *args, *base], capture_output=True, text=True, env=setting.env(), timeout=300
+    )
 
 
 def sweep(setting: Setting, name: str, sizes: list[int], data: Path) -> tuple[list[dict], str]:
     """`run -m` over the sizes with bench.skip_after_oom=false: (points of sweep.json, sweep.md)."""
     folder = setting.work / name
-    done = run(setting, ["-m", f"batch_size={','.join(map(str, sizes))}", "bench.skip_after_oom=false",
-                         f"hydra.sweep.dir={folder}"], data)
+    done = run(
+        setting,
+        ["-m", f"batch_size={','.join(map(str, sizes))}", "bench.skip_after_oom=false", f"hydra.sweep.dir={folder}"],
+        data,
+    )
     if not (folder / "sweep.json").is_file():
         raise RuntimeError(f"the sweep wrote no report (exit {done.returncode}):\n{done.stderr[-3000:]}")
     points = json.loads((folder / "sweep.json").read_text())["points"]
@@ -96,29 +109,50 @@ def statuses(points: list[dict]) -> dict[int, str]:
 def section(cuda: bool, work: Path, memory_gb: float) -> list[str]:
     setting = Setting(cuda, work, memory_gb)
     data = setting.data()
-    lines = ([f"Model: gpt2-large's shape, random weights (`model.no_weights=true`), float16; prompts of 512 tokens, "
-              f"1 new token; allocator capped at {memory_gb:g} GiB in the run's process."] if cuda else
-             [f"**CPU dry run** (no CUDA device): the tiny GPT-2 with out-of-memory *injected* above {INJECTED} rows "
-              "(RUNNER_INJECT_OOM_ABOVE); this checks the sweep and the report, not a real device's memory."])
+    lines = (
+        [
+            f"Model: gpt2-large's shape, random weights (`model.no_weights=true`), float16; prompts of 512 tokens, "
+            f"1 new token; allocator capped at {memory_gb:g} GiB in the run's process."
+        ]
+        if cuda
+        else [
+            f"**CPU dry run** (no CUDA device): the tiny GPT-2 with out-of-memory *injected* above {INJECTED} rows "
+            "(RUNNER_INJECT_OOM_ABOVE); this checks the sweep and the report, not a real device's memory."
+        ]
+    )
     points, report = sweep(setting, "oom-sweep", setting.sizes, data)
     found = statuses(points)
     ok = [b for b, s in found.items() if s == "ok"]
     oom = [b for b, s in found.items() if s == "oom"]
     after = sorted(b for b, s in found.items() if oom and b > min(oom) and s != "skipped_after_oom")
     report = "\n".join("####" + line[1:] if line.startswith("# ") else line for line in report.strip().splitlines())
-    lines += ["", "### Sweep (`bench.skip_after_oom=false`)", "", report, "",
-              f"- largest ok: {max(ok) if ok else None}; out of memory at: {oom or 'none (raise the sizes)'}; "
-              f"points run after the first out-of-memory: {after or 'none'}"]
+    lines += [
+        "",
+        "### Sweep (`bench.skip_after_oom=false`)",
+        "",
+        report,
+        "",
+        f"- largest ok: {max(ok) if ok else None}; out of memory at: {oom or 'none (raise the sizes)'}; "
+        f"points run after the first out-of-memory: {after or 'none'}",
+    ]
     metrics = autobatch(setting, data)
     chosen = metrics["batch_size"]
-    trials = ", ".join(f"{t['batch_size']}:{t['status']}" for t in metrics["autobatch"]["trials"]) \
-        if metrics.get("autobatch") else ""
+    trials = (
+        ", ".join(f"{t['batch_size']}:{t['status']}" for t in metrics["autobatch"]["trials"])
+        if metrics.get("autobatch")
+        else ""
+    )
     lines += ["", "### `batch_size=auto`", "", f"- chose **{chosen}** ({trials})"]
     above = chosen + (8 if chosen >= 8 else 1)  # the search's own step: every size below 8, multiples of 8 above
     verify, _ = sweep(setting, "auto-check", [chosen, above], data)
     found = statuses(verify)
     truly = found.get(chosen) == "ok" and found.get(above) == "oom"
-    lines.append(f"- run at {chosen}: {found.get(chosen)}; at {above}: {found.get(above)} -> "
-                 + ("the largest size on the search's grid that fits: as it should be" if truly else
-                    "NOT the largest that fits on the search's grid (see the statuses)"))
+    lines.append(
+        f"- run at {chosen}: {found.get(chosen)}; at {above}: {found.get(above)} -> "
+        + (
+            "the largest size on the search's grid that fits: as it should be"
+            if truly
+            else "NOT the largest that fits on the search's grid (see the statuses)"
+        )
+    )
     return lines

@@ -11,6 +11,7 @@ per kill the script reports whether the run was still going, the rows written, t
 the median time between writes and the time from the last write to the kill (a kill inside the batch
 being computed loses only that batch).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,11 +28,23 @@ from pathlib import Path
 
 
 def start(python: str, folder: Path, batch_size: int, out: Path) -> subprocess.Popen:
-    args = ["+task=text-generation", "model=tiny", "task.params.max_new_tokens=48", "dataset=file",
-            f"dataset.path={folder / 'rows.jsonl'}", f"batch_size={batch_size}", "progress=false",
-            f"hydra.run.dir={out}"]
-    return subprocess.Popen([python, "-m", "runner", *args], cwd=folder, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    args = [
+        "+task=text-generation",
+        "model=tiny",
+        "task.params.max_new_tokens=48",
+        "dataset=file",
+        f"dataset.path={folder / 'rows.jsonl'}",
+        f"batch_size={batch_size}",
+        "progress=false",
+        f"hydra.run.dir={out}",
+    ]
+    return subprocess.Popen(
+        [python, "-m", "runner", *args],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 def lines(path: Path) -> int:
@@ -56,9 +69,14 @@ def one_kill(python: str, folder: Path, batch_size: int, out: Path, after_s: flo
     process.wait()
     sizes = [b[1] - a[1] for a, b in zip(writes, writes[1:])] or [0]
     gaps = [b[0] - a[0] for a, b in zip(writes[1:], writes[2:])]
-    return {"killed": finished is None, "written": writes[-1][1], "largest_write": max(sizes),
-            "writes_seen": len(writes) - 1, "median_s_between_writes": round(statistics.median(gaps), 3) if gaps else None,
-            "s_since_last_write": round(killed_at - writes[-1][0], 3)}
+    return {
+        "killed": finished is None,
+        "written": writes[-1][1],
+        "largest_write": max(sizes),
+        "writes_seen": len(writes) - 1,
+        "median_s_between_writes": round(statistics.median(gaps), 3) if gaps else None,
+        "s_since_last_write": round(killed_at - writes[-1][0], 3),
+    }
 
 
 def main() -> None:
@@ -72,15 +90,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "rows.jsonl").write_text(
-            "".join(json.dumps({"text": f"tell me about row {i}"}) + "\n" for i in range(args.rows)))
+            "".join(json.dumps({"text": f"tell me about row {i}"}) + "\n" for i in range(args.rows))
+        )
         results = []
         for kill in range(args.kills):
             result = one_kill(args.python, folder, args.batch_size, folder / f"out{kill}", rng.uniform(0.5, 3.0))
             results.append(result)
             print(json.dumps(result), flush=True)
     killed = [r for r in results if r["killed"]]
-    print(f"batch size {args.batch_size}: {len(killed)} of {len(results)} runs killed mid-run; largest write "
-          f"{max((r['largest_write'] for r in killed), default=None)} rows (the most a kill can lose)")
+    print(
+        f"batch size {args.batch_size}: {len(killed)} of {len(results)} runs killed mid-run; largest write "
+        f"{max((r['largest_write'] for r in killed), default=None)} rows (the most a kill can lose)"
+    )
 
 
 if __name__ == "__main__":

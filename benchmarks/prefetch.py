@@ -27,6 +27,7 @@ metrics and run.json); only config composition is outside the timer, and its mod
 rounds (as in a sweep). Both sides run under the same torch thread count (--threads, default 1: the
 other core is the decoding thread's).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,14 +103,25 @@ class Sides:
         from runner.plan import make_plan
         from runner.policies import run_plan
 
-        plan = make_plan(compose_config([
-            f"+task={self.task}", "model=tiny", "dataset=folder", f"dataset.path={self.folder}",
-            f"batch_size={BATCH_SIZE}", f"threads={self.threads}", "progress=false", f"dataset.prefetch={prefetch}",
-        ]))
+        plan = make_plan(
+            compose_config(
+                [
+                    f"+task={self.task}",
+                    "model=tiny",
+                    "dataset=folder",
+                    f"dataset.path={self.folder}",
+                    f"batch_size={BATCH_SIZE}",
+                    f"threads={self.threads}",
+                    "progress=false",
+                    f"dataset.prefetch={prefetch}",
+                ]
+            )
+        )
         self.rounds += 1
         started = time.perf_counter()
-        metrics = run_plan(plan, self.out / f"{self.rounds}", argv=["benchmark"], cwd=Path.cwd(),
-                           invocation=self.invocation).to_json()
+        metrics = run_plan(
+            plan, self.out / f"{self.rounds}", argv=["benchmark"], cwd=Path.cwd(), invocation=self.invocation
+        ).to_json()
         elapsed = time.perf_counter() - started - (0 if metrics["model_reused"] else metrics["model_load_seconds"])
         assert metrics["rows_out"] == len(self.files), metrics
         return metrics["rows_out"] / elapsed
@@ -151,16 +163,23 @@ def measure_part(part: str, smoke: bool, rounds: int, threads: int) -> list[Rati
         rates = {name: [] for name in calls}
         names = list(calls)
         for turn in range(rounds):  # each round starts with the next side, so no side always goes first
-            for name in names[turn % 3:] + names[:turn % 3]:
+            for name in names[turn % 3 :] + names[: turn % 3]:
                 rates[name].append(calls[name]())
     unit = f"{count} {part} files, batch {BATCH_SIZE}, threads={threads}, model=tiny ({task})"
     figures = ", ".join(f"{name} median {sorted(r)[len(r) // 2]:.1f}" for name, r in rates.items())
     detail = f"{unit}; rows/s: {figures}"
     return [
-        Ratio(f"prefetch {part}: on vs off (runner)", _ratios(rates["on"], rates["off"]), detail=detail,
-              extra={"rows_per_second": rates}),
-        Ratio(f"prefetch {part}: runner (prefetch on) vs raw", _ratios(rates["on"], rates["raw"]), detail="raw: " + ("file paths" if part == "images" else
-                                                               "soundfile+soxr generator") + " into pipeline()"),
+        Ratio(
+            f"prefetch {part}: on vs off (runner)",
+            _ratios(rates["on"], rates["off"]),
+            detail=detail,
+            extra={"rows_per_second": rates},
+        ),
+        Ratio(
+            f"prefetch {part}: runner (prefetch on) vs raw",
+            _ratios(rates["on"], rates["raw"]),
+            detail="raw: " + ("file paths" if part == "images" else "soundfile+soxr generator") + " into pipeline()",
+        ),
         Ratio(f"prefetch {part}: runner (prefetch off) vs raw", _ratios(rates["off"], rates["raw"])),
     ]
 
@@ -182,20 +201,28 @@ def measure_worker(smoke: bool, rounds: int, threads: int) -> Ratio:
         make_images(Path(tmp), count, smoke)
         files = sorted(str(p) for p in Path(tmp).iterdir())
         pipe = pipeline("image-classification", model=str(tiny_model_dir("image-classification")), device="cpu")
-        with ThreadPoolExecutor(1) as thread, \
-                ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as process:
+        with (
+            ThreadPoolExecutor(1) as thread,
+            ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as process,
+        ):
             process.submit(_load_rgb, files[0]).result()  # the fork happens here, not in a timed round
             rates = {"thread": [], "process": []}
             for turn in range(rounds + 1):  # round 0 is a warm-up
-                for name, pool in ((("thread", thread), ("process", process)) if turn % 2 else
-                                   (("process", process), ("thread", thread))):
+                for name, pool in (
+                    (("thread", thread), ("process", process))
+                    if turn % 2
+                    else (("process", process), ("thread", thread))
+                ):
                     rate = _overlapped(pool, files, pipe)
                     if turn:
                         rates[name].append(rate)
     figures = ", ".join(f"{name} median {sorted(r)[len(r) // 2]:.1f}" for name, r in rates.items())
-    return Ratio("prefetch images: worker process vs thread", _ratios(rates["process"], rates["thread"]),
-                 detail=f"{count} images, batch {BATCH_SIZE}, threads={threads}; rows/s: {figures} "
-                        "(below 1: the thread is the better choice)")
+    return Ratio(
+        "prefetch images: worker process vs thread",
+        _ratios(rates["process"], rates["thread"]),
+        detail=f"{count} images, batch {BATCH_SIZE}, threads={threads}; rows/s: {figures} "
+        "(below 1: the thread is the better choice)",
+    )
 
 
 def measure_overlap(smoke: bool, rounds: int) -> Ratio:
@@ -219,8 +246,9 @@ def measure_overlap(smoke: bool, rounds: int) -> Ratio:
         def rows_per_second(depth: int) -> float:
             items = (Item(Row(i, {"image": path}, index=i)) for i, path in enumerate(files))
             started = time.perf_counter()
-            with prefetched(items, lambda item: item.ahead.setdefault("decoded", decode_image(item.row.fields["image"])),
-                            depth) as decoded:
+            with prefetched(
+                items, lambda item: item.ahead.setdefault("decoded", decode_image(item.row.fields["image"])), depth
+            ) as decoded:
                 for position, _ in enumerate(decoded, 1):
                     if position % BATCH_SIZE == 0:
                         time.sleep(wait)
@@ -228,13 +256,16 @@ def measure_overlap(smoke: bool, rounds: int) -> Ratio:
 
         rates = {0: [], 2 * BATCH_SIZE: []}
         for turn in range(rounds + 1):  # round 0 is a warm-up
-            for depth in ((0, 2 * BATCH_SIZE) if turn % 2 else (2 * BATCH_SIZE, 0)):
+            for depth in (0, 2 * BATCH_SIZE) if turn % 2 else (2 * BATCH_SIZE, 0):
                 rate = rows_per_second(depth)
                 if turn:
                     rates[depth].append(rate)
-    return Ratio("prefetch mechanism: decode beside a CPU-free wait", _ratios(rates[2 * BATCH_SIZE], rates[0]),
-                 detail=f"{count} JPEGs, a {wait * 1000:.0f} ms sleep per batch of {BATCH_SIZE} standing in for a GPU "
-                        "forward; prefetch 2 batches vs inline (ideal 2.0)")
+    return Ratio(
+        "prefetch mechanism: decode beside a CPU-free wait",
+        _ratios(rates[2 * BATCH_SIZE], rates[0]),
+        detail=f"{count} JPEGs, a {wait * 1000:.0f} ms sleep per batch of {BATCH_SIZE} standing in for a GPU "
+        "forward; prefetch 2 batches vs inline (ideal 2.0)",
+    )
 
 
 def _load_rgb(path: str):

@@ -12,6 +12,7 @@ logging, the config copies, metrics.json) is "other". Interpreter start-up is `p
 Times are exclusive: a phase called inside another (validation inside the plan) is taken out of it.
 Prints the median of each phase over the rounds, and min..max.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,10 @@ PHASES = {
     "plan (graph, source peek)": [("runner.plan", "make_plan")],
     "model load": [("runner.models.loading", "load_pipeline")],
     "rows (read, infer, write)": [("runner.engine.loop", "RowLoop.run_chunks")],
-    "run.json (versions, git, hashes)": [("runner.repro.record", "build_record"), ("runner.rundir", "RunDir.write_record")],
+    "run.json (versions, git, hashes)": [
+        ("runner.repro.record", "build_record"),
+        ("runner.rundir", "RunDir.write_record"),
+    ],
     ".hydra config copies": [("runner.hydra_files", "write_job_configs")],
 }
 
@@ -109,7 +113,16 @@ runner.cli.command()  # ends the process through exit_process above
 def one_round(args: list[str], folder: Path, index: int) -> dict:
     out = folder / f"phases{index}.json"
     run_dir = folder / f"run{index}"
-    command = [sys.executable, "-c", CHILD, json.dumps(PHASES), str(out), *args, "progress=false", f"hydra.run.dir={run_dir}"]
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        json.dumps(PHASES),
+        str(out),
+        *args,
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True)
     wall, ended = time.perf_counter() - started, time.time()

@@ -8,6 +8,7 @@ reads the run's own peak RSS from metrics.json; the target is peak(100k) <= 1.1 
 are capped at 2 (memory, unlike time, barely varies between rounds, and a round is 110k rows);
 smoke uses 200 and 2000 rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,18 +40,36 @@ def run(folder: Path, rows: int, batch_size: int, fmt: str, index: int = 0) -> d
     out = folder / f"out_{rows}_{index}"
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "runner", "+task=text-classification", "model=tiny", "dataset=file",
-         f"dataset.path={data}", f"batch_size={batch_size}", "progress=false", "task.params.truncation=true", f"output.format={fmt}",
-         f"hydra.run.dir={out}"],
-        check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "+task=text-classification",
+            "model=tiny",
+            "dataset=file",
+            f"dataset.path={data}",
+            f"batch_size={batch_size}",
+            "progress=false",
+            "task.params.truncation=true",
+            f"output.format={fmt}",
+            f"hydra.run.dir={out}",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["wall"] = time.perf_counter() - started
     return metrics
 
 
-def measure(smoke: bool = False, rounds: int = 1, sizes: tuple[int, int] | None = None, batch_size: int = 64,
-            fmt: str = "[jsonl,parquet]") -> list[Ratio]:
+def measure(
+    smoke: bool = False,
+    rounds: int = 1,
+    sizes: tuple[int, int] | None = None,
+    batch_size: int = 64,
+    fmt: str = "[jsonl,parquet]",
+) -> list[Ratio]:
     small, large = sizes or ((200, 2000) if smoke else (10_000, 100_000))
     ratios, details = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,9 +77,15 @@ def measure(smoke: bool = False, rounds: int = 1, sizes: tuple[int, int] | None 
             low, high = (run(Path(tmp), n, batch_size, fmt, index) for n in (small, large))
             ratios.append(high["peak_rss_mb"] / low["peak_rss_mb"])
             details.append(f"{low['peak_rss_mb']:.0f} vs {high['peak_rss_mb']:.0f} MB")
-    return [Ratio(f"peak RSS {large // 1000}k rows / {small // 1000 or small}{'k' if small >= 1000 else ''} rows",
-                  ratios, target=1.1, lower_is_better=True,
-                  detail=f"tiny text-classification, batch {batch_size}, output {fmt}; peak RSS {'; '.join(details)}")]
+    return [
+        Ratio(
+            f"peak RSS {large // 1000}k rows / {small // 1000 or small}{'k' if small >= 1000 else ''} rows",
+            ratios,
+            target=1.1,
+            lower_is_better=True,
+            detail=f"tiny text-classification, batch {batch_size}, output {fmt}; peak RSS {'; '.join(details)}",
+        )
+    ]
 
 
 def main() -> None:

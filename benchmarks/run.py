@@ -11,6 +11,7 @@ A part is a module benchmarks/<name>.py with `measure(smoke: bool, rounds: int) 
 raises prints its error, the others still run, and the command exits 1. A target not met is a
 measurement, not a failure (exit 0).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,18 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # keep the table reada
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # In printing order: the cheap, start-up-sensitive parts first, before the heavy ones warm caches.
-PARTS = ("startup", "throughput", "token_budget", "embeddings", "prefetch", "rss_scaling", "asr", "asr_backends", "tables", "threads")
+PARTS = (
+    "startup",
+    "throughput",
+    "token_budget",
+    "embeddings",
+    "prefetch",
+    "rss_scaling",
+    "asr",
+    "asr_backends",
+    "tables",
+    "threads",
+)
 
 
 def load_part(name: str):
@@ -67,8 +79,7 @@ def run_part(name: str, smoke: bool, rounds: int) -> dict:
     except Exception:  # noqa: BLE001 - one broken part must not hide the others' figures
         ratios, status, error = [], "failed", traceback.format_exc()
     torch.set_num_threads(threads)
-    return {"part": name, "status": status, "ratios": ratios, "seconds": time.perf_counter() - started,
-            "error": error}
+    return {"part": name, "status": status, "ratios": ratios, "seconds": time.perf_counter() - started, "error": error}
 
 
 def machine() -> dict:
@@ -77,8 +88,11 @@ def machine() -> dict:
 
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "transformers": transformers.__version__, "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
         "processor": platform.processor() or platform.machine(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
@@ -115,8 +129,9 @@ def summary(results: list[dict], info: dict, smoke: bool) -> str:
 
 
 def write_json(path: Path, results: list[dict], info: dict, smoke: bool) -> None:
-    parts = [{**{k: v for k, v in r.items() if k != "ratios"}, "ratios": [x.to_json() for x in r["ratios"]]}
-             for r in results]
+    parts = [
+        {**{k: v for k, v in r.items() if k != "ratios"}, "ratios": [x.to_json() for x in r["ratios"]]} for r in results
+    ]
     path.write_text(json.dumps({"machine": info, "smoke": smoke, "parts": parts}, indent=2) + "\n")
 
 

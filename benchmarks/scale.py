@@ -20,6 +20,7 @@ Ratios (interleaved rounds, common.interleaved): local/raw, ray N steady / local
 `measure(smoke, rounds)` returns them for benchmarks/run.py (not in its default parts: each round
 starts Ray actors, ~10-20 s on 2 shared cores).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,9 +56,17 @@ class Scale:
         from runner.config.compose import compose_config
         from runner.plan import make_plan
 
-        overrides = ["+task=text-classification", f"model.id={self.model}", "dataset=file", f"dataset.path={self.file}",
-                     f"batch_size={BATCH}", "progress=false", "task.params.truncation=true",
-                     f"task.params.max_length={self.max_length}", *extra]
+        overrides = [
+            "+task=text-classification",
+            f"model.id={self.model}",
+            "dataset=file",
+            f"dataset.path={self.file}",
+            f"batch_size={BATCH}",
+            "progress=false",
+            "task.params.truncation=true",
+            f"task.params.max_length={self.max_length}",
+            *extra,
+        ]
         return make_plan(compose_config(overrides))
 
     def run(self, extra: list[str]) -> dict:
@@ -66,8 +75,9 @@ class Scale:
         self.rounds_run += 1
         out = self.root / f"run{self.rounds_run}"
         started = time.perf_counter()
-        metrics = run_plan(self.plan(extra), out, argv=["benchmark"], cwd=Path.cwd(),
-                           invocation=shared_invocation()).to_json()
+        metrics = run_plan(
+            self.plan(extra), out, argv=["benchmark"], cwd=Path.cwd(), invocation=shared_invocation()
+        ).to_json()
         metrics["benchmark_wall"] = time.perf_counter() - started
         assert metrics["rows_out"] == len(self.data), metrics
         return metrics
@@ -96,8 +106,11 @@ class Scale:
         """A run that starts (and stops) its own local cluster, as `run ... engine=ray` does."""
         metrics = self.run(["engine=ray", f"engine.cpus_per_actor={self.cores}"])
         engine = metrics["engine"]
-        return {"ray_init_seconds": engine["startup_seconds"], "to_first_chunk_seconds": engine["first_chunk_seconds"],
-                "whole_run_seconds": round(metrics["benchmark_wall"], 3)}
+        return {
+            "ray_init_seconds": engine["startup_seconds"],
+            "to_first_chunk_seconds": engine["first_chunk_seconds"],
+            "whole_run_seconds": round(metrics["benchmark_wall"], 3),
+        }
 
 
 def measure(smoke: bool = False, rounds: int = 3) -> list[Ratio]:
@@ -112,19 +125,31 @@ def measure(smoke: bool = False, rounds: int = 3) -> list[Ratio]:
             for actors in (1, 2):
                 for figure in ("steady", "whole run"):
                     name = f"ray {actors} actor{'s' if actors > 1 else ''} ({figure}) / local"
-                    ratios.append(_ratio(name, interleaved(rounds, scale.local, lambda: scale.ray(actors, figure),
-                                                           warmup=False)))
+                    ratios.append(
+                        _ratio(name, interleaved(rounds, scale.local, lambda: scale.ray(actors, figure), warmup=False))
+                    )
         finally:
             ray.shutdown()
-    ratios.append(Ratio("ray start-up: ray.init to first chunk (s)", [startup["to_first_chunk_seconds"]],
-                        lower_is_better=True, detail=f"own local cluster: {startup}", extra=startup))
+    ratios.append(
+        Ratio(
+            "ray start-up: ray.init to first chunk (s)",
+            [startup["to_first_chunk_seconds"]],
+            lower_is_better=True,
+            detail=f"own local cluster: {startup}",
+            extra=startup,
+        )
+    )
     return ratios
 
 
 def _ratio(name: str, result) -> Ratio:
     rounds, base, ours = result
-    return Ratio(name, rounds, detail=f"base {', '.join(f'{b:.1f}' for b in base)} rows/s; "
-                 f"ours {', '.join(f'{o:.1f}' for o in ours)} rows/s", extra={"base": base, "ours": ours})
+    return Ratio(
+        name,
+        rounds,
+        detail=f"base {', '.join(f'{b:.1f}' for b in base)} rows/s; ours {', '.join(f'{o:.1f}' for o in ours)} rows/s",
+        extra={"base": base, "ours": ours},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

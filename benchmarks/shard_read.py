@@ -11,6 +11,7 @@ through Source.rows (what the run's RowReader calls), the files already in the p
           Parquet: only the row groups holding the shard's block (20 row groups of 1,000 rows)
 Data: short review-like texts with an id, written once per call under a temporary folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ FORMATS = ("csv", "jsonl", "parquet")
 
 
 def _write(folder: Path, fmt: str, rows: int) -> Path:
-    texts = [f"review {i}: the film was {'good' if i % 3 else 'bad'}, the music {'loud' if i % 5 else 'soft'}"
-             for i in range(rows)]
+    texts = [
+        f"review {i}: the film was {'good' if i % 3 else 'bad'}, the music {'loud' if i % 5 else 'soft'}"
+        for i in range(rows)
+    ]
     path = folder / f"data.{fmt}"
     if fmt == "csv":
         path.write_text("id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(texts)))
@@ -49,8 +52,16 @@ def _source(path: Path):
     from runner.sources import open_source
     from runner.tasks import TASKS
 
-    cfg = {"type": "file", "path": str(path), "format": "auto", "column": "text", "fields": {}, "id_column": None,
-           "limit": None, "skip": 0}
+    cfg = {
+        "type": "file",
+        "path": str(path),
+        "format": "auto",
+        "column": "text",
+        "fields": {},
+        "id_column": None,
+        "limit": None,
+        "skip": 0,
+    }
     return open_source(cfg, TASKS["text-classification"])
 
 
@@ -81,13 +92,19 @@ def measure(smoke: bool = False, rounds: int = 7) -> list[Ratio]:
         for fmt in FORMATS:
             path = _write(Path(folder), fmt, rows)
             before, now = _before(_source(path)), _source(path)
-            assert [r.index for r in before.rows({"text": "text"}, SHARD)] == \
-                   [r.index for r in now.rows({"text": "text"}, SHARD)] or fmt == "parquet"  # parquet: blocks
+            assert [r.index for r in before.rows({"text": "text"}, SHARD)] == [
+                r.index for r in now.rows({"text": "text"}, SHARD)
+            ] or fmt == "parquet"  # parquet: blocks
             repeat = 1 if smoke else 10
             per_round, base, ours = interleaved(rounds, lambda: _timed(before, repeat), lambda: _timed(now, repeat))
-            ratios.append(Ratio(
-                f"shard 1 of 4 read, {fmt} ({rows} rows): now/before", per_round, lower_is_better=True,
-                detail=f"seconds for {repeat} reads, median before {sorted(base)[len(base) // 2]:.4f}, now {sorted(ours)[len(ours) // 2]:.4f}"))
+            ratios.append(
+                Ratio(
+                    f"shard 1 of 4 read, {fmt} ({rows} rows): now/before",
+                    per_round,
+                    lower_is_better=True,
+                    detail=f"seconds for {repeat} reads, median before {sorted(base)[len(base) // 2]:.4f}, now {sorted(ours)[len(ours) // 2]:.4f}",
+                )
+            )
     return ratios
 
 

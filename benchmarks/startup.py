@@ -13,6 +13,7 @@ alternating base and ours (benchmarks/common.interleaved):
             model load, writing the same predictions per point              target <= 1.03x
 The --help and config-error lines say `python -c pass` and `import hydra` beside them (same rounds).
 """
+
 from __future__ import annotations
 
 import json
@@ -78,8 +79,13 @@ def sample_rows(folder: Path) -> Path:
 
     source = Path(str(resources.files("runner") / "sample_data" / "samples.jsonl"))
     path = folder / "sample.jsonl"
-    path.write_text("".join(json.dumps({"text": json.loads(line)["text"]}) + "\n"
-                            for line in source.read_text().splitlines() if line.strip()))
+    path.write_text(
+        "".join(
+            json.dumps({"text": json.loads(line)["text"]}) + "\n"
+            for line in source.read_text().splitlines()
+            if line.strip()
+        )
+    )
     return path
 
 
@@ -93,8 +99,13 @@ def measure_demo(folder: Path, rounds: int, model: str) -> Ratio:
     script.write_text(PLAIN_DEMO)
     plain = [sys.executable, str(script), model_dir, str(rows), str(folder / "plain.jsonl")]
     ratios, base, ours = interleaved(rounds, lambda: wall(plain, folder), lambda: wall(demo, folder))
-    return Ratio("README demo: run / plain pipeline() script", ratios, 1.05, True,
-                 f"{model}, 6 sample rows, wall per process: plain {_spread(base)}, run {_spread(ours)}")
+    return Ratio(
+        "README demo: run / plain pipeline() script",
+        ratios,
+        1.05,
+        True,
+        f"{model}, 6 sample rows, wall per process: plain {_spread(base)}, run {_spread(ours)}",
+    )
 
 
 def measure_fast_exits(folder: Path, rounds: int) -> list[Ratio]:
@@ -111,10 +122,20 @@ def measure_fast_exits(folder: Path, rounds: int) -> list[Ratio]:
     left = sorted(str(p) for p in folder.glob("outputs/*/*") if not (p / "metrics.json").exists())
     context = f"python -c pass {_spread(found['python'])}; import hydra {_spread(found['hydra'])}"
     return [
-        Ratio("run --help: seconds / 0.35 s", [s / BUDGET_SECONDS for s in found["help"]], 1.0, True,
-              f"run --help {_spread(found['help'])}; {context}"),
-        Ratio("config error: seconds / 0.35 s", [s / BUDGET_SECONDS for s in found["error"]], 1.0, True,
-              f"batch_size=0 (exit 2) {_spread(found['error'])}; run dirs left behind: {len(left)}; {context}"),
+        Ratio(
+            "run --help: seconds / 0.35 s",
+            [s / BUDGET_SECONDS for s in found["help"]],
+            1.0,
+            True,
+            f"run --help {_spread(found['help'])}; {context}",
+        ),
+        Ratio(
+            "config error: seconds / 0.35 s",
+            [s / BUDGET_SECONDS for s in found["error"]],
+            1.0,
+            True,
+            f"batch_size=0 (exit 2) {_spread(found['error'])}; run dirs left behind: {len(left)}; {context}",
+        ),
     ]
 
 
@@ -128,8 +149,9 @@ def sweep_rows(folder: Path, count: int, max_words: int | None = None) -> Path:
     return path
 
 
-def measure_sweep(folder: Path, rounds: int, model: list[str], count: int, model_dir: str,
-                  max_words: int | None = None) -> Ratio:
+def measure_sweep(
+    folder: Path, rounds: int, model: list[str], count: int, model_dir: str, max_words: int | None = None
+) -> Ratio:
     rows = sweep_rows(folder, count, max_words)
     sizes = ",".join(str(s) for s in SWEEP_SIZES)
     script = folder / "plain_sweep.py"
@@ -137,13 +159,27 @@ def measure_sweep(folder: Path, rounds: int, model: list[str], count: int, model
     counter = iter(range(10**6))
 
     def ours() -> float:
-        return wall([*RUN, "-m", "+task=text-classification", *model, "dataset=file", f"dataset.path={rows}",
-                     f"batch_size={sizes}", "progress=false", f"hydra.sweep.dir={folder / 'sweep' / str(next(counter))}",
-                     # the framework's overhead over one pass per point, as the plain loop makes: without the
-                     # re-timed passes that make a point's repeats long enough (their cost is the measuring's:
-                     # benchmarks/sweep_order.py --cost), and with no warm-up batch that would need one
-                     "bench.repeats=1", "bench.min_batches=1", "bench.min_seconds=0", "bench.warmup_batches=0"],
-                    folder)
+        return wall(
+            [
+                *RUN,
+                "-m",
+                "+task=text-classification",
+                *model,
+                "dataset=file",
+                f"dataset.path={rows}",
+                f"batch_size={sizes}",
+                "progress=false",
+                f"hydra.sweep.dir={folder / 'sweep' / str(next(counter))}",
+                # the framework's overhead over one pass per point, as the plain loop makes: without the
+                # re-timed passes that make a point's repeats long enough (their cost is the measuring's:
+                # benchmarks/sweep_order.py --cost), and with no warm-up batch that would need one
+                "bench.repeats=1",
+                "bench.min_batches=1",
+                "bench.min_seconds=0",
+                "bench.warmup_batches=0",
+            ],
+            folder,
+        )
 
     def base() -> float:
         out = folder / "plain_sweep" / str(next(counter))
@@ -151,13 +187,19 @@ def measure_sweep(folder: Path, rounds: int, model: list[str], count: int, model
         return wall([sys.executable, str(script), model_dir, str(rows), str(out), sizes], folder)
 
     ratios, base_s, ours_s = interleaved(rounds, base, ours)
-    return Ratio("6-point sweep: run -m / plain loop", ratios, 1.03, True,
-                 f"text-classification, {count} log-uniform texts, batch sizes {sizes}, one load each side: "
-                 f"plain {_spread(base_s)}, run -m {_spread(ours_s)}")
+    return Ratio(
+        "6-point sweep: run -m / plain loop",
+        ratios,
+        1.03,
+        True,
+        f"text-classification, {count} log-uniform texts, batch sizes {sizes}, one load each side: "
+        f"plain {_spread(base_s)}, run -m {_spread(ours_s)}",
+    )
 
 
-def measure(smoke: bool = False, rounds: int = 5, sweep_rows_count: int = SWEEP_ROWS, show=None,
-            sweep_rounds: int | None = None) -> list[Ratio]:
+def measure(
+    smoke: bool = False, rounds: int = 5, sweep_rows_count: int = SWEEP_ROWS, show=None, sweep_rounds: int | None = None
+) -> list[Ratio]:
     """`show`, when given, is called with each Ratio as soon as it is measured (the sweep takes minutes)."""
     rounds = 1 if smoke else rounds
     found = []
@@ -191,7 +233,14 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sweep-rounds", type=int, default=None, help="rounds of the sweep part (default: --rounds)")
-    parser.add_argument("--sweep-rows", type=int, default=SWEEP_ROWS, help="texts per sweep point (a loaded machine: fewer)")
+    parser.add_argument(
+        "--sweep-rows", type=int, default=SWEEP_ROWS, help="texts per sweep point (a loaded machine: fewer)"
+    )
     args = parser.parse_args()
-    measure(args.smoke, args.rounds, args.sweep_rows, show=lambda ratio: print(ratio.line(), flush=True),
-            sweep_rounds=args.sweep_rounds)
+    measure(
+        args.smoke,
+        args.rounds,
+        args.sweep_rows,
+        show=lambda ratio: print(ratio.line(), flush=True),
+        sweep_rounds=args.sweep_rounds,
+    )

@@ -12,6 +12,7 @@ change of machine load hits both orders alike), each a fresh process as a user r
 whether the two points' repeat ranges (min..max) overlap and whether both sweeps recommended the
 same size (or both found no clear winner among the same sizes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ WORDS = "the a model runs fast slow batch data text sentence embedding vector th
 
 def write_texts(path: Path, count: int) -> None:
     pick = random.Random(0)
-    lines = [json.dumps({"text": " ".join(pick.choice(WORDS) for _ in range(pick.randint(3, 40)))})
-             for _ in range(count)]
+    lines = [
+        json.dumps({"text": " ".join(pick.choice(WORDS) for _ in range(pick.randint(3, 40)))}) for _ in range(count)
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -43,22 +45,38 @@ ONE_PASS = ["bench.repeats=1", "bench.min_batches=1", "bench.min_seconds=0"]  # 
 
 def sweep(folder: Path, name: str, sizes: list, smoke: bool, extra: tuple = ()) -> dict:
     """One `run -m` in a fresh process; sweep.json's points by batch size, and its recommendation."""
-    model = (["+task=text-classification", "model=tiny", "task.params.truncation=true"] if smoke  # tiny: 32 positions
-             else ["+task=feature-extraction", "model=minilm"])
+    model = (
+        ["+task=text-classification", "model=tiny", "task.params.truncation=true"]
+        if smoke  # tiny: 32 positions
+        else ["+task=feature-extraction", "model=minilm"]
+    )
     out = folder / name
-    command = [str(Path(sys.executable).parent / "run"), "-m", *model, "dataset=file", "dataset.path=texts.jsonl",
-               "progress=false", "threads=1", f"batch_size={','.join(map(str, sizes))}", f"hydra.sweep.dir={out}", *extra]
+    command = [
+        str(Path(sys.executable).parent / "run"),
+        "-m",
+        *model,
+        "dataset=file",
+        "dataset.path=texts.jsonl",
+        "progress=false",
+        "threads=1",
+        f"batch_size={','.join(map(str, sizes))}",
+        f"hydra.sweep.dir={out}",
+        *extra,
+    ]
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     document = json.loads((out / "sweep.json").read_text())
-    return {"points": {str(p["batch_size_requested"]): p for p in document["points"]},
-            "recommended": document["recommended"][0]}
+    return {
+        "points": {str(p["batch_size_requested"]): p for p in document["points"]},
+        "recommended": document["recommended"][0],
+    }
 
 
 def agree(forward: dict, backward: dict) -> bool:
     """The same clear pick, or no clear winner in both with the same sizes within noise (auto's
     label carries the size it chose, which may differ between the two: compared without it)."""
+
     def key(best: dict) -> tuple:
         return best["clear"], [label.split(" ")[0] for label in best["within_noise"]]
 
@@ -66,7 +84,10 @@ def agree(forward: dict, backward: dict) -> bool:
 
 
 def overlap(a: dict, b: dict) -> bool:
-    return a["items_per_second_min"] <= b["items_per_second_max"] and b["items_per_second_min"] <= a["items_per_second_max"]
+    return (
+        a["items_per_second_min"] <= b["items_per_second_max"]
+        and b["items_per_second_min"] <= a["items_per_second_max"]
+    )
 
 
 def measure(smoke: bool = False, rounds: int = 2, out: Path | None = None) -> list[Ratio]:
@@ -86,10 +107,16 @@ def measure(smoke: bool = False, rounds: int = 2, out: Path | None = None) -> li
                 a, b = forward["points"][size], backward["points"][size]
                 ratios[size].append(b["items_per_second"] / a["items_per_second"])
                 overlaps[size].append(overlap(a, b))
-    return [Ratio(f"sweep order: batch {size}, reversed / forward p50", ratios[size],
-                  detail=f"{'tiny' if smoke else 'MiniLM'}; repeat ranges overlap in {sum(overlaps[size])} of "
-                         f"{rounds} rounds; recommendations agree in {sum(picks)} of {rounds}",
-                  extra={"ranges_overlap": overlaps[size], "recommendations_agree": picks}) for size in sizes]
+    return [
+        Ratio(
+            f"sweep order: batch {size}, reversed / forward p50",
+            ratios[size],
+            detail=f"{'tiny' if smoke else 'MiniLM'}; repeat ranges overlap in {sum(overlaps[size])} of "
+            f"{rounds} rounds; recommendations agree in {sum(picks)} of {rounds}",
+            extra={"ranges_overlap": overlaps[size], "recommendations_agree": picks},
+        )
+        for size in sizes
+    ]
 
 
 def measure_cost(smoke: bool = False, rounds: int = 2) -> Ratio:
@@ -109,9 +136,13 @@ def measure_cost(smoke: bool = False, rounds: int = 2) -> Ratio:
             return time.perf_counter() - started
 
         ratios, base, ours = interleaved(rounds, lambda: timed(tuple(ONE_PASS)), lambda: timed(()), warmup=False)
-    return Ratio("sweep wall time: defaults / one pass per point", ratios, lower_is_better=True,
-                 detail=f"{'tiny' if smoke else 'MiniLM'}, batch {','.join(sizes)}; seconds, one pass per point: "
-                        f"{', '.join(f'{x:.1f}' for x in base)}; defaults: {', '.join(f'{x:.1f}' for x in ours)}")
+    return Ratio(
+        "sweep wall time: defaults / one pass per point",
+        ratios,
+        lower_is_better=True,
+        detail=f"{'tiny' if smoke else 'MiniLM'}, batch {','.join(sizes)}; seconds, one pass per point: "
+        f"{', '.join(f'{x:.1f}' for x in base)}; defaults: {', '.join(f'{x:.1f}' for x in ours)}",
+    )
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ schema per row group, base writes strings), the file's size, and the seconds to 
 back as Python floats (ours: read the column; base: read it and json.loads every cell).
 `measure(smoke, rounds)` gives them to benchmarks/run.py; smoke uses 200 rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,21 @@ def export_as_json_text(predictions: Path, target: Path, rows_per_group: int = 2
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([("id", pa.string()), ("index", pa.int64()), ("input_text", pa.string()), ("output", pa.string())])
+    schema = pa.schema(
+        [("id", pa.string()), ("index", pa.int64()), ("input_text", pa.string()), ("output", pa.string())]
+    )
     with pq.ParquetWriter(target, schema) as writer, open(predictions) as f:
         group = []
         for line in f:
             record = json.loads(line)
-            group.append({"id": str(record["id"]), "index": record["index"], "input_text": record["input"]["text"],
-                          "output": json.dumps(record["output"])})
+            group.append(
+                {
+                    "id": str(record["id"]),
+                    "index": record["index"],
+                    "input_text": record["input"]["text"],
+                    "output": json.dumps(record["output"]),
+                }
+            )
             if len(group) >= rows_per_group:
                 writer.write_table(pa.Table.from_pylist(group, schema=schema))
                 group = []
@@ -67,19 +76,32 @@ def measure(smoke: bool = False, rounds: int = 5, rows: int | None = None) -> li
         predictions = Path(folder) / "predictions.jsonl"
         write_predictions(predictions, rows)
         base_file, ours_file = Path(folder) / "base.parquet", predictions.with_suffix(".parquet")
-        export, base_s, ours_s = interleaved(rounds, lambda: _seconds(lambda: export_as_json_text(predictions, base_file)),
-                                             lambda: _seconds(lambda: export_table(predictions, "parquet")))
+        export, base_s, ours_s = interleaved(
+            rounds,
+            lambda: _seconds(lambda: export_as_json_text(predictions, base_file)),
+            lambda: _seconds(lambda: export_table(predictions, "parquet")),
+        )
         size = ours_file.stat().st_size / base_file.stat().st_size
         read, read_base, read_ours = interleaved(
-            rounds, lambda: _seconds(lambda: [json.loads(c) for c in pq.read_table(base_file).column("output").to_pylist()]),
-            lambda: _seconds(lambda: pq.read_table(ours_file).column("output").to_pylist()))
+            rounds,
+            lambda: _seconds(lambda: [json.loads(c) for c in pq.read_table(base_file).column("output").to_pylist()]),
+            lambda: _seconds(lambda: pq.read_table(ours_file).column("output").to_pylist()),
+        )
     detail = f"{rows} rows of [1][4..16][{HIDDEN}] floats"
     return [
-        Ratio("parquet export time, typed / JSON text", export, lower_is_better=True,
-              detail=f"{detail}; median base {sorted(base_s)[len(base_s) // 2]:.2f} s, ours {sorted(ours_s)[len(ours_s) // 2]:.2f} s"),
+        Ratio(
+            "parquet export time, typed / JSON text",
+            export,
+            lower_is_better=True,
+            detail=f"{detail}; median base {sorted(base_s)[len(base_s) // 2]:.2f} s, ours {sorted(ours_s)[len(ours_s) // 2]:.2f} s",
+        ),
         Ratio("parquet file size, typed / JSON text", [size], lower_is_better=True, detail=detail),
-        Ratio("embeddings back as floats, typed / JSON text", read, lower_is_better=True,
-              detail=f"{detail}; median base {sorted(read_base)[len(read_base) // 2]:.2f} s, ours {sorted(read_ours)[len(read_ours) // 2]:.2f} s"),
+        Ratio(
+            "embeddings back as floats, typed / JSON text",
+            read,
+            lower_is_better=True,
+            detail=f"{detail}; median base {sorted(read_base)[len(read_base) // 2]:.2f} s, ours {sorted(read_ours)[len(read_ours) // 2]:.2f} s",
+        ),
     ]
 
 

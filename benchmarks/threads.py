@@ -14,6 +14,7 @@ calls and writing; start-up and the model load left out), for each setting:
 each on an idle machine and with one busy core (a process spinning in a loop, as another job would),
 rounds interleaved across settings. Reported as each setting's rate over torch default's, per condition.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,15 +40,31 @@ SETTINGS = {  # name -> (overrides, environment, whether torch loads before the 
 TORCH_FIRST = "import sys, runpy, torch; sys.argv[0] = 'run'; runpy.run_module('runner', run_name='__main__')"
 
 
-def one_run(folder: Path, model: list[str], data: Path, overrides: list[str], env: dict, torch_first: bool,
-            tag: str) -> float:
+def one_run(
+    folder: Path, model: list[str], data: Path, overrides: list[str], env: dict, torch_first: bool, tag: str
+) -> float:
     out = folder / tag
     environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     done = subprocess.run(
-        [sys.executable, *(["-c", TORCH_FIRST] if torch_first else ["-m", "runner"]), "+task=feature-extraction",
-         *model, "dataset=file", f"dataset.path={data}", "task.params.truncation=true", "progress=false",
-         "batch_size=16", "batching.sort_by_length=true", f"hydra.run.dir={out}", *overrides],
-        cwd=folder, capture_output=True, text=True, env={**environment, **env})
+        [
+            sys.executable,
+            *(["-c", TORCH_FIRST] if torch_first else ["-m", "runner"]),
+            "+task=feature-extraction",
+            *model,
+            "dataset=file",
+            f"dataset.path={data}",
+            "task.params.truncation=true",
+            "progress=false",
+            "batch_size=16",
+            "batching.sort_by_length=true",
+            f"hydra.run.dir={out}",
+            *overrides,
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={**environment, **env},
+    )
     if done.returncode != 0:
         raise RuntimeError(f"run exited {done.returncode}: {done.stderr[-2000:]}")
     return json.loads((out / "metrics.json").read_text())["items_per_second"]
@@ -73,8 +90,9 @@ def measure(smoke: bool = False, rounds: int = 3, rows: int | None = None) -> li
                 rates = {setting: [] for setting in settings}
                 for _ in range(rounds):
                     for setting, (overrides, env, torch_first) in settings.items():
-                        rates[setting].append(one_run(folder, model, data, overrides, env, torch_first,
-                                                      f"run{next(runs)}"))
+                        rates[setting].append(
+                            one_run(folder, model, data, overrides, env, torch_first, f"run{next(runs)}")
+                        )
             finally:
                 if spinner is not None:
                     spinner.kill()
@@ -83,9 +101,13 @@ def measure(smoke: bool = False, rounds: int = 3, rows: int | None = None) -> li
             medians = ", ".join(f"{s} {statistics.median(v):.1f}" for s, v in rates.items())
             for setting in settings:
                 if setting != "torch default":
-                    ratios.append(Ratio(
-                        f"threads, {condition}: {setting} / torch default", [o / b for o, b in zip(rates[setting], base)],
-                        detail=f"rows/s medians: {medians} ({count} texts, {os.cpu_count()} CPUs, {model[0]})"))
+                    ratios.append(
+                        Ratio(
+                            f"threads, {condition}: {setting} / torch default",
+                            [o / b for o, b in zip(rates[setting], base)],
+                            detail=f"rows/s medians: {medians} ({count} texts, {os.cpu_count()} CPUs, {model[0]})",
+                        )
+                    )
     return ratios
 
 

@@ -20,6 +20,7 @@ The runner side is the whole `run_plan` (reading the file, preparing rows, the p
 predictions, metrics and run.json); only config composition happens outside the timer. The model is
 loaded once per side (the runner reuses it across rounds, as in a sweep) and a warm-up round is dropped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,10 @@ from benchmarks.common import Ratio, interleaved  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-VOCAB = ("model runner pipeline batch memory token sequence attention layer weight bias gradient tensor "
-         "device kernel cache stream shard sweep report latency throughput padding window bucket order").split()
+VOCAB = (
+    "model runner pipeline batch memory token sequence attention layer weight bias gradient tensor "
+    "device kernel cache stream shard sweep report latency throughput padding window bucket order"
+).split()
 
 
 def texts(count: int = 600, lengths: str = "loguniform") -> list[str]:
@@ -85,9 +88,17 @@ def runner_plan(data_file: Path, batch_size: int, extra: list[str], model: str |
     from runner.config.compose import compose_config
     from runner.plan import make_plan
 
-    overrides = ["+task=text-classification", f"model.id={model or model_dir()}", "dataset=file", f"dataset.path={data_file}",
-                 f"batch_size={batch_size}", "progress=false", "task.params.truncation=true",
-                 "task.params.max_length=512", *extra]  # extra comes last: it may set max_length again
+    overrides = [
+        "+task=text-classification",
+        f"model.id={model or model_dir()}",
+        "dataset=file",
+        f"dataset.path={data_file}",
+        f"batch_size={batch_size}",
+        "progress=false",
+        "task.params.truncation=true",
+        "task.params.max_length=512",
+        *extra,
+    ]  # extra comes last: it may set max_length again
     return make_plan(compose_config(overrides))
 
 
@@ -151,20 +162,37 @@ def part_raw(setup: Setup, rounds: int) -> list[Ratio]:
     """Runner vs raw at the same batch size (1 and 32), rounds alternating raw/runner."""
     out = []
     for batch_size in (1, 32):
-        ratios, base, ours = interleaved(rounds, lambda: setup.raw(batch_size),
-                                         lambda: setup.runner(batch_size, f"runner-b{batch_size}"), warmup=not setup.smoke)
-        out.append(Ratio(f"runner vs raw pipeline, batch {batch_size}", ratios, target=0.98,
-                         detail=f"same model, texts and batch size; {rates(base, ours)}"))
+        ratios, base, ours = interleaved(
+            rounds,
+            lambda: setup.raw(batch_size),
+            lambda: setup.runner(batch_size, f"runner-b{batch_size}"),
+            warmup=not setup.smoke,
+        )
+        out.append(
+            Ratio(
+                f"runner vs raw pipeline, batch {batch_size}",
+                ratios,
+                target=0.98,
+                detail=f"same model, texts and batch size; {rates(base, ours)}",
+            )
+        )
     return out
 
 
 def part_bucketing(setup: Setup, rounds: int) -> list[Ratio]:
     """The runner with batching.sort_by_length at batch 8 vs raw unsorted at batch 8."""
     bucketed = ["batching.sort_by_length=true", f"batching.window_batches={setup.window}"]
-    ratios, base, ours = interleaved(rounds, lambda: setup.raw(8), lambda: setup.runner(8, "runner-bucketed", bucketed),
-                                     warmup=not setup.smoke)
-    return [Ratio("bucketing (sort_by_length) vs raw, batch 8", ratios, target=2.5,
-                  detail=f"window {setup.window} batches; {rates(base, ours)}")]
+    ratios, base, ours = interleaved(
+        rounds, lambda: setup.raw(8), lambda: setup.runner(8, "runner-bucketed", bucketed), warmup=not setup.smoke
+    )
+    return [
+        Ratio(
+            "bucketing (sort_by_length) vs raw, batch 8",
+            ratios,
+            target=2.5,
+            detail=f"window {setup.window} batches; {rates(base, ours)}",
+        )
+    ]
 
 
 def sweep_once(setup: Setup, index: int, sizes: str) -> tuple[float, str]:
@@ -172,10 +200,23 @@ def sweep_once(setup: Setup, index: int, sizes: str) -> tuple[float, str]:
     sweep_dir = setup.folder / f"sweep{index}"
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "runner", "-m", "+task=text-classification", f"model.id={setup.model}", "dataset=file",
-         f"dataset.path={setup.data_file}", f"batch_size={sizes}", "progress=false", "task.params.truncation=true",
-         f"task.params.max_length={setup.max_length}", f"hydra.sweep.dir={sweep_dir}"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "-m",
+            "+task=text-classification",
+            f"model.id={setup.model}",
+            "dataset=file",
+            f"dataset.path={setup.data_file}",
+            f"batch_size={sizes}",
+            "progress=false",
+            "task.params.truncation=true",
+            f"task.params.max_length={setup.max_length}",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        check=True,
+        capture_output=True,
     )
     wall = time.perf_counter() - started
     points = [json.loads((sweep_dir / str(i) / "metrics.json").read_text()) for i in range(sizes.count(",") + 1)]
@@ -191,15 +232,28 @@ def part_sweep(setup: Setup, rounds: int) -> list[Ratio]:
     figures come from the same sweep."""
     sizes = "1,4" if setup.smoke else "1,2,4,8,16,32"
     results = [sweep_once(setup, i, sizes) for i in range(rounds)]
-    return [Ratio(f"{sizes.count(',') + 1}-point sweep wall / (load + points)", [r for r, _ in results], target=1.1,
-                  lower_is_better=True, detail="; ".join(d for _, d in results))]
+    return [
+        Ratio(
+            f"{sizes.count(',') + 1}-point sweep wall / (load + points)",
+            [r for r, _ in results],
+            target=1.1,
+            lower_is_better=True,
+            detail="; ".join(d for _, d in results),
+        )
+    ]
 
 
 PARTS = {"raw": part_raw, "bucketing": part_bucketing, "sweep": part_sweep}
 
 
-def measure(smoke: bool = False, rounds: int = 3, parts=tuple(PARTS), rows: int | None = None,
-            lengths: str = "loguniform", window: int = 32) -> list[Ratio]:
+def measure(
+    smoke: bool = False,
+    rounds: int = 3,
+    parts=tuple(PARTS),
+    rows: int | None = None,
+    lengths: str = "loguniform",
+    window: int = 32,
+) -> list[Ratio]:
     """The parts' Ratios. smoke: the tiny model, 12 texts, no warm-up round (the numbers then say nothing)."""
     with tempfile.TemporaryDirectory() as tmp:
         setup = Setup(Path(tmp), smoke, rows or (12 if smoke else 600), lengths, window)
@@ -211,16 +265,22 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, help="how many texts (default 600; 12 with --smoke)")
-    parser.add_argument("--lengths", choices=["loguniform", "uniform"], default="loguniform",
-                        help="text length distribution (see texts())")
+    parser.add_argument(
+        "--lengths",
+        choices=["loguniform", "uniform"],
+        default="loguniform",
+        help="text length distribution (see texts())",
+    )
     parser.add_argument("--window-batches", type=int, default=32, help="batching.window_batches for the bucketed run")
     parser.add_argument("--smoke", action="store_true", help="the tiny random model and a few texts")
     args = parser.parse_args()
     import torch
     import transformers
 
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
-          f"{args.lengths} lengths, {'tiny model' if args.smoke else 'all-MiniLM-L6-v2'} on CPU")
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
+        f"{args.lengths} lengths, {'tiny model' if args.smoke else 'all-MiniLM-L6-v2'} on CPU"
+    )
     for ratio in measure(args.smoke, args.rounds, args.parts, args.rows, args.lengths, args.window_batches):
         print(ratio.line(), flush=True)
 

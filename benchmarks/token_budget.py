@@ -19,6 +19,7 @@ metrics.json; composing the config stays outside the timer (start-up is benchmar
 Peak memory: one pass per side, each in a fresh process (in one process the allocator keeps what an
 earlier pass freed), model loaded first, the RSS high-water mark reset just before the pass.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,9 @@ def prompts(count: int) -> list[str]:
     import random
 
     rng = random.Random(1)
-    return [" ".join(VOCAB[(i * 13 + k * 5) % len(VOCAB)] for k in range(round(25 ** rng.random())))
-            for i in range(count)]
+    return [
+        " ".join(VOCAB[(i * 13 + k * 5) % len(VOCAB)] for k in range(round(25 ** rng.random()))) for i in range(count)
+    ]
 
 
 def minilm_part(smoke: bool, max_tokens: int | None, cap: int | None) -> Part:
@@ -70,7 +72,7 @@ def minilm_part(smoke: bool, max_tokens: int | None, cap: int | None) -> Part:
         from runner.models.tiny import tiny_model_dir
 
         folder = str(tiny_model_dir("text-classification"))
-        rows = [" ".join(VOCAB[:1 + i % 20]) for i in range(24)]
+        rows = [" ".join(VOCAB[: 1 + i % 20]) for i in range(24)]
     else:
         from benchmarks.throughput import model_dir
 
@@ -82,10 +84,24 @@ def minilm_part(smoke: bool, max_tokens: int | None, cap: int | None) -> Part:
         return pipeline("text-classification", model=folder, truncation=True)
 
     params = {"truncation": True, "max_length": 512}
-    overrides = ["+task=text-classification", f"model.id={folder}", "task.params.truncation=true",
-                 "task.params.max_length=512"]
-    return Part("minilm" if not smoke else "minilm (smoke: tiny model)", 1.5, rows, make_raw, params, overrides,
-                max_tokens or 256, cap or 64, "minilm", smoke)
+    overrides = [
+        "+task=text-classification",
+        f"model.id={folder}",
+        "task.params.truncation=true",
+        "task.params.max_length=512",
+    ]
+    return Part(
+        "minilm" if not smoke else "minilm (smoke: tiny model)",
+        1.5,
+        rows,
+        make_raw,
+        params,
+        overrides,
+        max_tokens or 256,
+        cap or 64,
+        "minilm",
+        smoke,
+    )
 
 
 def generation_part(smoke: bool, max_tokens: int | None, cap: int | None) -> Part:
@@ -104,10 +120,24 @@ def generation_part(smoke: bool, max_tokens: int | None, cap: int | None) -> Par
         return pipe
 
     params = {"max_new_tokens": new_tokens, "do_sample": False}
-    overrides = ["+task=text-generation", "model=tiny", f"task.params.max_new_tokens={new_tokens}",
-                 "task.params.do_sample=false"]
-    return Part("generation (tiny GPT-2)", 1.3, prompts(12 if smoke else 240), make_raw, params, overrides,
-                max_tokens or 4096, cap or 128, "generation", smoke)
+    overrides = [
+        "+task=text-generation",
+        "model=tiny",
+        f"task.params.max_new_tokens={new_tokens}",
+        "task.params.do_sample=false",
+    ]
+    return Part(
+        "generation (tiny GPT-2)",
+        1.3,
+        prompts(12 if smoke else 240),
+        make_raw,
+        params,
+        overrides,
+        max_tokens or 4096,
+        cap or 128,
+        "generation",
+        smoke,
+    )
 
 
 def time_raw(pipe, part: Part, batch_size: int) -> tuple[float, list]:
@@ -121,9 +151,18 @@ def runner_side(part: Part, folder: Path, threads: int) -> RunnerPlan:
     """The runner at the part's token budget and row cap, over the part's rows."""
     data = folder / "rows.jsonl"
     data.write_text("".join(json.dumps({"text": t}) + "\n" for t in part.rows))
-    return RunnerPlan([*part.runner_overrides, "dataset=file", f"dataset.path={data}", f"threads={threads}",
-                       f"batch_size={part.cap}", "batching.sort_by_length=true",
-                       f"batching.max_tokens={part.max_tokens}"], folder)
+    return RunnerPlan(
+        [
+            *part.runner_overrides,
+            "dataset=file",
+            f"dataset.path={data}",
+            f"threads={threads}",
+            f"batch_size={part.cap}",
+            "batching.sort_by_length=true",
+            f"batching.max_tokens={part.max_tokens}",
+        ],
+        folder,
+    )
 
 
 def measure_part(part: Part, rounds: int, threads: int, folder: Path) -> list[Ratio]:
@@ -150,10 +189,16 @@ def measure_part(part: Part, rounds: int, threads: int, folder: Path) -> list[Ra
     settings = f"max_tokens={part.max_tokens}, batch_size={part.cap} (row cap), threads={threads}"
     first_pass = ", ".join(f"b{size} {first[size]:.1f}" for size in RAW_SIZES)
     return [
-        Ratio(f"token budget vs raw best: {part.name}", speed, part.target, detail=(
-            f"runner {settings}: median {statistics.median(our_rates):.1f} items/s; raw batch {best} (best of "
-            f"first pass: {first_pass} items/s): median {statistics.median(raw_rates):.1f} items/s; "
-            f"{len(part.rows)} rows; outputs equal to raw's (labels/text; scores 1e-5): {same}/{len(part.rows)}")),
+        Ratio(
+            f"token budget vs raw best: {part.name}",
+            speed,
+            part.target,
+            detail=(
+                f"runner {settings}: median {statistics.median(our_rates):.1f} items/s; raw batch {best} (best of "
+                f"first pass: {first_pass} items/s): median {statistics.median(raw_rates):.1f} items/s; "
+                f"{len(part.rows)} rows; outputs equal to raw's (labels/text; scores 1e-5): {same}/{len(part.rows)}"
+            ),
+        ),
         *([forward_ceiling(part, pipe, rounds)] if not part.runner_overrides[0].endswith("generation") else []),
         peak_memory_ratio(part, best, threads),
     ]
@@ -169,8 +214,10 @@ def forward_ceiling(part: Part, pipe, rounds: int) -> Ratio:
 
     lengths = token_lengths(pipe, part.rows)
     encode = dict(padding=True, truncation=True, max_length=512, return_tensors="pt")
-    batched = [pipe.tokenizer([part.rows[i] for i in batch], **encode)
-               for batch in pack_by_tokens(lengths, part.max_tokens, part.cap)]
+    batched = [
+        pipe.tokenizer([part.rows[i] for i in batch], **encode)
+        for batch in pack_by_tokens(lengths, part.max_tokens, part.cap)
+    ]
     single = [pipe.tokenizer([row], **encode) for row in part.rows]
 
     def forward_rate(batches) -> float:
@@ -181,29 +228,57 @@ def forward_ceiling(part: Part, pipe, rounds: int) -> Ratio:
         return len(part.rows) / (time.perf_counter() - started)
 
     ratios, singles, budgets = interleaved(rounds, lambda: forward_rate(single), lambda: forward_rate(batched))
-    return Ratio(f"forward passes only, token budget vs one row: {part.name}", ratios, detail=(
-        f"the ceiling of any batching here: model forward passes alone, median {statistics.median(budgets):.1f} "
-        f"rows/s in budget batches vs {statistics.median(singles):.1f} one row at a time"))
+    return Ratio(
+        f"forward passes only, token budget vs one row: {part.name}",
+        ratios,
+        detail=(
+            f"the ceiling of any batching here: model forward passes alone, median {statistics.median(budgets):.1f} "
+            f"rows/s in budget batches vs {statistics.median(singles):.1f} one row at a time"
+        ),
+    )
 
 
 def peak_memory_ratio(part: Part, raw_batch: int, threads: int) -> Ratio:
     """Peak RSS of one pass in a fresh process per side (in one process, the allocator keeps what an
     earlier pass freed, and no later peak shows), measured from just before the pass."""
     # Smoke: in this process (seconds, numbers meaningless), only to keep the code running.
-    measure_side = (lambda side: one_pass_peak(part, side, raw_batch, threads)) if part.smoke else (
-        lambda side: _child_peak(part, side, raw_batch, threads))
+    measure_side = (
+        (lambda side: one_pass_peak(part, side, raw_batch, threads))
+        if part.smoke
+        else (lambda side: _child_peak(part, side, raw_batch, threads))
+    )
     sides = {side: measure_side(side) for side in ("raw", "runner")}
     raw, ours = sides["raw"], sides["runner"]
-    return Ratio(f"token budget peak RSS vs raw best: {part.name}", [ours["peak"] / raw["peak"]], 1.02,
-                 lower_is_better=True, detail=(
-                     f"one pass in a fresh process each: peak RSS runner {ours['peak']:.0f} MB vs raw batch "
-                     f"{raw_batch} {raw['peak']:.0f} MB; rise during the pass: runner {ours['rise']:.1f} MB, raw "
-                     f"{raw['rise']:.1f} MB (target: the same, within 2% RSS noise, or less)"))
+    return Ratio(
+        f"token budget peak RSS vs raw best: {part.name}",
+        [ours["peak"] / raw["peak"]],
+        1.02,
+        lower_is_better=True,
+        detail=(
+            f"one pass in a fresh process each: peak RSS runner {ours['peak']:.0f} MB vs raw batch "
+            f"{raw_batch} {raw['peak']:.0f} MB; rise during the pass: runner {ours['rise']:.1f} MB, raw "
+            f"{raw['rise']:.1f} MB (target: the same, within 2% RSS noise, or less)"
+        ),
+    )
 
 
 def _child_peak(part: Part, side: str, raw_batch: int, threads: int) -> dict:
-    command = [sys.executable, __file__, "--peak-rss", side, "--raw-batch", str(raw_batch), "--threads", str(threads),
-               "--parts", part.key, "--max-tokens", str(part.max_tokens), "--cap", str(part.cap)]
+    command = [
+        sys.executable,
+        __file__,
+        "--peak-rss",
+        side,
+        "--raw-batch",
+        str(raw_batch),
+        "--threads",
+        str(threads),
+        "--parts",
+        part.key,
+        "--max-tokens",
+        str(part.max_tokens),
+        "--cap",
+        str(part.cap),
+    ]
     if part.smoke:
         command.append("--smoke")
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -259,8 +334,14 @@ def _same(ours, raw) -> bool:
     return ours == raw
 
 
-def measure(smoke: bool, rounds: int, parts=("minilm", "generation"), threads: int = 1,
-            max_tokens: dict | None = None, cap: dict | None = None) -> list[Ratio]:
+def measure(
+    smoke: bool,
+    rounds: int,
+    parts=("minilm", "generation"),
+    threads: int = 1,
+    max_tokens: dict | None = None,
+    cap: dict | None = None,
+) -> list[Ratio]:
     builders = {"minilm": minilm_part, "generation": generation_part}
     results = []
     with tempfile.TemporaryDirectory() as tmp:

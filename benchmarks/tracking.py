@@ -8,6 +8,7 @@ fresh SQLite store, so it pays what a user's first run pays (MLflow creates its 
 second figure logs into a store that exists already. Reported as tracked/untracked (lower is better).
 Not part of benchmarks/run.py's PARTS; no target: the cost is opt-in and mostly MLflow's import.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,15 +48,19 @@ def measure(smoke: bool, rounds: int) -> list[Ratio]:
         def tracked(uri: str | None = None) -> float:
             n = next(count)
             uri = uri or f"sqlite:///{root / f'fresh{n}.db'}"
-            return _timed([*base, "tracking=mlflow", f"tracking.tracking_uri={uri}",
-                           f"hydra.run.dir={root / f'run{n}'}"], root)
+            return _timed(
+                [*base, "tracking=mlflow", f"tracking.tracking_uri={uri}", f"hydra.run.dir={root / f'run{n}'}"], root
+            )
 
         fresh, b1, o1 = interleaved(rounds, untracked, tracked)
         existing, b2, o2 = interleaved(rounds, untracked, lambda: tracked(kept))
     detail = f"`run +task=feature-extraction model={model} dataset=sample`, wall seconds untracked {b1} / tracked {o1}"
-    return [Ratio("tracking=mlflow, new SQLite store", fresh, lower_is_better=True, detail=detail),
-            Ratio("tracking=mlflow, existing store", existing, lower_is_better=True,
-                  detail=f"untracked {b2} / tracked {o2}")]
+    return [
+        Ratio("tracking=mlflow, new SQLite store", fresh, lower_is_better=True, detail=detail),
+        Ratio(
+            "tracking=mlflow, existing store", existing, lower_is_better=True, detail=f"untracked {b2} / tracked {o2}"
+        ),
+    ]
 
 
 if __name__ == "__main__":

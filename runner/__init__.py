@@ -3,6 +3,7 @@
 `runner.run(...)` and `runner.compose(...)` are the Python API (runner/api.py). They are looked up
 lazily, so `import runner` imports neither Hydra nor torch nor transformers; a run imports them.
 """
+
 from __future__ import annotations
 
 import os

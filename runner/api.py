@@ -14,6 +14,7 @@ themselves travel beside it to the source (runner/sources/python.py).
 
 Nothing heavy is imported with this module: composing imports Hydra, running imports torch.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -84,6 +85,7 @@ def _table_row(record: dict) -> dict:
 def _in_api_terms(function):
     """ConfigErrors reach a Python caller in its own terms: the settings it passed, not "the command line",
     and hints that say which argument to pass rather than what to type after `run`."""
+
     @functools.wraps(function)
     def call(*args, **kwargs):
         try:
@@ -117,8 +119,21 @@ def api_error(error: ConfigError) -> ConfigError:
 
 
 @_in_api_terms
-def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
-        output_dir=None, overwrite: bool = False, invocation=None, **config) -> RunResult:
+def run(
+    task=None,
+    /,
+    *,
+    model=None,
+    inputs=None,
+    dataset=None,
+    experiment=None,
+    overrides=(),
+    config_dir=None,
+    output_dir=None,
+    overwrite: bool = False,
+    invocation=None,
+    **config,
+) -> RunResult:
     """Run a job and return its outputs.
 
     task: a task id or alias (optional when `experiment=` or `graph={"steps": ...}` names the steps).
@@ -142,10 +157,12 @@ def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None,
     Raises ConfigError before any model loads when the config is wrong, RunError when the run fails
     (the traceback is in <run_dir>/run.log). The older form, a list of override strings as the first
     argument (run(["+task=ner", "model=tiny"])), still works."""
-    request = _request(task, inputs, config_dir, overrides, {"model": model, "dataset": dataset,
-                                                              "experiment": experiment}, config)
+    request = _request(
+        task, inputs, config_dir, overrides, {"model": model, "dataset": dataset, "experiment": experiment}, config
+    )
     target = _checked_output_dir(output_dir, overwrite)
     with RunLog() as run_log, ExitStack() as held:
+
         def claim_run_dir(plan) -> Path:  # once the plan is checked: a bad config leaves no dir behind
             run_dir = _claim_run_dir(target, overwrite, held, ["runner.api.run", *request.overrides])
             run_log.to_file(run_dir / LOG)
@@ -155,15 +172,17 @@ def run(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None,
 
 
 @_in_api_terms
-def compose(task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None,
-            **config) -> dict:
+def compose(
+    task=None, /, *, model=None, inputs=None, dataset=None, experiment=None, overrides=(), config_dir=None, **config
+) -> dict:
     """The validated config that run(...) with the same arguments would use, without running anything
     (raises ConfigError). Also takes a list of override strings: compose(["+task=ner", "model=tiny"])."""
     from runner.config import validate_config
     from runner.config.provenance import annotate
 
-    request = _request(task, inputs, config_dir, overrides, {"model": model, "dataset": dataset,
-                                                              "experiment": experiment}, config)
+    request = _request(
+        task, inputs, config_dir, overrides, {"model": model, "dataset": dataset, "experiment": experiment}, config
+    )
     composed = _composed(request)
     try:
         return validate_config(composed.cfg)
@@ -189,7 +208,9 @@ def _session(config_dir):
     """Hydra's config loader for the runner's conf/ plus the caller's dirs (the CLI's -cd)."""
     from runner.config.search import ConfigSearch, ConfigSession
 
-    dirs = [] if config_dir is None else [config_dir] if isinstance(config_dir, (str, os.PathLike)) else list(config_dir)
+    dirs = (
+        [] if config_dir is None else [config_dir] if isinstance(config_dir, (str, os.PathLike)) else list(config_dir)
+    )
     return ConfigSession(ConfigSearch.from_dirs(dirs))
 
 
@@ -230,14 +251,21 @@ def _dataset_overrides(dataset, inputs) -> list[str]:
             return []
         return [choice("dataset", dataset)] if isinstance(dataset, str) else group_mapping("dataset", dataset)
     if isinstance(dataset, str) or (isinstance(dataset, Mapping) and dataset.get("type") not in (None, "python")):
-        raise ConfigError("dataset", "inputs= and dataset= both give the rows",
-                          "keep one; beside inputs=, dataset={...} may set column, fields, id_column, limit, skip")
+        raise ConfigError(
+            "dataset",
+            "inputs= and dataset= both give the rows",
+            "keep one; beside inputs=, dataset={...} may set column, fields, id_column, limit, skip",
+        )
     kind = kind_of(inputs)
     if kind in SIZED and len(inputs) == 0:
         raise ConfigError("inputs", "is empty", "give at least one row")
     keys = {k: v for k, v in (dataset or {}).items() if k not in ("type", "kind", "fingerprint")}  # ours to say
-    return ["dataset=python", *leaves("dataset", keys), f"dataset.kind={value(kind, 'dataset.kind')}",
-            f"dataset.fingerprint={value(fingerprint(inputs, kind), 'dataset.fingerprint')}"]
+    return [
+        "dataset=python",
+        *leaves("dataset", keys),
+        f"dataset.kind={value(kind, 'dataset.kind')}",
+        f"dataset.fingerprint={value(fingerprint(inputs, kind), 'dataset.fingerprint')}",
+    ]
 
 
 def _config_overrides(key: str, given, session) -> list[str]:
@@ -266,8 +294,16 @@ def _run(request: _Request, claim_run_dir, invocation: Invocation) -> RunResult:
     keep = {"predictions": [], "errors": []}
     composed = _composed(request)
     with tracked(composed.cfg, claim_run_dir) as tracking:  # tracking=mlflow: as the command's callback does
-        job = Job(composed, request.session, ["runner.api.run", *request.overrides], Path.cwd(),
-                  request.overrides, claim_run_dir=tracking.claim, rows=request.rows, keep=keep)
+        job = Job(
+            composed,
+            request.session,
+            ["runner.api.run", *request.overrides],
+            Path.cwd(),
+            request.overrides,
+            claim_run_dir=tracking.claim,
+            rows=request.rows,
+            keep=keep,
+        )
         outcome = run_job(job, invocation)
         tracking.exit_code = outcome.exit_code
     if outcome.run_dir is None:  # graph={"show": True}: like the command line, the graph printed, nothing run
@@ -282,8 +318,10 @@ def _result(plan, metrics: Metrics, run_dir: Path, keep: dict, exit_code: int = 
 
     done = RunDir(metrics.run_dir or run_dir)
     if plan.cfg.get("resume") or plan.cfg["bench"]["isolation"] == "process":
-        keep = {name: list(iter_jsonl(path)) if path.is_file() else []
-                for name, path in (("predictions", done.predictions), ("errors", done.errors))}
+        keep = {
+            name: list(iter_jsonl(path)) if path.is_file() else []
+            for name, path in (("predictions", done.predictions), ("errors", done.errors))
+        }
     return RunResult(done.path, metrics.to_json(), plan.cfg, keep["predictions"], keep["errors"], exit_code)
 
 
@@ -297,8 +335,11 @@ def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
 
     check_run_dir(path, "output_dir")
     if (path / RECORD).is_file() and not overwrite:
-        raise ConfigError("output_dir", f"'{output_dir}' already holds a run (run.json)",
-                          "pass overwrite=True to replace it, or another output_dir (or none: each call gets its own)")
+        raise ConfigError(
+            "output_dir",
+            f"'{output_dir}' already holds a run (run.json)",
+            "pass overwrite=True to replace it, or another output_dir (or none: each call gets its own)",
+        )
     return path
 
 

@@ -12,6 +12,7 @@ and its sweeps, the Python API; a child process runs the `run` stage of it, runn
 run_job raises (the API lets the exceptions reach the caller); job_exit_code maps them to exit codes
 (the command). What happens is logged here either way.
 """
+
 from __future__ import annotations
 
 import logging
@@ -120,8 +121,9 @@ def _plan_reported(job: Job):
         raise
 
 
-def plan_job(composed: Composed, session: ConfigSession, overrides: list[str], run_dir: Path | None = None,
-             rows: Any = None):
+def plan_job(
+    composed: Composed, session: ConfigSession, overrides: list[str], run_dir: Path | None = None, rows: Any = None
+):
     """The checked plan (runner.plan.Plan) and, for `rerun=<dir>`, what to compare with afterwards."""
     from runner.plan import make_plan
 
@@ -143,25 +145,44 @@ def check_rows_fit(plan) -> None:
     if not isinstance(plan.source, PythonSource):
         return
     if plan.cfg["bench"]["isolation"] == "process":
-        raise ConfigError("bench.isolation", "inputs= rows live in this process; a child process cannot read them",
-                          "use bench.isolation=none, or write the rows to a file and use dataset=file")
+        raise ConfigError(
+            "bench.isolation",
+            "inputs= rows live in this process; a child process cannot read them",
+            "use bench.isolation=none, or write the rows to a file and use dataset=file",
+        )
     if plan.source.kind not in ONE_PASS:
         return
     from runner.ray_engine.settings import EngineSettings
 
     if EngineSettings.from_config(plan.cfg).on_ray:
-        raise ConfigError("engine", "engine=ray reads the rows in a Ray task; an iterator lives in this process only",
-                          "pass the rows as a list, or use engine=local")
+        raise ConfigError(
+            "engine",
+            "engine=ray reads the rows in a Ray task; an iterator lives in this process only",
+            "pass the rows as a list, or use engine=local",
+        )
     if any(step["batch_size"] == "auto" for step in plan.steps.values()):
-        raise ConfigError("batch_size", "batch_size=auto reads the first rows twice (trials, then the run); "
-                          "an iterator gives its rows once", "give a number, or pass the rows as a list")
+        raise ConfigError(
+            "batch_size",
+            "batch_size=auto reads the first rows twice (trials, then the run); an iterator gives its rows once",
+            "give a number, or pass the rows as a list",
+        )
     if plan.cfg["graph"].get("free_finished_models") and len(plan.steps) > 1:
-        raise ConfigError("graph.free_finished_models", "a staged graph reads the rows once per step; "
-                          "an iterator gives them once", "pass the rows as a list, or drop free_finished_models")
+        raise ConfigError(
+            "graph.free_finished_models",
+            "a staged graph reads the rows once per step; an iterator gives them once",
+            "pass the rows as a list, or drop free_finished_models",
+        )
 
 
-def execute_job(plan, run_dir: Path, argv: list[str], cwd: Path, invocation: Invocation, multirun: bool = False,
-                keep: dict[str, list] | None = None) -> Metrics:
+def execute_job(
+    plan,
+    run_dir: Path,
+    argv: list[str],
+    cwd: Path,
+    invocation: Invocation,
+    multirun: bool = False,
+    keep: dict[str, list] | None = None,
+) -> Metrics:
     """runner.policies.run_plan, reported: returns the metrics of a finished run, else logs and raises."""
     from runner.policies import run_plan
 
@@ -213,14 +234,23 @@ def report_failure(run_dir: Path, message: str, hint: str | None) -> None:
 
 def report_success(metrics: Metrics, run_dir: Path) -> None:
     if metrics.status in ("oom", "skipped_after_oom"):
-        log.warning("%s at batch_size=%s: %s (recorded in %s)", metrics.status, metrics.batch_size,
-                    metrics.error, run_dir / METRICS)
+        log.warning(
+            "%s at batch_size=%s: %s (recorded in %s)",
+            metrics.status,
+            metrics.batch_size,
+            metrics.error,
+            run_dir / METRICS,
+        )
         return
     done = RunDir(metrics.run_dir or run_dir)  # a resumed run writes into the run it resumes
     log.info(
         "done: %d rows -> %s (%d errors%s), %s, model load %.2fs",
-        metrics.rows_out, done.predictions, metrics.rows_error,
-        f", see {done / ERRORS}" if metrics.rows_error else "", rate_text(metrics), metrics.model_load_seconds,
+        metrics.rows_out,
+        done.predictions,
+        metrics.rows_error,
+        f", see {done / ERRORS}" if metrics.rows_error else "",
+        rate_text(metrics),
+        metrics.model_load_seconds,
     )
     for line in agreement_lines(metrics):
         log.info("%s", line)
@@ -241,7 +271,9 @@ def agreement_lines(metrics: Metrics) -> list[str]:
 
 def rate_text(metrics: Metrics) -> str:
     """items/s as the run's last line says it: never "None rows/s", and a too-short benchmark says so."""
-    rate = "no timed rows" if metrics.items_per_second is None else f"{metrics.items_per_second} rows/s in pipeline calls"
+    rate = (
+        "no timed rows" if metrics.items_per_second is None else f"{metrics.items_per_second} rows/s in pipeline calls"
+    )
     end_to_end = metrics.rest.get("end_to_end_items_per_second")
     if end_to_end is not None:  # the progress bar's rate: reading, preparing and writing rows included
         rate += f", {end_to_end} rows/s end to end (the progress bar's rate)"

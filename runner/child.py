@@ -4,6 +4,7 @@ run_in_child (the parent) writes the validated config and run dir to child_reque
 `python -m runner.child <request.json>`; main (the child) runs it through the same policies as any run
 (runner.policies) under an Invocation of its own. The outcome comes back through the run dir's
 metrics.json and the child's exit code, so even a crash that kills Python reaches the parent."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def main(request_path: str) -> int:
     # "-": the request comes on stdin, secrets included (the copy in the run dir is redacted).
     request = json.loads(sys.stdin.read() if request_path == "-" else Path(request_path).read_text())
     plan = make_plan(request["cfg"], request.get("conf"))
-    metrics = run_plan(plan, Path(request["run_dir"]), request["argv"], Path(request["cwd"]), Invocation(),
-                       request["multirun"])
+    metrics = run_plan(
+        plan, Path(request["run_dir"]), request["argv"], Path(request["cwd"]), Invocation(), request["multirun"]
+    )
     return 0 if metrics.finished else 1
 
 
@@ -39,12 +41,19 @@ def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
     and the next point starts clean."""
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = {**plan.cfg, "bench": {**plan.cfg["bench"], "isolation": "none"}}
-    request = {"cfg": cfg, "conf": plan.conf, "run_dir": str(run_dir), "argv": argv, "cwd": str(cwd),
-               "multirun": multirun}
+    request = {
+        "cfg": cfg,
+        "conf": plan.conf,
+        "run_dir": str(run_dir),
+        "argv": argv,
+        "cwd": str(cwd),
+        "multirun": multirun,
+    }
     write_json(run_dir / CHILD_REQUEST, redact(request))  # for the record; the child reads the real one on stdin
     # The parent holds the run dir's lock (runner.rundir_lock); the child runs the policies, which take none.
-    child = subprocess.run([sys.executable, "-m", "runner.child", "-"], input=json.dumps(request),
-                           capture_output=True, text=True)
+    child = subprocess.run(
+        [sys.executable, "-m", "runner.child", "-"], input=json.dumps(request), capture_output=True, text=True
+    )
     with open_output(run_dir / CHILD_LOG) as f:
         f.write(redact_text(child.stdout + child.stderr))
     written = RunDir(run_dir).read_metrics()
@@ -59,8 +68,12 @@ def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
 
 def _record_crash(plan, run_dir: Path, child: subprocess.CompletedProcess) -> Metrics:
     tail = (child.stderr.strip().splitlines() or ["(no output)"])[-1]
-    metrics = Metrics(status="error", error=f"child process exited with {child.returncode}: {tail}",
-                      batch_size=plan.cfg["batch_size"], batch_size_requested=plan.cfg["batch_size"])
+    metrics = Metrics(
+        status="error",
+        error=f"child process exited with {child.returncode}: {tail}",
+        batch_size=plan.cfg["batch_size"],
+        batch_size_requested=plan.cfg["batch_size"],
+    )
     RunDir(run_dir).write_metrics(metrics)
     return metrics
 

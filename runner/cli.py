@@ -14,6 +14,7 @@ model and dataset presets) to the runner's; every check below asks Hydra about t
 `merge=<multirun dir>` is not a job: it reads finished jobs' files and bypasses Hydra. `rerun=<run dir>`
 is a job like any other (a fresh run dir, run.log, sweepable with -m) that swaps in the saved config.
 """
+
 from __future__ import annotations
 
 import logging
@@ -175,7 +176,9 @@ def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
             stopped = run_multirun(job_overrides(sys.argv[1:]), session, _task_function(invocation))
         else:
             stopped = None
-            hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(_task_function(invocation))()
+            hydra.main(config_path=PRIMARY_CONFIG, config_name="config", version_base="1.3")(
+                _task_function(invocation)
+            )()
         jobs = collected()
         invocation.exit_codes.extend(jobs)
     if stopped:
@@ -187,8 +190,10 @@ def _report_stopped_sweeper(stopped: str, jobs: list[int], invocation: Invocatio
     failing exit code (the jobs' highest, or 1 where none failed)."""
     if jobs and all(code != 0 for code in jobs):
         log.error("error: all %d trials failed, so the sweeper has no best point (it said: %s)", len(jobs), stopped)
-        log.error("  hint: sweep.md in the sweep dir lists each trial with its status and exit code (the sweeper's "
-                  "traceback: sweeper_error.txt beside it)")
+        log.error(
+            "  hint: sweep.md in the sweep dir lists each trial with its status and exit code (the sweeper's "
+            "traceback: sweeper_error.txt beside it)"
+        )
     else:
         log.error("error: the sweeper stopped after %d jobs: %s", len(jobs), stopped)
     if max(invocation.exit_codes, default=0) == 0:
@@ -198,6 +203,7 @@ def _report_stopped_sweeper(stopped: str, jobs: list[int], invocation: Invocatio
 def _task_function(invocation: Invocation, prepared=None):
     """Hydra's task function, bound to this invocation and, for a single run, to its prepared job
     (a closure: Hydra reads the function's module and code, which a functools.partial lacks)."""
+
     def job(cfg):
         code = _job(cfg, invocation, prepared)
         invocation.exit_codes.append(code)
@@ -285,8 +291,9 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume:
     except ConfigError as error:
         log.error("config error: %s", error.render())
         return error.exit_code
-    job = Job(composed, session, argv, Path.cwd(), overrides, run_dir=run_dir,
-              multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+    job = Job(
+        composed, session, argv, Path.cwd(), overrides, run_dir=run_dir, multirun=hydra_cfg.mode == RunMode.MULTIRUN
+    )
     return job_exit_code(job, invocation)
 
 
@@ -295,8 +302,15 @@ def _prepared_job(prepared, argv: list[str], invocation: Invocation, resume: Pat
 
     if resume is not None:  # planned before the run dir existed: a requeued job resumes its own dir
         prepared.planned[0].cfg["resume"] = str(resume)
-    job = Job(prepared.composed, prepared.session, argv, Path.cwd(), prepared.overrides, run_dir=prepared.run_dir,
-              planned=prepared.planned)
+    job = Job(
+        prepared.composed,
+        prepared.session,
+        argv,
+        Path.cwd(),
+        prepared.overrides,
+        run_dir=prepared.run_dir,
+        planned=prepared.planned,
+    )
     return job_exit_code(job, invocation)
 
 

@@ -1,4 +1,5 @@
 """The two kinds of failure a user sees, the exit code each maps to, and the "did you mean" they share."""
+
 from __future__ import annotations
 
 import difflib

@@ -10,6 +10,7 @@ What a normal exit does that matters is kept: stdout/stderr are flushed, logging
 every atexit handler runs (tempfile and weakref.finalize clean-ups, multiprocessing, trackers ending
 their runs). A process that still has a non-daemon thread, that never loaded torch, or that runs
 with RUNNER_NORMAL_EXIT=1 (a debugger, a leak checker) exits the normal way."""
+
 from __future__ import annotations
 
 import atexit

@@ -7,6 +7,7 @@ three files (config.yaml, hydra.yaml, overrides.yaml) once it holds the run dir'
 multirun.yaml, which Hydra's sweeper writes at the sweep root before any job, is rewritten redacted by
 the jobs (the first one to start; each rewrite is atomic and idempotent).
 """
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,9 @@ def _yaml_text(node) -> str:
     from omegaconf._utils import get_omega_conf_dumper
 
     plain = OmegaConf.to_container(node, resolve=False, enum_to_str=True)  # as Hydra saves it: interpolations kept
-    return yaml.dump(redact(plain), default_flow_style=False, allow_unicode=True, sort_keys=False,
-                     Dumper=get_omega_conf_dumper())
+    return yaml.dump(
+        redact(plain), default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=get_omega_conf_dumper()
+    )
 
 
 def _replace(path: Path, text: str) -> None:

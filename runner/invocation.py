@@ -1,6 +1,7 @@
 """What one invocation of the runner (a `run` command, a runner.run() call, a child process) knows
 across the jobs it runs. It is created by the entry point and passed down explicitly; nothing about
 a run lives in module globals, so two API calls, or a test and the command, never share state by accident."""
+
 from __future__ import annotations
 
 import json

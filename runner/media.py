@@ -5,6 +5,7 @@ Files go to <run dir>/media/<step>/<row index>-<name>.<ext>, named by the row's 
 filesystem-safe, unlike ids) so a rerun writes the same paths; predictions.jsonl records them relative
 to the run dir, so a copied or moved run dir stays whole.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

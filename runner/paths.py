@@ -4,6 +4,7 @@ conf/ and schemas/ sit at the repository's top level and ship inside the wheel a
 runner.conf and runner.schemas (pyproject.toml maps them). An install, wheel or editable, finds them
 as those packages; a checkout run without installing (PYTHONPATH=.) finds the top-level folders.
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,13 +1,14 @@
 """The run-level policies around the engine (runner.engine), for every entry point alike:
 
-    resume         resume=<dir> runs into that dir, appending the rows it had not written (runner.repro.resume)
-    SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs closed cleanly (in a
-                   submitit job submitit's handlers stay: its SIGUSR2 requeue ends the run the same way)
-    out of memory  a benchmark point that runs out of memory is a result (status oom), and the larger
-                   batch sizes of that point are skipped (status skipped_after_oom; Invocation.oom)
-    isolation      bench.isolation=process runs the point in a child process (runner.child)
-    run.json       written before the run (status running) and after it, whatever happened
+resume         resume=<dir> runs into that dir, appending the rows it had not written (runner.repro.resume)
+SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs closed cleanly (in a
+               submitit job submitit's handlers stay: its SIGUSR2 requeue ends the run the same way)
+out of memory  a benchmark point that runs out of memory is a result (status oom), and the larger
+               batch sizes of that point are skipped (status skipped_after_oom; Invocation.oom)
+isolation      bench.isolation=process runs the point in a child process (runner.child)
+run.json       written before the run (status running) and after it, whatever happened
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,15 @@ from runner.rundir import Metrics, RunDir
 log = logging.getLogger(__name__)
 
 
-def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, invocation: Invocation,
-             multirun: bool = False, keep: dict[str, list] | None = None) -> Metrics:
+def run_plan(
+    plan: Plan,
+    run_dir: Path,
+    argv: list[str],
+    cwd: Path,
+    invocation: Invocation,
+    multirun: bool = False,
+    keep: dict[str, list] | None = None,
+) -> Metrics:
     """Execute the plan into run_dir (or into the run being resumed); always leaves run.json and
     metrics.json with the run's status: ok, oom, skipped_after_oom, error or interrupted.
     `keep`: {"predictions": [...], "errors": [...]} lists that also receive each record written
@@ -47,8 +55,17 @@ def run_plan(plan: Plan, run_dir: Path, argv: list[str], cwd: Path, invocation: 
     return _execute_recorded(plan, RunDir(run_dir), argv, cwd, invocation, bench, done, keep, source)
 
 
-def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invocation, bench: bool,
-                      done: set[int], keep: dict[str, list] | None, source: dict | None = None) -> Metrics:
+def _execute_recorded(
+    plan: Plan,
+    run_dir: RunDir,
+    argv,
+    cwd,
+    invocation: Invocation,
+    bench: bool,
+    done: set[int],
+    keep: dict[str, list] | None,
+    source: dict | None = None,
+) -> Metrics:
     from runner.engine import OutOfMemory, execute
     from runner.ray_engine.settings import EngineSettings
     from runner.repro.record import build_record, now_iso, quantized_steps
@@ -65,8 +82,9 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
     try:
         with _sigterm_as_interrupt():
             append = bool(done) or plan.cfg.get("resume") is not None
-            metrics = execute(plan, run_dir.path, bench=bench, done=done, append=append, keep=keep,
-                              cache=invocation.pipelines())
+            metrics = execute(
+                plan, run_dir.path, bench=bench, done=done, append=append, keep=keep, cache=invocation.pipelines()
+            )
         _export_tables(plan, run_dir)
         status = "ok"
         return metrics
@@ -88,7 +106,9 @@ def _execute_recorded(plan: Plan, run_dir: RunDir, argv, cwd, invocation: Invoca
     finally:
         model = metrics.model if metrics else None
         quantization = quantized_steps(metrics.to_json() if metrics else None)
-        final = build_record(plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first, quantization)
+        final = build_record(
+            plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first, quantization
+        )
         _write_final_record(run_dir, {**final, **({"source": source} if source is not None else {})}, status)
 
 
@@ -120,6 +140,7 @@ def _sigterm_as_interrupt():
     Not in a submitit job: submitit logs and lets a SIGTERM pass on purpose (some clusters send one before
     the SIGUSR2 of a preemption, on which submitit requeues the job); ending the run there would end the
     job before it can be requeued."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -152,9 +173,16 @@ def _skip_after_oom(cfg: dict, bench: bool, run_dir: RunDir, invocation: Invocat
     if covering is None:
         return None
     size = cfg["batch_size"]
-    failed = f"batch size {covering[0]}" + (f" with batching.max_tokens={covering[1]}" if covering[1] is not None else "")
+    failed = f"batch size {covering[0]}" + (
+        f" with batching.max_tokens={covering[1]}" if covering[1] is not None else ""
+    )
     log.warning("batch_size=%d skipped: %s already ran out of memory in this sweep", size, failed)
-    metrics = Metrics(status="skipped_after_oom", error=f"{failed} ran out of memory earlier in this sweep",
-                      batch_size=size, batch_size_requested=size, rest={"benchmark": True})
+    metrics = Metrics(
+        status="skipped_after_oom",
+        error=f"{failed} ran out of memory earlier in this sweep",
+        batch_size=size,
+        batch_size_requested=size,
+        rest={"benchmark": True},
+    )
     run_dir.write_metrics(metrics)
     return metrics

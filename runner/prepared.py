@@ -8,6 +8,7 @@ Hydra's config loader composes once, on the same search path; validation and pla
 config error is printed (exit code 2) with nothing written. Log records of that phase are held and
 written to run.log (and the screen) once the job's logging is set up.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,6 +24,7 @@ def JobRuntime():  # noqa: N802 - Hydra's singleton, imported when first used
     from hydra.core.utils import JobRuntime as runtime
 
     return runtime()
+
 
 CONFIG_NAME = "config"
 SWEEPER_TRACEBACK = "sweeper_error.txt"  # in the sweep dir: the traceback of a sweeper that raised
@@ -100,8 +102,13 @@ def run_prepared(prepared: PreparedJob, task_function) -> None:
         prepared.held.replay()
         return task_function(task_cfg)
 
-    result = run_job(hydra_context=HydraContext(config_loader=prepared.session.loader, callbacks=callbacks),
-                     task_function=job, config=cfg, job_dir_key="hydra.run.dir", job_subdir_key=None)
+    result = run_job(
+        hydra_context=HydraContext(config_loader=prepared.session.loader, callbacks=callbacks),
+        task_function=job,
+        config=cfg,
+        job_dir_key="hydra.run.dir",
+        job_subdir_key=None,
+    )
     callbacks.on_run_end(config=cfg, config_name=CONFIG_NAME, job_return=result)
     _ = result.return_value  # raises what the task function raised, as hydra.main does
 
@@ -135,13 +142,16 @@ def _multirun(hydra, overrides: list[str], task_function) -> str | None:
 
     from runner.config.hydra_private import Callbacks
 
-    cfg = hydra.compose_config(config_name=CONFIG_NAME, overrides=overrides, with_log_configuration=True,
-                               run_mode=RunMode.MULTIRUN)
+    cfg = hydra.compose_config(
+        config_name=CONFIG_NAME, overrides=overrides, with_log_configuration=True, run_mode=RunMode.MULTIRUN
+    )
     callbacks = Callbacks(cfg)
     callbacks.on_multirun_start(config=cfg, config_name=CONFIG_NAME)
     sweeper = Plugins.instance().instantiate_sweeper(
-        config=cfg, hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
-        task_function=task_function)
+        config=cfg,
+        hydra_context=HydraContext(config_loader=hydra.config_loader, callbacks=callbacks),
+        task_function=task_function,
+    )
     task_overrides = OmegaConf.to_container(cfg.hydra.overrides.task, resolve=False)
     stopped = None
     try:

@@ -9,6 +9,7 @@ whatever its type (a token given as a number, a list of keys), but for null and 
 (`use_auth_token: true` says nothing secret). Tokenizer special tokens (pad_token,
 eos_token ...) are names, not secrets, and are kept.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,25 @@ REDACTED = "***"
 SECRET_WORDS = {"token", "password", "passwd", "secret", "apikey", "auth", "credential", "credentials"}
 SECRET_PAIRS = ("api_key", "access_key", "secret_key", "private_key", "client_secret")
 # `<name>_token` keys whose value is a vocabulary entry such as "</s>" (tokenizer and generation kwargs).
-SPECIAL_TOKENS = {"pad", "eos", "bos", "unk", "sep", "cls", "mask", "stop", "start", "end", "decoder_start",
-                  "additional_special", "image", "audio", "video", "boi", "eoi"}
+SPECIAL_TOKENS = {
+    "pad",
+    "eos",
+    "bos",
+    "unk",
+    "sep",
+    "cls",
+    "mask",
+    "stop",
+    "start",
+    "end",
+    "decoder_start",
+    "additional_special",
+    "image",
+    "audio",
+    "video",
+    "boi",
+    "eoi",
+}
 # Hugging Face user access tokens: hf_ followed by 30 or more letters and digits.
 HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{30,}")
 # `key=value` inside a string (command lines, Hydra's override lists and override_dirname).
@@ -52,6 +70,7 @@ def is_secret_key(key: str) -> bool:
 
 def redact_text(text: str) -> str:
     """The text with HF-token-like values and the values of secret `key=value` pairs replaced."""
+
     def pair(match: re.Match) -> str:
         secret = is_secret_key(match["key"]) and not PLACEHOLDER.match(match["value"].strip("'\""))
         return f"{match['key']}={REDACTED}" if secret else match[0]

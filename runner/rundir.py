@@ -1,6 +1,7 @@
 """The run dir: its files named in one place, and metrics.json and run.json read and written as typed
 objects. Every writer and reader (the engine, run.json, resume, rerun, merge, the sweep report, the
 Python API) spells the files through these names."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,19 +13,19 @@ from typing import Any
 from runner.sinks import write_json
 
 PREDICTIONS = "predictions.jsonl"  # one line per input row, in input order; what resume reads back
-ERRORS = "errors.jsonl"            # one line per row that failed
-METRICS = "metrics.json"           # counts, timings, memory, placement, status
-RECORD = "run.json"                # status, versions, git and config provenance, hashes, the config
-RERUN = "rerun.json"               # a rerun's verdict against its original
-LOG = "run.log"                    # the log, tracebacks included
-CHILD_LOG = "child.log"            # bench.isolation=process: the child's output
+ERRORS = "errors.jsonl"  # one line per row that failed
+METRICS = "metrics.json"  # counts, timings, memory, placement, status
+RECORD = "run.json"  # status, versions, git and config provenance, hashes, the config
+RERUN = "rerun.json"  # a rerun's verdict against its original
+LOG = "run.log"  # the log, tracebacks included
+CHILD_LOG = "child.log"  # bench.isolation=process: the child's output
 CHILD_REQUEST = "child_request.json"
-MERGE = "merge.json"               # a merged sharded run's summary
+MERGE = "merge.json"  # a merged sharded run's summary
 TABLES = ("predictions.parquet", "predictions.csv")  # output.format exports of PREDICTIONS
-STAGES = ".stages"                 # graph.free_finished_models: state between stages
-MEDIA = "media"                    # images and audio that outputs carry (runner/media.py), by step and row
-LOCK = "run.lock"                  # who owns the dir while a run writes into it (runner/rundir_lock.py)
-HYDRA_DIR = ".hydra"               # the composed config and overrides, written redacted (runner/hydra_files.py)
+STAGES = ".stages"  # graph.free_finished_models: state between stages
+MEDIA = "media"  # images and audio that outputs carry (runner/media.py), by step and row
+LOCK = "run.lock"  # who owns the dir while a run writes into it (runner/rundir_lock.py)
+HYDRA_DIR = ".hydra"  # the composed config and overrides, written redacted (runner/hydra_files.py)
 
 # What a finished run's metrics.json may say; a benchmark point that ran out of memory is a result.
 FINISHED = ("ok", "oom", "skipped_after_oom")
@@ -44,8 +45,11 @@ class JsonFile:
     @classmethod
     def from_json(cls, data: dict):
         typed = {f.name for f in dataclasses.fields(cls)} - {"rest", "keys"}
-        return cls(**{k: v for k, v in data.items() if k in typed},
-                   rest={k: v for k, v in data.items() if k not in typed}, keys=tuple(data))
+        return cls(
+            **{k: v for k, v in data.items() if k in typed},
+            rest={k: v for k, v in data.items() if k not in typed},
+            keys=tuple(data),
+        )
 
     def to_json(self) -> dict:
         typed = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("rest", "keys")}
@@ -168,7 +172,9 @@ def _read_object(path: Path) -> dict | None:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         cut = " (cut short?)" if error.pos >= len(text.rstrip()) else ""
-        raise RunFileError(path, f"is not valid JSON{cut}: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise RunFileError(
+            path, f"is not valid JSON{cut}: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     if not isinstance(data, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
         raise RunFileError(path, f"holds {kind}, not a JSON object")

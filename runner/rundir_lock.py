@@ -7,6 +7,7 @@ without releasing takes over with a warning naming it. A record from another hos
 where flock may not reach across hosts) is never taken over: the message says to remove the file once
 that run is known to be gone. A clean release removes the file.
 """
+
 from __future__ import annotations
 
 import errno
@@ -23,8 +24,23 @@ from pathlib import Path
 from runner.errors import ConfigError
 from runner.redact import redact
 from runner.repro.requeue import is_same_job, scheduler_job
-from runner.rundir import (CHILD_REQUEST, ERRORS, FINISHED, HYDRA_DIR, LOCK, MEDIA, MERGE, METRICS, PREDICTIONS, RECORD,
-                           RERUN, STAGES, TABLES, WRITTEN, RunDir)
+from runner.rundir import (
+    CHILD_REQUEST,
+    ERRORS,
+    FINISHED,
+    HYDRA_DIR,
+    LOCK,
+    MEDIA,
+    MERGE,
+    METRICS,
+    PREDICTIONS,
+    RECORD,
+    RERUN,
+    STAGES,
+    TABLES,
+    WRITTEN,
+    RunDir,
+)
 from runner.sinks import line_count
 
 log = logging.getLogger(__name__)
@@ -54,9 +70,12 @@ class RunDirLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
             except OSError as error:
-                raise ConfigError(self.key, f"{self.path} cannot be opened: {error.strerror}"
-                                  + (" (a symbolic link)" if error.errno == errno.ELOOP else ""),
-                                  f"remove {self.path} (or give another dir)") from None
+                raise ConfigError(
+                    self.key,
+                    f"{self.path} cannot be opened: {error.strerror}"
+                    + (" (a symbolic link)" if error.errno == errno.ELOOP else ""),
+                    f"remove {self.path} (or give another dir)",
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
@@ -90,10 +109,20 @@ class RunDirLock:
             if previous.get("host") != socket.gethostname() and not earlier_attempt:
                 self.release_kept()
                 raise self._taken(previous, other_host=True)
-            log.warning("warning: %s was locked by pid %s on %s since %s, which ended without releasing it; "
-                        "taking it over", self.run_dir, previous.get("pid"), previous.get("host"), previous.get("since"))
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now(), "argv": redact(self.argv),
-                  **({"scheduler": job} if job else {})}
+            log.warning(
+                "warning: %s was locked by pid %s on %s since %s, which ended without releasing it; taking it over",
+                self.run_dir,
+                previous.get("pid"),
+                previous.get("host"),
+                previous.get("since"),
+            )
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": _now(),
+            "argv": redact(self.argv),
+            **({"scheduler": job} if job else {}),
+        }
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, (json.dumps(record) + "\n").encode(), 0)
         os.fsync(self.fd)
@@ -106,10 +135,16 @@ class RunDirLock:
     def _taken(self, holder: dict | None, other_host: bool = False) -> ConfigError:
         who = describe_holder(holder)
         if other_host:
-            return ConfigError(self.key, f"{self.run_dir} was locked by {who}, on another host",
-                               f"if that run is gone, remove {self.path}; or use another dir")
-        return ConfigError(self.key, f"{self.run_dir} is in use by {who}: one run writes into a run dir at a time",
-                           "wait for it to end, or give another dir (leave hydra.run.dir unset for a fresh one)")
+            return ConfigError(
+                self.key,
+                f"{self.run_dir} was locked by {who}, on another host",
+                f"if that run is gone, remove {self.path}; or use another dir",
+            )
+        return ConfigError(
+            self.key,
+            f"{self.run_dir} is in use by {who}: one run writes into a run dir at a time",
+            "wait for it to end, or give another dir (leave hydra.run.dir unset for a fresh one)",
+        )
 
 
 NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows filesystems alike
@@ -122,8 +157,11 @@ def check_run_dir(run_dir: Path, key: str) -> None:
     path = Path(run_dir)
     for part in path.parts:
         if len(os.fsencode(part)) > NAME_MAX:
-            raise ConfigError(key, f"the name '{part[:40]}...' is {len(os.fsencode(part))} bytes; a filesystem allows "
-                              f"{NAME_MAX}", "give a shorter dir name")
+            raise ConfigError(
+                key,
+                f"the name '{part[:40]}...' is {len(os.fsencode(part))} bytes; a filesystem allows {NAME_MAX}",
+                "give a shorter dir name",
+            )
     existing = path
     while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
         existing = existing.parent
@@ -131,8 +169,11 @@ def check_run_dir(run_dir: Path, key: str) -> None:
         what = "is an existing file" if existing == path else f"cannot be made: {existing} is a file"
         raise ConfigError(key, f"{path} {what}", "give a dir path (leave hydra.run.dir unset for a fresh one)")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(key, f"{path} cannot be written: {existing} is not writable (permissions, or a read-only "
-                          "filesystem)", "give a dir you can write to (leave hydra.run.dir unset for a fresh one)")
+        raise ConfigError(
+            key,
+            f"{path} cannot be written: {existing} is not writable (permissions, or a read-only filesystem)",
+            "give a dir you can write to (leave hydra.run.dir unset for a fresh one)",
+        )
 
 
 def refuse_written(run_dir: Path, key: str) -> None:
@@ -144,22 +185,29 @@ def refuse_written(run_dir: Path, key: str) -> None:
     try:
         record = folder.read_record()
     except ValueError:
-        raise ConfigError(key, f"{folder.record_file} is not valid JSON: {run_dir} holds a run that cannot be read",
-                          "give another dir (leave hydra.run.dir unset for a fresh one)") from None
+        raise ConfigError(
+            key,
+            f"{folder.record_file} is not valid JSON: {run_dir} holds a run that cannot be read",
+            "give another dir (leave hydra.run.dir unset for a fresh one)",
+        ) from None
     rows = sum(line_count(path) for path in (folder.predictions, folder.errors))
     if record is None:
         found = artefacts(folder)
         if not found:
             return
-        raise ConfigError(key, f"{run_dir} holds run outputs ({', '.join(found)}) but no run.json: a new run would "
-                          "replace them", "give another dir (leave hydra.run.dir unset for a fresh one), or move "
-                          "those files away first")
+        raise ConfigError(
+            key,
+            f"{run_dir} holds run outputs ({', '.join(found)}) but no run.json: a new run would replace them",
+            "give another dir (leave hydra.run.dir unset for a fresh one), or move those files away first",
+        )
     if record.status not in FINISHED and rows == 0:
         return  # a run that ended before writing any row: nothing to lose
     held = "a finished run" if record.status in FINISHED else f"a run that ended with status {record.status}"
-    raise ConfigError(key, f"{run_dir} already holds {held} ({rows} rows written); a new run would replace them",
-                      f"continue it with resume={run_dir}, or give another dir (leave hydra.run.dir unset "
-                      "for a fresh one)")
+    raise ConfigError(
+        key,
+        f"{run_dir} already holds {held} ({rows} rows written); a new run would replace them",
+        f"continue it with resume={run_dir}, or give another dir (leave hydra.run.dir unset for a fresh one)",
+    )
 
 
 def artefacts(folder: RunDir) -> list[str]:
@@ -195,12 +243,18 @@ def refuse_unsafe(run_dir: Path, key: str) -> None:
             problem = f"has {info.st_nlink} names (a hard link to a file elsewhere)"
         else:
             continue
-        raise ConfigError(key, f"{path} {problem}; the runner only writes regular files it creates in the run dir",
-                          f"remove {path} (or give another dir)")
+        raise ConfigError(
+            key,
+            f"{path} {problem}; the runner only writes regular files it creates in the run dir",
+            f"remove {path} (or give another dir)",
+        )
     for name in (MEDIA, STAGES, HYDRA_DIR):
         if (Path(run_dir) / name).is_symlink():
-            raise ConfigError(key, f"{Path(run_dir) / name} is a symbolic link; the runner only writes inside the "
-                              "run dir", f"remove {Path(run_dir) / name} (or give another dir)")
+            raise ConfigError(
+                key,
+                f"{Path(run_dir) / name} is a symbolic link; the runner only writes inside the run dir",
+                f"remove {Path(run_dir) / name} (or give another dir)",
+            )
 
 
 def read_holder(path: Path) -> dict | None:
@@ -216,8 +270,9 @@ def describe_holder(holder: dict | None) -> str:
     if not holder:
         return "another run (it has not yet written who it is)"
     command = " ".join(str(a) for a in holder.get("argv") or [])
-    return (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
-            + (f" ({command})" if command else ""))
+    return f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}" + (
+        f" ({command})" if command else ""
+    )
 
 
 def _read_fd(fd: int) -> dict | None:

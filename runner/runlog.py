@@ -1,5 +1,6 @@
 """run.log for runs outside Hydra (the Python API): the file the command line gets from Hydra's
 job logging, written by a handler that exists only for one call."""
+
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,7 @@
 """Output writers. JSONL, one object per line, flushed as written: a killed run leaves complete lines,
 and a resumed run reads back which rows are done. Parquet and CSV tables are made from the JSONL
 when a run completes (runner.tables), streaming, so they never hold the whole run in memory."""
+
 from __future__ import annotations
 
 import errno
@@ -16,8 +17,13 @@ from runner.errors import OutputError
 
 log = logging.getLogger(__name__)
 
-_MODES = {"r": os.O_RDONLY, "w": os.O_WRONLY | os.O_CREAT, "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND, "r+": os.O_RDWR,
-          "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL}
+_MODES = {
+    "r": os.O_RDONLY,
+    "w": os.O_WRONLY | os.O_CREAT,
+    "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+    "r+": os.O_RDWR,
+    "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+}
 
 
 def open_output(path: Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None):
@@ -152,8 +158,11 @@ def _encode(value) -> str:
     if isinstance(value, JsonNumbers):
         return value.json()
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(key), ensure_ascii=False)}: {_encode(item)}"
-                               for key, item in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(str(key), ensure_ascii=False)}: {_encode(item)}" for key, item in value.items())
+            + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_encode(item) for item in value) + "]"
     return json.dumps(value, ensure_ascii=False, default=_not_plain, allow_nan=False)
@@ -260,8 +269,12 @@ def completed_indices(path: Path) -> set[int]:
             else:
                 clean_bytes += len(line)
     if torn:
-        log.warning("warning: %s: dropped %d torn line(s) (line %s); the complete records around them are kept",
-                    path, len(torn), ", ".join(map(str, torn[:10])) + (" ..." if len(torn) > 10 else ""))
+        log.warning(
+            "warning: %s: dropped %d torn line(s) (line %s); the complete records around them are kept",
+            path,
+            len(torn),
+            ", ".join(map(str, torn[:10])) + (" ..." if len(torn) > 10 else ""),
+        )
     if kept_after:
         _rewrite_complete(path)
     elif damaged:
@@ -295,8 +308,11 @@ def _rewrite_complete(path: Path) -> None:
     """`path` with only its complete records (a missing last newline added), through a copy renamed over it."""
     temporary = path.with_name(f".{path.name}.repair")
     try:
-        with open_output(path, "rb", encoding=None) as source, writing(temporary), \
-                open_output(temporary, "wb", encoding=None) as target:
+        with (
+            open_output(path, "rb", encoding=None) as source,
+            writing(temporary),
+            open_output(temporary, "wb", encoding=None) as target,
+        ):
             for line in source:
                 kept = line if _record_index(line) is not None else _complete_part(line)
                 if kept is not None:

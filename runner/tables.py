@@ -11,6 +11,7 @@ type (a string in one row, a number in another) is written as JSON text, and the
 
 CSV has neither types nor nesting: cells are text, lists and mappings are JSON text, and the output
 columns are JSON text as they always were (a string output keeps its quotes, so every cell parses)."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def flat_record(record: dict, step_names: list[str] | None = None) -> dict:
     return row
 
 
-def export_table(predictions: Path, fmt: str, step_names: list[str] | None = None,
-                 rows_per_group: int = ROWS_PER_GROUP) -> Path:
+def export_table(
+    predictions: Path, fmt: str, step_names: list[str] | None = None, rows_per_group: int = ROWS_PER_GROUP
+) -> Path:
     """predictions.<fmt> (parquet or csv) beside predictions.jsonl; returns its path."""
     target = Path(predictions).with_suffix(f".{fmt}")
     groups = lambda: _groups(predictions, step_names, rows_per_group)  # noqa: E731 - read twice
@@ -89,8 +91,11 @@ def _write_parquet(target: Path, groups) -> None:
 
     schema, as_json = infer_schema(groups())
     if as_json:
-        log.warning("%s: column(s) %s hold values of different types; written as JSON text",
-                    target.name, ", ".join(sorted(as_json)))
+        log.warning(
+            "%s: column(s) %s hold values of different types; written as JSON text",
+            target.name,
+            ", ".join(sorted(as_json)),
+        )
     with open_output(target, "wb", encoding=None) as f, pq.ParquetWriter(f, schema) as writer:
         for group in groups():
             rows = [{c: _json_text(row.get(c)) if c in as_json else row.get(c) for c in schema.names} for row in group]

@@ -1,6 +1,7 @@
 """mkdocs hook: the pages link to dated benchmark printouts where they live, `../benchmarks/results/...`
 (so the links work on a repository browser too); the site gets a copy of that folder and the links
 are pointed at it, so `mkdocs build --strict` checks them like any link between pages."""
+
 from __future__ import annotations
 
 from pathlib import Path

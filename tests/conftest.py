@@ -1,4 +1,5 @@
 """Shared test set-up: offline hub, one tiny-model cache per session, helpers to run the CLI and write data."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,11 @@ def tiny_cache(tmp_path_factory) -> Path:
 def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """`run <args>` in a subprocess, exactly as a user types it."""
     return subprocess.run(
-        [sys.executable, "-m", "runner", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 

@@ -5,6 +5,7 @@ name in the schema's enum (schemas/config.schema.json, checked against this regi
 when it needs a library, that library in runner.config.extras.EXTRAS. Static data: importing this
 package imports no ML library.
 """
+
 from __future__ import annotations
 
 from runner.backends import ctranslate2, transformers
@@ -35,7 +36,8 @@ def check_backend(cfg: dict) -> None:
     task = cfg["task"]["name"]
     if backend.tasks is not None and task not in backend.tasks:
         raise ConfigError(
-            "backend", f"backend={backend.name} does not support task {task}",
+            "backend",
+            f"backend={backend.name} does not support task {task}",
             f"backend={backend.name} runs: {', '.join(backend.tasks)}; use backend={DEFAULT} for {task}",
         )
     params = cfg["task"]["params"]
@@ -43,7 +45,8 @@ def check_backend(cfg: dict) -> None:
         for key in other.own_params.get(task, ()) if other is not backend else ():
             if key in params:
                 raise ConfigError(
-                    f"task.params.{key}", f"is read by backend={other.name} only; this run uses backend={backend.name}",
+                    f"task.params.{key}",
+                    f"is read by backend={other.name} only; this run uses backend={backend.name}",
                     f"add backend={other.name}, or drop task.params.{key}",
                 )
     if backend.library is not None:

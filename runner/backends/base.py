@@ -7,6 +7,7 @@ backend. A backend says which tasks it runs (`tasks`, None: every task), the lib
 extra installs (`library`, checked without importing it), the task parameters only it reads
 (`own_params`), and its own config rules (`check`). Static data: importing this imports no ML library.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

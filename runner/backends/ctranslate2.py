@@ -16,6 +16,7 @@ Settings: compute_type from dtype and quantization (backend.compute_type overrid
 CTranslate2's cpu_threads, device cpu / cuda[:N] / auto. ctranslate2 and faster_whisper are imported
 inside functions, never at module import.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,51 +46,79 @@ class CTranslate2(Backend):
             if key in params:
                 raise ConfigError(f"task.params.{key}", "is not available with backend=ctranslate2", hint)
         if params.get("return_timestamps") == "char":
-            raise ConfigError("task.params.return_timestamps", "'char' is not available with backend=ctranslate2",
-                              "use true (segments) or word")
+            raise ConfigError(
+                "task.params.return_timestamps",
+                "'char' is not available with backend=ctranslate2",
+                "use true (segments) or word",
+            )
         for key in params.get("generate_kwargs") or {}:
             if key not in _GENERATE_KWARGS:
-                raise ConfigError(f"task.params.generate_kwargs.{key}", "is not read by backend=ctranslate2",
-                                  f"it reads {', '.join(_GENERATE_KWARGS)}; decoding options are task.params "
-                                  "beam_size, temperature, vad_filter, max_new_tokens")
+                raise ConfigError(
+                    f"task.params.generate_kwargs.{key}",
+                    "is not read by backend=ctranslate2",
+                    f"it reads {', '.join(_GENERATE_KWARGS)}; decoding options are task.params "
+                    "beam_size, temperature, vad_filter, max_new_tokens",
+                )
         batch_size = cfg["batch_size"]
         if batch_size == "auto":
-            raise ConfigError("batch_size", "batch_size=auto is not available with backend=ctranslate2 "
-                              "(its search measures torch's memory)", "give a number, e.g. batch_size=8")
+            raise ConfigError(
+                "batch_size",
+                "batch_size=auto is not available with backend=ctranslate2 (its search measures torch's memory)",
+                "give a number, e.g. batch_size=8",
+            )
         if batch_size > 1 and params.get("vad_filter") is False:
-            raise ConfigError("task.params.vad_filter", "false cannot go with batch_size > 1 on backend=ctranslate2: "
-                              "the batched pipeline cuts recordings at the pauses the VAD finds",
-                              "drop vad_filter (it is on when batched), or use batch_size=1")
+            raise ConfigError(
+                "task.params.vad_filter",
+                "false cannot go with batch_size > 1 on backend=ctranslate2: "
+                "the batched pipeline cuts recordings at the pauses the VAD finds",
+                "drop vad_filter (it is on when batched), or use batch_size=1",
+            )
         mode = (cfg.get("quantization") or {}).get("mode", "none")
         if mode not in ("none", "int8"):
-            raise ConfigError("quantization", f"quantization={mode} (bitsandbytes) is for backend=transformers",
-                              "use quantization=int8 (CTranslate2's int8) or none with backend=ctranslate2")
+            raise ConfigError(
+                "quantization",
+                f"quantization={mode} (bitsandbytes) is for backend=transformers",
+                "use quantization=int8 (CTranslate2's int8) or none with backend=ctranslate2",
+            )
         if mode == "int8" and (cfg.get("backend") or {}).get("compute_type", "auto") != "auto":
-            raise ConfigError("backend.compute_type", "is set and quantization=int8 too",
-                              "keep one: quantization=int8 means compute_type int8")
+            raise ConfigError(
+                "backend.compute_type",
+                "is set and quantization=int8 too",
+                "keep one: quantization=int8 means compute_type int8",
+            )
         if cfg.get("device_map") is not None:
-            raise ConfigError("device_map", "accelerate's placement is for backend=transformers",
-                              "drop device_map; use device=cpu or cuda[:N]")
+            raise ConfigError(
+                "device_map",
+                "accelerate's placement is for backend=transformers",
+                "drop device_map; use device=cpu or cuda[:N]",
+            )
         if str(cfg.get("device")).startswith("mps"):
             raise ConfigError("device", "CTranslate2 has no mps backend", "use device=cpu with backend=ctranslate2")
         model = cfg["model"]
         if model.get("no_weights"):
             raise ConfigError("model.no_weights", "is for backend=transformers", "drop it with backend=ctranslate2")
         if model.get("tiny") not in (None, "auto", "whisper"):
-            raise ConfigError("model.tiny", f"'{model['tiny']}' is not a Whisper: backend=ctranslate2 runs Whisper",
-                              "use model=tiny (Whisper for speech recognition)")
+            raise ConfigError(
+                "model.tiny",
+                f"'{model['tiny']}' is not a Whisper: backend=ctranslate2 runs Whisper",
+                "use model=tiny (Whisper for speech recognition)",
+            )
         if not (model.get("tiny") or model.get("package") or _is_local(model.get("id"))):
             raise ConfigError(
                 "model.id" if model.get("id") else "model",
                 f"backend=ctranslate2 loads a local Whisper folder, not the hub id {model.get('id')!r}"
-                if model.get("id") else "backend=ctranslate2 needs a Whisper model (the task's default is not one)",
+                if model.get("id")
+                else "backend=ctranslate2 needs a Whisper model (the task's default is not one)",
                 "use model=whisper_tiny_en, or model.id=<a CTranslate2 or transformers Whisper folder>",
             )
 
     def identity(self, cfg: dict) -> dict:
         """CTranslate2 takes its thread count and compute type when the model loads."""
-        return {"backend": self.name, "threads": cfg.get("threads"),
-                "compute_type": (cfg.get("backend") or {}).get("compute_type", "auto")}
+        return {
+            "backend": self.name,
+            "threads": cfg.get("threads"),
+            "compute_type": (cfg.get("backend") or {}).get("compute_type", "auto"),
+        }
 
     def load(self, cfg: dict, spec):
         import ctranslate2
@@ -102,21 +131,39 @@ class CTranslate2(Backend):
         device, index = _device(cfg["device"])
         compute = compute_type(cfg, device)
         threads = cfg.get("threads") or 0
-        log.info("loading %s model %s for %s on CTranslate2 (%s, compute_type %s)", ref.origin, ref.location,
-                 spec.id, device, compute)
+        log.info(
+            "loading %s model %s for %s on CTranslate2 (%s, compute_type %s)",
+            ref.origin,
+            ref.location,
+            spec.id,
+            device,
+            compute,
+        )
         ctranslate2.set_random_seed(cfg.get("seed", 0))  # temperature fallback samples
         try:
-            model = WhisperModel(ref.location, device=device, device_index=index, compute_type=compute,
-                                 cpu_threads=threads, local_files_only=True)
+            model = WhisperModel(
+                ref.location,
+                device=device,
+                device_index=index,
+                compute_type=compute,
+                cpu_threads=threads,
+                local_files_only=True,
+            )
         except (RuntimeError, ValueError, OSError) as error:
-            raise RunError(f"backend=ctranslate2 could not load {ref.location}: {error}",
-                           "give a CTranslate2 Whisper folder or a transformers Whisper folder") from error
+            raise RunError(
+                f"backend=ctranslate2 could not load {ref.location}: {error}",
+                "give a CTranslate2 Whisper folder or a transformers Whisper folder",
+            ) from error
         pipe = FasterWhisperPipeline(model, compute)
         kwargs = {"model": ref.location, "device": pipe.device, "compute_type": compute, "cpu_threads": threads}
         quantization = None
         if (cfg.get("quantization") or {}).get("mode") == "int8":
-            quantization = {"mode": "int8", "method": f"CTranslate2 compute_type {compute}",
-                            "library": "ctranslate2", "version": ctranslate2.__version__}
+            quantization = {
+                "mode": "int8",
+                "method": f"CTranslate2 compute_type {compute}",
+                "library": "ctranslate2",
+                "version": ctranslate2.__version__,
+            }
         return LoadedPipeline(pipe, ref, ASR, time.perf_counter() - started, kwargs, quantization, None)
 
 
@@ -144,8 +191,9 @@ def model_folder(model: dict, spec, seed: int) -> Path:
     try:
         return ct2_folder(folder)
     except ValueError as error:
-        raise RunError(f"backend=ctranslate2: {error}",
-                       "give a CTranslate2 Whisper folder or a transformers Whisper folder") from error
+        raise RunError(
+            f"backend=ctranslate2: {error}", "give a CTranslate2 Whisper folder or a transformers Whisper folder"
+        ) from error
 
 
 def _device(device: str) -> tuple[str, int]:
@@ -186,14 +234,32 @@ class FasterWhisperPipeline:
         self.feature_extractor = SimpleNamespace(sampling_rate=model.feature_extractor.sampling_rate)
 
     def placement(self) -> dict:
-        return {"device": self.device, "dtype": self.compute_type, "device_map": None,
-                "parameter_devices": [self.device], "quantized": self.compute_type.startswith("int")}
+        return {
+            "device": self.device,
+            "dtype": self.compute_type,
+            "device_map": None,
+            "parameter_devices": [self.device],
+            "quantized": self.compute_type.startswith("int"),
+        }
 
-    def __call__(self, inputs: list, batch_size: int = 1, return_timestamps=False, beam_size: int = 1,
-                 temperature=0.0, vad_filter: bool | None = None, max_new_tokens: int | None = None,
-                 generate_kwargs: dict | None = None) -> list:
-        options = {"beam_size": beam_size, "temperature": temperature, "word_timestamps": return_timestamps == "word",
-                   "max_new_tokens": max_new_tokens, **(generate_kwargs or {})}
+    def __call__(
+        self,
+        inputs: list,
+        batch_size: int = 1,
+        return_timestamps=False,
+        beam_size: int = 1,
+        temperature=0.0,
+        vad_filter: bool | None = None,
+        max_new_tokens: int | None = None,
+        generate_kwargs: dict | None = None,
+    ) -> list:
+        options = {
+            "beam_size": beam_size,
+            "temperature": temperature,
+            "word_timestamps": return_timestamps == "word",
+            "max_new_tokens": max_new_tokens,
+            **(generate_kwargs or {}),
+        }
         outputs = []
         for item in inputs:
             audio = item["raw"] if isinstance(item, dict) else item
@@ -201,8 +267,12 @@ class FasterWhisperPipeline:
                 from faster_whisper import BatchedInferencePipeline
 
                 segments, _ = BatchedInferencePipeline(self.model).transcribe(
-                    audio, batch_size=batch_size, vad_filter=True if vad_filter is None else vad_filter,
-                    without_timestamps=not return_timestamps, **options)
+                    audio,
+                    batch_size=batch_size,
+                    vad_filter=True if vad_filter is None else vad_filter,
+                    without_timestamps=not return_timestamps,
+                    **options,
+                )
             else:
                 segments, _ = self.model.transcribe(audio, vad_filter=bool(vad_filter), **options)
             outputs.append(_output(list(segments), return_timestamps))
@@ -212,13 +282,19 @@ class FasterWhisperPipeline:
 def _output(segments: list, return_timestamps) -> dict:
     out = {"text": "".join(segment.text for segment in segments)}
     if return_timestamps == "word":
-        out["chunks"] = [{"text": word.word, "timestamp": (round(word.start, 2), round(word.end, 2))}
-                         for segment in segments for word in segment.words or ()]
+        out["chunks"] = [
+            {"text": word.word, "timestamp": (round(word.start, 2), round(word.end, 2))}
+            for segment in segments
+            for word in segment.words or ()
+        ]
     elif return_timestamps:
-        out["chunks"] = [{"text": segment.text, "timestamp": (round(segment.start, 2), round(segment.end, 2))}
-                         for segment in segments]
+        out["chunks"] = [
+            {"text": segment.text, "timestamp": (round(segment.start, 2), round(segment.end, 2))}
+            for segment in segments
+        ]
     return out
 
 
-BACKEND = CTranslate2("ctranslate2", tasks=(ASR,), library="faster_whisper",
-                      own_params={ASR: ("beam_size", "temperature", "vad_filter")})
+BACKEND = CTranslate2(
+    "ctranslate2", tasks=(ASR,), library="faster_whisper", own_params={ASR: ("beam_size", "temperature", "vad_filter")}
+)

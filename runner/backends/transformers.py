@@ -1,4 +1,5 @@
 """backend=transformers (the default): every task through a transformers pipeline (runner/models/loading.py)."""
+
 from __future__ import annotations
 
 from runner.backends.base import Backend

@@ -16,6 +16,7 @@ Values compared are the outputs as predictions.jsonl holds them (plain JSON), so
 finished points from their files. Rows missing from either side (a failed row) are left out and counted.
 Importing this imports numpy only.
 """
+
 from __future__ import annotations
 
 import json

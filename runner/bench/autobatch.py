@@ -26,6 +26,7 @@ never starts with the largest allocation, and bisecting lands closer to the limi
 Trials should use the worst case: `longest_rows` picks the longest inputs of a probe of the data, and
 `worst_case_batch` repeats them to fill a batch of any size.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -54,8 +55,12 @@ class SearchResult:
         return {"batch_size": self.batch_size, "stopped_by": self.stopped_by, "trials": list(self.trials)}
 
 
-def search_batch_size(try_batch: Callable[[int], object], max_batch_size: int,
-                      clock: Callable[[], float] = time.perf_counter, plateau: bool = True) -> SearchResult:
+def search_batch_size(
+    try_batch: Callable[[int], object],
+    max_batch_size: int,
+    clock: Callable[[], float] = time.perf_counter,
+    plateau: bool = True,
+) -> SearchResult:
     """Find the largest batch size that fits (see the module docstring for the rule).
 
     `plateau=False` keeps growing past a throughput plateau (bench.auto_until=memory: the largest size
@@ -128,15 +133,29 @@ def _fits(try_batch, size: int, trials: list, clock) -> bool:
         oom_message = _first_line(error)
     if oom_message is None:
         seconds = clock() - started
-        trials.append({"batch_size": size, "status": "ok", "seconds": round(seconds, 4),
-                       "items_per_second": round(size / seconds, 3) if seconds > 0 else None, "error": None})
+        trials.append(
+            {
+                "batch_size": size,
+                "status": "ok",
+                "seconds": round(seconds, 4),
+                "items_per_second": round(size / seconds, 3) if seconds > 0 else None,
+                "error": None,
+            }
+        )
         log.info("batch size %d fits", size)
         return True
     # Released outside the except block: by now the exception, its traceback and the failed
     # batch's tensors held by its frames are gone, so gc and empty_cache can actually free them.
     release_memory()
-    trials.append({"batch_size": size, "status": "oom", "seconds": round(clock() - started, 4),
-                   "items_per_second": None, "error": oom_message})
+    trials.append(
+        {
+            "batch_size": size,
+            "status": "oom",
+            "seconds": round(clock() - started, 4),
+            "items_per_second": None,
+            "error": oom_message,
+        }
+    )
     log.info("batch size %d: out of memory", size)
     return False
 

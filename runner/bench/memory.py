@@ -5,6 +5,7 @@ On CPU the peak is the process's peak RSS. Linux lets a process reset its own hi
 Hydra's basic launcher runs every sweep point in the same process: without the reset, each point
 would report the largest point so far. On CUDA the allocator's own peak counters are used.
 """
+
 from __future__ import annotations
 
 import resource

@@ -8,6 +8,7 @@ what a CUDA OOM gives it.
 Fault injection: set RUNNER_INJECT_OOM_ABOVE=N and `check_injected_oom(len(batch))` raises for any
 batch of more than N rows (the runner calls it right before each pipeline call).
 """
+
 from __future__ import annotations
 
 import gc
@@ -106,6 +107,5 @@ def check_injected_oom(batch_len: int, limit: int | None = None) -> None:
 
     # Worded like CUDA's own message, so message-based checks (accelerate's included) match it too.
     raise torch.OutOfMemoryError(
-        f"CUDA out of memory. Tried to allocate memory for a batch of {batch_len} rows "
-        f"(injected: {INJECT_ENV}={limit})"
+        f"CUDA out of memory. Tried to allocate memory for a batch of {batch_len} rows (injected: {INJECT_ENV}={limit})"
     )

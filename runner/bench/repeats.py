@@ -8,6 +8,7 @@ run, no rows), the point is "too_short" and says why, instead of showing figures
 
 Spread is (max - min) / p50 of the repeats' items/s; a sweep compares points by their min..max range.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -47,8 +48,14 @@ def summarize(calls: Sequence[Call], minimum: Minimum, passes: int, cut_short_by
     """metrics.json's "measurement": status ok with p50/min/max/spread per rate, or too_short with why.
     `cut_short_by`: what ended the measuring before the minimum was met, when something did."""
     seconds = sum(call[0] for call in calls)
-    figures = {"repeats": minimum.repeats, "min_batches": minimum.batches, "min_seconds": minimum.seconds,
-               "passes": passes, "batches": len(calls), "seconds": round(seconds, 4)}
+    figures = {
+        "repeats": minimum.repeats,
+        "min_batches": minimum.batches,
+        "min_seconds": minimum.seconds,
+        "passes": passes,
+        "batches": len(calls),
+        "seconds": round(seconds, 4),
+    }
     parts = split_repeats(calls, minimum)
     if parts is None:
         return {"status": "too_short", **figures, "reason": too_short_reason(calls, minimum, cut_short_by)}
@@ -62,14 +69,21 @@ def spread(values: Sequence[float]) -> dict:
     """{"p50", "min", "max", "spread": (max - min) / p50, "repeats": the values}."""
     p50 = statistics.median(values)
     low, high = min(values), max(values)
-    return {"p50": round(p50, 3), "min": round(low, 3), "max": round(high, 3),
-            "spread": round((high - low) / p50, 4) if p50 else None, "repeats": [round(v, 3) for v in values]}
+    return {
+        "p50": round(p50, 3),
+        "min": round(low, 3),
+        "max": round(high, 3),
+        "spread": round((high - low) / p50, 4) if p50 else None,
+        "repeats": [round(v, 3) for v in values],
+    }
 
 
 def too_short_reason(calls: Sequence[Call], minimum: Minimum, cut_short_by: str | None) -> str:
     seconds = sum(call[0] for call in calls)
-    text = (f"{len(calls)} timed batches in {seconds:.3f} s; {minimum.repeats} repeats of at least "
-            f"{minimum.batches} batches and {minimum.seconds:g} s each need more")
+    text = (
+        f"{len(calls)} timed batches in {seconds:.3f} s; {minimum.repeats} repeats of at least "
+        f"{minimum.batches} batches and {minimum.seconds:g} s each need more"
+    )
     return f"{text} ({cut_short_by})" if cut_short_by else text
 
 

@@ -4,6 +4,7 @@ Clip N of runner/sample_data/audio is espeak-ng reading the `text` of row N of s
 (scripts/make_speech_samples.sh), 16 kHz mono. A long recording strings clips together with short
 pauses, so its reference is the clips' texts in the same order. Used by benchmarks/asr.py and the tests.
 """
+
 from __future__ import annotations
 
 import json

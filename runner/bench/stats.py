@@ -1,6 +1,7 @@
 """Per-batch timing: warm-up calls excluded, a row or time budget, throughput and latency percentiles.
 
 The engine times every pipeline call of a step through one `BatchRecorder`."""
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,13 @@ def latency_summary(seconds: Sequence[float]) -> dict | None:
 
     ms = np.asarray(seconds, dtype=float) * 1000.0
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
-    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3),
-            "mean": round(float(ms.mean()), 3), "count": int(ms.size)}
+    return {
+        "p50": round(float(p50), 3),
+        "p90": round(float(p90), 3),
+        "p99": round(float(p99), 3),
+        "mean": round(float(ms.mean()), 3),
+        "count": int(ms.size),
+    }
 
 
 def now() -> float:
@@ -50,8 +56,13 @@ class BatchRecorder:
     `done` turns true once the measured rows reach `max_rows`, or once `max_seconds` of wall clock
     have passed since the first measured call started (either, when both are set)."""
 
-    def __init__(self, warmup_calls: int = 0, max_rows: int | None = None, max_seconds: float | None = None,
-                 clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self,
+        warmup_calls: int = 0,
+        max_rows: int | None = None,
+        max_seconds: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
         if warmup_calls < 0:
             raise ValueError("warmup_calls must be >= 0")
         self.warmup_calls = warmup_calls
@@ -66,8 +77,9 @@ class BatchRecorder:
         self.seconds = 0.0  # the measured calls' time, summed
         self.measuring_since: float | None = None  # when the first measured call started
 
-    def record(self, seconds: float, rows: int, one_batch: bool = True,
-               count_tokens: Callable[[], int] | None = None) -> None:
+    def record(
+        self, seconds: float, rows: int, one_batch: bool = True, count_tokens: Callable[[], int] | None = None
+    ) -> None:
         """Add one call. `count_tokens` is only called for a measured call: counting re-tokenizes
         the outputs, which warm-up calls need not pay for."""
         self.calls_seen += 1
@@ -91,8 +103,11 @@ class BatchRecorder:
     def done(self) -> bool:
         if self.max_rows is not None and self.rows >= self.max_rows:
             return True
-        return (self.max_seconds is not None and self.measuring_since is not None
-                and self._clock() - self.measuring_since >= self.max_seconds)
+        return (
+            self.max_seconds is not None
+            and self.measuring_since is not None
+            and self._clock() - self.measuring_since >= self.max_seconds
+        )
 
     @property
     def items_per_second(self) -> float | None:

@@ -3,6 +3,7 @@
 Both texts are lower-cased and stripped of punctuation first (apostrophes join: "it's" -> "its";
 other punctuation separates: "well-known" -> "well known"), as ASR benchmarks usually compare.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Rules of `batching.max_tokens` that span keys and steps, which JSON Schema cannot say."""
+
 from __future__ import annotations
 
 from runner.errors import ConfigError
@@ -15,19 +16,26 @@ def check_token_budget(cfg: dict, steps: dict[str, dict]) -> None:
         return
     if not cfg["batching"]["sort_by_length"]:
         raise ConfigError(
-            KEY, f"batching.max_tokens={max_tokens} needs batching.sort_by_length=true",
+            KEY,
+            f"batching.max_tokens={max_tokens} needs batching.sort_by_length=true",
             "a token budget cuts a window of rows sorted by length: add batching.sort_by_length=true, "
             "or drop batching.max_tokens for batches of batch_size rows",
         )
     text_steps = [step for step in steps.values() if _takes_text(step)]
     if not text_steps:
-        tasks = ", ".join(f"{step['task']['name']} takes {'/'.join(TASKS[step['task']['name']].inputs.values())}"
-                          for step in steps.values())
-        raise ConfigError(KEY, f"counts text tokens, and no step of this run takes text only ({tasks})",
-                          "drop batching.max_tokens: batch_size sets the rows per batch")
+        tasks = ", ".join(
+            f"{step['task']['name']} takes {'/'.join(TASKS[step['task']['name']].inputs.values())}"
+            for step in steps.values()
+        )
+        raise ConfigError(
+            KEY,
+            f"counts text tokens, and no step of this run takes text only ({tasks})",
+            "drop batching.max_tokens: batch_size sets the rows per batch",
+        )
     if all(step["batch_size"] == 1 for step in text_steps):
         raise ConfigError(
-            KEY, "batch_size=1 puts one row in every batch, so the token budget has nothing to pack",
+            KEY,
+            "batch_size=1 puts one row in every batch, so the token budget has nothing to pack",
             "batch_size caps the rows of a token-budget batch: set it to the most rows a batch may hold, "
             "e.g. batch_size=64",
         )

@@ -1,4 +1,5 @@
 """A run config checked whole: the top level against the schemas, then each step once."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

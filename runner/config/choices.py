@@ -4,6 +4,7 @@ Hydra reports an unknown option as a composition error with exit code 1; users d
 the key, the allowed values and a "did you mean", like every other config error. The options are
 whatever the search path in force offers (the runner's conf/ plus the user's -cd dir), asked of Hydra.
 """
+
 from __future__ import annotations
 
 import re

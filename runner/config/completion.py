@@ -6,6 +6,7 @@ passes in COMP_LINE. The query's own arguments name no config dir, so a line suc
 --config-dir and hydra.searchpath= settings join the query's arguments, and Hydra lists the user's
 options beside the runner's.
 """
+
 from __future__ import annotations
 
 import shlex

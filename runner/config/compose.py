@@ -3,6 +3,7 @@
 The CLI's Hydra app, the Python API and the tests all end here (`compose_run`, or `finish_composed`
 for a config Hydra's app already composed), so options, presets and error messages agree.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,9 @@ class Composed:
     conf: dict = field(default_factory=dict)  # provenance: search path, files read, overrides (run.json `conf`)
 
 
-def compose_run(overrides: list[str], search: ConfigSearch = ConfigSearch(),
-                session: ConfigSession | None = None) -> Composed:
+def compose_run(
+    overrides: list[str], search: ConfigSearch = ConfigSearch(), session: ConfigSession | None = None
+) -> Composed:
     """What `run <overrides>` (with `search`'s config dirs) would run. Raises ConfigError."""
     session = session or ConfigSession(search)
     overrides, cfg = _compose_checked(overrides, session)
@@ -64,8 +66,11 @@ def to_plain(cfg) -> dict:
     missing = missing_keys(cfg)
     if missing:
         listed = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ConfigError(missing[0], f"has no value ('???' in the config: a value you must give){'' if len(missing) == 1 else f'; so do {listed}'}",
-                          f"give it on the command line: {missing[0]}=<value>")
+        raise ConfigError(
+            missing[0],
+            f"has no value ('???' in the config: a value you must give){'' if len(missing) == 1 else f'; so do {listed}'}",
+            f"give it on the command line: {missing[0]}=<value>",
+        )
     return OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -112,8 +117,19 @@ def job_overrides(argv: list[str]) -> list[str]:
 
 
 # Hydra flags that print instead of running, or change what Hydra's app would compose.
-_HYDRA_APP_FLAGS = (*NOT_A_RUN, "-cp", "--config-path", "-cn", "--config-name", "-p", "--package", "--resolve",
-                    "--run", "-r", "--experimental-rerun")
+_HYDRA_APP_FLAGS = (
+    *NOT_A_RUN,
+    "-cp",
+    "--config-path",
+    "-cn",
+    "--config-name",
+    "-p",
+    "--package",
+    "--resolve",
+    "--run",
+    "-r",
+    "--experimental-rerun",
+)
 
 
 def is_single_run(argv: list[str]) -> bool:
@@ -124,8 +140,11 @@ def is_single_run(argv: list[str]) -> bool:
 def is_plain_multirun(argv: list[str]) -> bool:
     """`run -m key=value ...` with none of Hydra's other app flags, nor a hydra.searchpath override
     (the session's search path holds those dirs already)."""
-    return (any(arg in MULTIRUN for arg in argv) and not any(arg.split("=", 1)[0] in _HYDRA_APP_FLAGS for arg in argv)
-            and not any(arg.lstrip("+~").startswith("hydra.searchpath=") for arg in argv))
+    return (
+        any(arg in MULTIRUN for arg in argv)
+        and not any(arg.split("=", 1)[0] in _HYDRA_APP_FLAGS for arg in argv)
+        and not any(arg.lstrip("+~").startswith("hydra.searchpath=") for arg in argv)
+    )
 
 
 def check_composes(argv: list[str], session: ConfigSession) -> None:
@@ -177,16 +196,22 @@ def explain_composition_error(error: Exception, overrides: list[str], session: C
         return yaml_error
     if type(error).__name__ == "OverrideParseException":
         culprit = _unparsable_override(overrides)
-        return ConfigError(culprit.split("=", 1)[0].lstrip("+~") if culprit else "overrides",
-                           f"cannot parse {culprit!r}: {first}" if culprit else first,
-                           "quote values with special characters, e.g. 'key=[1, 2]' or key='a,b'")
+        return ConfigError(
+            culprit.split("=", 1)[0].lstrip("+~") if culprit else "overrides",
+            f"cannot parse {culprit!r}: {first}" if culprit else first,
+            "quote values with special characters, e.g. 'key=[1, 2]' or key='a,b'",
+        )
     missing = re.search(r"Could not find '([^'/]+)/([^']+)'", first)
     if missing:
         return _missing_option(missing.group(1), missing.group(2), overrides, session)
     in_config = re.match(r"In '([^']+)': (.*)", first)
     if in_config:
         return _error_in_config(in_config.group(1), text.strip().split(": ", 1)[1], session)
-    match = re.search(r"full_key: (\S+)", text) or re.search(r"override '([^']+)'", text) or re.search(r"at '([^']+)'", text)
+    match = (
+        re.search(r"full_key: (\S+)", text)
+        or re.search(r"override '([^']+)'", text)
+        or re.search(r"at '([^']+)'", text)
+    )
     if not match:
         return ConfigError("overrides", first)
     key = match.group(1)
@@ -218,10 +243,12 @@ def _yaml_error(error: Exception, session: ConfigSession) -> ConfigError | None:
         # an unclosed [ { or quote: YAML notices on a later line; the mistake is where it was opened
         where = f"{name}, line {opened.line + 1}, column {opened.column + 1}"
         what = cause.context.removeprefix("while parsing ").removeprefix("while scanning ")
-        problem = (f"{what} starts here and is not closed ({cause.problem} at line {mark.line + 1}, "
-                   f"column {mark.column + 1})")
-    return ConfigError(_group_of_file(name, session), f"not valid YAML: {problem}", "fix the file's syntax",
-                       where=where)
+        problem = (
+            f"{what} starts here and is not closed ({cause.problem} at line {mark.line + 1}, column {mark.column + 1})"
+        )
+    return ConfigError(
+        _group_of_file(name, session), f"not valid YAML: {problem}", "fix the file's syntax", where=where
+    )
 
 
 def _unclosed(context: str | None) -> bool:
@@ -260,8 +287,11 @@ def _missing_option(group: str, option: str, overrides: list[str], session: Conf
 def _file_naming(option: str, overrides: list[str], session: ConfigSession) -> str | None:
     """'<file>, line N' of the first config chosen on the command line (or the primary config) whose
     text names `option`."""
-    chosen = [f"{o.split('=', 1)[0].lstrip('+~')}/{o.split('=', 1)[1]}" for o in overrides
-              if "=" in o and session.is_group(o.split("=", 1)[0].lstrip("+~"))]
+    chosen = [
+        f"{o.split('=', 1)[0].lstrip('+~')}/{o.split('=', 1)[1]}"
+        for o in overrides
+        if "=" in o and session.is_group(o.split("=", 1)[0].lstrip("+~"))
+    ]
     for config in [*chosen, "config"]:
         located = session.locate(config)
         if located is None or located.file is None:

@@ -10,6 +10,7 @@ naming the extra, found without importing the library (so config errors stay fas
 | ray      | ray[data]    | engine=ray                                     |
 | ctranslate2 | faster-whisper (ctranslate2) | backend=ctranslate2              |
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -8,6 +8,7 @@ way); what it leaves out comes from the top level. Each step's config
 is checked with the same schema and rules as a single-task run, and its error keys are renamed to
 point at the step (graph.steps.<name>.<key>), so a step fails as clearly as a top-level key.
 """
+
 from __future__ import annotations
 
 from runner.config.validate import check_config
@@ -30,7 +31,9 @@ def step_configs(cfg: dict) -> dict[str, dict]:
     result, errors = {}, []
     for position, (name, step) in enumerate(steps.items()):
         if name == SOURCE:
-            errors.append(ConfigError(f"graph.steps.{name}", f"'{SOURCE}' is reserved for the dataset", "rename the step"))
+            errors.append(
+                ConfigError(f"graph.steps.{name}", f"'{SOURCE}' is reserved for the dataset", "rename the step")
+            )
             continue
         try:
             result[name] = _step_config(cfg, name, step or {}, first=position == 0)
@@ -80,7 +83,7 @@ def _rekey(error: ConfigError, prefix: str) -> ConfigError:
     key = error.key
     for old, new in (("task.name", "task"), ("task.params", "params"), ("task", "task")):
         if key == old or key.startswith(old + "."):
-            key = new + key[len(old):]
+            key = new + key[len(old) :]
             break
     if key.split(".")[0] in ("task", "params", "model", "quantization", *OVERRIDABLE):
         key = f"{prefix}.{key}"
@@ -90,9 +93,12 @@ def _rekey(error: ConfigError, prefix: str) -> ConfigError:
 def _preset_mapping(value, key: str) -> dict:
     """A step's model/quantization, which composing turned into a mapping (config/presets.py)."""
     if not isinstance(value, dict):
-        raise ConfigError(key, f"expected a mapping, got the preset name {value!r}",
-                          "presets named in graph.steps are resolved when the config is composed "
-                          "(run, runner.run, or runner.config.compose.compose_run)")
+        raise ConfigError(
+            key,
+            f"expected a mapping, got the preset name {value!r}",
+            "presets named in graph.steps are resolved when the config is composed "
+            "(run, runner.run, or runner.config.compose.compose_run)",
+        )
     return dict(value)
 
 
@@ -101,8 +107,11 @@ def _check_output_names(steps: dict, errors: list) -> None:
     for name, step in steps.items():
         output = (step or {}).get("output") or name
         if output in seen:
-            errors.append(ConfigError(
-                f"graph.steps.{name}.output", f"'{output}' is already the output of step '{seen[output]}'",
-                "give each step its own output name",
-            ))
+            errors.append(
+                ConfigError(
+                    f"graph.steps.{name}.output",
+                    f"'{output}' is already the output of step '{seen[output]}'",
+                    "give each step its own output name",
+                )
+            )
         seen[output] = name

@@ -8,6 +8,7 @@ registry and schemas/tasks/), and the exit codes (runner.errors.EXIT_CODES), so 
 A help config that asks for more of Hydra ($FLAGS_HELP, $CONFIG, other interpolations), or a
 `hydra/help` chosen on the command line, is left to Hydra: render_help returns None.
 """
+
 from __future__ import annotations
 
 import string
@@ -47,8 +48,7 @@ def render_help(argv: list[str], session: ConfigSession) -> str | None:
 
 def config_groups(session: ConfigSession) -> str:
     """One line per group, `group: option, option`, sorted, as Hydra's help lists them."""
-    return "".join(f"{group}: {', '.join(sorted(session.options(group)))}\n"
-                   for group in sorted(session.all_groups()))
+    return "".join(f"{group}: {', '.join(sorted(session.options(group)))}\n" for group in sorted(session.all_groups()))
 
 
 def tasks_text() -> str:

@@ -23,6 +23,7 @@ without `hydra.main`):
 6. `Callbacks(cfg)`, `Hydra(task_name, config_loader)`, `run_and_report(fn)`: what `hydra.main` runs,
    used to run a job (runner.prepared) and a multirun on the runner's own loader.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,8 +37,16 @@ from hydra._internal.utils import create_config_search_path, run_and_report
 
 TESTED_HYDRA_CORE = "1.3.8"
 
-__all__ = ["TESTED_HYDRA_CORE", "Callbacks", "ComposingLoader", "Hydra", "SharedSourcesRepository",
-           "create_config_search_path", "find_config_source", "run_and_report"]
+__all__ = [
+    "TESTED_HYDRA_CORE",
+    "Callbacks",
+    "ComposingLoader",
+    "Hydra",
+    "SharedSourcesRepository",
+    "create_config_search_path",
+    "find_config_source",
+    "run_and_report",
+]
 
 
 def find_config_source(repository, config_path: str):

@@ -15,6 +15,7 @@ override cannot change it; a shallow copy guards it as well (see SharedSourcesRe
 composition reads and parses every YAML file it uses again (~20 ms for the ~19 files of a run): parsed
 files are kept for the process, keyed by the file's path, size and mtime (ParsedFiles).
 """
+
 from __future__ import annotations
 
 import copy

@@ -8,6 +8,7 @@ model.id looks local when it
   - is `org/name` where `org` is a folder here (`models/bert-tiny` beside a `models/` folder).
 Relative paths are read from the current directory, as the loader reads them.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,15 +41,23 @@ def check_model_location(model_id: str | None, key: str = "model.id") -> None:
         if not holds_model(path):
             held = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
             shown = f"it holds: {', '.join(held[:8])}{' ...' if len(held) > 8 else ''}" if held else "it is empty"
-            raise ConfigError(key, f"'{model_id}' is a folder but holds no model (no config.json; {shown})",
-                              "give the folder that holds config.json and the weights (as save_pretrained "
-                              "writes it), or a hub id")
+            raise ConfigError(
+                key,
+                f"'{model_id}' is a folder but holds no model (no config.json; {shown})",
+                "give the folder that holds config.json and the weights (as save_pretrained writes it), or a hub id",
+            )
         return
     if path.exists():
-        raise ConfigError(key, f"'{model_id}' is a file, not a model folder",
-                          "give the folder that holds config.json and the weights, or a hub id")
-    raise ConfigError(key, f"'{model_id}' looks like a local path but does not exist (read from {Path.cwd()})",
-                      _missing_hint(model_id))
+        raise ConfigError(
+            key,
+            f"'{model_id}' is a file, not a model folder",
+            "give the folder that holds config.json and the weights, or a hub id",
+        )
+    raise ConfigError(
+        key,
+        f"'{model_id}' looks like a local path but does not exist (read from {Path.cwd()})",
+        _missing_hint(model_id),
+    )
 
 
 # What a folder holding a model has at its top (or in model/, where the loader also looks): a transformers
@@ -69,16 +78,19 @@ def _missing_hint(model_id: str) -> str:
     for depth in range(1, len(parts) + 1):
         if not Path(os.path.expanduser("/".join(parts[:depth]) or "/")).exists():
             break
-    parent_text = "/".join(parts[:depth - 1])
+    parent_text = "/".join(parts[: depth - 1])
     parent = Path(os.path.expanduser(parent_text or ("/" if model_id.startswith("/") else ".")))
     siblings = sorted(p.name for p in parent.iterdir() if not p.name.startswith(".")) if parent.is_dir() else []
     close = did_you_mean(parts[depth - 1], siblings)
     if close:
         name = close.split("'")[1]
-        suggestion = "/".join([*parts[:depth - 1], name, *parts[depth:]])
+        suggestion = "/".join([*parts[: depth - 1], name, *parts[depth:]])
         close = f"did you mean '{suggestion}'? "
-    shown = f"{parent_text or parent} holds: {', '.join(siblings[:8])}{' ...' if len(siblings) > 8 else ''}; " \
-        if siblings else ""
+    shown = (
+        f"{parent_text or parent} holds: {', '.join(siblings[:8])}{' ...' if len(siblings) > 8 else ''}; "
+        if siblings
+        else ""
+    )
     return f"{close}{shown}{_HUB_RULE}"
 
 

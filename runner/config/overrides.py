@@ -3,6 +3,7 @@
 Each leaf of a mapping becomes its own override (task.params.top_k=2), so an unknown key gets the
 same "did you mean" as on the command line; strings are always quoted, so they stay strings.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,8 +73,11 @@ def value(given, key: str) -> str:
         return "[" + ",".join(value(item, key) for item in given) + "]"
     if isinstance(given, Mapping):
         return "{" + ",".join(f"{key_name(k, key)}:{value(v, key)}" for k, v in given.items()) + "}"
-    raise ConfigError(key, f"a {type(given).__name__} cannot be written into the config",
-                      "config values are text, numbers, booleans, None, lists and dicts; rows go in inputs=")
+    raise ConfigError(
+        key,
+        f"a {type(given).__name__} cannot be written into the config",
+        "config values are text, numbers, booleans, None, lists and dicts; rows go in inputs=",
+    )
 
 
 def quote(text: str) -> str:
@@ -83,5 +87,3 @@ def quote(text: str) -> str:
     text = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", text)
     text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
     return f"'{text}'"
-
-

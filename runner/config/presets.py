@@ -4,6 +4,7 @@ A step's preset is looked up on the search path in force (the user's dirs includ
 the config as the mapping it stands for, so the validated config, run.json and a later `rerun=` hold
 the model a step really used, not a name whose file may have changed since.
 """
+
 from __future__ import annotations
 
 import copy

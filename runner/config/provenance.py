@@ -2,6 +2,7 @@
 every config file it read (with its sha256), recorded in run.json as `conf`; and, for a config error,
 the file and line (or the command-line override) that set the offending key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,11 +18,24 @@ def describe(session: ConfigSession, overrides: list[str]) -> dict:
     flag when it is in a repository), the files this composition read, and the overrides."""
     search_path = []
     for provider, entry, folder in session.sources():
-        search_path.append({"provider": provider, "path": entry, "dir": str(folder) if folder else None,
-                            "git": session.git_state(folder) if folder else None})
-    files = [{"config": located.config, "package": package, "provider": located.provider,
-              "file": str(located.file), "sha256": file_sha256(located.file)}
-             for located, package in session.used_configs(overrides)]
+        search_path.append(
+            {
+                "provider": provider,
+                "path": entry,
+                "dir": str(folder) if folder else None,
+                "git": session.git_state(folder) if folder else None,
+            }
+        )
+    files = [
+        {
+            "config": located.config,
+            "package": package,
+            "provider": located.provider,
+            "file": str(located.file),
+            "sha256": file_sha256(located.file),
+        }
+        for located, package in session.used_configs(overrides)
+    ]
     return {"search_path": search_path, "files": files, "overrides": list(overrides)}
 
 
@@ -62,8 +76,11 @@ def git_state(folder: Path) -> dict:
 
 def dirty_dirs(conf: dict) -> list[tuple[str, list[str]]]:
     """(dir, changed files) of each config dir with uncommitted changes."""
-    return [(entry["dir"], entry["git"]["changes"]) for entry in conf.get("search_path") or []
-            if (entry.get("git") or {}).get("dirty")]
+    return [
+        (entry["dir"], entry["git"]["changes"])
+        for entry in conf.get("search_path") or []
+        if (entry.get("git") or {}).get("dirty")
+    ]
 
 
 # -- which file set a key ------------------------------------------------------------------------
@@ -94,7 +111,7 @@ def where_set(key: str, conf: dict) -> str | None:
         package = [p for p in entry["package"].split(".") if p]
         if parts[: len(package)] != package:
             continue
-        line = line_of(Path(entry["file"]), parts[len(package):])
+        line = line_of(Path(entry["file"]), parts[len(package) :])
         if line is not None:
             return f"{entry['file']}, line {line}"
     return None

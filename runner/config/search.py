@@ -6,6 +6,7 @@ the runner's, then the -cd dir, then the searchpath entries. Every option list, 
 location comes from Hydra's config loader for that search path, never from globbing a folder, so a
 user's experiment or model preset is checked, suggested and recorded exactly like ours.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,13 @@ class ConfigSearch:
     @classmethod
     def from_config_sources(cls, sources) -> "ConfigSearch":
         """The search path a Hydra job ran with (hydra.runtime.config_sources), for work inside a job."""
-        return cls(tuple((s["provider"], f"{s['schema']}://{s['path']}") for s in sources
-                         if s["provider"] not in _BUILT_IN_PROVIDERS))
+        return cls(
+            tuple(
+                (s["provider"], f"{s['schema']}://{s['path']}")
+                for s in sources
+                if s["provider"] not in _BUILT_IN_PROVIDERS
+            )
+        )
 
     @classmethod
     def from_dirs(cls, dirs, key: str = "config_dir") -> "ConfigSearch":
@@ -50,8 +56,11 @@ def _folder_entry(given, key: str) -> tuple[str, str]:
     """A user's config folder as a search path entry, as Hydra's -cd adds it; ConfigError if it is none."""
     folder = os.path.abspath(os.path.expanduser(given))
     if not os.path.isdir(folder):
-        raise ConfigError(key, f"'{given}' is not a folder ({folder})",
-                          "give the folder holding your experiment/, model/, dataset/ ..., e.g. conf")
+        raise ConfigError(
+            key,
+            f"'{given}' is not a folder ({folder})",
+            "give the folder holding your experiment/, model/, dataset/ ..., e.g. conf",
+        )
     return "command-line", f"file://{folder}"
 
 
@@ -75,11 +84,17 @@ def searchpath_override(argv: list[str]) -> list[str]:
     try:
         value = OverridesParser.create().parse_overrides([given[-1]])[0].value()
     except Exception as error:  # Hydra's parser raises its own exception types
-        raise ConfigError("hydra.searchpath", f"cannot parse {given[-1]!r}: {error}",
-                          "write it as a list: 'hydra.searchpath=[file://conf]'") from None
+        raise ConfigError(
+            "hydra.searchpath",
+            f"cannot parse {given[-1]!r}: {error}",
+            "write it as a list: 'hydra.searchpath=[file://conf]'",
+        ) from None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError("hydra.searchpath", f"must be a list of paths, got {value!r}",
-                          "write it as a list: 'hydra.searchpath=[file://conf]'")
+        raise ConfigError(
+            "hydra.searchpath",
+            f"must be a list of paths, got {value!r}",
+            "write it as a list: 'hydra.searchpath=[file://conf]'",
+        )
     return value
 
 
@@ -188,8 +203,11 @@ class ConfigSession:
 
     def sources(self) -> list[tuple[str, str, Path | None]]:
         """(provider, search path entry, folder) of every source but Hydra's own."""
-        return [(s.provider, s.full_path(), _folder_of(s)) for s in self.loader.get_sources()
-                if s.provider not in ("hydra", "schema") and s.scheme() != "structured"]
+        return [
+            (s.provider, s.full_path(), _folder_of(s))
+            for s in self.loader.get_sources()
+            if s.provider not in ("hydra", "schema") and s.scheme() != "structured"
+        ]
 
 
 def _folder_of(source) -> Path | None:

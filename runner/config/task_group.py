@@ -7,6 +7,7 @@ ours through their defaults list) all see the same tasks, and a new task needs n
 the ConfigStore to the jobs its launchers run in other processes (joblib, submitit, Ray), so those see
 the group too.
 """
+
 from __future__ import annotations
 
 from runner.tasks import TASKS, Task

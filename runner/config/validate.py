@@ -3,6 +3,7 @@
 Every message names the key path, the value given and what is allowed, with a "did you mean" for
 near misses. Nothing here imports torch or transformers: a bad config fails in well under a second.
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,11 +55,14 @@ def _validator_class():
     import jsonschema
 
     base = jsonschema.Draft202012Validator
-    checker = base.TYPE_CHECKER.redefine_many({
-        "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
-        "number": lambda _, value: isinstance(value, (int, float)) and not isinstance(value, bool)
-        and math.isfinite(value),
-    })
+    checker = base.TYPE_CHECKER.redefine_many(
+        {
+            "integer": lambda _, value: isinstance(value, int) and not isinstance(value, bool),
+            "number": lambda _, value: (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            ),
+        }
+    )
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
@@ -88,12 +92,14 @@ def check_config(cfg: dict) -> dict:
     has_steps = bool((cfg.get("graph") or {}).get("steps"))
     if has_steps and cfg.get("task") is not None:
         raise ConfigError(
-            "task", "a task is given and graph.steps too",
+            "task",
+            "a task is given and graph.steps too",
             "graph.steps names each step's task; drop +task=... (or drop graph.steps for a single-task run)",
         )
     if not has_steps and cfg.get("task") is None:
         raise ConfigError(
-            "task", "no task given",
+            "task",
+            "no task given",
             f"append one with +task=<name>, e.g. +task=text-classification. Tasks: {', '.join(sorted(TASKS))}",
         )
     errors = []
@@ -142,8 +148,11 @@ def _leaf_errors(errors):
                 yield from _leaf_errors(deepest)
             else:  # a branch the value's type fits says best what is wrong with it ([csv, csv]: twice)
                 mistyped = {e.relative_schema_path[0] for e in error.context if e.validator == "type"}
-                telling = [e for e in deepest if e.validator not in ("type", "enum", "const")
-                           and e.relative_schema_path[0] not in mistyped]
+                telling = [
+                    e
+                    for e in deepest
+                    if e.validator not in ("type", "enum", "const") and e.relative_schema_path[0] not in mistyped
+                ]
                 yield from _leaf_errors((telling or deepest)[:1])
         else:
             yield error
@@ -165,32 +174,50 @@ def _to_config_error(error, prefix: str) -> ConfigError:
         extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
         name = extra[0] if extra else "?"
         return ConfigError(
-            _key(prefix, [*error.absolute_path, name]), "unknown key",
+            _key(prefix, [*error.absolute_path, name]),
+            "unknown key",
             did_you_mean(name, allowed) + f"allowed keys: {', '.join(allowed)}",
         )
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        context = f" for {key.split('.')[0]} type '{value.get('type')}'" if isinstance(value, dict) and "type" in value else ""
-        return ConfigError(_key(prefix, [*error.absolute_path, missing]), f"is required{context}", _required_hint(key, missing))
+        context = (
+            f" for {key.split('.')[0]} type '{value.get('type')}'"
+            if isinstance(value, dict) and "type" in value
+            else ""
+        )
+        return ConfigError(
+            _key(prefix, [*error.absolute_path, missing]), f"is required{context}", _required_hint(key, missing)
+        )
     if kind in ("enum", "const"):
         allowed = schema.get("enum") or [error.validator_value]
         return _unknown_choice(key, value, allowed)
     description = schema.get("description")
     if kind == "type" and value is None:
-        return ConfigError(key, "is required (it is null)", f"set it with {key}=..." + (f" ({description})" if description else ""))
+        return ConfigError(
+            key, "is required (it is null)", f"set it with {key}=..." + (f" ({description})" if description else "")
+        )
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         if isinstance(value, float) and "integer" in expected:  # 2.0, 1e300: Hydra reads them as floats
             whole = "write a whole number without a decimal point or exponent"
-            return ConfigError(key, f"expected {expected}, got the float {value!r}",
-                               f"{whole} ({description})" if description else whole)
+            return ConfigError(
+                key,
+                f"expected {expected}, got the float {value!r}",
+                f"{whole} ({description})" if description else whole,
+            )
         return ConfigError(key, f"expected {expected}, got {value!r}", description)
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[kind]
-        return ConfigError(key, f"must be {op} {error.validator_value}, got {value!r}", _range_hint(schema, description))
+        return ConfigError(
+            key, f"must be {op} {error.validator_value}, got {value!r}", _range_hint(schema, description)
+        )
     if kind == "pattern":
-        return ConfigError(key, f"{value!r} is not valid", f"allowed: {description}" if description else f"must match {error.validator_value}")
+        return ConfigError(
+            key,
+            f"{value!r} is not valid",
+            f"allowed: {description}" if description else f"must match {error.validator_value}",
+        )
     if kind == "uniqueItems":
         return ConfigError(key, f"{value!r} names a value twice", "list each value once")
     if kind in ("minItems", "minLength"):
@@ -199,7 +226,7 @@ def _to_config_error(error, prefix: str) -> ConfigError:
 
 
 def _range_hint(schema: dict, description: str | None) -> str | None:
-    """"allowed: 1..65536" when both bounds are set (the int64 cap alone is not worth saying)."""
+    """ "allowed: 1..65536" when both bounds are set (the int64 cap alone is not worth saying)."""
     low, high = schema.get("minimum"), schema.get("maximum")
     if low is None or high is None or high == INT64_MAX:
         return description
@@ -224,7 +251,8 @@ def check_consistency(cfg: dict) -> None:
     device, device_map = cfg.get("device"), cfg.get("device_map")
     if device_map is not None and device not in (None, "auto"):
         raise ConfigError(
-            "device_map", f"device_map={device_map!r} and device={device!r} are both set",
+            "device_map",
+            f"device_map={device_map!r} and device={device!r} are both set",
             "device_map places the model itself (via accelerate); keep one: device=auto with device_map, or drop device_map",
         )
     quant_mode = mode_of(cfg)
@@ -236,7 +264,8 @@ def check_consistency(cfg: dict) -> None:
     sources = [k for k in ("id", "tiny", "package") if model.get(k)]
     if len(sources) > 1:
         raise ConfigError(
-            f"model.{sources[1]}", f"model.{sources[0]} and model.{sources[1]} are both set",
+            f"model.{sources[1]}",
+            f"model.{sources[0]} and model.{sources[1]} are both set",
             "a model comes from one place: a hub id or path (model.id), a tiny build (model=tiny) or a package (model.package)",
         )
     check_model_location(model.get("id"))
@@ -250,7 +279,8 @@ def check_shard(cfg: dict) -> None:
     shard = cfg.get("shard") or {"index": 0, "count": 1}
     if shard["index"] >= shard["count"]:
         raise ConfigError(
-            "shard.index", f"shard.index={shard['index']} is not below shard.count={shard['count']}",
+            "shard.index",
+            f"shard.index={shard['index']} is not below shard.count={shard['count']}",
             f"use shard.index=0..{shard['count'] - 1}",
         )
 
@@ -261,13 +291,15 @@ def check_no_weights(cfg: dict, quant_mode: str) -> None:
         return
     if quant_mode != "none":
         raise ConfigError(
-            "model.no_weights", f"cannot be combined with quantization={quant_mode}: quantization acts on loaded "
+            "model.no_weights",
+            f"cannot be combined with quantization={quant_mode}: quantization acts on loaded "
             "weights (bitsandbytes while loading them, int8 right after), and no_weights builds the model from its config",
             "drop one of them; to measure a smaller footprint without weights use dtype=float16 or bfloat16",
         )
     if cfg.get("device_map") is not None:
         raise ConfigError(
-            "model.no_weights", f"cannot be combined with device_map={cfg['device_map']!r}: accelerate places loaded "
+            "model.no_weights",
+            f"cannot be combined with device_map={cfg['device_map']!r}: accelerate places loaded "
             "weights, and no_weights builds the model on one device",
             "use device=cuda:N (or cpu) with model.no_weights",
         )
@@ -279,11 +311,13 @@ def check_field_mapping(cfg: dict) -> None:
     for field, column in (dataset.get("fields") or {}).items():
         if column is not None and field not in spec.inputs and field != "reference":  # reference: expected outputs
             raise ConfigError(
-                f"dataset.fields.{field}", f"'{field}' is not an input of task {spec.id}",
+                f"dataset.fields.{field}",
+                f"'{field}' is not an input of task {spec.id}",
                 f"{spec.id} takes: {', '.join(spec.inputs)}",
             )
     if dataset.get("column") and (dataset.get("fields") or {}).get(spec.primary_input):
         raise ConfigError(
-            "dataset.column", f"dataset.column and dataset.fields.{spec.primary_input} both name the input column",
+            "dataset.column",
+            f"dataset.column and dataset.fields.{spec.primary_input} both name the input column",
             "keep one of them",
         )

@@ -27,6 +27,7 @@ The parts, one job each:
 - error_summary.py  failed rows grouped by cause with hints; exit code 4 above max_error_fraction
 - progress.py    the progress bar
 """
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,15 @@ from runner.rundir import Metrics, RunDir
 __all__ = ["execute", "OutOfMemory", "RowFailed"]
 
 
-def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = None, append: bool = False,
-            keep: dict[str, list] | None = None, cache: PipelineCache | None = None) -> Metrics:
+def execute(
+    plan,
+    run_dir: Path,
+    bench: bool = False,
+    done: set[int] | None = None,
+    append: bool = False,
+    keep: dict[str, list] | None = None,
+    cache: PipelineCache | None = None,
+) -> Metrics:
     """Run the plan into run_dir: predictions.jsonl, errors.jsonl, metrics.json; return the metrics.
 
     `done`: dataset positions already written (a resumed run) - skipped, and the files appended to.
@@ -58,8 +66,14 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     apply_threads(plan.cfg.get("threads"))
     seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
     reset_peak_memory()
-    execution = Execution(plan, run_dir, Settings.from_config(plan.cfg, bench), done or set(),
-                          PipelineCache() if cache is None else cache, append)
+    execution = Execution(
+        plan,
+        run_dir,
+        Settings.from_config(plan.cfg, bench),
+        done or set(),
+        PipelineCache() if cache is None else cache,
+        append,
+    )
     status, error = "error", None
     try:
         with library_progress_bars(execution.settings.progress):

@@ -1,4 +1,5 @@
 """batch_size=auto for one step: the search of runner.bench.autobatch, run on this step's data."""
+
 from __future__ import annotations
 
 import logging
@@ -33,15 +34,29 @@ def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
     # A batch larger than the rows there are would never be filled: its timings would measure nothing.
     bound = min(cfg["bench"]["max_batch_size"], probe.rows_known or cfg["bench"]["max_batch_size"])
     result = search_batch_size(try_batch, bound, plateau=cfg["bench"].get("auto_until", "plateau") == "plateau")
-    stopped_by = "rows" if result.stopped_by == "max_batch_size" and bound < cfg["bench"]["max_batch_size"] \
+    stopped_by = (
+        "rows"
+        if result.stopped_by == "max_batch_size" and bound < cfg["bench"]["max_batch_size"]
         else result.stopped_by
-    run.autobatch = {"batch_size": result.batch_size, "stopped_by": stopped_by, "trials": result.trials,
-                     "probe_rows": probe.prepared, "rows_known": probe.rows_known,
-                     "max_batch_size": cfg["bench"]["max_batch_size"]}
+    )
+    run.autobatch = {
+        "batch_size": result.batch_size,
+        "stopped_by": stopped_by,
+        "trials": result.trials,
+        "probe_rows": probe.prepared,
+        "rows_known": probe.rows_known,
+        "max_batch_size": cfg["bench"]["max_batch_size"],
+    }
     if result.batch_size is None:
         raise OutOfMemory(run.name, 1, MemoryError("even batch size 1 does not fit"))
-    log.info("step %s: batch_size=auto chose %d after %d trials, stopped by %s (%s)", run.name, result.batch_size,
-             len(result.trials), stopped_by, ", ".join(f"{t['batch_size']}:{t['status']}" for t in result.trials))
+    log.info(
+        "step %s: batch_size=auto chose %d after %d trials, stopped by %s (%s)",
+        run.name,
+        result.batch_size,
+        len(result.trials),
+        stopped_by,
+        ", ".join(f"{t['batch_size']}:{t['status']}" for t in result.trials),
+    )
     run.batch_size = run.step.batch_size = result.batch_size
 
 

@@ -12,6 +12,7 @@ from the prepared pipeline input; then reused for sorting and packing. A generat
 reserves the tokens it will generate (max_new_tokens, or max_length when only that is set), since
 those rows grow to that length inside the batch; a zero-shot step reserves its longest hypothesis,
 since each row runs paired with every candidate label."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -52,7 +53,7 @@ def token_lengths(pipe, inputs: list) -> list[int] | None:
     ids = tokenizer(flat, add_special_tokens=True)["input_ids"] if flat else []
     lengths, start = [], 0
     for parts in texts:
-        lengths.append(sum(len(i) for i in ids[start:start + len(parts)]))
+        lengths.append(sum(len(i) for i in ids[start : start + len(parts)]))
         start += len(parts)
     return lengths
 
@@ -67,8 +68,11 @@ def reserved_tokens(pipe, params: dict, generative: bool) -> int:
     given = [params, getattr(pipe, "_generate_kwargs", None) or {}]
     configs = [vars(c) for c in (getattr(pipe, "generation_config", None), model_config) if c is not None]
     defaults = [getattr(pipe, "_generation_defaults", None) or {}]
-    for sources, names in ((given, ("max_new_tokens", "max_length")), (configs + defaults, ("max_new_tokens",)),
-                           (configs, ("max_length",))):
+    for sources, names in (
+        (given, ("max_new_tokens", "max_length")),
+        (configs + defaults, ("max_new_tokens",)),
+        (configs, ("max_length",)),
+    ):
         for name in names:
             for source in sources:
                 if source.get(name):
@@ -88,8 +92,9 @@ def pair_tokens(pipe, params: dict) -> int:
         labels = [label.strip() for label in labels.split(",") if label.strip()]
     template = params.get("hypothesis_template") or "This example is {}."
     alone = len(tokenizer("x", add_special_tokens=True)["input_ids"])
-    return max(len(tokenizer("x", template.format(label), add_special_tokens=True)["input_ids"]) - alone
-               for label in labels)
+    return max(
+        len(tokenizer("x", template.format(label), add_special_tokens=True)["input_ids"]) - alone for label in labels
+    )
 
 
 def _texts_of(value: Any) -> list[str] | None:

@@ -3,6 +3,7 @@
 A batch that fails is retried row by row, so a bad row fails alone and its batch-mates still get
 their outputs. An out-of-memory error is never retried row by row: it raises OutOfMemory, which
 ends the run (or the sweep point) as `oom`."""
+
 from __future__ import annotations
 
 import logging
@@ -46,7 +47,7 @@ def call_step(run: StepRun, inputs: list, settings: Settings, groups: list[int] 
     if settings.bench:  # one call per batch, for per-batch latencies
         results = []
         for start in range(0, len(ordered), run.batch_size):
-            results += _timed_call(run, ordered[start:start + run.batch_size], one_batch=True)
+            results += _timed_call(run, ordered[start : start + run.batch_size], one_batch=True)
     else:  # one call for the whole chunk: the pipeline batches it
         results = _timed_call(run, ordered, one_batch=False, groups=None if settings.sort_by_length else groups)
     return _restored(order, results)
@@ -68,7 +69,7 @@ def _split(inputs: list, sizes: list[int]) -> list[list]:
     """`inputs` cut into consecutive parts of these sizes."""
     parts, start = [], 0
     for size in sizes:
-        parts.append(inputs[start:start + size])
+        parts.append(inputs[start : start + size])
         start += size
     return parts
 
@@ -88,7 +89,9 @@ def _call_token_batches(run: StepRun, batches: list[list], bench: bool) -> list[
     """One pipeline call per batch, each at its own size. In benchmark mode each batch is timed as one;
     otherwise the chunk is timed as one call, as a chunk of fixed batches is."""
     if bench:
-        return [result for batch in batches for result in _timed_call(run, batch, one_batch=True, batch_size=len(batch))]
+        return [
+            result for batch in batches for result in _timed_call(run, batch, one_batch=True, batch_size=len(batch))
+        ]
     with Timer() as timer:
         results = [result for batch in batches for result in _call_batches(run, batch, len(batch))]
     run.recorder.record(timer.seconds, sum(len(batch) for batch in batches), one_batch=False)
@@ -103,8 +106,9 @@ def _restored(order: list[int], results: list[Result]) -> list[Result]:
     return restored
 
 
-def _timed_call(run: StepRun, inputs: list, one_batch: bool, batch_size: int | None = None,
-                groups: list[int] | None = None) -> list[Result]:
+def _timed_call(
+    run: StepRun, inputs: list, one_batch: bool, batch_size: int | None = None, groups: list[int] | None = None
+) -> list[Result]:
     with Timer() as timer:
         results = _call_batches(run, inputs, batch_size, groups)
     # Generated tokens are counted per batch in benchmark mode only (for tokens/s).
@@ -117,8 +121,9 @@ def _token_counter(run: StepRun, results: list[Result]) -> Callable[[], int]:
     return lambda: sum(count_tokens(run, output) for output, error in results if error is None)
 
 
-def _call_batches(run: StepRun, inputs: list, batch_size: int | None = None,
-                  groups: list[int] | None = None) -> list[Result]:
+def _call_batches(
+    run: StepRun, inputs: list, batch_size: int | None = None, groups: list[int] | None = None
+) -> list[Result]:
     """`inputs` through the pipeline in batches of `batch_size` (the step's when None). When the call
     fails, each of the `groups` (grouped batches) is called again alone, and a group that fails
     again row by row: the other groups' rows keep their batched outputs."""
@@ -130,7 +135,9 @@ def _call_batches(run: StepRun, inputs: list, batch_size: int | None = None,
     except Exception as error:
         if is_oom(error):
             raise OutOfMemory(run.name, size, error) from error
-        log.debug("batch of %d rows failed in %s (%s); retrying them alone", len(inputs), run.name, error, exc_info=True)
+        log.debug(
+            "batch of %d rows failed in %s (%s); retrying them alone", len(inputs), run.name, error, exc_info=True
+        )
     if groups and len(groups) > 1:
         return [result for group in _split(inputs, groups) for result in _call_batches(run, group, batch_size)]
     return [_call_one(run, x) for x in inputs]

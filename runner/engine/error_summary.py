@@ -6,6 +6,7 @@ carries a hint saying what to change. The verdict: a run that finished with more
 (errors and skipped) than `max_error_fraction` of its rows, or with none written at all, exits with
 ROWS_FAILED (4) instead of 0; its outputs are kept.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,21 +22,32 @@ ROWS_FAILED = 4
 
 # (pattern on the normalized cause, hint). The first match wins.
 HINTS = (
-    (r"size of tensor a \(N\) must match the size of tensor b|index out of range in self"
-     r"|sequence length is longer than the specified maximum|Token indices sequence length is longer",
-     "the text is longer than the model's maximum length: set task.params.truncation=true"),
-    (r"FileNotFoundError|No such file or directory|does not exist|not found",
-     "a file a row names is missing: check the paths (relative paths are read from the dataset's folder)"),
-    (r"UnicodeDecodeError|codec can't decode|not valid UTF-N",
-     "the file is not UTF-8 text: convert it (e.g. iconv -f latin1 -t utf-8) or fix the bytes the error names"),
-    (r"JSONDecodeError|invalid JSON|Expecting|Unterminated string",
-     "a line of the dataset file is malformed: fix or drop it, then resume= the run"),
-    (r"cannot identify image file|UnidentifiedImageError|truncated|Format not recognised|Error opening",
-     "a media file cannot be decoded: check it is a complete image or audio file of a supported format"),
-    (r"missing value for input|empty text",
-     "a row lacks the task's input (or it is empty): check dataset.column / dataset.fields against the file's columns"),
-    (r"out of memory|CUDA error",
-     "lower batch_size, or let batch_size=auto find the largest that fits"),
+    (
+        r"size of tensor a \(N\) must match the size of tensor b|index out of range in self"
+        r"|sequence length is longer than the specified maximum|Token indices sequence length is longer",
+        "the text is longer than the model's maximum length: set task.params.truncation=true",
+    ),
+    (
+        r"FileNotFoundError|No such file or directory|does not exist|not found",
+        "a file a row names is missing: check the paths (relative paths are read from the dataset's folder)",
+    ),
+    (
+        r"UnicodeDecodeError|codec can't decode|not valid UTF-N",
+        "the file is not UTF-8 text: convert it (e.g. iconv -f latin1 -t utf-8) or fix the bytes the error names",
+    ),
+    (
+        r"JSONDecodeError|invalid JSON|Expecting|Unterminated string",
+        "a line of the dataset file is malformed: fix or drop it, then resume= the run",
+    ),
+    (
+        r"cannot identify image file|UnidentifiedImageError|truncated|Format not recognised|Error opening",
+        "a media file cannot be decoded: check it is a complete image or audio file of a supported format",
+    ),
+    (
+        r"missing value for input|empty text",
+        "a row lacks the task's input (or it is empty): check dataset.column / dataset.fields against the file's columns",
+    ),
+    (r"out of memory|CUDA error", "lower batch_size, or let batch_size=auto find the largest that fits"),
 )
 
 
@@ -94,8 +106,10 @@ def failed_rows_verdict(metrics, max_error_fraction: float) -> str | None:
     if metrics.rows_out == 0:
         return f"finished with no row written: all {metrics.rows_in} rows failed"
     if share > max_error_fraction:
-        return (f"finished with {failed} failed rows of {metrics.rows_in} ({share:.1%}), above "
-                f"max_error_fraction={max_error_fraction:g}")
+        return (
+            f"finished with {failed} failed rows of {metrics.rows_in} ({share:.1%}), above "
+            f"max_error_fraction={max_error_fraction:g}"
+        )
     return None
 
 

@@ -1,4 +1,5 @@
 """How a run ends early: out of memory (a result for a sweep point) or a failing row under on_error=fail."""
+
 from __future__ import annotations
 
 from runner.errors import OutputError, RunError

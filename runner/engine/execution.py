@@ -1,4 +1,5 @@
 """One execution of a plan: load the steps, stream the rows through them, count what happened."""
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 
 
 class Execution:
-    def __init__(self, plan, run_dir: Path, settings: Settings, done: set[int], cache: PipelineCache,
-                 append: bool = False):
+    def __init__(
+        self, plan, run_dir: Path, settings: Settings, done: set[int], cache: PipelineCache, append: bool = False
+    ):
         self.plan = plan
         self.run_dir = Path(run_dir)
         self.settings = settings
@@ -77,13 +79,26 @@ class Execution:
 
     def _run(self, append: bool, keep: dict[str, list]) -> None:
         mode = "a" if append else "w"
-        with JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions, \
-                JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors, \
-                progress_bar(self.plan, self.settings.progress, len(self.reader.done), self.staged,
-                             [run.spec.id for run in self.steps]) as bar:
+        with (
+            JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions,
+            JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors,
+            progress_bar(
+                self.plan,
+                self.settings.progress,
+                len(self.reader.done),
+                self.staged,
+                [run.spec.id for run in self.steps],
+            ) as bar,
+        ):
             loop = RowLoop(self.settings, self.run_dir, self.counters, errors, bar)
-            writer = PredictionWriter(predictions, self.settings, self.steps, self.plan.graph.one_task, self.counters,
-                                      MediaFiles(self.run_dir))
+            writer = PredictionWriter(
+                predictions,
+                self.settings,
+                self.steps,
+                self.plan.graph.one_task,
+                self.counters,
+                MediaFiles(self.run_dir),
+            )
             if self.staged:
                 run_staged(self, loop, writer.write)
             else:

@@ -6,6 +6,7 @@ index, step and error; or skipped, or the run stops: `on_error`); every other ro
 predictions.jsonl in input order. Both files are written chunk by chunk in index order, so
 errors.jsonl is in input order too (a prepare failure of a later row is found before a run failure
 of an earlier one, but written after it)."""
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,9 @@ class Counters:
 
 
 class RowLoop:
-    def __init__(self, settings: Settings, run_dir: Path, counters: Counters, errors: JsonlSink, bar,
-                 say_failures: bool = True):
+    def __init__(
+        self, settings: Settings, run_dir: Path, counters: Counters, errors: JsonlSink, bar, say_failures: bool = True
+    ):
         self.settings = settings
         self.run_dir = run_dir
         self.counters = counters
@@ -146,8 +148,11 @@ class RowLoop:
             return
         if self.failures_said == ROWS_SHOWN + 1:
             where = "" if self.settings.on_error == "skip" else "; errors.jsonl has each"
-            log.warning("more rows failed: the rest are not shown one by one (run.log has them%s; the count by "
-                        "cause comes at the end)", where)
+            log.warning(
+                "more rows failed: the rest are not shown one by one (run.log has them%s; the count by "
+                "cause comes at the end)",
+                where,
+            )
         log.debug("%s", line)
 
     def _record(self, record: dict) -> None:
@@ -163,8 +168,15 @@ class RowLoop:
 class PredictionWriter:
     """Writes a finished row to predictions.jsonl: its id, index, inputs (optional) and outputs."""
 
-    def __init__(self, sink: JsonlSink, settings: Settings, steps: list[StepRun], one_task: bool, counters: Counters,
-                 media: MediaFiles):
+    def __init__(
+        self,
+        sink: JsonlSink,
+        settings: Settings,
+        steps: list[StepRun],
+        one_task: bool,
+        counters: Counters,
+        media: MediaFiles,
+    ):
         self.sink = sink
         self.settings = settings
         self.steps = steps  # read at write time: a staged run loads its later steps as it goes

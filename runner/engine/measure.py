@@ -4,6 +4,7 @@ The first pass writes every row as usual. When its timed batches are too few or 
 bench.repeats parts of bench.min_batches batches and bench.min_seconds each (runner/bench/repeats.py),
 the rows are read again and run through the steps, outputs dropped, until they are. Small datasets
 and large batches (200 rows at batch 64 is 4 batches, 2 of them warm-up) are what need this."""
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,10 @@ def measure_more(execution: Execution) -> Measuring:
             measuring.cut_short_by = "the bench.max_rows / bench.max_seconds budget ended it"
             break
         if time.perf_counter() - started > GRACE_SECONDS + OVERHEAD_LIMIT * (recorder.seconds - timed_before):
-            measuring.cut_short_by = (f"after {measuring.passes} passes, reading the rows again cost over "
-                                      f"{OVERHEAD_LIMIT:g}x the time it timed")
+            measuring.cut_short_by = (
+                f"after {measuring.passes} passes, reading the rows again cost over "
+                f"{OVERHEAD_LIMIT:g}x the time it timed"
+            )
             break
         before = recorder.calls_seen
         _one_pass(execution, loop, reader, size)

@@ -1,4 +1,5 @@
 """metrics.json: the run's counts, timings, memory, and each step's model, placement and figures."""
+
 from __future__ import annotations
 
 import time
@@ -85,7 +86,8 @@ def measured(execution: Execution) -> dict:
             figures["tokens_per_second"] = summary["tokens_per_second"]["p50"]
         figures["items_per_second_basis"] = (
             f"p50 of {minimum.repeats} repeats of timed pipeline calls, {execution.settings.warmup_batches} "
-            "warm-up batches excluded")
+            "warm-up batches excluded"
+        )
     return figures
 
 
@@ -106,11 +108,15 @@ def step_metrics(run: StepRun, top_level: bool = False) -> dict:
     if quantization is not None:  # quantization=int8: what was done, and agreement with float32
         metrics["quantization"] = quantization
     if not top_level:
-        metrics.update({
-            "rows_timed": recorder.rows, "inference_seconds": round(recorder.seconds, 4),
-            "items_per_second": recorder.items_per_second,
-            "model_load_seconds": round(run.loaded.load_seconds, 4), "model_reused": run.reused,
-        })
+        metrics.update(
+            {
+                "rows_timed": recorder.rows,
+                "inference_seconds": round(recorder.seconds, 4),
+                "items_per_second": recorder.items_per_second,
+                "model_load_seconds": round(run.loaded.load_seconds, 4),
+                "model_reused": run.reused,
+            }
+        )
     return metrics
 
 
@@ -126,6 +132,9 @@ def placement(loaded) -> dict:
         "dtype": str(getattr(model, "dtype", None)).replace("torch.", ""),
         "device_map": loaded.kwargs.get("device_map"),
         "parameter_devices": sorted({str(p.device) for p in parameters}),
-        "quantized": bool(getattr(model, "is_quantized", False) or getattr(model, "is_loaded_in_8bit", False)
-                          or getattr(loaded, "quantization", None) is not None),
+        "quantized": bool(
+            getattr(model, "is_quantized", False)
+            or getattr(model, "is_loaded_in_8bit", False)
+            or getattr(loaded, "quantization", None) is not None
+        ),
     }

@@ -4,6 +4,7 @@ The shape follows transformers' own Pipeline (preprocess -> forward -> postproce
 `prepare` decodes one row (a failure there fails that row only), `run` calls the loaded pipeline on
 a list of prepared inputs with the task parameters, `to_jsonable` turns outputs into plain JSON.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,16 @@ def generate_kwargs_for(pipe, params: dict) -> dict:
 
 
 class PipelineStep:
-    def __init__(self, name: str, spec: Task, pipe, pipeline_task: str, params: dict, batch_size: int,
-                 base_dir: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        spec: Task,
+        pipe,
+        pipeline_task: str,
+        params: dict,
+        batch_size: int,
+        base_dir: Path | None = None,
+    ):
         self.name = name
         self.spec = spec
         self.pipe = pipe

@@ -12,6 +12,7 @@ error (raised again when its row is prepared, so it fails at its place, once); t
 run: at the end of the rows, and when the consumer stops early (benchmark budget, on_error=fail, an
 exception, Ctrl-C) through `close()`, which the with-block of `prefetched` guarantees.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,12 @@ def prefetch_depth(setting: Any, runs: list[StepRun], batch_rows: int) -> int:
     step decodes audio or images from the source (text needs no help: it is decoded in microseconds)."""
     if setting != "auto":
         return int(setting or 0)
-    media = any(run.spec.inputs[wanted] in (AUDIO, IMAGE)
-                for run in runs for wanted, (producer, _) in run.inputs.items() if producer == "source")
+    media = any(
+        run.spec.inputs[wanted] in (AUDIO, IMAGE)
+        for run in runs
+        for wanted, (producer, _) in run.inputs.items()
+        if producer == "source"
+    )
     return min(AUTO_BATCHES * batch_rows, AUTO_MAX_ROWS) if media else 0
 
 
@@ -153,4 +158,6 @@ class _Prefetcher:
                 break
         self.thread.join(_JOIN_SECONDS)
         if self.thread.is_alive():
-            log.warning("the prefetch thread is still reading the source after %.0f s; leaving it behind", _JOIN_SECONDS)
+            log.warning(
+                "the prefetch thread is still reading the source after %.0f s; leaving it behind", _JOIN_SECONDS
+            )

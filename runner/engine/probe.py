@@ -11,6 +11,7 @@ The float32 model is the one quantize_dynamic copied from (runner/models/quantiz
 over once and freed after the probe; a later run that reuses the cached int8 pipeline (a sweep
 point) loads a float32 one again for its own probe.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,7 +72,9 @@ def run_probe(run: StepRun) -> None:
     try:
         outputs = run.step.run(list(probe.inputs))
     except Exception as error:  # the figure is missing, the run's outputs stand
-        log.warning("quantization=int8: the float32 probe failed (%s: %s); no agreement figure", type(error).__name__, error)
+        log.warning(
+            "quantization=int8: the float32 probe failed (%s: %s); no agreement figure", type(error).__name__, error
+        )
         probe.result = {"error": f"{type(error).__name__}: {error}"}
         return
     finally:
@@ -80,8 +83,9 @@ def run_probe(run: StepRun) -> None:
         _release_memory()
     kind, output_field = run.spec.comparison()
     # compared as predictions.jsonl holds them (float32 vectors as the numbers written, runner.sinks.plain)
-    figures = compare(kind, output_field, [plain(to_jsonable(o)) for o in outputs],
-                      [plain(to_jsonable(o)) for o in probe.outputs])
+    figures = compare(
+        kind, output_field, [plain(to_jsonable(o)) for o in outputs], [plain(to_jsonable(o)) for o in probe.outputs]
+    )
     probe.result = {"reference": "float32", **figures, "seconds": round(time.perf_counter() - started, 4)}
     probe.inputs, probe.outputs = [], []  # the decoded inputs are not kept past the probe
 

@@ -7,6 +7,7 @@ average since the first row (rows settled over the seconds since the bar started
 end_to_end_items_per_second counts them), not tqdm's moving average, so the last figure the bar shows is
 the one the `done:` line calls "end to end".
 """
+
 from __future__ import annotations
 
 import sys
@@ -32,8 +33,9 @@ class RowBar:
         self.source, self.shard, self.done, self.passes = source, shard, done, passes
         total = self._total(estimated=False)
         self.estimated = total is None
-        self.bar = tqdm(desc=desc, total=total, unit="row", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
-                        smoothing=0)
+        self.bar = tqdm(
+            desc=desc, total=total, unit="row", file=sys.stderr, dynamic_ncols=True, mininterval=0.5, smoothing=0
+        )
 
     def _total(self, estimated: bool) -> int | None:
         total = self.source.total_rows(self.shard, estimated=estimated)

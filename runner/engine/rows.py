@@ -4,6 +4,7 @@ Rows travel in chunks of one batch (or, with length bucketing, one window of bat
 grouped, see ChunkSizes): each step runs over the chunk's rows that are still alive, then every
 finished row is written at once, so a `kill -9` loses at most the chunk in flight and memory holds one
 chunk whatever the dataset's size."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,13 @@ class RowReader:
                 return
             yield row
 
-    def chunks(self, size: "int | ChunkSizes", state: Path | None = None, decode: Callable[[Item], None] | None = None,
-               prefetch: int = 0) -> Iterator[list[Item]]:
+    def chunks(
+        self,
+        size: "int | ChunkSizes",
+        state: Path | None = None,
+        decode: Callable[[Item], None] | None = None,
+        prefetch: int = 0,
+    ) -> Iterator[list[Item]]:
         """Chunks of rows not yet done; with `state`, only the rows an earlier stage kept, with its outputs.
         `size`: rows per chunk, or a ChunkSizes told how long the consumer took over each chunk.
         `decode`: called on each item before it joins a chunk, `prefetch` rows ahead in a background
@@ -91,7 +97,7 @@ class RowReader:
 
 FAST_CHUNK_SECONDS = 0.1  # a chunk done sooner: the next one takes twice as many batches
 SLOW_CHUNK_SECONDS = 0.4  # one done later: half as many (never less than one batch)
-GROWN_CHUNK_ROWS = 64     # grouping stops here (a batch of more rows is still one chunk)
+GROWN_CHUNK_ROWS = 64  # grouping stops here (a batch of more rows is still one chunk)
 
 
 class ChunkSizes:

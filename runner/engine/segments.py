@@ -6,6 +6,7 @@ predictions.jsonl, rows_error those of errors.jsonl. Skipped rows (on_error=skip
 a resume runs them again, so only the last segment's count. Each segment's own counts stay in the
 `segments` list; rows a killed segment wrote show there as one `unrecorded` segment.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,8 +15,17 @@ from pathlib import Path
 from runner.rundir import RunDir
 from runner.sinks import line_count
 
-SEGMENT_KEYS = ("status", "rows_in", "rows_out", "rows_error", "rows_skipped", "rows_unfinished",
-                "inference_seconds", "items_per_second", "wall_seconds")
+SEGMENT_KEYS = (
+    "status",
+    "rows_in",
+    "rows_out",
+    "rows_error",
+    "rows_skipped",
+    "rows_unfinished",
+    "inference_seconds",
+    "items_per_second",
+    "wall_seconds",
+)
 
 
 @dataclass
@@ -39,8 +49,10 @@ def earlier_segments(run_dir: Path, append: bool) -> Earlier:
     data = metrics.to_json() if metrics is not None and metrics.rows_in is not None else None
     segments = list(data.get("segments") or [_segment(data)]) if data else []
     earlier = Earlier(line_count(folder.predictions), line_count(folder.errors), data, segments)
-    unrecorded = (earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments),
-                  earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments))
+    unrecorded = (
+        earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments),
+        earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments),
+    )
     if any(unrecorded):  # a segment that was killed before it could write metrics.json
         out, error = unrecorded
         segments.append({"status": "unrecorded", "rows_in": out + error, "rows_out": out, "rows_error": error})
@@ -50,7 +62,10 @@ def earlier_segments(run_dir: Path, append: bool) -> Earlier:
 def with_totals(metrics: dict, earlier: Earlier) -> dict:
     """This segment's metrics with the run's totals and the list of segments."""
     segment = _segment(metrics)
-    totals = {"rows_out": earlier.rows_out + metrics["rows_out"], "rows_error": earlier.rows_error + metrics["rows_error"]}
+    totals = {
+        "rows_out": earlier.rows_out + metrics["rows_out"],
+        "rows_error": earlier.rows_error + metrics["rows_error"],
+    }
     totals["rows_in"] = totals["rows_out"] + totals["rows_error"] + metrics["rows_skipped"]
     if earlier.metrics is not None and segment["rows_in"] == 0 and not metrics["rows_unfinished"]:
         # Nothing was left to do: the earlier segment's figures stay (timings of a run that did nothing

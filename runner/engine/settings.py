@@ -1,4 +1,5 @@
 """The config keys the engine reads, read once."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,12 +27,18 @@ class Settings:
     @classmethod
     def from_config(cls, cfg: dict, bench: bool) -> "Settings":
         return cls(
-            bench=bench, warmup_batches=cfg["bench"]["warmup_batches"], max_rows=cfg["bench"]["max_rows"],
-            max_seconds=cfg["bench"]["max_seconds"], sort_by_length=cfg["batching"]["sort_by_length"],
-            window_batches=cfg["batching"]["window_batches"], max_tokens=cfg["batching"].get("max_tokens"),
+            bench=bench,
+            warmup_batches=cfg["bench"]["warmup_batches"],
+            max_rows=cfg["bench"]["max_rows"],
+            max_seconds=cfg["bench"]["max_seconds"],
+            sort_by_length=cfg["batching"]["sort_by_length"],
+            window_batches=cfg["batching"]["window_batches"],
+            max_tokens=cfg["batching"].get("max_tokens"),
             on_error=cfg["on_error"],
-            include_inputs=cfg["output"].get("include_inputs", True), output_steps=cfg["output"]["steps"],
-            progress=cfg.get("progress", True), prefetch=cfg["dataset"].get("prefetch", "auto"),
+            include_inputs=cfg["output"].get("include_inputs", True),
+            output_steps=cfg["output"]["steps"],
+            progress=cfg.get("progress", True),
+            prefetch=cfg["dataset"].get("prefetch", "auto"),
             minimum=minimum_from(cfg["bench"]),
         )
 
@@ -45,5 +52,8 @@ class Settings:
 def minimum_from(bench: dict) -> Minimum:
     """A saved config from before these keys measures as the defaults say."""
     default = Minimum()
-    return Minimum(bench.get("repeats", default.repeats), bench.get("min_batches", default.batches),
-                   bench.get("min_seconds", default.seconds))
+    return Minimum(
+        bench.get("repeats", default.repeats),
+        bench.get("min_batches", default.batches),
+        bench.get("min_seconds", default.seconds),
+    )

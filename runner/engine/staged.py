@@ -2,6 +2,7 @@
 
 Each stage's surviving rows and outputs go to a state file that the next stage reads back beside
 the source; the last stage writes predictions. A stage's model is freed when the stage ends."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """A step at run time, and how it gets its model: through the pipeline cache, then re-seeded."""
+
 from __future__ import annotations
 
 import logging
@@ -43,12 +44,29 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
     spec = TASKS[cfg["task"]["name"]]
     loaded, reused = cache.get(cfg, spec)
     batch_size = cfg["batch_size"] if isinstance(cfg["batch_size"], int) else 1
-    step = PipelineStep(name, spec, loaded.pipe, loaded.pipeline_task, cfg["task"]["params"], batch_size,
-                        base_dir=plan.source.base_dir())
+    step = PipelineStep(
+        name,
+        spec,
+        loaded.pipe,
+        loaded.pipeline_task,
+        cfg["task"]["params"],
+        batch_size,
+        base_dir=plan.source.base_dir(),
+    )
     for warning in spec.lossy_settings(loaded.pipe, cfg["task"]["params"]):
         log.warning(warning)
-    run = StepRun(name, cfg["step"]["output"], step, plan.graph.inputs[name], loaded, reused, batch_size,
-                  settings.new_recorder(), placement=placement(loaded), probe=new_probe(cfg, loaded))
+    run = StepRun(
+        name,
+        cfg["step"]["output"],
+        step,
+        plan.graph.inputs[name],
+        loaded,
+        reused,
+        batch_size,
+        settings.new_recorder(),
+        placement=placement(loaded),
+        probe=new_probe(cfg, loaded),
+    )
     # Loading may draw random numbers (differently across versions, or not at all when the model
     # is reused in a sweep): re-seed so the first batch always starts from the same state.
     seed_everything(cfg.get("seed", 0))

@@ -5,6 +5,7 @@ only in keys the model does not depend on (batch size, generation parameters, da
 loaded pipeline. A point that changes the model, dtype, device, placement or quantization frees the
 old one before loading the new, so two models never sit in memory only because of the cache.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from runner.tasks import Task
 
 log = logging.getLogger(__name__)
 
+
 def load_key(cfg: dict) -> str:
     """Everything that decides which model is loaded, and where and how."""
     from runner.tasks import TASKS
@@ -26,13 +28,16 @@ def load_key(cfg: dict) -> str:
         "task": cfg["task"]["name"],
         "load_params": {k: params.get(k) for k in load_params if params.get(k) is not None},
         "model": cfg["model"],
-        "seed": cfg.get("seed") if cfg["model"].get("tiny") or cfg["model"].get("no_weights") else None,  # random weights depend on it
+        "seed": cfg.get("seed")
+        if cfg["model"].get("tiny") or cfg["model"].get("no_weights")
+        else None,  # random weights depend on it
         **{k: cfg.get(k) for k in ("dtype", "device", "device_map")},
         # int8's probe_rows is read after the model loads (a reused model loads float32 again for its probe)
         "quantization": {k: v for k, v in (cfg.get("quantization") or {}).items() if k != "probe_rows"} or None,
         **backend_for(cfg).identity(cfg),  # {} for backend=transformers
     }
     return json.dumps(identity, sort_keys=True, default=str)
+
 
 def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
     """The step's pipeline from its backend (runner/backends; backend=transformers: runner.models.loading)."""
@@ -73,6 +78,7 @@ class PipelineCache:
 
     def clear(self) -> None:
         self.keep_only(set())
+
 
 def _release_memory() -> None:
     from runner.bench.oom import release_memory

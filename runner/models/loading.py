@@ -6,6 +6,7 @@ model does. With model.no_weights the model is built from that id's config with 
 instead (runner/models/no_weights.py) and the rest of the path is the same. torch and transformers
 are imported inside functions, never at module import.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -54,8 +55,10 @@ def loadable_folder(folder: Path) -> Path:
     try:
         return converted(folder)
     except ValueError as error:  # Ct2FormatError: a file the converter cannot read
-        raise RunError(f"could not convert the model in {folder}: {error}",
-                       "give a transformers model folder, or a CTranslate2 Whisper (faster-whisper) folder") from error
+        raise RunError(
+            f"could not convert the model in {folder}: {error}",
+            "give a transformers model folder, or a CTranslate2 Whisper (faster-whisper) folder",
+        ) from error
 
 
 def package_model_dir(package: str) -> Path:
@@ -84,7 +87,8 @@ def check_device_available(device: str) -> None:
         return
     if not torch.cuda.is_available():
         raise ConfigError(
-            "device", f"{device!r} requested but this machine has no CUDA device (torch {torch.__version__})",
+            "device",
+            f"{device!r} requested but this machine has no CUDA device (torch {torch.__version__})",
             "use device=cpu or device=auto",
         )
     index = int(device.split(":")[1]) if ":" in device else 0
@@ -151,14 +155,18 @@ def quantization_config(quant: dict, dtype: str, device: str):
     skip = quant.get("skip_modules")
     if quant["mode"] == "8bit":
         return BitsAndBytesConfig(
-            load_in_8bit=True, llm_int8_threshold=quant.get("llm_int8_threshold", 6.0), llm_int8_skip_modules=skip,
+            load_in_8bit=True,
+            llm_int8_threshold=quant.get("llm_int8_threshold", 6.0),
+            llm_int8_skip_modules=skip,
         )
     compute = quant.get("compute_dtype", "auto")
     if compute == "auto":
         compute = dtype if dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
     return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type=quant.get("quant_type", "nf4"),
-        bnb_4bit_compute_dtype=getattr(torch, compute), bnb_4bit_use_double_quant=quant.get("double_quant", False),
+        load_in_4bit=True,
+        bnb_4bit_quant_type=quant.get("quant_type", "nf4"),
+        bnb_4bit_compute_dtype=getattr(torch, compute),
+        bnb_4bit_use_double_quant=quant.get("double_quant", False),
         llm_int8_skip_modules=skip,
     )
 
@@ -220,8 +228,15 @@ def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
     prepare_for_batching(pipe, spec, cfg["batch_size"])
     if getattr(pipe.model.config, "model_type", None) == "whisper":
         _quiet_whisper_generate()
-    return LoadedPipeline(pipe, ref, task_name, time.perf_counter() - started, kwargs,
-                          applied.record if applied else None, applied.reference if applied else None)
+    return LoadedPipeline(
+        pipe,
+        ref,
+        task_name,
+        time.perf_counter() - started,
+        kwargs,
+        applied.record if applied else None,
+        applied.reference if applied else None,
+    )
 
 
 def _quantize_after_load(pipe, quant: dict):
@@ -263,7 +278,9 @@ def _is_generative_vlm_or_fail(ref: ModelRef, kwargs: dict) -> bool:
     try:
         return is_generative_vlm(ref, kwargs)
     except OSError as error:
-        raise RunError(f"model {ref.location!r}: cannot load its config ({_first_line(error)})", _offline_hint(ref)) from error
+        raise RunError(
+            f"model {ref.location!r}: cannot load its config ({_first_line(error)})", _offline_hint(ref)
+        ) from error
 
 
 def is_generative_vlm(ref: ModelRef, kwargs: dict) -> bool:
@@ -271,7 +288,9 @@ def is_generative_vlm(ref: ModelRef, kwargs: dict) -> bool:
     from transformers import AutoConfig
     from transformers.models.auto import modeling_auto
 
-    config = AutoConfig.from_pretrained(ref.location, revision=ref.revision, trust_remote_code=kwargs["trust_remote_code"])
+    config = AutoConfig.from_pretrained(
+        ref.location, revision=ref.revision, trust_remote_code=kwargs["trust_remote_code"]
+    )
     vqa = getattr(modeling_auto, "MODEL_FOR_VISUAL_QUESTION_ANSWERING_MAPPING_NAMES", {})
     vlm = getattr(modeling_auto, "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES", {})
     return config.model_type not in vqa and config.model_type in vlm
@@ -293,8 +312,9 @@ def _build_without_weights(task_name: str, kwargs: dict, ref: ModelRef):
     try:
         return build_without_weights(task_name, kwargs, ref.location, ref.revision)
     except OSError as error:
-        raise RunError(f"model {ref.location!r}: cannot load its config or tokenizer ({_first_line(error)})",
-                       _offline_hint(ref)) from error
+        raise RunError(
+            f"model {ref.location!r}: cannot load its config or tokenizer ({_first_line(error)})", _offline_hint(ref)
+        ) from error
 
 
 def _first_line(error: Exception) -> str:

@@ -10,6 +10,7 @@ handed to `transformers.pipeline` with those components: everything after that i
 Quantization and device_map need loaded weights (bitsandbytes quantizes them as they load,
 accelerate places them), so the config check rejects them together with model.no_weights.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -34,16 +35,25 @@ def build_without_weights(task_name: str, kwargs: dict, location: str, revision:
     """What `transformers.pipeline(task=task_name, **kwargs)` builds, with a randomly initialised model."""
     from transformers import pipeline
 
-    hub = {"trust_remote_code": kwargs["trust_remote_code"], **({"revision": revision} if revision else {}),
-           **({"token": kwargs["token"]} if kwargs.get("token") else {})}
+    hub = {
+        "trust_remote_code": kwargs["trust_remote_code"],
+        **({"revision": revision} if revision else {}),
+        **({"token": kwargs["token"]} if kwargs.get("token") else {}),
+    }
     config = load_config(location, hub, dict(kwargs.get("model_kwargs") or {}))
     pipeline_class, model_classes = pipeline_parts(task_name)
     model = random_model(model_classes, config, kwargs["dtype"], kwargs["device"], hub["trust_remote_code"])
     attach_generation_config(model, location, hub)
     components = load_components(pipeline_class, location, hub)
     extra = {k: v for k, v in kwargs.items() if k not in _HANDLED}
-    return pipeline(task=task_name, model=model, device=kwargs["device"], trust_remote_code=hub["trust_remote_code"],
-                    **components, **extra)
+    return pipeline(
+        task=task_name,
+        model=model,
+        device=kwargs["device"],
+        trust_remote_code=hub["trust_remote_code"],
+        **components,
+        **extra,
+    )
 
 
 def load_config(location: str, hub: dict, model_kwargs: dict):
@@ -53,8 +63,9 @@ def load_config(location: str, hub: dict, model_kwargs: dict):
 
     config, unused = AutoConfig.from_pretrained(location, return_unused_kwargs=True, **hub, **model_kwargs)
     if unused:
-        log.warning("model.no_weights: model.kwargs %s do not apply to a model built from its config; ignored",
-                    sorted(unused))
+        log.warning(
+            "model.no_weights: model.kwargs %s do not apply to a model built from its config; ignored", sorted(unused)
+        )
     return config
 
 

@@ -24,6 +24,7 @@ Weights are the only change: the model's non-Linear layers (embeddings, LayerNor
 softmax) stay float32, so dtype must be float32 (dtype=auto loads float32 under int8).
 Torch is imported inside functions, never at module import.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,11 +50,19 @@ class Mode:
 
 MODES = {
     "none": Mode(None, ("cpu", "cuda", "mps"), False, ""),
-    "8bit": Mode("bitsandbytes", ("cpu", "cuda"), True, "use device=cpu or cuda with quantization, or quantization=none on mps"),
-    "4bit": Mode("bitsandbytes", ("cpu", "cuda"), True, "use device=cpu or cuda with quantization, or quantization=none on mps"),
-    "int8": Mode(None, ("cpu",), False,
-                 "int8 is dynamic int8 for CPU: on CUDA use quantization=8bit or quantization=4bit (bitsandbytes); "
-                 "or device=cpu"),
+    "8bit": Mode(
+        "bitsandbytes", ("cpu", "cuda"), True, "use device=cpu or cuda with quantization, or quantization=none on mps"
+    ),
+    "4bit": Mode(
+        "bitsandbytes", ("cpu", "cuda"), True, "use device=cpu or cuda with quantization, or quantization=none on mps"
+    ),
+    "int8": Mode(
+        None,
+        ("cpu",),
+        False,
+        "int8 is dynamic int8 for CPU: on CUDA use quantization=8bit or quantization=4bit (bitsandbytes); "
+        "or device=cpu",
+    ),
 }
 
 # dtypes quantization=int8 loads with: its int8 Linear layers take float32 activations.
@@ -70,8 +79,11 @@ def check_device(quant_mode: str, device: str) -> None:
     kind = device.split(":")[0]
     if mode is None or kind in mode.devices or kind == "auto":
         return
-    reason = (f"quantization={quant_mode} needs bitsandbytes, which has no {kind} backend" if mode.library
-              else f"quantization={quant_mode} runs on cpu only, not on device={device}")
+    reason = (
+        f"quantization={quant_mode} needs bitsandbytes, which has no {kind} backend"
+        if mode.library
+        else f"quantization={quant_mode} runs on cpu only, not on device={device}"
+    )
     raise ConfigError("quantization", reason, mode.elsewhere)
 
 
@@ -81,13 +93,17 @@ def check_int8(cfg: dict) -> None:
         return
     if cfg.get("dtype", "auto") not in INT8_DTYPES:
         raise ConfigError(
-            "dtype", f"dtype={cfg['dtype']} cannot be combined with quantization=int8: its int8 Linear layers "
-            "take float32 activations", "use dtype=float32 (or auto) with quantization=int8, or quantization=none",
+            "dtype",
+            f"dtype={cfg['dtype']} cannot be combined with quantization=int8: its int8 Linear layers "
+            "take float32 activations",
+            "use dtype=float32 (or auto) with quantization=int8, or quantization=none",
         )
     if cfg.get("device_map") is not None:
         raise ConfigError(
-            "quantization", f"quantization=int8 cannot be combined with device_map={cfg['device_map']!r}: "
-            "int8 runs the whole model on cpu", "drop device_map (device=cpu or auto)",
+            "quantization",
+            f"quantization=int8 cannot be combined with device_map={cfg['device_map']!r}: "
+            "int8 runs the whole model on cpu",
+            "drop device_map (device=cpu or auto)",
         )
 
 
@@ -106,8 +122,11 @@ def quantize_int8(model, quant: dict, keep_reference: bool) -> tuple[object, Int
     import torch
 
     skipped = tuple(quant.get("skip_modules") or ())
-    names = [name for name, module in model.named_modules()
-             if isinstance(module, torch.nn.Linear) and not _under(name, skipped)]
+    names = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and not _under(name, skipped)
+    ]
     kept = sum(isinstance(m, torch.nn.Linear) for m in model.modules()) - len(names)
     with warnings.catch_warnings(record=True) as caught:  # torch.ao's deprecation, said once below
         warnings.simplefilter("always")
@@ -118,15 +137,24 @@ def quantize_int8(model, quant: dict, keep_reference: bool) -> tuple[object, Int
         quantized = quantize_dynamic(model, {name: qconfig for name in names}, dtype=torch.qint8, inplace=False)
     deprecations = sorted({str(w.message).splitlines()[0] for w in caught if "deprecated" in str(w.message)})
     if deprecations:
-        log.info("quantization=int8: torch %s marks torch.ao.quantization deprecated; it is still the eager int8 "
-                 "CPU path (runner/models/quantization.py says why)", torch.__version__)
+        log.info(
+            "quantization=int8: torch %s marks torch.ao.quantization deprecated; it is still the eager int8 "
+            "CPU path (runner/models/quantization.py says why)",
+            torch.__version__,
+        )
     for message in deprecations:
         log.debug("torch warned: %s", message)
     quantized.eval()
     done = sum(isinstance(m, dynamic_linear) for m in quantized.modules())
-    record = {"mode": "int8", "method": "dynamic int8 (int8 weights per output channel, activations per batch)",
-              "library": "torch.ao.quantization.quantize_dynamic", "version": torch.__version__,
-              "engine": torch.backends.quantized.engine, "layers_quantized": done, "layers_kept": kept}
+    record = {
+        "mode": "int8",
+        "method": "dynamic int8 (int8 weights per output channel, activations per batch)",
+        "library": "torch.ao.quantization.quantize_dynamic",
+        "version": torch.__version__,
+        "engine": torch.backends.quantized.engine,
+        "layers_quantized": done,
+        "layers_kept": kept,
+    }
     log.info("quantization=int8: %d Linear layers dynamically quantized (%d kept in float32)", done, kept)
     return quantized, Int8Applied(record, model if keep_reference else None)
 
@@ -139,8 +167,10 @@ def _quantize_dynamic():
     except ImportError as error:
         import torch
 
-        raise RunError(f"quantization=int8: torch {torch.__version__} has no torch.ao.quantization.quantize_dynamic",
-                       "use torch 2.13 (constraints.txt), or quantization=none") from error
+        raise RunError(
+            f"quantization=int8: torch {torch.__version__} has no torch.ao.quantization.quantize_dynamic",
+            "use torch 2.13 (constraints.txt), or quantization=none",
+        ) from error
     return quantize_dynamic, Linear
 
 

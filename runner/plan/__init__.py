@@ -1,6 +1,7 @@
 """The plan of a job: everything that can be checked before a model loads (validate the config, open
 the source, build the graph of steps). A bad config raises ConfigError (exit code 2) here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,8 +53,14 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     first_mapping = resolve_mapping(source)
     columns = source.columns()
     formats = output_formats(cfg)
-    graph = build_graph(steps, first_mapping, columns, {c: c for c in columns if c in MODALITIES},
-                        cfg["output"]["steps"], "+".join(formats))
+    graph = build_graph(
+        steps,
+        first_mapping,
+        columns,
+        {c: c for c in columns if c in MODALITIES},
+        cfg["output"]["steps"],
+        "+".join(formats),
+    )
     source_mapping = {}
     for inputs in graph.inputs.values():
         for _, (producer, field) in inputs.items():
@@ -82,5 +89,8 @@ def _check_auto_batch(steps: dict[str, dict], graph: Graph) -> None:
         fed_by_steps = [p for p, _ in graph.inputs[name].values() if p != SOURCE]
         if step["batch_size"] == "auto" and fed_by_steps:
             key = "batch_size" if len(steps) == 1 else f"graph.steps.{name}.batch_size"
-            raise ConfigError(key, f"batch_size=auto needs a step fed by the dataset; {name} is fed by {fed_by_steps[0]}",
-                              "give this step a number")
+            raise ConfigError(
+                key,
+                f"batch_size=auto needs a step fed by the dataset; {name} is fed by {fed_by_steps[0]}",
+                "give this step a number",
+            )

@@ -5,6 +5,7 @@ Nodes declare the fields they consume and produce, with modalities; edges say wh
 and that the graph has no cycle, before any model loads. A single-task config is a one-step graph;
 graph.steps describes chains of any length.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -71,8 +72,14 @@ SOURCE = "source"
 SINK = "predictions"
 
 
-def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: list[str],
-                column_modalities: dict[str, str], sink_steps: str = "all", sink_detail: str = "jsonl") -> Graph:
+def build_graph(
+    steps: dict[str, dict],
+    first_mapping: dict[str, str],
+    columns: list[str],
+    column_modalities: dict[str, str],
+    sink_steps: str = "all",
+    sink_detail: str = "jsonl",
+) -> Graph:
     """The graph of validated step configs ({name: single-task config with `step` meta}).
 
     `first_mapping` (task input -> column) feeds the first step when it names no input. A one-step
@@ -92,8 +99,15 @@ def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: 
     for name, cfg in steps.items():
         spec = TASKS[cfg["task"]["name"]]
         inputs = step_inputs[name]
-        nodes.append(Node(name, "step", consumes={k: spec.inputs[k] for k in inputs}, produces=dict(spec.produces),
-                          detail=_step_detail(cfg, spec)))
+        nodes.append(
+            Node(
+                name,
+                "step",
+                consumes={k: spec.inputs[k] for k in inputs},
+                produces=dict(spec.produces),
+                detail=_step_detail(cfg, spec),
+            )
+        )
         for producer in dict.fromkeys(p for p, _ in inputs.values()):
             edges.append(Edge(producer, name, {k: f for k, (p, f) in inputs.items() if p == producer}))
     written = names if sink_steps == "all" else names[-1:]
@@ -104,8 +118,9 @@ def build_graph(steps: dict[str, dict], first_mapping: dict[str, str], columns: 
     return graph
 
 
-def resolve_inputs(name: str, cfg: dict, names: list[str], first_mapping: dict[str, str], columns: list[str],
-                   steps: dict[str, dict]) -> dict[str, tuple[str, str]]:
+def resolve_inputs(
+    name: str, cfg: dict, names: list[str], first_mapping: dict[str, str], columns: list[str], steps: dict[str, dict]
+) -> dict[str, tuple[str, str]]:
     """{task input: (producer, field)}: producer is "source" (field = a column, or the task input
     for one-step runs) or a step name (field = one of the fields that step's task produces)."""
     spec = TASKS[cfg["task"]["name"]]
@@ -120,28 +135,44 @@ def resolve_inputs(name: str, cfg: dict, names: list[str], first_mapping: dict[s
         previous = names[position - 1]
         produced = TASKS[steps[previous]["task"]["name"]].produces
         if len(spec.required_inputs) != 1:
-            raise ConfigError(key, f"is required: task {spec.id} takes {', '.join(spec.required_inputs)}",
-                              f"map each, e.g. {key}={{{spec.required_inputs[0]}: <step>.<field>, ...}}")
+            raise ConfigError(
+                key,
+                f"is required: task {spec.id} takes {', '.join(spec.required_inputs)}",
+                f"map each, e.g. {key}={{{spec.required_inputs[0]}: <step>.<field>, ...}}",
+            )
         field = next(iter(produced))
         return {spec.primary_input: (previous, field)}
     if isinstance(given, str):
         if len(spec.required_inputs) > 1:
-            raise ConfigError(key, f"task {spec.id} takes several inputs ({', '.join(spec.inputs)}); a single reference is ambiguous",
-                              f"map each: {key}={{{', '.join(f'{i}: ...' for i in spec.inputs)}}}")
+            raise ConfigError(
+                key,
+                f"task {spec.id} takes several inputs ({', '.join(spec.inputs)}); a single reference is ambiguous",
+                f"map each: {key}={{{', '.join(f'{i}: ...' for i in spec.inputs)}}}",
+            )
         given = {spec.primary_input: given}
     unknown = [k for k in given if k not in spec.inputs]
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", f"'{unknown[0]}' is not an input of task {spec.id}",
-                          f"inputs: {', '.join(spec.inputs)}")
+        raise ConfigError(
+            f"{key}.{unknown[0]}",
+            f"'{unknown[0]}' is not an input of task {spec.id}",
+            f"inputs: {', '.join(spec.inputs)}",
+        )
     missing = [k for k in spec.required_inputs if k not in given]
     if missing:
-        raise ConfigError(f"{key}.{missing[0]}", f"nothing feeds input '{missing[0]}' of task {spec.id}",
-                          "name a source column or <step>.<field>")
-    return {wanted: _parse_ref(ref, f"{key}.{wanted}" if len(given) > 1 else key, name, names, columns, steps)
-            for wanted, ref in given.items()}
+        raise ConfigError(
+            f"{key}.{missing[0]}",
+            f"nothing feeds input '{missing[0]}' of task {spec.id}",
+            "name a source column or <step>.<field>",
+        )
+    return {
+        wanted: _parse_ref(ref, f"{key}.{wanted}" if len(given) > 1 else key, name, names, columns, steps)
+        for wanted, ref in given.items()
+    }
 
 
-def _parse_ref(ref, key: str, this: str, names: list[str], columns: list[str], steps: dict[str, dict]) -> tuple[str, str]:
+def _parse_ref(
+    ref, key: str, this: str, names: list[str], columns: list[str], steps: dict[str, dict]
+) -> tuple[str, str]:
     if not isinstance(ref, str) or not ref:
         raise ConfigError(key, f"expected a source column or <step>.<field>, got {ref!r}")
     head, dot, field = ref.partition(".")
@@ -152,21 +183,31 @@ def _parse_ref(ref, key: str, this: str, names: list[str], columns: list[str], s
             raise ConfigError(key, f"step '{this}' cannot feed itself", "name an earlier step or a source column")
         produced = TASKS[steps[head]["task"]["name"]].produces
         if field not in produced:
-            raise ConfigError(key, f"step '{head}' ({steps[head]['task']['name']}) does not produce '{field}'",
-                              did_you_mean(field, produced) + f"it produces: {', '.join(produced)}")
+            raise ConfigError(
+                key,
+                f"step '{head}' ({steps[head]['task']['name']}) does not produce '{field}'",
+                did_you_mean(field, produced) + f"it produces: {', '.join(produced)}",
+            )
         return head, field
     if ref in columns or not columns and not dot:
         return SOURCE, ref
     if dot:
-        hint = did_you_mean(head, names) + f"steps: {', '.join(names)}" + (f"; columns: {', '.join(columns)}" if columns else "")
+        hint = (
+            did_you_mean(head, names)
+            + f"steps: {', '.join(names)}"
+            + (f"; columns: {', '.join(columns)}" if columns else "")
+        )
         raise ConfigError(key, f"'{ref}' names no step and no source column", hint)
     return _source_ref(ref, key, columns)
 
 
 def _source_ref(column: str, key: str, columns: list[str]) -> tuple[str, str]:
     if columns and column not in columns:
-        raise ConfigError(key, f"column '{column}' is not in the data",
-                          did_you_mean(column, columns) + f"the data has columns: {', '.join(columns)}")
+        raise ConfigError(
+            key,
+            f"column '{column}' is not in the data",
+            did_you_mean(column, columns) + f"the data has columns: {', '.join(columns)}",
+        )
     return SOURCE, column
 
 
@@ -192,14 +233,20 @@ def check(graph: Graph) -> None:
             upstream = graph.nodes[edge.source]
             for wanted, offered in edge.fields.items():
                 if offered not in upstream.produces:
-                    raise ConfigError(f"graph.steps.{node.name}.input", f"needs '{offered}' from {edge.source}, which does not produce it")
+                    raise ConfigError(
+                        f"graph.steps.{node.name}.input",
+                        f"needs '{offered}' from {edge.source}, which does not produce it",
+                    )
                 arriving[wanted] = upstream.produces[offered]  # None: a source column of unknown modality
         for name, modality in node.consumes.items():
             if name not in arriving:
                 raise ConfigError(f"graph.steps.{node.name}.input", f"input '{name}' ({modality}) is fed by nothing")
             if arriving[name] is not None and arriving[name] != modality:
-                raise ConfigError(f"graph.steps.{node.name}.input", f"input '{name}' wants {modality}, gets {arriving[name]}",
-                                  "feed it a field of that modality (see run graph.show=true)")
+                raise ConfigError(
+                    f"graph.steps.{node.name}.input",
+                    f"input '{name}' wants {modality}, gets {arriving[name]}",
+                    "feed it a field of that modality (see run graph.show=true)",
+                )
 
 
 def render_text(graph: Graph) -> str:

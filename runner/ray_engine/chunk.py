@@ -1,6 +1,7 @@
 """What travels through the Ray stages: one chunk of rows (one local-engine chunk: a batch, or a
 length-bucketing window), pickled into a one-column block row, so Ray never merges or splits it
 and each stage runs exactly the batches engine=local runs."""
+
 from __future__ import annotations
 
 import pickle

@@ -1,6 +1,7 @@
 """The Ray cluster a run uses: the one this process is already connected to, the one engine.address
 names (auto: the cluster of this machine's `ray start`), or a local one started for the run and shut
 down at its end (only what we started is shut down)."""
+
 from __future__ import annotations
 
 import logging
@@ -30,9 +31,12 @@ def ray_cluster(engine: EngineSettings, steps: int) -> Iterator[dict]:
     try:
         resources = ray.cluster_resources()
         _check_resources(engine, steps, resources, started)
-        yield {"address": engine.address, "started_cluster": started,
-               "startup_seconds": round(time.perf_counter() - started_at, 4),
-               "resources": {k: v for k, v in resources.items() if k in ("CPU", "GPU")}}
+        yield {
+            "address": engine.address,
+            "started_cluster": started,
+            "startup_seconds": round(time.perf_counter() - started_at, 4),
+            "resources": {k: v for k, v in resources.items() if k in ("CPU", "GPU")},
+        }
     finally:
         if started:
             ray.shutdown()
@@ -60,21 +64,30 @@ def _check_resources(engine: EngineSettings, steps: int, resources: dict, starte
     """Our own cluster without the GPUs asked for would wait forever; a joined one may still grow."""
     gpus = steps * engine.actors * engine.gpus_per_actor
     if started and gpus > resources.get("GPU", 0):
-        raise RunError(f"engine=ray: the actors need {gpus:g} GPUs; this machine's Ray sees {resources.get('GPU', 0):g}",
-                       "lower engine.actors or engine.gpus_per_actor (0: CPU actors), or join a cluster with GPUs")
+        raise RunError(
+            f"engine=ray: the actors need {gpus:g} GPUs; this machine's Ray sees {resources.get('GPU', 0):g}",
+            "lower engine.actors or engine.gpus_per_actor (0: CPU actors), or join a cluster with GPUs",
+        )
     if not started and resources.get("CPU", 0) < steps * engine.actors * engine.cpus_per_actor:
-        log.warning("engine=ray: %d stage(s) x %d actors x %g CPUs is more than the cluster's %g CPUs now: "
-                    "the run waits until the cluster grows", steps, engine.actors, engine.cpus_per_actor,
-                    resources.get("CPU", 0))
+        log.warning(
+            "engine=ray: %d stage(s) x %d actors x %g CPUs is more than the cluster's %g CPUs now: "
+            "the run waits until the cluster grows",
+            steps,
+            engine.actors,
+            engine.cpus_per_actor,
+            resources.get("CPU", 0),
+        )
 
 
 def check_fits(engine: EngineSettings, steps: int, num_cpus: int) -> None:
     """The actors a local cluster must hold at once: Ray Data would wait for them forever."""
     needed = steps * engine.actors * engine.cpus_per_actor
     if needed > num_cpus:
-        raise RunError(f"engine=ray: {steps} stage(s) x engine.actors={engine.actors} x engine.cpus_per_actor="
-                       f"{engine.cpus_per_actor:g} need {needed:g} CPUs; the local cluster has {num_cpus}",
-                       "lower engine.actors or engine.cpus_per_actor (e.g. 0.5), or raise engine.num_cpus")
+        raise RunError(
+            f"engine=ray: {steps} stage(s) x engine.actors={engine.actors} x engine.cpus_per_actor="
+            f"{engine.cpus_per_actor:g} need {needed:g} CPUs; the local cluster has {num_cpus}",
+            "lower engine.actors or engine.cpus_per_actor (e.g. 0.5), or raise engine.num_cpus",
+        )
 
 
 @contextmanager
@@ -101,5 +114,6 @@ def ordered_data_context() -> Iterator[None]:
             yield
     finally:
         ray_data_log.setLevel(level)
-        (context.execution_options.preserve_order, context.enable_progress_bars,
-         context.target_max_block_size) = previous
+        (context.execution_options.preserve_order, context.enable_progress_bars, context.target_max_block_size) = (
+            previous
+        )

@@ -9,6 +9,7 @@ outputs exactly as in this process (not re-read from JSON).
 An actor that dies is restarted (engine.max_restarts) and its chunk run again; a chunk that
 reaches the driver twice (a retried task that had already sent it) is dropped by its first index,
 so no row is lost or written twice."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,15 @@ from runner.sinks import JsonlSink
 log = logging.getLogger(__name__)
 
 
-def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = None, append: bool = False,
-            keep: dict[str, list] | None = None, cache=None) -> Metrics:
+def execute(
+    plan,
+    run_dir: Path,
+    bench: bool = False,
+    done: set[int] | None = None,
+    append: bool = False,
+    keep: dict[str, list] | None = None,
+    cache=None,
+) -> Metrics:
     """runner.engine.execute's contract on Ray: the same files and metrics keys. `bench` is off on Ray
     (bench.enabled=true is a config error; auto in a sweep runs as a normal run); `cache` is unused:
     models live in the actors."""
@@ -43,7 +51,11 @@ def execute(plan, run_dir: Path, bench: bool = False, done: set[int] | None = No
     started, status, error = time.perf_counter(), "error", None
     reset_peak_memory()
     try:
-        with library_progress_bars(run.settings.progress), ray_cluster(run.engine, len(plan.steps)) as cluster, ordered_data_context():
+        with (
+            library_progress_bars(run.settings.progress),
+            ray_cluster(run.engine, len(plan.steps)) as cluster,
+            ordered_data_context(),
+        ):
             run.cluster = cluster
             run.run(keep or {})
         status = "ok"
@@ -75,10 +87,17 @@ class RayRun:
     def run(self, keep: dict[str, list]) -> None:
         rows_started = time.perf_counter()
         mode = "a" if self.append else "w"
-        with JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions, \
-                JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors, \
-                progress_bar(self.plan, self.settings.progress, len(self.done), False,
-                             [s["task"]["name"] for s in self.plan.steps.values()]) as bar:
+        with (
+            JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions,
+            JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors,
+            progress_bar(
+                self.plan,
+                self.settings.progress,
+                len(self.done),
+                False,
+                [s["task"]["name"] for s in self.plan.steps.values()],
+            ) as bar,
+        ):
             last_first = -1
             for row in self.dataset().iter_rows():
                 chunk = loads(row[COLUMN])
@@ -100,10 +119,18 @@ class RayRun:
 
         cwd = os.getcwd()
         size = chunk_size([_Sized(s["batch_size"]) for s in self.plan.steps.values()], self.settings)
-        dataset = ray.data.read_datasource(ChunkSource(self.plan, self.done, size, cwd), num_cpus=0,
-                                           override_num_blocks=1)
-        stage = StagePlan(self.plan.cfg, self.plan.steps, self.plan.graph, BaseDir(self.plan.source.base_dir()),
-                          str(self.run_dir), cwd, self.engine.actor_threads(self.plan.cfg.get("threads")))
+        dataset = ray.data.read_datasource(
+            ChunkSource(self.plan, self.done, size, cwd), num_cpus=0, override_num_blocks=1
+        )
+        stage = StagePlan(
+            self.plan.cfg,
+            self.plan.steps,
+            self.plan.graph,
+            BaseDir(self.plan.source.base_dir()),
+            str(self.run_dir),
+            cwd,
+            self.engine.actor_threads(self.plan.cfg.get("threads")),
+        )
         names = list(self.plan.steps)
         for position, name in enumerate(names):
             with warnings.catch_warnings():  # max_restarts has no named parameter in Ray 2.60 (see _restarts)
@@ -118,10 +145,15 @@ class RayRun:
 
         # batch_size=1: a row of the dataset is one whole chunk of the local engine
         return dataset.map_batches(
-            StageActor, batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=self.engine.actors),
-            num_cpus=self.engine.cpus_per_actor, num_gpus=self.engine.gpus_per_actor or None,
+            StageActor,
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=self.engine.actors),
+            num_cpus=self.engine.cpus_per_actor,
+            num_gpus=self.engine.gpus_per_actor or None,
             fn_constructor_kwargs={"stage": stage, "name": name, "last": last, "fault": fault_from_env()},
-            **_restarts(self.engine.max_restarts))
+            **_restarts(self.engine.max_restarts),
+        )
 
     def _write(self, chunk: Chunk, predictions: JsonlSink, errors: JsonlSink) -> None:
         if chunk.failure is not None:
@@ -138,7 +170,9 @@ class RayRun:
                 predictions.write(record)
                 self.counters["rows_out"] += 1
             else:
-                log.warning("row %r failed in %s (%s): %s", record["id"], record["step"], record["stage"], record["error"])
+                log.warning(
+                    "row %r failed in %s (%s): %s", record["id"], record["step"], record["stage"], record["error"]
+                )
                 errors.write(record)
                 self.counters["rows_error"] += 1
         skipped = sum(chunk.skipped.values())

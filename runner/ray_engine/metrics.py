@@ -1,6 +1,7 @@
 """metrics.json of an engine=ray run: the keys engine=local writes (runner/engine/metrics.py), from
 the actors' figures, plus an `engine` block: the cluster, Ray's start-up cost and each actor's rows,
 chunks and seconds."""
+
 from __future__ import annotations
 
 import time
@@ -25,17 +26,26 @@ def build_ray_metrics(run: RayRun, status: str, started: float, error: str | Non
     last = per_step.get(names[-1], {"rows": 0, "seconds": 0.0})
     total_seconds = sum(step["seconds"] for step in per_step.values())
     metrics = {
-        "status": status, "error": error, "run_dir": str(run.run_dir),
+        "status": status,
+        "error": error,
+        "run_dir": str(run.run_dir),
         "task": "+".join(step["task"]["name"] for step in run.plan.steps.values()),
-        "steps_count": len(names), "benchmark": False,
-        "rows_in": counters["rows_in"], "rows_out": counters["rows_out"], "rows_error": counters["rows_error"],
-        "rows_skipped": counters["rows_skipped"], "rows_unfinished": 0, "rows_resumed": len(run.done),
+        "steps_count": len(names),
+        "benchmark": False,
+        "rows_in": counters["rows_in"],
+        "rows_out": counters["rows_out"],
+        "rows_error": counters["rows_error"],
+        "rows_skipped": counters["rows_skipped"],
+        "rows_unfinished": 0,
+        "rows_resumed": len(run.done),
         "stopped_early": False,
         "inference_seconds": round(total_seconds, 4),
         "items_per_second": round(last["rows"] / total_seconds, 3) if total_seconds and last["rows"] else None,
         "items_per_second_basis": BASIS,
         "end_to_end_seconds": round(seconds, 4) if seconds is not None else None,
-        "end_to_end_items_per_second": round(counters["rows_in"] / seconds, 3) if seconds and counters["rows_in"] else None,
+        "end_to_end_items_per_second": round(counters["rows_in"] / seconds, 3)
+        if seconds and counters["rows_in"]
+        else None,
         "wall_seconds": round(time.perf_counter() - started, 4),
         "prefetch_rows": 0,  # actors decode each row when their step prepares it
         **peak_memory(),
@@ -71,9 +81,13 @@ def _per_step(stats: list[dict]) -> dict[str, dict]:
 def _step_figures(step: dict | None) -> dict:
     if not step:
         return {}
-    return {"rows_timed": step["rows"], "inference_seconds": round(step["seconds"], 4),
-            "items_per_second": round(step["rows"] / step["seconds"], 3) if step["seconds"] else None,
-            "model_load_seconds": round(step["load_seconds"], 4), "model_reused": False}
+    return {
+        "rows_timed": step["rows"],
+        "inference_seconds": round(step["seconds"], 4),
+        "items_per_second": round(step["rows"] / step["seconds"], 3) if step["seconds"] else None,
+        "model_load_seconds": round(step["load_seconds"], 4),
+        "model_reused": False,
+    }
 
 
 def engine_block(run: RayRun, per_step: dict[str, dict]) -> dict:
@@ -82,9 +96,19 @@ def engine_block(run: RayRun, per_step: dict[str, dict]) -> dict:
     entry per actor and step (a restarted actor keeps its id and lists every process it ran in)."""
     actors: dict[tuple, dict] = {}
     for stat in run.stats:
-        entry = actors.setdefault((stat["step"], stat["actor"]), {
-            "step": stat["step"], "actor": stat["actor"], "node": stat["node"], "pids": [],
-            "rows": 0, "chunks": 0, "seconds": 0.0, "wall_seconds": 0.0})
+        entry = actors.setdefault(
+            (stat["step"], stat["actor"]),
+            {
+                "step": stat["step"],
+                "actor": stat["actor"],
+                "node": stat["node"],
+                "pids": [],
+                "rows": 0,
+                "chunks": 0,
+                "seconds": 0.0,
+                "wall_seconds": 0.0,
+            },
+        )
         if stat["pid"] not in entry["pids"]:
             entry["pids"].append(stat["pid"])
         entry["rows"] += stat["rows"]
@@ -98,12 +122,14 @@ def engine_block(run: RayRun, per_step: dict[str, dict]) -> dict:
     (first_at, last_at, rows_after) = run.steady
     steady = round(rows_after / (last_at - first_at), 3) if last_at and last_at > first_at else None
     return {
-        "name": "ray", **run.cluster,
+        "name": "ray",
+        **run.cluster,
         "first_chunk_seconds": round(first, 4) if first is not None else None,
         # rows/s once the actors are up: the rows after the first chunk over the time between the first
         # chunk written and the last (start-up, actor starts and model loads left out)
         "steady_items_per_second": steady,
-        "actors_per_step": run.engine.actors, "cpus_per_actor": run.engine.cpus_per_actor,
+        "actors_per_step": run.engine.actors,
+        "cpus_per_actor": run.engine.cpus_per_actor,
         "gpus_per_actor": run.engine.gpus_per_actor,
         "actor_restarts": sum(len(entry["pids"]) - 1 for entry in actors.values()),
         "chunks_dropped": run.dropped_chunks,

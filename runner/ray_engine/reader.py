@@ -7,6 +7,7 @@ runner's record (errors.jsonl), ids and indices must be the runner's, and `hf`, 
 images, inline and Python rows all have to read the same way as engine=local; decoding (the costly
 part) still happens in the actors, when a step prepares a row. One read task keeps the chunks in
 order without a reorder buffer; it streams, so Ray's backpressure bounds what is read ahead."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ class ChunkSource(Datasource):
     def estimate_inmemory_data_size(self) -> int | None:
         return None
 
-    def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                       data_context=None) -> list[ReadTask]:
+    def get_read_tasks(
+        self, parallelism: int, per_task_row_limit: int | None = None, data_context=None
+    ) -> list[ReadTask]:
         read = partial(read_chunks, self.read_plan, self.done, self.size, self.cwd)
         return [ReadTask(read, BlockMetadata(num_rows=None, size_bytes=None, exec_stats=None))]
 

@@ -1,4 +1,5 @@
 """The `engine` config (conf/engine/local.yaml, ray.yaml), read and checked without importing ray."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,15 +42,23 @@ def check_engine(cfg: dict) -> None:
     if not settings.on_ray:
         return
     if not is_installed("ray"):
-        raise ConfigError("engine", "engine=ray needs ray (with its data extra), which is not installed",
-                          f"{install_hint('ray')}; or pick engine=local")
+        raise ConfigError(
+            "engine",
+            "engine=ray needs ray (with its data extra), which is not installed",
+            f"{install_hint('ray')}; or pick engine=local",
+        )
     if cfg["bench"]["isolation"] == "process":
-        raise ConfigError("bench.isolation", "engine=ray already runs each step in its own actor processes; "
-                          "process isolation is for engine=local", "use bench.isolation=none with engine=ray")
+        raise ConfigError(
+            "bench.isolation",
+            "engine=ray already runs each step in its own actor processes; process isolation is for engine=local",
+            "use bench.isolation=none with engine=ray",
+        )
     if cfg["bench"]["enabled"] is True:
-        raise ConfigError("bench.enabled", "benchmark mode (warm-up, repeats) times one process's batches; "
-                          "engine=ray spreads them over actors", "use engine=local to benchmark a point; "
-                          "engine=ray reports rows/s per actor in metrics.json's engine block")
+        raise ConfigError(
+            "bench.enabled",
+            "benchmark mode (warm-up, repeats) times one process's batches; engine=ray spreads them over actors",
+            "use engine=local to benchmark a point; engine=ray reports rows/s per actor in metrics.json's engine block",
+        )
 
 
 def check_engine_steps(cfg: dict, steps: dict[str, dict]) -> None:
@@ -59,5 +68,8 @@ def check_engine_steps(cfg: dict, steps: dict[str, dict]) -> None:
     for name, step in steps.items():
         if step["batch_size"] == "auto":
             key = "batch_size" if len(steps) == 1 else f"graph.steps.{name}.batch_size"
-            raise ConfigError(key, "batch_size=auto is not available with engine=ray (each actor would search on "
-                              "its own)", "give a number: find it with engine=local batch_size=auto first")
+            raise ConfigError(
+                key,
+                "batch_size=auto is not available with engine=ray (each actor would search on its own)",
+                "give a number: find it with engine=local batch_size=auto first",
+            )

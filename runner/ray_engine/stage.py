@@ -2,6 +2,7 @@
 engine's load_step) and runs each chunk through it with the local RowLoop, so prepare, batching,
 the row-by-row retry of a failed batch, on_error and the records themselves are engine=local's code.
 The last stage also settles the chunk: its records, in input order, go back to the driver."""
+
 from __future__ import annotations
 
 import logging
@@ -101,12 +102,25 @@ class StageActor:
         except RowFailed as failed:
             chunk.failure = {"kind": "row_failed", "message": failed.message, "hint": failed.hint, "step": self.name}
         except OutOfMemory as oom:
-            chunk.failure = {"kind": "oom", "message": f"{type(oom.error).__name__}: {oom.error}", "hint": None,
-                             "step": oom.step, "batch_size": oom.batch_size}
-        chunk.stats.append({"actor": self.actor, "pid": self.pid, "node": self.node, "step": self.name,
-                            "rows": self.run.recorder.rows - timed, "seconds": self.run.recorder.seconds - seconds,
-                            "wall_seconds": time.perf_counter() - started,
-                            "load_seconds": self.run.loaded.load_seconds})
+            chunk.failure = {
+                "kind": "oom",
+                "message": f"{type(oom.error).__name__}: {oom.error}",
+                "hint": None,
+                "step": oom.step,
+                "batch_size": oom.batch_size,
+            }
+        chunk.stats.append(
+            {
+                "actor": self.actor,
+                "pid": self.pid,
+                "node": self.node,
+                "step": self.name,
+                "rows": self.run.recorder.rows - timed,
+                "seconds": self.run.recorder.seconds - seconds,
+                "wall_seconds": time.perf_counter() - started,
+                "load_seconds": self.run.loaded.load_seconds,
+            }
+        )
         chunk.step_metrics[self.name] = step_metrics(self.run)
         return chunk
 
@@ -118,8 +132,14 @@ class StageActor:
             return
         from runner.media import MediaFiles
 
-        writer = PredictionWriter(_Collected(chunk.records, "prediction"), self.settings, self._written(),
-                                  self.stage.graph.one_task, counters, MediaFiles(Path(self.stage.run_dir)))
+        writer = PredictionWriter(
+            _Collected(chunk.records, "prediction"),
+            self.settings,
+            self._written(),
+            self.stage.graph.one_task,
+            counters,
+            MediaFiles(Path(self.stage.run_dir)),
+        )
         loop.settle(chunk.items, writer.write)
         chunk.skipped = counters.skipped_causes
         chunk.items = []  # settled: only the records travel back
@@ -128,8 +148,11 @@ class StageActor:
         """Every step, in order, for output.steps=all: the earlier ones by name, output key and task."""
         from runner.tasks import TASKS
 
-        earlier = [_EarlierStep(name, cfg["step"]["output"], TASKS[cfg["task"]["name"]])
-                   for name, cfg in self.stage.steps.items() if name != self.name]
+        earlier = [
+            _EarlierStep(name, cfg["step"]["output"], TASKS[cfg["task"]["name"]])
+            for name, cfg in self.stage.steps.items()
+            if name != self.name
+        ]
         return [*earlier, self.run]
 
     def _maybe_die(self, chunk: Chunk) -> None:

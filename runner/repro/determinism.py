@@ -5,6 +5,7 @@ tiny model weights, dropout-free inference and sampled generation repeat. `deter
 also makes torch refuse algorithms that are not reproducible run to run (some CUDA kernels pick
 their reduction order at run time); torch is imported lazily so config errors stay fast.
 """
+
 from __future__ import annotations
 
 import os

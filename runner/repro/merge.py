@@ -10,6 +10,7 @@ line byte for byte as its shard wrote it) and merge.json. Nothing is written whe
 Exit codes: 0 merged; 1 the shards are incomplete (a shard missing, failed, or rows missing) —
 re-run the shard named; 2 the dir is not a sharded multirun (no job dirs, jobs of different configs).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,10 @@ def merge_multirun(multirun_dir: Path) -> dict:
         "errors": sum(len(lines) for lines in errors.values()),
         "config_hash": config_hash(by_index[0].config, exclude=("shard",)),
         "predictions_sha256": file_sha256(out / PREDICTIONS),
-        "shards": [{"index": i, "dir": str(job.dir), "predictions": len(predictions[i]), "errors": len(errors[i])}
-                   for i, job in sorted(by_index.items())],
+        "shards": [
+            {"index": i, "dir": str(job.dir), "predictions": len(predictions[i]), "errors": len(errors[i])}
+            for i, job in sorted(by_index.items())
+        ],
     }
     (out / MERGE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -73,13 +76,21 @@ def find_jobs(multirun_dir: Path) -> list[ShardJob]:
     """Job dirs under the multirun dir: those Hydra wrote a .hydra/config.yaml or the run a run.json into
     (a job that failed on its config has only the former)."""
     if not multirun_dir.is_dir():
-        raise ConfigError("merge", f"'{multirun_dir}' is not a directory",
-                          "give the multirun dir of a sharded `run -m` (multirun/<date>/<time>)")
-    dirs = {p.parent for p in multirun_dir.rglob(RECORD)} | {p.parent.parent for p in multirun_dir.rglob(".hydra/config.yaml")}
+        raise ConfigError(
+            "merge",
+            f"'{multirun_dir}' is not a directory",
+            "give the multirun dir of a sharded `run -m` (multirun/<date>/<time>)",
+        )
+    dirs = {p.parent for p in multirun_dir.rglob(RECORD)} | {
+        p.parent.parent for p in multirun_dir.rglob(".hydra/config.yaml")
+    }
     dirs = sorted(d for d in dirs if MERGED_DIR not in d.relative_to(multirun_dir).parts[:1])
     if not dirs:
-        raise ConfigError("merge", f"'{multirun_dir}' holds no job dirs (no run.json below it)",
-                          "give the multirun dir of a sharded `run -m` (multirun/<date>/<time>)")
+        raise ConfigError(
+            "merge",
+            f"'{multirun_dir}' holds no job dirs (no run.json below it)",
+            "give the multirun dir of a sharded `run -m` (multirun/<date>/<time>)",
+        )
     return [_read_job(d) for d in dirs]
 
 
@@ -91,8 +102,11 @@ def _read_job(job_dir: Path) -> ShardJob:
         config, status, source = _hydra_config(job_dir), None, job_dir / ".hydra" / "config.yaml"
     shard = (config if isinstance(config, dict) else {}).get("shard") or {"index": 0, "count": 1}
     if not isinstance(config, dict) or not all(isinstance(shard.get(k), int) for k in ("index", "count")):
-        raise ConfigError("merge", f"{source} holds no config with integer shard.index and shard.count",
-                          "merge the job dirs of one sharded `run -m`; re-run a job whose files were damaged")
+        raise ConfigError(
+            "merge",
+            f"{source} holds no config with integer shard.index and shard.count",
+            "merge the job dirs of one sharded `run -m`; re-run a job whose files were damaged",
+        )
     return ShardJob(job_dir, shard["index"], shard["count"], status, config)
 
 
@@ -104,24 +118,37 @@ def _hydra_config(job_dir: Path):
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError("merge", f"{path} is not valid YAML: {str(error).splitlines()[0]}",
-                          "re-run that job, or remove its dir if it is not part of the sharded run") from None
+        raise ConfigError(
+            "merge",
+            f"{path} is not valid YAML: {str(error).splitlines()[0]}",
+            "re-run that job, or remove its dir if it is not part of the sharded run",
+        ) from None
 
 
 def check_same_config(jobs: list[ShardJob]) -> None:
     """The jobs must differ in `shard` only, or their rows are not parts of one run."""
     counts = sorted({job.count for job in jobs})
     if len(counts) > 1:
-        raise ConfigError("merge", f"the jobs disagree on shard.count ({', '.join(map(str, counts))})",
-                          "merge the jobs of one `run -m ... shard.count=N 'shard.index=range(N)'`")
+        raise ConfigError(
+            "merge",
+            f"the jobs disagree on shard.count ({', '.join(map(str, counts))})",
+            "merge the jobs of one `run -m ... shard.count=N 'shard.index=range(N)'`",
+        )
     ran = [job for job in jobs if job.status is not None]  # validated configs, comparable key by key
     reference = ran[0] if ran else None
     for job in ran[1:]:
         if config_hash(job.config, exclude=("shard",)) != config_hash(reference.config, exclude=("shard",)):
-            keys = [key for key, _, _ in dotted_differences(output_config(reference.config, ("shard",)),
-                                                             output_config(job.config, ("shard",)))]
-            raise ConfigError("merge", f"{job.dir} and {reference.dir} differ in {', '.join(keys)}, not only in shard",
-                              "a multirun that sweeps other keys too holds several runs; merge one sharded run")
+            keys = [
+                key
+                for key, _, _ in dotted_differences(
+                    output_config(reference.config, ("shard",)), output_config(job.config, ("shard",))
+                )
+            ]
+            raise ConfigError(
+                "merge",
+                f"{job.dir} and {reference.dir} differ in {', '.join(keys)}, not only in shard",
+                "a multirun that sweeps other keys too holds several runs; merge one sharded run",
+            )
 
 
 def check_shards_present(jobs: list[ShardJob], multirun_dir: Path) -> dict[int, ShardJob]:
@@ -129,18 +156,26 @@ def check_shards_present(jobs: list[ShardJob], multirun_dir: Path) -> dict[int, 
     by_index: dict[int, ShardJob] = {}
     for job in jobs:
         if job.index in by_index:
-            raise RunError(f"shard {job.index} of {count} ran twice: {by_index[job.index].dir} and {job.dir}",
-                           "keep one of them (a reused sweep dir holds jobs of two multiruns)")
+            raise RunError(
+                f"shard {job.index} of {count} ran twice: {by_index[job.index].dir} and {job.dir}",
+                "keep one of them (a reused sweep dir holds jobs of two multiruns)",
+            )
         by_index[job.index] = job
     missing = [i for i in range(count) if i not in by_index]
     if missing:
         names = ", ".join(f"shard.index={i}" for i in missing)
-        raise RunError(f"{len(missing)} of {count} shards missing in {multirun_dir}: {names}",
-                       f"run the missing shards, e.g. run -m <same overrides> shard.count={count} shard.index={missing[0]}")
+        raise RunError(
+            f"{len(missing)} of {count} shards missing in {multirun_dir}: {names}",
+            f"run the missing shards, e.g. run -m <same overrides> shard.count={count} shard.index={missing[0]}",
+        )
     for index, job in sorted(by_index.items()):
         if job.status != "ok":
-            state = "stopped before running (config error?)" if job.status is None else f"ended with status {job.status!r}"
-            raise RunError(f"shard {index} of {count} ({job.dir}) {state}", f"see {job.dir / 'run.log'}, fix, re-run that shard")
+            state = (
+                "stopped before running (config error?)" if job.status is None else f"ended with status {job.status!r}"
+            )
+            raise RunError(
+                f"shard {index} of {count} ({job.dir}) {state}", f"see {job.dir / 'run.log'}, fix, re-run that shard"
+            )
     return by_index
 
 
@@ -158,8 +193,9 @@ def _indexed_lines(path: Path, job: ShardJob, how: str = ROUND_ROBIN) -> list[tu
                 line = raw.decode("utf-8")
                 index = json.loads(line).get("index")
             except (ValueError, AttributeError):  # UnicodeDecodeError is a ValueError
-                raise RunError(f"{path}:{number} is not a JSON record (cut short, or not UTF-8?)",
-                               "re-run that shard") from None
+                raise RunError(
+                    f"{path}:{number} is not a JSON record (cut short, or not UTF-8?)", "re-run that shard"
+                ) from None
             if not isinstance(index, int):
                 raise RunError(f"{path}:{number} has no row index", "re-run that shard with this version of the runner")
             if how == ROUND_ROBIN and index % job.count != job.index:
@@ -187,12 +223,16 @@ def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dic
     strays = [(i, shard) for i, shard in sorted(seen.items()) if owner(i, total, count, how) != shard]
     if strays:
         index, shard = strays[0]
-        raise RunError(f"row {index} does not belong to shard {shard} of {count} ({by_index[shard].dir})",
-                       "re-run that shard with this version of the runner")
+        raise RunError(
+            f"row {index} does not belong to shard {shard} of {count} ({by_index[shard].dir})",
+            "re-run that shard with this version of the runner",
+        )
     gaps = [i for i in range(total) if i not in seen]
     if gaps:
         shown = ", ".join(f"{i} (shard {owner(i, total, count, how)})" for i in gaps[:10])
-        raise RunError(f"rows missing from the shards: {shown}{' ...' if len(gaps) > 10 else ''}", "re-run those shards")
+        raise RunError(
+            f"rows missing from the shards: {shown}{' ...' if len(gaps) > 10 else ''}", "re-run those shards"
+        )
     return total
 
 
@@ -204,9 +244,13 @@ def write_in_order(path: Path, shards: dict[int, list[tuple[int, str]]]) -> None
     os.replace(tmp, path)
 
 
-
-
 def report(summary: dict) -> None:
     out = Path(summary["multirun_dir"]) / MERGED_DIR
-    log.info("merged %d shards: %d rows (%d predictions, %d errors) -> %s",
-             summary["shard_count"], summary["rows"], summary["predictions"], summary["errors"], out / PREDICTIONS)
+    log.info(
+        "merged %d shards: %d rows (%d predictions, %d errors) -> %s",
+        summary["shard_count"],
+        summary["rows"],
+        summary["predictions"],
+        summary["errors"],
+        out / PREDICTIONS,
+    )

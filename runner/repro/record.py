@@ -1,4 +1,5 @@
 """run.json: what is needed to trust and reproduce a run (versions, hardware, git state, hashes)."""
+
 from __future__ import annotations
 
 import functools
@@ -23,13 +24,41 @@ log = logging.getLogger(__name__)
 # to matter until it is listed here), so a resume or a merge never mixes outputs of two configs.
 # `engine`: where rows run, not what they become (engine=ray writes engine=local's bytes: tests/ray_engine),
 # so a run interrupted on one engine resumes on the other, and runs saved before the key still resume.
-NON_OUTPUT_KEYS = ("progress", "verbose", "graph.show", "rerun", "merge", "resume", "resume_allow_changed", "bench",
-                   "max_error_fraction", "tracking",
-                   "engine", "quantization.probe_rows")  # probe_rows: int8's float32 probe runs after the rows are written
+NON_OUTPUT_KEYS = (
+    "progress",
+    "verbose",
+    "graph.show",
+    "rerun",
+    "merge",
+    "resume",
+    "resume_allow_changed",
+    "bench",
+    "max_error_fraction",
+    "tracking",
+    "engine",
+    "quantization.probe_rows",
+)  # probe_rows: int8's float32 probe runs after the rows are written
 
-PACKAGES = ("hf-pipeline-runner", "torch", "transformers", "tokenizers", "huggingface-hub", "accelerate",
-            "datasets", "bitsandbytes", "hydra-core", "omegaconf", "jsonschema", "numpy", "soundfile", "pillow",
-            "soxr", "sentencepiece", "ctranslate2", "faster-whisper")  # soxr resamples audio, sentencepiece tokenizes: both change outputs
+PACKAGES = (
+    "hf-pipeline-runner",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "huggingface-hub",
+    "accelerate",
+    "datasets",
+    "bitsandbytes",
+    "hydra-core",
+    "omegaconf",
+    "jsonschema",
+    "numpy",
+    "soundfile",
+    "pillow",
+    "soxr",
+    "sentencepiece",
+    "ctranslate2",
+    "faster-whisper",
+)  # soxr resamples audio, sentencepiece tokenizes: both change outputs
 
 
 def package_versions() -> dict:
@@ -77,8 +106,10 @@ def run_warnings(conf: dict | None) -> list[str]:
     warnings = []
     for folder, changes in dirty_dirs(conf or {}):
         shown = ", ".join(changes[:5]) + (", ..." if len(changes) > 5 else "")
-        warnings.append(f"config dir {folder} has uncommitted changes ({shown}): commit them so that this run "
-                        "can be repeated from git")
+        warnings.append(
+            f"config dir {folder} has uncommitted changes ({shown}): commit them so that this run "
+            "can be repeated from git"
+        )
     return warnings
 
 
@@ -126,9 +157,18 @@ def config_hash(cfg: dict, exclude=()) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: str, started_at: str,
-                 model_location: str | None = None, conf: dict | None = None, earlier: dict | None = None,
-                 quantization: dict | None = None) -> dict:
+def build_record(
+    cfg: dict,
+    run_dir: Path,
+    argv: list[str],
+    cwd: Path,
+    status: str,
+    started_at: str,
+    model_location: str | None = None,
+    conf: dict | None = None,
+    earlier: dict | None = None,
+    quantization: dict | None = None,
+) -> dict:
     """run.json. `conf` is the config's provenance (config/provenance.describe): the config dirs of
     the search path with their git state, and each config file read with its sha256. `earlier`: the
     record this run wrote when it started, whose git state, versions, warnings and config hash hold
@@ -139,30 +179,37 @@ def build_record(cfg: dict, run_dir: Path, argv: list[str], cwd: Path, status: s
         warnings = run_warnings(conf)
         for warning in warnings:  # said once, when the run starts
             log.warning("warning: %s", warning)
-        fixed = {"config_hash": config_hash(cfg), "git": git_state(cwd), "warnings": warnings,
-                 "versions": package_versions(), "scheduler": scheduler_entry(run_dir)}
+        fixed = {
+            "config_hash": config_hash(cfg),
+            "git": git_state(cwd),
+            "warnings": warnings,
+            "versions": package_versions(),
+            "scheduler": scheduler_entry(run_dir),
+        }
     else:
         fixed = {key: earlier.get(key) for key in ("config_hash", "git", "warnings", "versions", "scheduler")}
-    return redact({  # no secret reaches run.json: the config, the command and the overrides alike
-        "status": status,
-        "started_at": started_at,
-        "finished_at": now_iso(),
-        "command": argv,
-        "cwd": str(cwd),
-        "seed": cfg.get("seed"),
-        "model": model_location,
-        "config_hash": fixed["config_hash"],
-        "predictions_sha256": file_sha256(Path(run_dir) / PREDICTIONS),
-        "git": fixed["git"],
-        "conf": conf,
-        "warnings": fixed["warnings"],
-        "versions": fixed["versions"],
-        "hardware": hardware(),
-        "config": cfg,
-        # The scheduler job and its attempt (runner.repro.requeue), only under a scheduler.
-        **({"scheduler": fixed["scheduler"]} if fixed["scheduler"] else {}),
-        **({"quantization": quantization} if quantization else {}),
-    })
+    return redact(
+        {  # no secret reaches run.json: the config, the command and the overrides alike
+            "status": status,
+            "started_at": started_at,
+            "finished_at": now_iso(),
+            "command": argv,
+            "cwd": str(cwd),
+            "seed": cfg.get("seed"),
+            "model": model_location,
+            "config_hash": fixed["config_hash"],
+            "predictions_sha256": file_sha256(Path(run_dir) / PREDICTIONS),
+            "git": fixed["git"],
+            "conf": conf,
+            "warnings": fixed["warnings"],
+            "versions": fixed["versions"],
+            "hardware": hardware(),
+            "config": cfg,
+            # The scheduler job and its attempt (runner.repro.requeue), only under a scheduler.
+            **({"scheduler": fixed["scheduler"]} if fixed["scheduler"] else {}),
+            **({"quantization": quantization} if quantization else {}),
+        }
+    )
 
 
 def quantized_steps(metrics: dict | None) -> dict | None:
@@ -170,8 +217,11 @@ def quantized_steps(metrics: dict | None) -> dict | None:
     step whose model was quantized after loading (the agreement figure stays in metrics.json); one
     step's record as it is, a chain's by step name; None when no step was."""
     steps = (metrics or {}).get("steps") or {}
-    done = {name: {k: v for k, v in step["quantization"].items() if k != "agreement"}
-            for name, step in steps.items() if step.get("quantization")}
+    done = {
+        name: {k: v for k, v in step["quantization"].items() if k != "agreement"}
+        for name, step in steps.items()
+        if step.get("quantization")
+    }
     if not done:
         return None
     return next(iter(done.values())) if len(steps) == 1 else done

@@ -13,6 +13,7 @@ job id (submitit's, which a requeue keeps; a new submission gets a new one), and
 script a higher SLURM_RESTART_COUNT too, is a requeue. Anything else is refused as before
 (runner.rundir_lock.refuse_written), with the resume= hint.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,13 @@ def requeued_from(run_dir: Path) -> dict | None:
     earlier = _earlier_attempt(run_dir, current)
     if earlier is None:
         return None
-    log.info("requeued by the scheduler (%s job %s, attempt %d): resuming its own outputs in %s",
-             current["name"], current["job_id"], int(earlier.get("attempt") or 1) + 1, run_dir)
+    log.info(
+        "requeued by the scheduler (%s job %s, attempt %d): resuming its own outputs in %s",
+        current["name"],
+        current["job_id"],
+        int(earlier.get("attempt") or 1) + 1,
+        run_dir,
+    )
     return earlier
 
 

@@ -5,6 +5,7 @@ The saved config is used as it is (the current conf/ tree is ignored); key=value
 beside `rerun=` apply on top of it, so `run rerun=<dir> seed=1` shows what a new seed changes.
 The new outputs go to the new run dir; the original dir is only read.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,15 +40,19 @@ def load_record(run_dir: Path) -> RunRecord:
     return record
 
 
-def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
-                 session: ConfigSession) -> tuple[dict, list[str], dict]:
+def rerun_config(
+    current: dict, overrides: list[str], new_run_dir: Path, session: ConfigSession
+) -> tuple[dict, list[str], dict]:
     """The config to run: the original's saved config, `overrides` applied on top. Also returns the
     top-level keys the saved config lacked (older runner versions), filled from today's defaults, and
     the provenance to record: the config comes from the original's run.json, not from config files."""
     original = Path(current["rerun"])
     if _same_dir(original, new_run_dir):
-        raise ConfigError("rerun", f"the rerun would write into the original run dir {original}",
-                          "leave hydra.run.dir unset: a rerun gets a fresh run dir")
+        raise ConfigError(
+            "rerun",
+            f"the rerun would write into the original run dir {original}",
+            "leave hydra.run.dir unset: a rerun gets a fresh run dir",
+        )
     record = load_record(original)
     check_saved_config(record.config, overrides, str(original / RECORD))  # untrusted: no code from a file
     cfg = copy.deepcopy(record.config)
@@ -63,8 +68,9 @@ def rerun_config(current: dict, overrides: list[str], new_run_dir: Path,
     cfg = expand_step_presets(cfg, session)
     check_redacted(cfg, str(original / RECORD))
     if record.cwd and Path(record.cwd).resolve() != Path.cwd().resolve():
-        log.warning("warning: the original ran in %s; relative dataset paths are read from here (%s)",
-                    record.cwd, Path.cwd())
+        log.warning(
+            "warning: the original ran in %s; relative dataset paths are read from here (%s)", record.cwd, Path.cwd()
+        )
     # No config file shapes this run (its config is the saved one), so none is recorded or warned about.
     conf = {"from_run": str(original / RECORD), "search_path": [], "files": [], "overrides": list(overrides)}
     return cfg, filled, conf
@@ -86,8 +92,10 @@ def _apply_overrides(cfg: dict, overrides: list[str], session: ConfigSession) ->
         key = override.key_or_group
         if override.package is not None or session.is_group(key):
             raise ConfigError(
-                "rerun", f"'{override.input_line}' picks a config group option, which a rerun cannot apply",
-                f"a rerun uses the saved config; set keys instead, e.g. {key}.<name>=<value>")
+                "rerun",
+                f"'{override.input_line}' picks a config group option, which a rerun cannot apply",
+                f"a rerun uses the saved config; set keys instead, e.g. {key}.<name>=<value>",
+            )
         if override.is_delete():
             parent, _, leaf = key.rpartition(".")
             container = OmegaConf.select(node, parent) if parent else node
@@ -139,8 +147,12 @@ def environment_differences(before: RunRecord, after: RunRecord, original_dir: P
 
 
 def _environment(record: RunRecord, run_dir: Path) -> dict:
-    return {"versions": record.versions or {}, "hardware": record.hardware or {},
-            "placement": _placement(run_dir), "git": record.git or {}}
+    return {
+        "versions": record.versions or {},
+        "hardware": record.hardware or {},
+        "placement": _placement(run_dir),
+        "git": record.git or {},
+    }
 
 
 def _placement(run_dir: Path) -> dict:
@@ -176,23 +188,34 @@ def config_files_changed(record: RunRecord) -> list[dict]:
     for entry in (record.conf or {}).get("files") or []:
         now = file_sha256(entry.get("file"))
         if now != entry.get("sha256"):
-            changed.append({"config": entry["config"], "file": entry.get("file"), "original": entry.get("sha256"),
-                            "now": now})
+            changed.append(
+                {"config": entry["config"], "file": entry.get("file"), "original": entry.get("sha256"), "now": now}
+            )
     return changed
 
 
 def report(verdict: dict) -> int:
     """Log the verdict on screen and return the exit code: 0 identical, DIFFERS otherwise."""
     if verdict["identical"]:
-        log.info("rerun of %s: predictions identical, byte for byte (sha256 %s)",
-                 verdict["original"], verdict["predictions_sha256"]["rerun"])
+        log.info(
+            "rerun of %s: predictions identical, byte for byte (sha256 %s)",
+            verdict["original"],
+            verdict["predictions_sha256"]["rerun"],
+        )
     else:
         lines = verdict["lines"]
-        log.warning("rerun of %s: predictions DIFFER (%d of %d lines differ; %d lines before, %d now)",
-                    verdict["original"], lines["differing_lines"], max(lines["original_lines"], lines["rerun_lines"]),
-                    lines["original_lines"], lines["rerun_lines"])
-    for title, found in (("config differs", verdict["config_differences"]),
-                         ("environment differs", verdict["environment_differences"])):
+        log.warning(
+            "rerun of %s: predictions DIFFER (%d of %d lines differ; %d lines before, %d now)",
+            verdict["original"],
+            lines["differing_lines"],
+            max(lines["original_lines"], lines["rerun_lines"]),
+            lines["original_lines"],
+            lines["rerun_lines"],
+        )
+    for title, found in (
+        ("config differs", verdict["config_differences"]),
+        ("environment differs", verdict["environment_differences"]),
+    ):
         if found:
             shown = "; ".join(f"{d['key']}: {d['original']!r} -> {d['rerun']!r}" for d in found[:12])
             more = f" (and {len(found) - 12} more)" if len(found) > 12 else ""
@@ -200,10 +223,14 @@ def report(verdict: dict) -> int:
     for change in verdict["config_files_changed"]:
         now = f"sha256 {change['now'][:12]}" if change["now"] else "gone"
         original = (change["original"] or "?")[:12]
-        log.info("  config file changed since the original run: %s (%s): sha256 %s -> %s",
-                 change["config"], change["file"], original, now)
+        log.info(
+            "  config file changed since the original run: %s (%s): sha256 %s -> %s",
+            change["config"],
+            change["file"],
+            original,
+            now,
+        )
     if verdict["original_status"] != "ok":
         log.warning("  the original run ended with status %r", verdict["original_status"])
     log.info("  verdict: %s", Path(verdict["rerun"]) / RERUN)
     return 0 if verdict["identical"] else DIFFERS
-

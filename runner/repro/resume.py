@@ -2,6 +2,7 @@
 
 The config must match the interrupted run's in every key that changes outputs (runner.repro.record), so the
 appended rows belong with the earlier ones."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,11 @@ def resume_target(cfg: dict, run_dir: Path, source: dict | None = None) -> tuple
     differences = config_differences(saved, cfg)
     if differences:
         listed = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, a, b in differences[:5])
-        raise ConfigError("resume", f"the config differs from the interrupted run's in what changes outputs ({listed})",
-                          "resume with the same config (only progress and bench keys may change), or start a new run")
+        raise ConfigError(
+            "resume",
+            f"the config differs from the interrupted run's in what changes outputs ({listed})",
+            "resume with the same config (only progress and bench keys may change), or start a new run",
+        )
     done = completed_indices(target.predictions) | completed_indices(target.errors)
     log.info("resuming %s: %d rows already done, appending the rest", target.path, len(done))
     return target.path, done
@@ -50,19 +54,32 @@ def check_source(before: dict | None, now: dict | None, allow_changed: bool) -> 
     said = changes(before, now)
     if not said:
         if before.get("path") != now.get("path"):  # moved, or read from another directory: the same bytes
-            log.warning("warning: the interrupted run read %s; this one reads %s, with the same size and sampled "
-                        "content: resuming", before.get("path"), now.get("path"))
+            log.warning(
+                "warning: the interrupted run read %s; this one reads %s, with the same size and sampled "
+                "content: resuming",
+                before.get("path"),
+                now.get("path"),
+            )
         elif touched_only(before, now):
-            log.warning("warning: %s was modified (its mtime) since the interrupted run, but its size and "
-                        "sampled content are the same: resuming", now.get("path"))
+            log.warning(
+                "warning: %s was modified (its mtime) since the interrupted run, but its size and "
+                "sampled content are the same: resuming",
+                now.get("path"),
+            )
         return
     if allow_changed:
-        log.warning("warning: %s changed since the interrupted run (%s); resuming anyway (resume_allow_changed=true)",
-                    now.get("path"), "; ".join(said))
+        log.warning(
+            "warning: %s changed since the interrupted run (%s); resuming anyway (resume_allow_changed=true)",
+            now.get("path"),
+            "; ".join(said),
+        )
         return
-    raise ConfigError("resume", f"the source {now.get('path')} changed since the interrupted run ({'; '.join(said)}): "
-                      "rows already written may no longer be the rows at their positions",
-                      "start a new run, or resume_allow_changed=true if the rows written so far are still right")
+    raise ConfigError(
+        "resume",
+        f"the source {now.get('path')} changed since the interrupted run ({'; '.join(said)}): "
+        "rows already written may no longer be the rows at their positions",
+        "start a new run, or resume_allow_changed=true if the rows written so far are still right",
+    )
 
 
 def resume_record(resume: str) -> RunRecord:
@@ -70,8 +87,11 @@ def resume_record(resume: str) -> RunRecord:
     folder = RunDir(Path(resume).expanduser())
     record, _ = read_saved(folder.read_record, "resume"), read_saved(folder.read_metrics, "resume")
     if record is None:
-        raise ConfigError("resume", f"'{resume}' is not a run directory (no run.json)",
-                          "give the output dir of the interrupted run, e.g. resume=outputs/2026-11-25/10-00-00")
+        raise ConfigError(
+            "resume",
+            f"'{resume}' is not a run directory (no run.json)",
+            "give the output dir of the interrupted run, e.g. resume=outputs/2026-11-25/10-00-00",
+        )
     return record
 
 
@@ -79,5 +99,6 @@ def config_differences(saved: dict, current: dict) -> list[tuple[str, object, ob
     """(key, then, now) for each output-changing key that differs."""
     from runner.repro.record import dotted_differences, output_config
 
-    return dotted_differences(output_config(saved, exclude=RESUMABLE_DIFFERENCES),
-                              output_config(current, exclude=RESUMABLE_DIFFERENCES))
+    return dotted_differences(
+        output_config(saved, exclude=RESUMABLE_DIFFERENCES), output_config(current, exclude=RESUMABLE_DIFFERENCES)
+    )

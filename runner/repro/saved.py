@@ -1,6 +1,7 @@
 """A run dir's saved files read as config input: `resume=`, `rerun=` and `merge=` name a dir whose
 run.json or metrics.json may be cut short or edited by hand. That is a mistake in what the user gave,
 found before any model loads, so it is a ConfigError (exit 2) naming the key and the file."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -16,39 +16,69 @@ Values redacted when saved (runner/redact.py: tokens, passwords) must be given a
 resume= needs nothing here: it runs the config composed from the command line (and checks that it matches
 the saved one), never the saved one.
 """
+
 from __future__ import annotations
 
 from runner.errors import ConfigError, ConfigErrors
 from runner.redact import REDACTED, redacted_keys
 
 # from_pretrained keyword arguments that choose how known code loads weights, never which code runs.
-SAFE_MODEL_KWARGS = frozenset({
-    "attn_implementation", "low_cpu_mem_usage", "device_map", "max_memory", "offload_state_dict",
-    "offload_buffers", "dtype", "torch_dtype", "revision", "subfolder", "variant", "local_files_only",
-    "force_download", "token", "num_labels", "id2label", "label2id", "ignore_mismatched_sizes", "output_attentions",
-    "output_hidden_states", "use_cache", "tp_plan", "key_mapping",
-})
+SAFE_MODEL_KWARGS = frozenset(
+    {
+        "attn_implementation",
+        "low_cpu_mem_usage",
+        "device_map",
+        "max_memory",
+        "offload_state_dict",
+        "offload_buffers",
+        "dtype",
+        "torch_dtype",
+        "revision",
+        "subfolder",
+        "variant",
+        "local_files_only",
+        "force_download",
+        "token",
+        "num_labels",
+        "id2label",
+        "label2id",
+        "ignore_mismatched_sizes",
+        "output_attentions",
+        "output_hidden_states",
+        "use_cache",
+        "tp_plan",
+        "key_mapping",
+    }
+)
 # Settings that reach outside the process: another machine, or files outside the run dir.
-OUTSIDE = {("engine", "address"): "joins the Ray cluster at that address",
-           ("tracking", "tracking_uri"): "sends the run's params and artifacts to that tracking server or path"}
-OUTSIDE_MODEL_KWARGS = {"offload_folder": "writes offloaded weights into that folder",
-                        "cache_dir": "downloads and writes model files into that folder"}
+OUTSIDE = {
+    ("engine", "address"): "joins the Ray cluster at that address",
+    ("tracking", "tracking_uri"): "sends the run's params and artifacts to that tracking server or path",
+}
+OUTSIDE_MODEL_KWARGS = {
+    "offload_folder": "writes offloaded weights into that folder",
+    "cache_dir": "downloads and writes model files into that folder",
+}
 
 
 def check_saved_config(saved: dict, overrides: list[str], source: str) -> None:
     """Raise ConfigError naming each code-running setting of `saved` that the command line does not give."""
     given = _given_keys(overrides)
-    errors = [_refusal(key, value, source) for key, value in code_settings(saved)
-              if not _is_given(key, given)]
+    errors = [_refusal(key, value, source) for key, value in code_settings(saved) if not _is_given(key, given)]
     _raise(errors)
 
 
 def check_redacted(cfg: dict, source: str) -> None:
     """The config about to run still holds a value redacted when it was saved: it must be given again."""
-    errors = [ConfigError(key, f"was redacted in {source} (secrets are never saved), and a rerun needs it again",
-                          f"give it on the command line: +{key}=<value>, or +{key}=null to run without it "
-                          "(huggingface_hub then uses HF_TOKEN or your saved login)")
-              for key in redacted_keys(cfg)]
+    errors = [
+        ConfigError(
+            key,
+            f"was redacted in {source} (secrets are never saved), and a rerun needs it again",
+            f"give it on the command line: +{key}=<value>, or +{key}=null to run without it "
+            "(huggingface_hub then uses HF_TOKEN or your saved login)",
+        )
+        for key in redacted_keys(cfg)
+    ]
     _raise(errors)
 
 
@@ -72,14 +102,24 @@ def _refusal(key: str, value, source: str) -> ConfigError:
     plus = "" if key == "model.trust_remote_code" else "+"
     shown = str(value).lower() if isinstance(value, bool) else value
     leaf = key.rsplit(".", 1)[-1]
-    outside = OUTSIDE.get(tuple(key.rsplit(".", 2)[-2:])) or (OUTSIDE_MODEL_KWARGS.get(leaf) if ".kwargs." in key else None)
-    why = outside if outside else "runs Python code from the model repo" if key.endswith("trust_remote_code") else \
-        "makes Hydra instantiate objects (code)" if key.rsplit(".", 1)[-1] in ("hydra", "_target_") else \
-        "is not a known-safe loading argument (it may change which code runs)"
-    return ConfigError(key, f"the saved config in {source} sets {key}={shown!r}, which {why}; a rerun does not "
-                            "take such settings from a file",
-                       f"if you trust where this run dir came from, give the same setting on the command line: "
-                       f"{plus}{key}={shown}")
+    outside = OUTSIDE.get(tuple(key.rsplit(".", 2)[-2:])) or (
+        OUTSIDE_MODEL_KWARGS.get(leaf) if ".kwargs." in key else None
+    )
+    why = (
+        outside
+        if outside
+        else "runs Python code from the model repo"
+        if key.endswith("trust_remote_code")
+        else "makes Hydra instantiate objects (code)"
+        if key.rsplit(".", 1)[-1] in ("hydra", "_target_")
+        else "is not a known-safe loading argument (it may change which code runs)"
+    )
+    return ConfigError(
+        key,
+        f"the saved config in {source} sets {key}={shown!r}, which {why}; a rerun does not "
+        "take such settings from a file",
+        f"if you trust where this run dir came from, give the same setting on the command line: {plus}{key}={shown}",
+    )
 
 
 def _given_keys(overrides: list[str]) -> set[str]:

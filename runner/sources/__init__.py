@@ -5,6 +5,7 @@ before any model loads; `rows()` then yields records whose values are still raw 
 decoded arrays): decoding an audio or image happens per row, when the step asks for it, so a bad
 file fails its own row only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -136,12 +137,18 @@ def open_source(cfg: dict, spec: Task, rows: Any = None) -> Source:
 
     if cfg["type"] == "python":
         if rows is None:
-            raise ConfigError("dataset.type", "'python' rows come only through the Python API: runner.run(..., inputs=rows)",
-                              "from the command line use dataset=inline, file, folder or hf")
+            raise ConfigError(
+                "dataset.type",
+                "'python' rows come only through the Python API: runner.run(..., inputs=rows)",
+                "from the command line use dataset=inline, file, folder or hf",
+            )
         return PythonSource(cfg, spec, rows)
     if rows is not None:
-        raise ConfigError("dataset.type", f"Python rows were given (inputs=...) but dataset.type is '{cfg['type']}'",
-                          "leave dataset.type alone with inputs=, or drop inputs= to read the dataset")
+        raise ConfigError(
+            "dataset.type",
+            f"Python rows were given (inputs=...) but dataset.type is '{cfg['type']}'",
+            "leave dataset.type alone with inputs=, or drop inputs= to read the dataset",
+        )
     kinds = {"sample": SampleSource, "inline": InlineSource, "file": FileSource, "folder": FolderSource, "hf": HFSource}
     return kinds[cfg["type"]](cfg, spec)
 
@@ -161,7 +168,11 @@ def resolve_mapping(source: Source) -> dict[str, str]:
         if name in given:
             column = given[name]
             if columns and column not in columns:
-                key = "dataset.column" if cfg.get("column") == column and name == spec.primary_input else f"dataset.fields.{name}"
+                key = (
+                    "dataset.column"
+                    if cfg.get("column") == column and name == spec.primary_input
+                    else f"dataset.fields.{name}"
+                )
                 raise ConfigError(key, f"column '{column}' is not in {source.columns_seen}", _columns_hint(columns))
             mapping[name] = column
         elif name in defaults:
@@ -175,11 +186,14 @@ def resolve_mapping(source: Source) -> dict[str, str]:
         else:
             key = "dataset.column" if name == spec.primary_input else f"dataset.fields.{name}"
             raise ConfigError(
-                key, f"no column feeds the task input '{name}' ({spec.inputs[name]})",
+                key,
+                f"no column feeds the task input '{name}' ({spec.inputs[name]})",
                 f"set {key}=<column>; {_columns_hint(columns)}",
             )
     if cfg.get("id_column") and columns and cfg["id_column"] not in columns:
-        raise ConfigError("dataset.id_column", f"column '{cfg['id_column']}' is not in the data", _columns_hint(columns))
+        raise ConfigError(
+            "dataset.id_column", f"column '{cfg['id_column']}' is not in the data", _columns_hint(columns)
+        )
     return mapping
 
 
@@ -188,14 +202,18 @@ def reference_column(source: Source) -> str | None:
     column = (source.cfg.get("fields") or {}).get(REFERENCE)
     columns = source.columns()
     if column and columns and column not in columns:
-        raise ConfigError(f"dataset.fields.{REFERENCE}", f"column '{column}' is not in {source.columns_seen}",
-                          _columns_hint(columns))
+        raise ConfigError(
+            f"dataset.fields.{REFERENCE}", f"column '{column}' is not in {source.columns_seen}", _columns_hint(columns)
+        )
     return column or None
 
 
 def no_rows(source: Source) -> ConfigError:
-    return ConfigError(source.location_key, f"{source.describe()} has no rows",
-                       "a CSV needs a header line and a row; JSON Lines one object; a text file one non-blank line")
+    return ConfigError(
+        source.location_key,
+        f"{source.describe()} has no rows",
+        "a CSV needs a header line and a row; JSON Lines one object; a text file one non-blank line",
+    )
 
 
 def _columns_hint(columns: list[str]) -> str:

@@ -5,6 +5,7 @@ webm, aac...) is decoded with PyAV, whose wheel bundles FFmpeg, so no system ffm
 A file shorter than its header says is an error of its row, never a silently shorter waveform:
 libsndfile reads what is there and only notes the mismatch in its header dump, so that is checked.
 """
+
 from __future__ import annotations
 
 import re
@@ -82,8 +83,9 @@ def _check_whole(header_dump: str, name: str) -> None:
     for chunk, declared, present in _SHORT_CHUNK.findall(header_dump):
         declared, present = int(declared), int(present)
         if declared > present and declared not in _PLACEHOLDER_SIZES:
-            raise Truncated(f"audio {name} is truncated: its {chunk} chunk declares {declared} bytes, "
-                             f"the file holds {present}")
+            raise Truncated(
+                f"audio {name} is truncated: its {chunk} chunk declares {declared} bytes, the file holds {present}"
+            )
 
 
 def _pyav_read(source: Any, name: str, soundfile_reason: str) -> tuple[Any, int]:
@@ -99,8 +101,9 @@ def _pyav_read(source: Any, name: str, soundfile_reason: str) -> tuple[Any, int]
     except _NoAudio:
         raise ValueError(f"cannot decode audio {name}: it holds no audio stream") from None
     except Exception as error:  # FFmpegError subclasses, OSError, and whatever a corrupt file brings
-        raise ValueError(f"cannot decode audio {name}: {soundfile_reason}; PyAV: {type(error).__name__}: {error}") \
-            from error
+        raise ValueError(
+            f"cannot decode audio {name}: {soundfile_reason}; PyAV: {type(error).__name__}: {error}"
+        ) from error
     _check_duration(samples.size / stream.rate, declared, name)
     return samples, stream.rate
 

@@ -6,6 +6,7 @@ header only, `skip`/`shard` leaving nothing), none of the first rows readable (a
 encoding), or a column whose first values are all of the wrong kind for the task (a text column
 fed to an image task). When only some of the first rows fail, those are just bad rows of the run.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -31,8 +32,9 @@ class Feed:
     optional: bool
 
 
-def check_first_rows(source: Source, source_mapping: dict[str, str], graph, steps: dict[str, dict],
-                     shard: dict | None) -> None:
+def check_first_rows(
+    source: Source, source_mapping: dict[str, str], graph, steps: dict[str, dict], shard: dict | None
+) -> None:
     """ConfigError when the run would read no rows, or could use none of its first ones."""
     if not source.rereadable():
         return  # an iterator gives its rows once: they are the run's
@@ -41,8 +43,11 @@ def check_first_rows(source: Source, source_mapping: dict[str, str], graph, step
         raise _no_rows(source, source_mapping, shard)
     readable = [row for row in rows if not row.error]
     if not readable:
-        raise ConfigError(source.location_key, f"none of the first {len(rows)} rows can be read: {rows[0].error}",
-                          "check the data's format and encoding (UTF-8)")
+        raise ConfigError(
+            source.location_key,
+            f"none of the first {len(rows)} rows can be read: {rows[0].error}",
+            "check the data's format and encoding (UTF-8)",
+        )
     for feed in feeds(source, source_mapping, graph, steps):
         _check_feed(feed, source_mapping[feed.field], readable, source)
 
@@ -88,8 +93,9 @@ def _check_feed(feed: Feed, column: str, rows: list[Row], source: Source) -> Non
             reasons.append(str(error))
     if reasons:
         raise ConfigError(
-            feed.key, f"column '{column}' does not hold {WHAT[feed.modality]}: none of its first {len(reasons)} "
-                      f"values can be read as {feed.modality} ({reasons[0]})",
+            feed.key,
+            f"column '{column}' does not hold {WHAT[feed.modality]}: none of its first {len(reasons)} "
+            f"values can be read as {feed.modality} ({reasons[0]})",
             f"set {feed.key} to the column holding {WHAT[feed.modality]}"
             + (f"; the data has columns: {', '.join(source.columns())}" if source.columns() else ""),
         )
@@ -100,10 +106,13 @@ def _no_rows(source: Source, source_mapping: dict[str, str], shard: dict | None)
         return no_rows(source)
     skip = source.cfg.get("skip") or 0
     if skip and next(source.rows(source_mapping), None) is None:
-        return ConfigError("dataset.skip", f"skip={skip} leaves no rows: {source.describe()} has at most {skip}",
-                           "lower dataset.skip")
+        return ConfigError(
+            "dataset.skip", f"skip={skip} leaves no rows: {source.describe()} has at most {skip}", "lower dataset.skip"
+        )
     total = source.total_rows() if source.size() is not None else None  # with a size unknown, total is the limit
     rows = f"only {total} rows" if total is not None else f"fewer than {shard['index'] + 1} rows"
-    return ConfigError("shard.index", f"shard {shard['index']} of {shard['count']} gets no rows: "
-                                      f"{source.describe()} has {rows} after skip and limit",
-                       "use fewer shards (shard.count)")
+    return ConfigError(
+        "shard.index",
+        f"shard {shard['index']} of {shard['count']} gets no rows: {source.describe()} has {rows} after skip and limit",
+        "use fewer shards (shard.count)",
+    )

@@ -4,6 +4,7 @@ Audio is decoded with soundfile, or PyAV for what soundfile cannot read (runner.
 resampled with soxr: neither a system ffmpeg nor torchaudio is needed.
 Every failure raises ValueError with a message that names the file, so the row's error says why.
 """
+
 from __future__ import annotations
 
 import io

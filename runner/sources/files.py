@@ -1,4 +1,5 @@
 """Tabular files (csv, json/jsonl, parquet, txt) and folders of audio/image/text files."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,8 +9,18 @@ from pathlib import Path
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD, Source, TextFile
 from runner.sources.parquet import parquet_shard_records
-from runner.sources.readers import (BOM, DEFAULT_MAX_ROW_BYTES, Reading, ReadMeter, csv_header, csv_records,
-                                    detect_encoding, json_records, jsonl_records, txt_records)
+from runner.sources.readers import (
+    BOM,
+    DEFAULT_MAX_ROW_BYTES,
+    Reading,
+    ReadMeter,
+    csv_header,
+    csv_records,
+    detect_encoding,
+    json_records,
+    jsonl_records,
+    txt_records,
+)
 from runner.tasks import AUDIO, IMAGE, TEXT
 
 EXTENSIONS = {
@@ -26,7 +37,9 @@ FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"
 def _existing_path(cfg: dict, want_dir: bool) -> Path:
     path = Path(cfg["path"]).expanduser()
     if not path.exists():
-        raise ConfigError("dataset.path", f"'{cfg['path']}' does not exist", f"resolved from the current directory {Path.cwd()}")
+        raise ConfigError(
+            "dataset.path", f"'{cfg['path']}' does not exist", f"resolved from the current directory {Path.cwd()}"
+        )
     if want_dir != path.is_dir():
         kind = "a folder" if want_dir else "a file"
         other = "dataset=file" if want_dir else "dataset=folder"
@@ -40,8 +53,9 @@ class FileSource(Source):
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
         self.path = _existing_path(cfg, want_dir=False)
-        self.reading = Reading(detect_encoding(self.path, cfg.get("encoding") or "auto"),
-                               cfg.get("max_row_bytes", DEFAULT_MAX_ROW_BYTES))
+        self.reading = Reading(
+            detect_encoding(self.path, cfg.get("encoding") or "auto"), cfg.get("max_row_bytes", DEFAULT_MAX_ROW_BYTES)
+        )
         self.format = self._format()
         # how far the run's reader is through a text file, for the progress bar's estimated total
         self.meter = ReadMeter(self.path) if self.format != "parquet" else None
@@ -52,7 +66,8 @@ class FileSource(Source):
         fmt = FORMATS.get(self.path.suffix.lower())
         if fmt is None:
             raise ConfigError(
-                "dataset.format", f"cannot tell the format of '{self.path.name}' from its extension",
+                "dataset.format",
+                f"cannot tell the format of '{self.path.name}' from its extension",
                 f"set dataset.format to one of: {', '.join(sorted(set(FORMATS.values())))}",
             )
         if fmt == "json" and self._looks_like_jsonl():
@@ -72,7 +87,9 @@ class FileSource(Source):
 
     def columns(self) -> list[str]:
         if self.path.stat().st_size == 0:
-            raise ConfigError("dataset.path", f"'{self.cfg['path']}' is empty", "point dataset.path at a file with rows")
+            raise ConfigError(
+                "dataset.path", f"'{self.cfg['path']}' is empty", "point dataset.path at a file with rows"
+            )
         if self.format == "csv":
             return csv_header(self.path, self.reading)
         if self.format == "txt":
@@ -94,8 +111,11 @@ class FileSource(Source):
             else:
                 names.update(dict.fromkeys(record))
         if first_bad and not names:
-            raise ConfigError("dataset.path", f"none of the first rows of '{self.cfg['path']}' can be read: {first_bad}",
-                              "check the file's format and encoding (UTF-8)")
+            raise ConfigError(
+                "dataset.path",
+                f"none of the first rows of '{self.cfg['path']}' can be read: {first_bad}",
+                "check the file's format and encoding (UTF-8)",
+            )
         return list(names)
 
     def size(self) -> int | None:
@@ -136,8 +156,9 @@ class FileSource(Source):
             yield from batch.to_pylist()
 
     def _json_records(self, path: Path | None = None, wanted=None, reading: Reading | None = None):
-        return (jsonl_records if self.format == "jsonl" else json_records)(path or self.path, wanted,
-                                                                            reading or self.reading)
+        return (jsonl_records if self.format == "jsonl" else json_records)(
+            path or self.path, wanted, reading or self.reading
+        )
 
 
 class FolderSource(Source):
@@ -164,7 +185,8 @@ class FolderSource(Source):
         if not self._listed:
             where = "" if self.cfg.get("recursive", True) else " (dataset.recursive=false: its subfolders not searched)"
             raise ConfigError(
-                "dataset.path", f"no {'/'.join(self._extensions())} files in '{self.cfg['path']}'{where}",
+                "dataset.path",
+                f"no {'/'.join(self._extensions())} files in '{self.cfg['path']}'{where}",
                 "set dataset.extensions to the files' extensions" + _found_hint(self.path),
             )
         return self._listed
@@ -180,7 +202,10 @@ class FolderSource(Source):
 
     def _modality(self, path: Path) -> str:
         suffix = path.suffix.lower()
-        return next((m for m, exts in EXTENSIONS.items() if suffix in exts), IMAGE if IMAGE in self.spec.inputs.values() else AUDIO)
+        return next(
+            (m for m, exts in EXTENSIONS.items() if suffix in exts),
+            IMAGE if IMAGE in self.spec.inputs.values() else AUDIO,
+        )
 
     def records(self):
         for path in self._files():

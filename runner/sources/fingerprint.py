@@ -9,6 +9,7 @@ relative path, size and mtime. Other sources (hf, python, inline, sample) get no
 them. Two fingerprints differ when the size, the sampled hash or (for a folder) the listing differ; an
 mtime or a path alone (a file touched, copied, or read from another directory) is said as a warning.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,13 @@ def file_fingerprint(path: Path) -> dict:
                 f.seek(number * (info.st_size - BLOCK) // (BLOCKS - 1))
                 digest.update(f.read(BLOCK))
             sampled = f"{BLOCKS} blocks of {BLOCK} bytes"
-    return {"path": str(path.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns,
-            "sha256_sampled": digest.hexdigest(), "sampled": sampled}
+    return {
+        "path": str(path.resolve()),
+        "size": info.st_size,
+        "mtime_ns": info.st_mtime_ns,
+        "sha256_sampled": digest.hexdigest(),
+        "sampled": sampled,
+    }
 
 
 def folder_fingerprint(folder: Path, files: list[Path]) -> dict:
@@ -64,8 +70,13 @@ def changes(before: dict, now: dict) -> list[str]:
     for key in ("size", "files", "sha256_sampled", "sha256_listing"):
         if key in before or key in now:
             if before.get(key) != now.get(key):
-                said.append(f"{key} {before.get(key)} then, {now.get(key)} now" if key in ("size", "files")
-                            else "its content differs" if key == "sha256_sampled" else "its files differ")
+                said.append(
+                    f"{key} {before.get(key)} then, {now.get(key)} now"
+                    if key in ("size", "files")
+                    else "its content differs"
+                    if key == "sha256_sampled"
+                    else "its files differ"
+                )
     return said
 
 

@@ -1,5 +1,6 @@
 """Anything `datasets.load_dataset` takes (a hub name, a local folder, a builder with data_files), and
 folders written by `save_to_disk`, which only `load_from_disk` reads."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,11 @@ class HFSource(Source):
         kwargs = {k: cfg[k] for k in ("data_files", "data_dir", "revision") if cfg.get(k) is not None}
         try:
             return datasets.load_dataset(
-                cfg["name"], cfg.get("config"), split=cfg.get("split", "train"),
-                streaming=bool(cfg.get("streaming")), **kwargs,
+                cfg["name"],
+                cfg.get("config"),
+                split=cfg.get("split", "train"),
+                streaming=bool(cfg.get("streaming")),
+                **kwargs,
             )
         except Exception as error:  # datasets raises many types; the cause is in the message
             raise RunError(
@@ -50,13 +54,19 @@ class HFSource(Source):
         try:
             dataset = datasets.load_from_disk(str(path))
         except Exception as error:  # a damaged folder: datasets raises FileNotFoundError, ValueError, ArrowInvalid...
-            raise RunError(f"dataset.name={self.cfg['name']!r}: could not load the saved dataset "
-                           f"({type(error).__name__}: {error})", "save it again with Dataset.save_to_disk") from error
+            raise RunError(
+                f"dataset.name={self.cfg['name']!r}: could not load the saved dataset "
+                f"({type(error).__name__}: {error})",
+                "save it again with Dataset.save_to_disk",
+            ) from error
         if isinstance(dataset, datasets.DatasetDict):
             split = self.cfg.get("split") or "train"
             if split not in dataset:
-                raise ConfigError("dataset.split", f"'{split}' is not a split of the saved dataset {self.cfg['name']!r}",
-                                  f"its splits: {', '.join(dataset)}")
+                raise ConfigError(
+                    "dataset.split",
+                    f"'{split}' is not a split of the saved dataset {self.cfg['name']!r}",
+                    f"its splits: {', '.join(dataset)}",
+                )
             dataset = dataset[split]
         return dataset.to_iterable_dataset() if self.cfg.get("streaming") else dataset
 
@@ -83,8 +93,11 @@ class HFSource(Source):
         skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
         index, count = shard["index"], shard["count"]
         total = limit if self.size() is None else rows_after(self.size(), skip, limit)
-        rows = _decoded(self._from(index, count, total), lambda after: self._from(index + after * count, count, total),
-                        lambda taken: skip + index + taken * count)
+        rows = _decoded(
+            self._from(index, count, total),
+            lambda after: self._from(index + after * count, count, total),
+            lambda taken: skip + index + taken * count,
+        )
         for taken, record in rows:
             position = index + taken * count
             yield position, skip + position, record

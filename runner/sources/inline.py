@@ -1,4 +1,5 @@
 """Rows written in the YAML, and the sample rows shipped with the package."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ A shard owns a contiguous block of positions (sharding.BLOCKS): its row groups a
 file's footer (row counts per group), so a shard of N reads about 1/N of the file, and rows before
 dataset.skip are not read at all when they fill whole row groups.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ from runner.sources.sharding import BLOCKS, owned, rows_after
 BATCH_ROWS = 1024
 
 
-def parquet_shard_records(path: Path, skip: int, limit: int | None,
-                          shard: dict) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+def parquet_shard_records(
+    path: Path, skip: int, limit: int | None, shard: dict
+) -> Iterator[tuple[int, Any, dict[str, Any]]]:
     """(position after skip, id, record) of the rows the shard owns; the id is the row's place in the file."""
     import pyarrow.parquet as pq
 

@@ -9,6 +9,7 @@ Values stay as given, so the usual per-row decoding applies: text, file paths (r
 current directory), PIL images, `{"array"|"raw": ndarray, "sampling_rate": int}` audio, or image
 and audio dicts `{"bytes": ..., "path": ...}` as datasets stores them undecoded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,11 @@ def kind_of(rows: Any) -> str:
     if _instance_of(rows, "datasets", "IterableDataset"):
         return ITERABLE_DATASET
     if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
-        raise ConfigError("inputs", f"expected rows (a list, an iterator, a DataFrame or a Dataset), got "
-                                    f"{type(rows).__name__}", "one row: inputs=[value]")
+        raise ConfigError(
+            "inputs",
+            f"expected rows (a list, an iterator, a DataFrame or a Dataset), got {type(rows).__name__}",
+            "one row: inputs=[value]",
+        )
     return LIST if isinstance(rows, Sequence) else ITERATOR
 
 
@@ -143,8 +147,10 @@ class PythonSource(Source):
         if self.kind != ITERATOR:
             return iter(self.rows_object)
         if self._read:
-            raise RunError("the inputs iterator was already read: an iterator gives its rows once",
-                           "pass a list, a DataFrame or a Dataset to read the rows more than once")
+            raise RunError(
+                "the inputs iterator was already read: an iterator gives its rows once",
+                "pass a list, a DataFrame or a Dataset to read the rows more than once",
+            )
         self._read = True
         return self._iterator_items()
 
@@ -159,8 +165,10 @@ class PythonSource(Source):
         write as JSON) unless it is one audio or image value; anything else is the value of the
         task's main input."""
         if isinstance(item, Mapping) and not self._is_media_value(item):
-            return {str(key): value.item() if _instance_of(value, "numpy", "generic") else value
-                    for key, value in item.items()}
+            return {
+                str(key): value.item() if _instance_of(value, "numpy", "generic") else value
+                for key, value in item.items()
+            }
         return {self.spec.primary_input: item}
 
     def _is_media_value(self, item: Mapping) -> bool:

@@ -9,6 +9,7 @@ or as dataset.encoding says. A row longer than dataset.max_row_bytes is an error
 memory without being parsed; so is JSON nested too deep to parse, and a CSV quote never closed (its row
 fails, and the rows after it are read again from the line after the quote).
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,12 @@ from runner.tasks import TEXT
 
 BOM = b"\xef\xbb\xbf"
 # Byte-order marks that name an encoding other than UTF-8, longest first (UTF-32-LE starts like UTF-16-LE).
-BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"))
+BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 UTF8 = ("utf-8", "utf_8", "utf8", "utf-8-sig", "utf_8_sig")
 DEFAULT_MAX_ROW_BYTES = 4 * 1024 * 1024
 
@@ -104,9 +109,12 @@ def detect_encoding(path: Path, setting: str = "auto") -> str:
     except LookupError:
         info = None
     if info is None or not getattr(info, "_is_text_encoding", True):
-        raise ConfigError("dataset.encoding", f"'{setting}' is not a text encoding Python knows",
-                          "use auto (UTF-8, or UTF-16/32 with a byte-order mark), or a codec name such as utf-8, "
-                          "utf-16, latin-1, cp1252, shift_jis")
+        raise ConfigError(
+            "dataset.encoding",
+            f"'{setting}' is not a text encoding Python knows",
+            "use auto (UTF-8, or UTF-16/32 with a byte-order mark), or a codec name such as utf-8, "
+            "utf-16, latin-1, cp1252, shift_jis",
+        )
     return info.name
 
 
@@ -117,8 +125,12 @@ class Oversized:
         self.size, self.limit = size, limit
 
     def reason(self) -> str:
-        return (f"the row is {self.size:,} bytes, over dataset.max_row_bytes={self.limit:,} (not read; raise "
-                "the limit, or null for none, to read it)")
+        return (
+            f"the row is {self.size:,} bytes, over dataset.max_row_bytes={self.limit:,} (not read; raise "
+            "the limit, or null for none, to read it)"
+        )
+
+
 # Which row positions (0, 1, ... in the file) to parse: the others come back as None, counted only.
 Wanted = Callable[[int], bool] | None
 
@@ -151,8 +163,7 @@ def allow_large_csv_fields() -> None:
 def open_text(path: Path, reading: Reading = PLAIN) -> io.TextIOWrapper:
     """The file as text whose bad bytes are kept (as surrogates) for the row that holds them to report."""
     encoding = "utf-8-sig" if reading.utf8 else reading.encoding
-    return io.TextIOWrapper(_open_binary(path, reading.meter), encoding=encoding, errors="surrogateescape",
-                            newline="")
+    return io.TextIOWrapper(_open_binary(path, reading.meter), encoding=encoding, errors="surrogateescape", newline="")
 
 
 def _csv_limit(reading: Reading) -> None:
@@ -192,8 +203,10 @@ def csv_records(path: Path, wanted: Wanted = None, reading: Reading = PLAIN) -> 
                 except csv.Error as error:  # csv goes on at the next line
                     values = error
                     if "unexpected end of data" in str(error):
-                        values = csv.Error(f"a quoted field opened on line {line} is never closed: it runs to the "
-                                           f"end of the file (line {start + reader.line_num + 1})")
+                        values = csv.Error(
+                            f"a quoted field opened on line {line} is never closed: it runs to the "
+                            f"end of the file (line {start + reader.line_num + 1})"
+                        )
                 if not values:  # a blank line is no row
                     continue
                 spans = start + reader.line_num + 2 - line  # physical lines this record took
@@ -207,8 +220,11 @@ def csv_records(path: Path, wanted: Wanted = None, reading: Reading = PLAIN) -> 
                     yield None
                 else:
                     where = f"{path.name}:{line}"
-                    record = (bad(where, f"unreadable CSV ({values})") if isinstance(values, csv.Error)
-                              else _csv_record(header, values, where, spans - 1))
+                    record = (
+                        bad(where, f"unreadable CSV ({values})")
+                        if isinstance(values, csv.Error)
+                        else _csv_record(header, values, where, spans - 1)
+                    )
                     if reread:
                         record = bad(where, record[BAD_RECORD].split(": ", 1)[1] + f"; read again from line {line + 1}")
                     yield record
@@ -302,12 +318,17 @@ def json_records(path: Path, wanted: Wanted = None, reading: Reading = PLAIN) ->
     try:
         data = json.loads(text)
     except RecursionError:
-        raise ConfigError("dataset.path", f"'{path}' is JSON nested too deep to read",
-                          "write JSON Lines (one object per line, .jsonl): a broken line then fails its row alone") from None
+        raise ConfigError(
+            "dataset.path",
+            f"'{path}' is JSON nested too deep to read",
+            "write JSON Lines (one object per line, .jsonl): a broken line then fails its row alone",
+        ) from None
     except json.JSONDecodeError as error:
-        raise ConfigError("dataset.path", f"'{path}' is not valid JSON ({error.msg} at line {error.lineno} column "
-                                          f"{error.colno})", "fix the file, or write JSON Lines (one object per "
-                                          "line, .jsonl): a broken line then fails its row alone") from None
+        raise ConfigError(
+            "dataset.path",
+            f"'{path}' is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})",
+            "fix the file, or write JSON Lines (one object per line, .jsonl): a broken line then fails its row alone",
+        ) from None
     rows = _json_rows(data, path)
     if reading.meter is not None:
         reading.meter.known = len(rows)
@@ -325,8 +346,11 @@ def _json_rows(data: Any, path: Path) -> list:
             return lists[0]  # {"data": [...]}
         if lists and len(lists) == len(data):
             return [dict(zip(data, values)) for values in zip(*data.values())]  # {"column": [values...]}
-    raise ConfigError("dataset.path", f"'{path}' holds a JSON {_json_type(data)}, not rows",
-                      'write a list of objects ([{"text": ...}, ...]) or one object per line (.jsonl)')
+    raise ConfigError(
+        "dataset.path",
+        f"'{path}' holds a JSON {_json_type(data)}, not rows",
+        'write a list of objects ([{"text": ...}, ...]) or one object per line (.jsonl)',
+    )
 
 
 def _json_element(element: Any, where: str) -> dict:

@@ -7,6 +7,7 @@ Two assignments, both a partition of the positions 0..T-1 (T: rows after skip an
 Records keep "index" = the position, so merge and resume order rows the same whichever assignment ran.
 Pure functions of the config: merge calls them with the config a shard saved, without opening data.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

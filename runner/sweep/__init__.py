@@ -10,6 +10,7 @@
 
 `python -m runner.sweep <multirun dir>` rebuilds the report from the files.
 """
+
 from runner.sweep.callback import SweepReport
 from runner.sweep.report import Report, build_report, write_report
 

@@ -1,4 +1,5 @@
 """`python -m runner.sweep <multirun dir>`: rebuild the sweep report from the job folders' files."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = write_report(args.sweep_dir)
     if not report.points:
-        print(f"no job folders (with metrics.json, run.json or .hydra/overrides.yaml) under {args.sweep_dir}",
-              file=sys.stderr)
+        print(
+            f"no job folders (with metrics.json, run.json or .hydra/overrides.yaml) under {args.sweep_dir}",
+            file=sys.stderr,
+        )
         return 1
     print("\n".join(report.summary_lines()))
     return 0

@@ -1,4 +1,5 @@
 """The Hydra callback that writes the sweep report when a multirun ends (registered in conf/config.yaml)."""
+
 from __future__ import annotations
 
 import logging

@@ -14,6 +14,7 @@ Hydra) names a fresh file in the environment variable HANDOVER_ENV; the callback
 each multirun there, and the caller reads them once Hydra returns. No module state is involved, and
 a callback outside `run` (no variable set) only reports.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,7 @@ from hydra.experimental.callback import Callback
 
 from runner.sweep.objective import exit_code_of
 from runner.sweep.points import EXIT_FILE
+
 HANDOVER_ENV = "RUNNER_EXIT_CODES_FILE"
 
 

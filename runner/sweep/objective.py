@@ -10,6 +10,7 @@ exits as it does without an objective (runner.sweep.exit_codes reads it with `ex
 
 No import of torch or Hydra here: the task function (runner.cli) and the exit-code callback use it.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ class Objective:
 # maximize the rates, minimize latencies and memory.
 OBJECTIVES = {
     "items_per_second": Objective(("items_per_second",), True, "rows/s, timed pipeline calls"),
-    "end_to_end_items_per_second": Objective(("end_to_end_items_per_second",), True, "rows/s, reading and writing included"),
+    "end_to_end_items_per_second": Objective(
+        ("end_to_end_items_per_second",), True, "rows/s, reading and writing included"
+    ),
     "tokens_per_second": Objective(("tokens_per_second",), True, "tokens/s (tasks that count tokens)"),
     "latency_p50": Objective(("latency_ms", "p50"), False, "ms per batch, median"),
     "latency_p90": Objective(("latency_ms", "p90"), False, "ms per batch, 90th percentile"),
@@ -66,8 +69,10 @@ def direction_mismatch(objective: str, sweeper_direction) -> str | None:
     wanted = direction(objective)
     given = str(getattr(sweeper_direction, "name", sweeper_direction)).lower()
     if given in ("maximize", "minimize") and given != wanted:
-        return (f"objective {objective} is {'higher' if wanted == 'maximize' else 'lower'} is better, but "
-                f"hydra.sweeper.direction={given}: set hydra.sweeper.direction={wanted}")
+        return (
+            f"objective {objective} is {'higher' if wanted == 'maximize' else 'lower'} is better, but "
+            f"hydra.sweeper.direction={given}: set hydra.sweeper.direction={wanted}"
+        )
     return None
 
 

@@ -9,6 +9,7 @@ When the points were compared with a reference point (runner.sweep.quality), a t
 point's agreement with it, sweep.min_agreement as a dashed line, and the points the recommendation
 passed over for it ringed in red.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,11 @@ from pathlib import Path
 from runner.sweep.recommend import label
 
 MEMORY_LABELS = {"cuda_max_allocated": "CUDA max allocated (MB)", "peak_rss": "peak RSS (MB)"}
-MARKS = {"oom": ("out of memory", "tab:red"), "skipped_after_oom": ("skipped after OOM", "tab:gray"),
-         "too_short": ("too short to measure", "tab:orange")}
+MARKS = {
+    "oom": ("out of memory", "tab:red"),
+    "skipped_after_oom": ("skipped after OOM", "tab:gray"),
+    "too_short": ("too short to measure", "tab:orange"),
+}
 FAILED = ("failed", "black")
 DODGE = 0.12  # groups at the same batch size sit side by side, this far apart on the axis
 
@@ -59,16 +63,29 @@ def build_figure(report):
         if with_agreement:
             _agreement_points(panels[2], points, ticks, shift, colors[index % len(colors)], group or "agreement")
         _recommended(speed, points, [r for r in report.recommended if r["group"] == group], ticks, shift)
-        _marks(speed, [p for p in points if p["status"] != "ok" or p["items_per_second"] is None], ticks, shift,
-               labelled[0])
+        _marks(
+            speed,
+            [p for p in points if p["status"] != "ok" or p["items_per_second"] is None],
+            ticks,
+            shift,
+            labelled[0],
+        )
         # a too-short point ran every row: its memory is a real figure, drawn as a point
         _marks(memory, [p for p in points if p["status"] not in ("ok", "too_short")], ticks, shift, labelled[1])
     sources = {p["peak_memory_source"] for p in report.points} - {None}
     _style(speed, ticks, "throughput (items/s)", "throughput: p50 of the repeats, bars min..max")
     _style(memory, ticks, MEMORY_LABELS[sources.pop()] if len(sources) == 1 else "peak memory (MB)", "peak memory")
     for tick in (t for t in ticks if t.startswith("auto")):
-        memory.annotate("not shown: its peak\nincludes the trials", (ticks.index(tick), 0), xytext=(0, 6),
-                        textcoords="offset points", fontsize=7, color="dimgray", ha="center", va="bottom")
+        memory.annotate(
+            "not shown: its peak\nincludes the trials",
+            (ticks.index(tick), 0),
+            xytext=(0, 6),
+            textcoords="offset points",
+            fontsize=7,
+            color="dimgray",
+            ha="center",
+            va="bottom",
+        )
     if with_agreement:
         _agreement_style(panels[2], ticks, getattr(report, "min_agreement", None))
     for panel in panels:
@@ -96,9 +113,16 @@ def _recommended(axes, points, recommended: list[dict], ticks, shift) -> None:
         ringed = [p for p in points if p["status"] == "ok" and label(p) in best["within_noise"]]
         text = "recommended" if best["clear"] else "within noise (no clear winner)"
         legend = text if text not in axes.get_legend_handles_labels()[1] else None
-        axes.scatter([ticks.index(label(p)) + shift for p in ringed], [p["items_per_second"] for p in ringed], s=260,
-                     facecolors="none", edgecolors="green" if best["clear"] else "goldenrod", linewidths=1.8,
-                     zorder=4, label=legend)
+        axes.scatter(
+            [ticks.index(label(p)) + shift for p in ringed],
+            [p["items_per_second"] for p in ringed],
+            s=260,
+            facecolors="none",
+            edgecolors="green" if best["clear"] else "goldenrod",
+            linewidths=1.8,
+            zorder=4,
+            label=legend,
+        )
 
 
 def _throughput(axes, points, ticks, shift, color, name) -> None:
@@ -109,22 +133,39 @@ def _throughput(axes, points, ticks, shift, color, name) -> None:
         axes.plot(xs, [p["items_per_second"] for p in sized], color=color, alpha=0.5)
     for marker, chosen in (("o", sized), ("D", [p for p in measured if not label(p).isdigit()])):
         if chosen:
-            axes.errorbar([ticks.index(label(p)) + shift for p in chosen], [p["items_per_second"] for p in chosen],
-                          yerr=_bars(chosen), fmt=marker, color=color, capsize=4, label=name if marker == "o" or not sized
-                          else None)
+            axes.errorbar(
+                [ticks.index(label(p)) + shift for p in chosen],
+                [p["items_per_second"] for p in chosen],
+                yerr=_bars(chosen),
+                fmt=marker,
+                color=color,
+                capsize=4,
+                label=name if marker == "o" or not sized else None,
+            )
 
 
 def _bars(points: list[dict]) -> list[list[float]]:
-    below = [p["items_per_second"] - (p["items_per_second_min"] if p["items_per_second_min"] is not None
-                                      else p["items_per_second"]) for p in points]
-    above = [(p["items_per_second_max"] if p["items_per_second_max"] is not None else p["items_per_second"])
-             - p["items_per_second"] for p in points]
+    below = [
+        p["items_per_second"]
+        - (p["items_per_second_min"] if p["items_per_second_min"] is not None else p["items_per_second"])
+        for p in points
+    ]
+    above = [
+        (p["items_per_second_max"] if p["items_per_second_max"] is not None else p["items_per_second"])
+        - p["items_per_second"]
+        for p in points
+    ]
     return [below, above]
 
 
 def _memory(axes, points, ticks, shift, color, name) -> None:
-    shown = sorted(((ticks.index(label(p)) + shift, p["peak_memory_mb"]) for p in points
-                    if p["status"] in ("ok", "too_short") and p["peak_memory_mb"] is not None and label(p).isdigit()))
+    shown = sorted(
+        (
+            (ticks.index(label(p)) + shift, p["peak_memory_mb"])
+            for p in points
+            if p["status"] in ("ok", "too_short") and p["peak_memory_mb"] is not None and label(p).isdigit()
+        )
+    )
     if shown:
         axes.plot([x for x, _ in shown], [y for _, y in shown], marker="o", color=color, label=name)
 
@@ -135,12 +176,22 @@ def _marks(axes, points, ticks, shift, labelled: set) -> None:
     for p in points:
         text, color = MARKS.get(p["status"], FAILED)
         legend = text if text not in axes.get_legend_handles_labels()[1] else None
-        axes.scatter([ticks.index(label(p)) + shift], [0], marker="x", s=80, color=color, zorder=3, clip_on=False,
-                     label=legend)
+        axes.scatter(
+            [ticks.index(label(p)) + shift], [0], marker="x", s=80, color=color, zorder=3, clip_on=False, label=legend
+        )
         if (label(p), text) not in labelled:
             labelled.add((label(p), text))
-            axes.annotate(text, (ticks.index(label(p)), 0), xytext=(0, 8), textcoords="offset points", rotation=90,
-                          fontsize=7, color=color, ha="center", va="bottom")
+            axes.annotate(
+                text,
+                (ticks.index(label(p)), 0),
+                xytext=(0, 8),
+                textcoords="offset points",
+                rotation=90,
+                fontsize=7,
+                color=color,
+                ha="center",
+                va="bottom",
+            )
 
 
 def _agreement(point: dict) -> float | None:
@@ -149,17 +200,27 @@ def _agreement(point: dict) -> float | None:
 
 def _agreement_points(axes, points, ticks, shift, color, name) -> None:
     """Each compared point's agreement with the reference; those passed over for it ringed in red."""
-    shown = sorted((ticks.index(label(p)) + shift, _agreement(p), bool(p.get("excluded"))) for p in points
-                   if _agreement(p) is not None and label(p) != "?")
+    shown = sorted(
+        (ticks.index(label(p)) + shift, _agreement(p), bool(p.get("excluded")))
+        for p in points
+        if _agreement(p) is not None and label(p) != "?"
+    )
     if not shown:
         return
     axes.plot([x for x, _, _ in shown], [y for _, y, _ in shown], marker="o", color=color, label=name)
     passed = [(x, y) for x, y, excluded in shown if excluded]
     if passed:
         legend = "not recommended: below min_agreement"
-        axes.scatter([x for x, _ in passed], [y for _, y in passed], s=260, facecolors="none", edgecolors="tab:red",
-                     linewidths=1.8, zorder=4,
-                     label=legend if legend not in axes.get_legend_handles_labels()[1] else None)
+        axes.scatter(
+            [x for x, _ in passed],
+            [y for _, y in passed],
+            s=260,
+            facecolors="none",
+            edgecolors="tab:red",
+            linewidths=1.8,
+            zorder=4,
+            label=legend if legend not in axes.get_legend_handles_labels()[1] else None,
+        )
 
 
 def _agreement_style(axes, ticks: list[str], threshold: float | None) -> None:

@@ -10,6 +10,7 @@ in any way, the report draws the figure in its own process as before (runner.swe
     python -m runner.sweep.plot_worker     reads one JSON line {"path", "points", "recommended", "min_agreement"};
                                            end of input (the sweep's process ended) ends it quietly
 """
+
 from __future__ import annotations
 
 import json
@@ -31,13 +32,22 @@ class PlotWorker:
     """The helper process, from the multirun's start to its report."""
 
     def __init__(self):
-        self.process = subprocess.Popen([sys.executable, "-m", "runner.sweep.plot_worker"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runner.sweep.plot_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def draw(self, report, path: Path) -> bool:
         """Whether the helper wrote `path` for this report."""
-        request = {"path": str(path), "points": report.points, "recommended": report.recommended,
-                   "min_agreement": report.min_agreement}
+        request = {
+            "path": str(path),
+            "points": report.points,
+            "recommended": report.recommended,
+            "min_agreement": report.min_agreement,
+        }
         try:
             out, err = self.process.communicate(json.dumps(request, default=str) + "\n", timeout=DRAW_TIMEOUT_S)
         except (OSError, ValueError, subprocess.TimeoutExpired) as error:  # ended early, or stuck
@@ -75,8 +85,9 @@ def main() -> int:
     if not line.strip():
         return 0  # the sweep ended without a report (interrupted, or nothing to draw)
     request = json.loads(line)
-    report = SimpleNamespace(points=request["points"], recommended=request["recommended"],
-                             min_agreement=request.get("min_agreement"))
+    report = SimpleNamespace(
+        points=request["points"], recommended=request["recommended"], min_agreement=request.get("min_agreement")
+    )
     write_plot(report, Path(request["path"]))
     print(WRITTEN, flush=True)
     return 0

@@ -5,6 +5,7 @@ Only files are read (never in-process state), so the report works whichever laun
 holding `.hydra/overrides.yaml`, `metrics.json` or `run.json`; a job that crashed before writing
 metrics.json still counts, with the status from run.json or "error".
 """
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,12 @@ STATUSES = ("ok", "too_short", "oom", "error", "rows_failed", "skipped_after_oom
 
 
 def find_job_dirs(sweep_dir: Path) -> list[Path]:
-    found = {path.parent.parent if path.name == "overrides.yaml" else path.parent
-             for marker in MARKERS for path in sweep_dir.rglob(Path(marker).name)
-             if path.as_posix().endswith(marker)}
+    found = {
+        path.parent.parent if path.name == "overrides.yaml" else path.parent
+        for marker in MARKERS
+        for path in sweep_dir.rglob(Path(marker).name)
+        if path.as_posix().endswith(marker)
+    }
     found.discard(sweep_dir)
     return sorted(found, key=lambda p: _natural_key(p.relative_to(sweep_dir).as_posix()))
 
@@ -74,10 +78,13 @@ def repeat_figures(measurement: dict | None) -> dict:
     was not measured in repeats (benchmark mode off, or metrics.json from before them)."""
     measurement = measurement or {}
     rates = measurement.get("items_per_second") or {}
-    return {"repeats": len(rates["repeats"]) if rates.get("repeats") else None,
-            "items_per_second_min": rates.get("min"), "items_per_second_max": rates.get("max"),
-            "items_per_second_spread": rates.get("spread"),
-            "too_short_reason": measurement.get("reason") if measurement.get("status") == "too_short" else None}
+    return {
+        "repeats": len(rates["repeats"]) if rates.get("repeats") else None,
+        "items_per_second_min": rates.get("min"),
+        "items_per_second_max": rates.get("max"),
+        "items_per_second_spread": rates.get("spread"),
+        "too_short_reason": measurement.get("reason") if measurement.get("status") == "too_short" else None,
+    }
 
 
 def point_status(metrics: dict, record: dict, exit_code: int | None = None) -> str:
@@ -184,9 +191,13 @@ def earlier_oom(sweep_dir: str | Path, override_args: list[str], batch_size: int
     sweep_dir = Path(sweep_dir)
     for job_dir in find_job_dirs(sweep_dir):
         point = read_point(job_dir, sweep_dir)
-        if (point["status"] == "oom" and point["batch_size"] is not None and point["batch_size"] <= batch_size
-                and _without_batch(point["override_args"]) == mine
-                and (found is None or point["batch_size"] < found["batch_size"])):
+        if (
+            point["status"] == "oom"
+            and point["batch_size"] is not None
+            and point["batch_size"] <= batch_size
+            and _without_batch(point["override_args"]) == mine
+            and (found is None or point["batch_size"] < found["batch_size"])
+        ):
             found = point
     return found
 

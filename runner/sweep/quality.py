@@ -19,6 +19,7 @@ the outputs), and each point's file is read line by line, its row's reference li
 seeking. Embeddings, the only large outputs, are compared a chunk of rows at a time.
 Importing this imports no ML library; comparing embeddings imports numpy.
 """
+
 from __future__ import annotations
 
 import json
@@ -144,8 +145,9 @@ def output_of(record: dict, step_key: str | None):
     return output
 
 
-def compare_files(ref_path: Path, offsets: dict[int, int], path: Path, kind: str, field: str | None,
-                  step_key: str | None) -> dict:
+def compare_files(
+    ref_path: Path, offsets: dict[int, int], path: Path, kind: str, field: str | None, step_key: str | None
+) -> dict:
     """runner.bench.agreement.compare over the rows of both files, matched by index. Rows only one side
     has (a failed row) count as missing. Vectors go a chunk at a time and are combined (mean weighted by
     rows, min of mins); labels and text are small, so they are compared in one call."""

@@ -18,6 +18,7 @@ Why a floor: a point's repeats run back to back, so their spread misses a change
 between one point and the next. On the shared 2-core machine, `batch_size=auto` choosing 4 and the
 swept batch 4 (the same thing, run minutes apart) differed by 3% with no overlap in their repeats.
 """
+
 from __future__ import annotations
 
 NOISE_FLOOR = 0.05  # the best must beat every other point's fastest repeat by more than this fraction
@@ -44,9 +45,17 @@ def _choose(group: str, candidates: list[dict]) -> dict:
     best = max(candidates, key=lambda p: p["items_per_second"])
     tied = sorted((p for p in candidates if p is best or _reaches(p, best)), key=lambda p: (p["batch_size"], label(p)))
     pick = best if len(tied) == 1 else tied[0]
-    return {"group": group, "batch_size": pick["batch_size"], "items_per_second": pick["items_per_second"],
-            "speedup_vs_batch1": pick["speedup_vs_batch1"], "job": pick["job"], "label": label(pick),
-            "clear": len(tied) == 1, "within_noise": [label(p) for p in tied], "best_batch_size": best["batch_size"]}
+    return {
+        "group": group,
+        "batch_size": pick["batch_size"],
+        "items_per_second": pick["items_per_second"],
+        "speedup_vs_batch1": pick["speedup_vs_batch1"],
+        "job": pick["job"],
+        "label": label(pick),
+        "clear": len(tied) == 1,
+        "within_noise": [label(p) for p in tied],
+        "best_batch_size": best["batch_size"],
+    }
 
 
 def _reaches(point: dict, best: dict) -> bool:
@@ -71,5 +80,7 @@ def sentence(best: dict) -> str:
     speedup = f", {best['speedup_vs_batch1']:.2f}x batch 1" if best["speedup_vs_batch1"] else ""
     if best["clear"]:
         return f"{best['label']} ({rate}{speedup})"
-    return (f"no clear winner within noise: {', '.join(best['within_noise'])}; if forced, {best['label']} "
-            f"(the smallest of them, {rate}{speedup})")
+    return (
+        f"no clear winner within noise: {', '.join(best['within_noise'])}; if forced, {best['label']} "
+        f"(the smallest of them, {rate}{speedup})"
+    )

@@ -1,4 +1,5 @@
 """Write the sweep report next to the job folders: sweep.csv, sweep.json, sweep.md and sweep.png."""
+
 from __future__ import annotations
 
 import csv
@@ -15,13 +16,50 @@ from runner.sweep.recommend import NOISE_FLOOR, label, recommend, sentence
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = (
-    "job", "overrides", "group", "status", "exit_code", "batch_size", "batch_size_requested", "items_per_second",
-    "items_per_second_min", "items_per_second_max", "items_per_second_spread", "repeats", "tokens_per_second", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "peak_memory_mb",
-    "peak_memory_source", "peak_rss_mb", "cuda_max_allocated_mb", "cuda_max_reserved_mb", "model_load_seconds",
-    "model_reused", "rows_out", "rows_error", "speedup_vs_batch1", "autobatch_trials", "autobatch_stopped_by",
-    "too_short_reason", "error", "is_reference", "agreement", "agreement_kind", "mean_cosine", "min_cosine",
-    "label_agreement", "wer", "exact_match", "agreement_rows", "agreement_rows_missing", "agreement_note",
-    "reference_column_accuracy", "reference_column_wer", "excluded",
+    "job",
+    "overrides",
+    "group",
+    "status",
+    "exit_code",
+    "batch_size",
+    "batch_size_requested",
+    "items_per_second",
+    "items_per_second_min",
+    "items_per_second_max",
+    "items_per_second_spread",
+    "repeats",
+    "tokens_per_second",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "peak_memory_mb",
+    "peak_memory_source",
+    "peak_rss_mb",
+    "cuda_max_allocated_mb",
+    "cuda_max_reserved_mb",
+    "model_load_seconds",
+    "model_reused",
+    "rows_out",
+    "rows_error",
+    "speedup_vs_batch1",
+    "autobatch_trials",
+    "autobatch_stopped_by",
+    "too_short_reason",
+    "error",
+    "is_reference",
+    "agreement",
+    "agreement_kind",
+    "mean_cosine",
+    "min_cosine",
+    "label_agreement",
+    "wer",
+    "exact_match",
+    "agreement_rows",
+    "agreement_rows_missing",
+    "agreement_note",
+    "reference_column_accuracy",
+    "reference_column_wer",
+    "excluded",
 )
 AGREEMENT_FIGURES = ("mean_cosine", "min_cosine", "label_agreement", "wer", "exact_match")
 
@@ -46,12 +84,16 @@ class Report:
         if not self.recommended:
             why = "ok with enough agreement" if any(p.get("excluded") for p in self.points) else "ok"
             return [f"sweep report: no point finished {why}; see {self.sweep_dir / 'sweep.md'}"]
-        lines = [f"recommended batch size{' for ' + best['group'] if best['group'] else ''}: {sentence(best)}"
-                 for best in self.recommended]
+        lines = [
+            f"recommended batch size{' for ' + best['group'] if best['group'] else ''}: {sentence(best)}"
+            for best in self.recommended
+        ]
         excluded = [p for p in self.points if p.get("excluded")]
         if excluded:
-            lines.append(f"not recommended, answers differ from the reference (job {self.quality.get('reference')}): "
-                         + "; ".join(f"{p['group'] or p['job']} batch {label(p)}: {p['excluded']}" for p in excluded))
+            lines.append(
+                f"not recommended, answers differ from the reference (job {self.quality.get('reference')}): "
+                + "; ".join(f"{p['group'] or p['job']} batch {label(p)}: {p['excluded']}" for p in excluded)
+            )
         return lines + [f"sweep report: {self.sweep_dir / 'sweep.md'}"]
 
 
@@ -64,8 +106,9 @@ def build_report(sweep_dir: str | Path) -> Report:
     quality = annotate_agreement(points, sweep_dir, settings)  # in job order: the first job is the default reference
     quality["min_agreement"] = settings["min_agreement"] if quality["measured"] else None
     points.sort(key=lambda p: (p["group"], p["batch_size"] is None, p["batch_size"] or 0))
-    return Report(sweep_dir, points, swept, common_overrides(points, swept),
-                  recommend(points, quality["min_agreement"]), quality)
+    return Report(
+        sweep_dir, points, swept, common_overrides(points, swept), recommend(points, quality["min_agreement"]), quality
+    )
 
 
 def write_report(sweep_dir: str | Path, plotter=None) -> Report:
@@ -98,18 +141,29 @@ def write_csv(report: Report, path: Path) -> None:
         for point in report.points:
             autobatch = point["autobatch"] or {}
             trials = autobatch.get("trials")
-            writer.writerow({**point, "overrides": _overrides_text(point),
-                             "autobatch_trials": len(trials) if trials else None,
-                             "autobatch_stopped_by": autobatch.get("stopped_by"), **_agreement_columns(point)})
+            writer.writerow(
+                {
+                    **point,
+                    "overrides": _overrides_text(point),
+                    "autobatch_trials": len(trials) if trials else None,
+                    "autobatch_stopped_by": autobatch.get("stopped_by"),
+                    **_agreement_columns(point),
+                }
+            )
 
 
 def _agreement_columns(point: dict) -> dict:
     """The agreement dict and the reference-column scores, flat for the CSV."""
     agreement, scored = point.get("agreement") or {}, point.get("against_references") or {}
-    return {"agreement": agreement.get("agreement"), "agreement_kind": agreement.get("kind"),
-            **{name: agreement.get(name) for name in AGREEMENT_FIGURES},
-            "agreement_rows": agreement.get("rows"), "agreement_rows_missing": agreement.get("rows_missing"),
-            "reference_column_accuracy": scored.get("accuracy"), "reference_column_wer": scored.get("wer")}
+    return {
+        "agreement": agreement.get("agreement"),
+        "agreement_kind": agreement.get("kind"),
+        **{name: agreement.get(name) for name in AGREEMENT_FIGURES},
+        "agreement_rows": agreement.get("rows"),
+        "agreement_rows_missing": agreement.get("rows_missing"),
+        "reference_column_accuracy": scored.get("accuracy"),
+        "reference_column_wer": scored.get("wer"),
+    }
 
 
 def write_json(report: Report, path: Path) -> None:
@@ -127,8 +181,11 @@ def write_json(report: Report, path: Path) -> None:
 def markdown(report: Report) -> str:
     points = report.points
     counts = {s: sum(p["status"] == s for p in points) for s in dict.fromkeys(p["status"] for p in points)}
-    lines = ["# Sweep report", "",
-             f"{len(points)} points in `{report.sweep_dir}`: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."]
+    lines = [
+        "# Sweep report",
+        "",
+        f"{len(points)} points in `{report.sweep_dir}`: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + ".",
+    ]
     if report.common:
         lines.append(f"Common overrides: `{' '.join(report.common)}`.")
     lines += ["", *_table(report), "", *_notes(report), "", *_recommendation_lines(report), *_auto_trials(report)]
@@ -139,19 +196,38 @@ def _table(report: Report) -> list[str]:
     with_tokens = any(p["tokens_per_second"] is not None for p in report.points)
     with_agreement = report.quality.get("measured", False)
     with_scores = any(p.get("against_references") for p in report.points)
-    header = ["overrides", "status", "batch size", "items/s (p50)", "min..max", "spread",
-              *(["tokens/s"] if with_tokens else []), "p50 ms", "p99 ms", "peak memory MB", "speedup vs batch 1",
-              *(["agreement"] if with_agreement else []), *(["vs reference column"] if with_scores else [])]
+    header = [
+        "overrides",
+        "status",
+        "batch size",
+        "items/s (p50)",
+        "min..max",
+        "spread",
+        *(["tokens/s"] if with_tokens else []),
+        "p50 ms",
+        "p99 ms",
+        "peak memory MB",
+        "speedup vs batch 1",
+        *(["agreement"] if with_agreement else []),
+        *(["vs reference column"] if with_scores else []),
+    ]
     rows = ["| " + " | ".join(header) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
     for p in report.points:
-        cells = [_cell(_label(p, report.swept)), p["status"].replace("_", " "),
-                 _batch_cell(p), _number(p["items_per_second"], 1), _range(p),
-                 "" if p["items_per_second_spread"] is None else f"{100 * p['items_per_second_spread']:.0f}%",
-                 *([_number(p["tokens_per_second"], 1)] if with_tokens else []),
-                 _number(p["latency_p50_ms"], 2), _number(p["latency_p99_ms"], 2), _number(p["peak_memory_mb"], 1),
-                 f"{p['speedup_vs_batch1']:.2f}x" if p["speedup_vs_batch1"] is not None else "",
-                 *([_agreement_cell(p)] if with_agreement else []),
-                 *([_scores_cell(p.get("against_references"))] if with_scores else [])]
+        cells = [
+            _cell(_label(p, report.swept)),
+            p["status"].replace("_", " "),
+            _batch_cell(p),
+            _number(p["items_per_second"], 1),
+            _range(p),
+            "" if p["items_per_second_spread"] is None else f"{100 * p['items_per_second_spread']:.0f}%",
+            *([_number(p["tokens_per_second"], 1)] if with_tokens else []),
+            _number(p["latency_p50_ms"], 2),
+            _number(p["latency_p99_ms"], 2),
+            _number(p["peak_memory_mb"], 1),
+            f"{p['speedup_vs_batch1']:.2f}x" if p["speedup_vs_batch1"] is not None else "",
+            *([_agreement_cell(p)] if with_agreement else []),
+            *([_scores_cell(p.get("against_references"))] if with_scores else []),
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 
@@ -199,44 +275,61 @@ def _notes(report: Report) -> list[str]:
     skipped = [p for p in points if p["status"] == "skipped_after_oom"]
     if skipped:
         sizes = ", ".join(f"{p['batch_size']}" + (f" ({p['group']})" if p["group"] else "") for p in skipped)
-        notes.append(f"- **skipped_after_oom**: batch size {sizes} not run, because a smaller batch size with "
-                     "the same other overrides already ran out of memory.")
+        notes.append(
+            f"- **skipped_after_oom**: batch size {sizes} not run, because a smaller batch size with "
+            "the same other overrides already ran out of memory."
+        )
     for p in points:
         if p["status"] == "too_short":
-            notes.append(f"- **too short** ({_cell(_label(p, report.swept))}): {_cell(p['too_short_reason'] or '')}. "
-                         "Its figures are shown but never compared; raise the rows, or lower bench.min_batches, "
-                         "bench.min_seconds or bench.repeats.")
+            notes.append(
+                f"- **too short** ({_cell(_label(p, report.swept))}): {_cell(p['too_short_reason'] or '')}. "
+                "Its figures are shown but never compared; raise the rows, or lower bench.min_batches, "
+                "bench.min_seconds or bench.repeats."
+            )
         elif p["status"] == "rows_failed":
-            notes.append(f"- **rows failed** in job {p['job']} ({_cell(_label(p, report.swept))}): {p['rows_error']} rows "
-                         f"failed, beyond max_error_fraction (exit code {p['exit_code']}); its figures are shown but "
-                         "never recommended; see errors.jsonl in its folder.")
+            notes.append(
+                f"- **rows failed** in job {p['job']} ({_cell(_label(p, report.swept))}): {p['rows_error']} rows "
+                f"failed, beyond max_error_fraction (exit code {p['exit_code']}); its figures are shown but "
+                "never recommended; see errors.jsonl in its folder."
+            )
         elif p["status"] not in ("ok", "oom", "skipped_after_oom"):
             reason = p["error"] or "no metrics.json: the job failed; see its run.log"
             notes.append(f"- **{p['status']}** in job {p['job']}: {_cell(reason)}")
     failed = [p for p in points if p["status"] == "ok" and p["rows_error"]]
     if failed:
         listed = "; ".join(f"{_label(p, report.swept)}: {p['rows_error']}" for p in failed)
-        notes.append(f"- **Rows failed** ({_cell(listed)}): see errors.jsonl in those jobs' folders; "
-                     "items/s counts only the rows that ran.")
+        notes.append(
+            f"- **Rows failed** ({_cell(listed)}): see errors.jsonl in those jobs' folders; "
+            "items/s counts only the rows that ran."
+        )
     sources = {p["peak_memory_source"] for p in points} - {None}
     memory = {"cuda_max_allocated": "CUDA max allocated", "peak_rss": "the process's peak RSS"}
     if sources:
-        notes.append("- Peak memory: " + " or ".join(memory[s] for s in sorted(sources)) +
-                     (" (CUDA max allocated where the point ran on a GPU)." if len(sources) > 1 else "."))
+        notes.append(
+            "- Peak memory: "
+            + " or ".join(memory[s] for s in sorted(sources))
+            + (" (CUDA max allocated where the point ran on a GPU)." if len(sources) > 1 else ".")
+        )
     if any(p["batch_size_requested"] == "auto" and p["peak_memory_mb"] is not None for p in points):
-        notes.append("- Peak memory of a `batch_size=auto` point includes its trials, which may have run larger "
-                     "batches than the one it chose (the plot leaves it out).")
+        notes.append(
+            "- Peak memory of a `batch_size=auto` point includes its trials, which may have run larger "
+            "batches than the one it chose (the plot leaves it out)."
+        )
     if any(p["repeats"] for p in points):
-        notes.append("- items/s: the p50 of the point's repeats (bench.repeats timed passes, warm-up excluded); "
-                     "min..max and spread ((max - min) / p50) over the same repeats.")
+        notes.append(
+            "- items/s: the p50 of the point's repeats (bench.repeats timed passes, warm-up excluded); "
+            "min..max and spread ((max - min) / p50) over the same repeats."
+        )
     notes.append("- Speedup: items/s over the ok batch-1 point with the same other overrides.")
     return notes + _quality_notes(report)
 
 
-KIND_NOTES = {"vectors": "cos = the mean cosine similarity of each row's embedding to the reference's, min beside it",
-              "labels": "labels = the share of rows with the same top label",
-              "text": "1-WER of the text against the reference's, and the share of rows that match exactly",
-              "exact": "exact = the share of rows whose output is equal (scores rounded to 3 decimals)"}
+KIND_NOTES = {
+    "vectors": "cos = the mean cosine similarity of each row's embedding to the reference's, min beside it",
+    "labels": "labels = the share of rows with the same top label",
+    "text": "1-WER of the text against the reference's, and the share of rows that match exactly",
+    "exact": "exact = the share of rows whose output is equal (scores rounded to 3 decimals)",
+}
 
 
 def _quality_notes(report: Report) -> list[str]:
@@ -245,19 +338,28 @@ def _quality_notes(report: Report) -> list[str]:
     if not quality.get("measured"):
         return [f"- Agreement {quality.get('note') or 'not measured'}; the recommendation is on speed alone."]
     if quality.get("reference") is None:
-        return [f"- **Agreement not measured**: {_cell(quality.get('note') or '')}. Nothing is recommended "
-                "while sweep.min_agreement is set; fix sweep.reference, or set sweep.min_agreement=null."]
+        return [
+            f"- **Agreement not measured**: {_cell(quality.get('note') or '')}. Nothing is recommended "
+            "while sweep.min_agreement is set; fix sweep.reference, or set sweep.min_agreement=null."
+        ]
     reference = next(p for p in report.points if p.get("is_reference"))
     threshold = report.min_agreement
     kinds = [kind for kind in dict.fromkeys((p.get("agreement") or {}).get("kind") for p in report.points) if kind]
-    notes = [f"- Agreement: each point's outputs against those of the reference point "
-             f"`{_cell(_label(reference, report.swept))}` (job {reference['job']}, sweep.reference), row by row: "
-             + "; ".join(KIND_NOTES[kind] for kind in kinds) + ". "
-             + (f"The recommendation only picks points with agreement >= sweep.min_agreement ({threshold:g})."
-                if threshold is not None else "sweep.min_agreement is null: the recommendation is on speed alone.")]
+    notes = [
+        f"- Agreement: each point's outputs against those of the reference point "
+        f"`{_cell(_label(reference, report.swept))}` (job {reference['job']}, sweep.reference), row by row: "
+        + "; ".join(KIND_NOTES[kind] for kind in kinds)
+        + ". "
+        + (
+            f"The recommendation only picks points with agreement >= sweep.min_agreement ({threshold:g})."
+            if threshold is not None
+            else "sweep.min_agreement is null: the recommendation is on speed alone."
+        )
+    ]
     if any(p.get("against_references") for p in report.points):
-        notes.append("- vs reference column: accuracy or WER against the dataset's reference column "
-                     "(dataset.fields.reference).")
+        notes.append(
+            "- vs reference column: accuracy or WER against the dataset's reference column (dataset.fields.reference)."
+        )
     for p in report.points:
         if p.get("excluded"):
             notes.append(f"- **Not recommended** ({_cell(_label(p, report.swept))}): {_cell(p['excluded'])}.")
@@ -266,11 +368,16 @@ def _quality_notes(report: Report) -> list[str]:
 
 def _recommendation_lines(report: Report) -> list[str]:
     if not report.recommended:
-        why = ("no point finished ok with agreement >= sweep.min_agreement" if any(p.get("excluded") for p in report.points)
-               else "no point finished ok")
+        why = (
+            "no point finished ok with agreement >= sweep.min_agreement"
+            if any(p.get("excluded") for p in report.points)
+            else "no point finished ok"
+        )
         return [f"**Recommended batch size:** none ({why})."]
-    rule = (f"the highest items/s (p50) among ok points, when it beats every repeat of every other point by more "
-            f"than {NOISE_FLOOR:.0%}; otherwise the points within noise of it, and the smallest of them if forced")
+    rule = (
+        f"the highest items/s (p50) among ok points, when it beats every repeat of every other point by more "
+        f"than {NOISE_FLOOR:.0%}; otherwise the points within noise of it, and the smallest of them if forced"
+    )
     if report.min_agreement is not None:
         rule = rule.replace("among ok points", f"among ok points with agreement >= {report.min_agreement:g}")
     if len(report.recommended) == 1 and not report.recommended[0]["group"]:
@@ -279,8 +386,9 @@ def _recommendation_lines(report: Report) -> list[str]:
     lines += [f"- `{best['group']}`: {sentence(best)}" for best in report.recommended]
     picked = {best["group"] for best in report.recommended}
     passed_over = dict.fromkeys(p["group"] for p in report.points if p.get("excluded") and p["group"] not in picked)
-    lines += [f"- `{group}`: none (every ok point is below sweep.min_agreement or has no agreement)"
-              for group in passed_over]
+    lines += [
+        f"- `{group}`: none (every ok point is below sweep.min_agreement or has no agreement)" for group in passed_over
+    ]
     return lines
 
 
@@ -291,19 +399,32 @@ def _auto_trials(report: Report) -> list[str]:
         autobatch = p["autobatch"] or {}
         if not autobatch.get("trials"):
             continue
-        lines += ["", f"## batch_size=auto trials ({_cell(_label(p, report.swept))})", "",
-                  f"Chose {autobatch.get('batch_size')}; the growing stopped at the "
-                  f"{_STOPPED.get(autobatch.get('stopped_by'), 'largest size tried')}. One timed batch of the "
-                  "longest rows per size (its second run); not a measured point.", "",
-                  "| batch size | status | items/s | seconds |", "|---:|---|---:|---:|"]
-        lines += [f"| {t.get('batch_size', '')} | {t.get('status', '')} | {_number(t.get('items_per_second'), 1)} | "
-                  f"{_number(t.get('seconds'), 4)} |" for t in autobatch["trials"] if t.get("batch_size")]
+        lines += [
+            "",
+            f"## batch_size=auto trials ({_cell(_label(p, report.swept))})",
+            "",
+            f"Chose {autobatch.get('batch_size')}; the growing stopped at the "
+            f"{_STOPPED.get(autobatch.get('stopped_by'), 'largest size tried')}. One timed batch of the "
+            "longest rows per size (its second run); not a measured point.",
+            "",
+            "| batch size | status | items/s | seconds |",
+            "|---:|---|---:|---:|",
+        ]
+        lines += [
+            f"| {t.get('batch_size', '')} | {t.get('status', '')} | {_number(t.get('items_per_second'), 1)} | "
+            f"{_number(t.get('seconds'), 4)} |"
+            for t in autobatch["trials"]
+            if t.get("batch_size")
+        ]
     return lines
 
 
-_STOPPED = {"plateau": "throughput plateau (larger sizes did not beat the best by more than 5%)",
-            "rows": "number of rows in the data", "max_batch_size": "bench.max_batch_size bound",
-            "oom": "out-of-memory limit"}
+_STOPPED = {
+    "plateau": "throughput plateau (larger sizes did not beat the best by more than 5%)",
+    "rows": "number of rows in the data",
+    "max_batch_size": "bench.max_batch_size bound",
+    "oom": "out-of-memory limit",
+}
 
 
 def _overrides_text(point: dict) -> str:
@@ -316,4 +437,3 @@ def _number(value, digits: int) -> str:
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-

@@ -4,6 +4,7 @@ Adding a task: its definition in the family module that fits (text, audio, visio
 parameter schema in schemas/tasks/<id>.schema.json, and a tiny builder in models/tiny/ when no
 existing architecture serves it. Static data: importing this package imports no ML library.
 """
+
 from __future__ import annotations
 
 from runner.tasks import audio, seq2seq, text, vision
@@ -13,8 +14,20 @@ TASKS: dict[str, Task] = {task.id: task for family in (text, audio, vision, seq2
 
 ALIASES: dict[str, str] = {alias: task.id for task in TASKS.values() for alias in task.aliases}
 
-__all__ = ["AUDIO", "DATA", "IMAGE", "MODALITIES", "TEXT", "Port", "Task", "TASKS", "ALIASES",
-           "canonical_task_id", "all_task_names", "get_task"]
+__all__ = [
+    "AUDIO",
+    "DATA",
+    "IMAGE",
+    "MODALITIES",
+    "TEXT",
+    "Port",
+    "Task",
+    "TASKS",
+    "ALIASES",
+    "canonical_task_id",
+    "all_task_names",
+    "get_task",
+]
 
 
 def canonical_task_id(name: str) -> str | None:

@@ -1,4 +1,5 @@
 """Audio in: transcripts and labels."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,9 @@ class SpeechRecognition(Task):
             short = super().call(pipe, pipeline_task, [inputs[i] for i in short_rows], batch_size, params)
             for i, output in zip(short_rows, short):
                 outputs[i] = output
-        long = super().call(pipe, pipeline_task, [inputs[i] for i in long_rows], batch_size,
-                            {**params, "return_timestamps": True})
+        long = super().call(
+            pipe, pipeline_task, [inputs[i] for i in long_rows], batch_size, {**params, "return_timestamps": True}
+        )
         for i, output in zip(long_rows, long):
             outputs[i] = {key: value for key, value in output.items() if key != "chunks"}
         return outputs
@@ -36,7 +38,11 @@ class SpeechRecognition(Task):
     @staticmethod
     def _long_form_rows(pipe, inputs: list, params: dict) -> list[int]:
         """Positions of the inputs longer than Whisper's window, when long-form is this call's to choose."""
-        if getattr(pipe, "type", None) != "seq2seq_whisper" or params.get("chunk_length_s") or params.get("return_timestamps"):
+        if (
+            getattr(pipe, "type", None) != "seq2seq_whisper"
+            or params.get("chunk_length_s")
+            or params.get("return_timestamps")
+        ):
             return []
         window = getattr(pipe.feature_extractor, "n_samples", None)
         if not window:
@@ -78,15 +84,27 @@ class TextToAudio(Task):
 
 TASKS = [
     SpeechRecognition(
-        "automatic-speech-recognition", {"audio": AUDIO}, {"text": TEXT, "chunks": DATA},
-        ("facebook/wav2vec2-base-960h", "22aad52"), "whisper", aliases=("asr", "speech-to-text"), generative=True,
+        "automatic-speech-recognition",
+        {"audio": AUDIO},
+        {"text": TEXT, "chunks": DATA},
+        ("facebook/wav2vec2-base-960h", "22aad52"),
+        "whisper",
+        aliases=("asr", "speech-to-text"),
+        generative=True,
     ),
     Task(
-        "audio-classification", {"audio": AUDIO}, {"label": TEXT, "score": DATA},
-        ("superb/wav2vec2-base-superb-ks", "372e048"), "wav2vec2_cls",
+        "audio-classification",
+        {"audio": AUDIO},
+        {"label": TEXT, "score": DATA},
+        ("superb/wav2vec2-base-superb-ks", "372e048"),
+        "wav2vec2_cls",
     ),
     TextToAudio(
-        "text-to-audio", {"text": TEXT}, {"audio": DATA, "sampling_rate": DATA},
-        ("suno/bark-small", "1dbd7a1"), "vits", aliases=("text-to-speech", "tts"),
+        "text-to-audio",
+        {"text": TEXT},
+        {"audio": DATA, "sampling_rate": DATA},
+        ("suno/bark-small", "1dbd7a1"),
+        "vits",
+        aliases=("text-to-speech", "tts"),
     ),
 ]

@@ -13,6 +13,7 @@ the `task` config group entries and aliases (config/task_group.py), the task enu
 `--help`, the tiny model, the sample data mapping. Each task's parameters have their own JSON
 Schema, schemas/tasks/<id>.schema.json. Static data: importing this imports no ML library.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -12,6 +12,7 @@ pipeline's tokenizer arguments (`truncation`, `tokenize_kwargs`): the hidden sta
 `pipeline("feature-extraction")` returns, pooled and normalised with the attention mask, on the model's
 device, so only one vector per row comes back to the CPU. No DataLoader and no per-row pre/postprocess.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,13 @@ from dataclasses import dataclass
 
 POOLING_MODES = ("mean", "cls", "max", "last", "mean_sqrt_len")
 # 1_Pooling/config.json keys, in the order sentence-transformers concatenates the modes they turn on.
-_ST_MODES = (("pooling_mode_cls_token", "cls"), ("pooling_mode_max_tokens", "max"),
-             ("pooling_mode_mean_tokens", "mean"), ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"),
-             ("pooling_mode_lasttoken", "last"))
+_ST_MODES = (
+    ("pooling_mode_cls_token", "cls"),
+    ("pooling_mode_max_tokens", "max"),
+    ("pooling_mode_mean_tokens", "mean"),
+    ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len"),
+    ("pooling_mode_lasttoken", "last"),
+)
 _ST_UNSUPPORTED = ("pooling_mode_weightedmean_tokens",)
 
 
@@ -65,11 +70,17 @@ def resolve(files: "ModelFiles", pooling: str, normalize: bool | None) -> Poolin
     elif pooling in POOLING_MODES:
         modes = (pooling,)
     else:
-        raise ValueError(f"task.params.pooling={pooling!r} is not known; allowed: auto, none, {', '.join(POOLING_MODES)}")
+        raise ValueError(
+            f"task.params.pooling={pooling!r} is not known; allowed: auto, none, {', '.join(POOLING_MODES)}"
+        )
     settings = files.sentence_config()
-    return Pooling(modes=modes, normalize=files.normalizes() if normalize is None else bool(normalize),
-                   max_length=settings.get("max_seq_length"), lower_case=bool(settings.get("do_lower_case")),
-                   source="the model's sentence-transformers files" if files.modules() is not None else "default")
+    return Pooling(
+        modes=modes,
+        normalize=files.normalizes() if normalize is None else bool(normalize),
+        max_length=settings.get("max_seq_length"),
+        lower_case=bool(settings.get("do_lower_case")),
+        source="the model's sentence-transformers files" if files.modules() is not None else "default",
+    )
 
 
 class ModelFiles:
@@ -95,8 +106,13 @@ class ModelFiles:
         from transformers.utils import cached_file
 
         try:
-            return cached_file(self.location, name, local_files_only=True, _raise_exceptions_for_missing_entries=False,
-                               _raise_exceptions_for_connection_errors=False)
+            return cached_file(
+                self.location,
+                name,
+                local_files_only=True,
+                _raise_exceptions_for_missing_entries=False,
+                _raise_exceptions_for_connection_errors=False,
+            )
         except (OSError, ValueError):
             return None
 
@@ -114,8 +130,10 @@ class ModelFiles:
         config = self.read(f"{module.get('path') or '1_Pooling'}/config.json") or {}
         unsupported = [key for key in _ST_UNSUPPORTED if config.get(key)]
         if unsupported:
-            raise ValueError(f"{self.location}: {', '.join(unsupported)} is not supported; "
-                             f"set task.params.pooling to one of {', '.join(POOLING_MODES)}")
+            raise ValueError(
+                f"{self.location}: {', '.join(unsupported)} is not supported; "
+                f"set task.params.pooling to one of {', '.join(POOLING_MODES)}"
+            )
         return tuple(mode for key, mode in _ST_MODES if config.get(key)) or None
 
     def normalizes(self) -> bool:
@@ -145,7 +163,7 @@ def embed(pipe, texts: list[str], batch_size: int, pooling: Pooling, tokenize_kw
     vectors = []
     with torch.inference_mode():
         for start in range(0, len(texts), max(1, batch_size)):
-            batch = texts[start:start + batch_size]
+            batch = texts[start : start + batch_size]
             encoded = pipe.tokenizer(batch, padding=len(batch) > 1, return_tensors="pt", **kwargs)
             encoded = {name: tensor.to(pipe.device) for name, tensor in encoded.items()}
             # pooled in float32 whatever the model's dtype: a bfloat16 sum over hundreds of tokens loses digits

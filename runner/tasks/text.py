@@ -1,4 +1,5 @@
 """Text in, labels / entities / embeddings / text out."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -56,8 +57,10 @@ def tokenizer_arguments(params: dict) -> dict:
     """The tokenizer's keyword arguments as the feature-extraction pipeline builds them from its parameters."""
     unknown = set(params) - {"truncation", "tokenize_kwargs"}
     if unknown:
-        raise ValueError(f"feature-extraction does not take {', '.join(sorted(unknown))} with pooling; "
-                         "pooling=none passes parameters to the pipeline as they are")
+        raise ValueError(
+            f"feature-extraction does not take {', '.join(sorted(unknown))} with pooling; "
+            "pooling=none passes parameters to the pipeline as they are"
+        )
     kwargs = dict(params.get("tokenize_kwargs") or {})
     if params.get("truncation") is not None:
         if "truncation" in kwargs:
@@ -71,35 +74,59 @@ def _own_tokens(output, count: int, left: bool):
     (count above what the batch holds) keeps them all."""
     tokens = output[0]
     count = min(count, len(tokens))
-    kept = tokens[len(tokens) - count:] if left else tokens[:count]
+    kept = tokens[len(tokens) - count :] if left else tokens[:count]
     return [kept] if isinstance(output, list) else kept.unsqueeze(0)
 
 
 TASKS = [
     TextGeneration(
-        "text-generation", {"text": TEXT}, {"generated_text": TEXT},
-        ("HuggingFaceTB/SmolLM3-3B", "a07cc9a"), "gpt2", aliases=("generate", "llm"), generative=True,
+        "text-generation",
+        {"text": TEXT},
+        {"generated_text": TEXT},
+        ("HuggingFaceTB/SmolLM3-3B", "a07cc9a"),
+        "gpt2",
+        aliases=("generate", "llm"),
+        generative=True,
     ),
     Task(
-        "text-classification", {"text": TEXT}, {"label": TEXT, "score": DATA},
-        ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f"), "distilbert",
+        "text-classification",
+        {"text": TEXT},
+        {"label": TEXT, "score": DATA},
+        ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "714eb0f"),
+        "distilbert",
         aliases=("sentiment", "sentiment-analysis", "classify"),
     ),
     Task(
-        "token-classification", {"text": TEXT}, {"entities": DATA},
-        ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496"), "bert", aliases=("ner",),
+        "token-classification",
+        {"text": TEXT},
+        {"entities": DATA},
+        ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496"),
+        "bert",
+        aliases=("ner",),
     ),
     FillMask(
-        "fill-mask", {"text": TEXT}, {"token_str": TEXT, "sequence": TEXT, "score": DATA},
-        ("distilbert/distilroberta-base", "fb53ab8"), "distilbert", sample_columns={"text": "masked_text"},
+        "fill-mask",
+        {"text": TEXT},
+        {"token_str": TEXT, "sequence": TEXT, "score": DATA},
+        ("distilbert/distilroberta-base", "fb53ab8"),
+        "distilbert",
+        sample_columns={"text": "masked_text"},
         unwraps_one=True,
     ),
     FeatureExtraction(
-        "feature-extraction", {"text": TEXT}, {"embedding": DATA},
-        ("distilbert/distilbert-base-cased", "6ea8117"), "bert", aliases=("embeddings", "embed"),
+        "feature-extraction",
+        {"text": TEXT},
+        {"embedding": DATA},
+        ("distilbert/distilbert-base-cased", "6ea8117"),
+        "bert",
+        aliases=("embeddings", "embed"),
     ),
     Task(
-        "zero-shot-classification", {"text": TEXT}, {"labels": DATA, "scores": DATA},
-        ("facebook/bart-large-mnli", "d7645e1"), "distilbert_nli", aliases=("zero-shot",),
+        "zero-shot-classification",
+        {"text": TEXT},
+        {"labels": DATA, "scores": DATA},
+        ("facebook/bart-large-mnli", "d7645e1"),
+        "distilbert_nli",
+        aliases=("zero-shot",),
     ),
 ]

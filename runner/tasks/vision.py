@@ -1,4 +1,5 @@
 """Images in: labels, boxes, captions, answers."""
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,14 @@ class ImageSegmentation(Task):
     def record_output(self, output: Any, media) -> Any:
         """Each segment's mask (a PIL "L" image the input's size) goes to a PNG file; score is None for
         semantic models (Segformer), a number for panoptic and instance ones."""
-        return [{"score": segment.get("score"), "label": segment["label"], "mask": media.image(segment["mask"], f"mask-{i}")}
-                for i, segment in enumerate(output)]
+        return [
+            {
+                "score": segment.get("score"),
+                "label": segment["label"],
+                "mask": media.image(segment["mask"], f"mask-{i}"),
+            }
+            for i, segment in enumerate(output)
+        ]
 
 
 class DocumentQuestionAnswering(Task):
@@ -108,8 +115,12 @@ class DepthEstimation(Task):
         depth = output["predicted_depth"]
         return {
             "depth": media.image(output["depth"], "depth"),
-            "predicted_depth": {"shape": list(depth.shape), "min": float(depth.min()), "max": float(depth.max()),
-                                "mean": float(depth.float().mean())},
+            "predicted_depth": {
+                "shape": list(depth.shape),
+                "min": float(depth.min()),
+                "max": float(depth.max()),
+                "mean": float(depth.float().mean()),
+            },
         }
 
 
@@ -127,53 +138,97 @@ def word_boxes(value) -> list[tuple[str, list[int]]]:
 
 TASKS = [
     Task(
-        "image-classification", {"image": IMAGE}, {"label": TEXT, "score": DATA},
-        ("google/vit-base-patch16-224", "3f49326"), "vit",
+        "image-classification",
+        {"image": IMAGE},
+        {"label": TEXT, "score": DATA},
+        ("google/vit-base-patch16-224", "3f49326"),
+        "vit",
     ),
     ImageToText(
         # transformers 5 folded image-to-text into image-text-to-text (which also takes the
         # vision-encoder-decoder captioners); 4.x still has the original pipeline.
-        "image-to-text", {"image": IMAGE}, {"generated_text": TEXT},
-        ("ydshieh/vit-gpt2-coco-en", "5bebf1e"), "vit_gpt2", aliases=("caption", "captioning"),
-        pipeline_tasks=("image-to-text", IMAGE_TEXT), generative=True,
+        "image-to-text",
+        {"image": IMAGE},
+        {"generated_text": TEXT},
+        ("ydshieh/vit-gpt2-coco-en", "5bebf1e"),
+        "vit_gpt2",
+        aliases=("caption", "captioning"),
+        pipeline_tasks=("image-to-text", IMAGE_TEXT),
+        generative=True,
     ),
     ImageTextToText(
-        IMAGE_TEXT, {"image": IMAGE, "text": TEXT}, {"generated_text": TEXT},
-        ("Qwen/Qwen3-VL-2B-Instruct", "8964489"), "llava", aliases=("vlm",),
-        optional_inputs=("text",), generative=True, sample_columns={"text": "question"},
+        IMAGE_TEXT,
+        {"image": IMAGE, "text": TEXT},
+        {"generated_text": TEXT},
+        ("Qwen/Qwen3-VL-2B-Instruct", "8964489"),
+        "llava",
+        aliases=("vlm",),
+        optional_inputs=("text",),
+        generative=True,
+        sample_columns={"text": "question"},
     ),
     VisualQuestionAnswering(
         # transformers 5 removed this pipeline: the runner provides it there (tasks/pipelines/).
-        "visual-question-answering", {"image": IMAGE, "question": TEXT}, {"answer": TEXT, "score": DATA},
-        ("dandelin/vilt-b32-finetuned-vqa", "d0a1f6a"), "vilt", aliases=("vqa",),
+        "visual-question-answering",
+        {"image": IMAGE, "question": TEXT},
+        {"answer": TEXT, "score": DATA},
+        ("dandelin/vilt-b32-finetuned-vqa", "d0a1f6a"),
+        "vilt",
+        aliases=("vqa",),
         pipeline_tasks=("visual-question-answering", "runner-visual-question-answering"),
-        port=Port("visual_question_answering", "VisualQuestionAnsweringPipeline",
-                  "AutoModelForVisualQuestionAnswering", kind="multimodal"),
+        port=Port(
+            "visual_question_answering",
+            "VisualQuestionAnsweringPipeline",
+            "AutoModelForVisualQuestionAnswering",
+            kind="multimodal",
+        ),
     ),
     Task(
-        "object-detection", {"image": IMAGE}, {"boxes": DATA},
-        ("facebook/detr-resnet-50", "1d5f47b"), "yolos", aliases=("detection",),
+        "object-detection",
+        {"image": IMAGE},
+        {"boxes": DATA},
+        ("facebook/detr-resnet-50", "1d5f47b"),
+        "yolos",
+        aliases=("detection",),
     ),
     ImageSegmentation(
-        "image-segmentation", {"image": IMAGE}, {"segments": DATA},
-        ("facebook/detr-resnet-50-panoptic", "d53b52a"), "segformer", aliases=("segmentation",),
+        "image-segmentation",
+        {"image": IMAGE},
+        {"segments": DATA},
+        ("facebook/detr-resnet-50-panoptic", "d53b52a"),
+        "segformer",
+        aliases=("segmentation",),
     ),
     DocumentQuestionAnswering(
-        "document-question-answering", {"question": TEXT, "image": IMAGE, "word_boxes": DATA},
-        {"answer": TEXT, "score": DATA}, ("impira/layoutlm-document-qa", "beed3c4"), "layoutlm",
-        aliases=("document-qa", "docqa"), optional_inputs=("image", "word_boxes"),
+        "document-question-answering",
+        {"question": TEXT, "image": IMAGE, "word_boxes": DATA},
+        {"answer": TEXT, "score": DATA},
+        ("impira/layoutlm-document-qa", "beed3c4"),
+        "layoutlm",
+        aliases=("document-qa", "docqa"),
+        optional_inputs=("image", "word_boxes"),
     ),
     Task(
-        "zero-shot-image-classification", {"image": IMAGE}, {"label": TEXT, "score": DATA},
-        ("openai/clip-vit-base-patch32", "3d74acf"), "clip",
+        "zero-shot-image-classification",
+        {"image": IMAGE},
+        {"label": TEXT, "score": DATA},
+        ("openai/clip-vit-base-patch32", "3d74acf"),
+        "clip",
     ),
     ZeroShotObjectDetection(
-        "zero-shot-object-detection", {"image": IMAGE}, {"boxes": DATA},
-        ("google/owlvit-base-patch32", "cbc355f"), "owlvit",
+        "zero-shot-object-detection",
+        {"image": IMAGE},
+        {"boxes": DATA},
+        ("google/owlvit-base-patch32", "cbc355f"),
+        "owlvit",
     ),
     DepthEstimation(
         # A later step can take the depth map as an image.
-        "depth-estimation", {"image": IMAGE}, {"depth": IMAGE},
-        ("Intel/dpt-large", "bc15f29"), "dpt", aliases=("depth",),
+        "depth-estimation",
+        {"image": IMAGE},
+        {"depth": IMAGE},
+        ("Intel/dpt-large", "bc15f29"),
+        "dpt",
+        aliases=("depth",),
     ),
 ]

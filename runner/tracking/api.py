@@ -1,5 +1,6 @@
 """Tracking for the Python API (runner.run), which runs its job without Hydra's callbacks: the same
 MLflow run as the command's (runner.tracking.job), opened once the run dir is claimed."""
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,11 @@ class ApiTracking:
             try:
                 self.opened = start_run(self.settings, self.run_dir, plan.cfg)
             except Exception as error:  # as the command's callback: the run goes on untracked, said so
-                log.error("tracking: could not start an MLflow run in %s (the run goes on untracked): %s",
-                          self.settings.store_uri(), error)
+                log.error(
+                    "tracking: could not start an MLflow run in %s (the run goes on untracked): %s",
+                    self.settings.store_uri(),
+                    error,
+                )
         return self.run_dir
 
 

@@ -15,6 +15,7 @@ Hydra calls the *_end hooks in reverse order of registration: this callback is l
 sweep_report, so the report is written when on_multirun_end logs it. An atexit guard ends a run that a
 crash left open, so no run stays RUNNING once the process is gone (short of SIGKILL).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -59,13 +60,20 @@ class Tracking(Callback):
         client, uri = store.client(settings)
         experiment = store.experiment_id(client, settings, uri, settings.experiment_for(config))
         name = settings.run_name or f"sweep {sweep_dir.parent.name}/{sweep_dir.name}"
-        run = client.create_run(experiment, run_name=name, tags={**settings.tags, "runner.kind": "sweep",
-                                                                  "runner.sweep_dir": str(sweep_dir)})
+        run = client.create_run(
+            experiment,
+            run_name=name,
+            tags={**settings.tags, "runner.kind": "sweep", "runner.sweep_dir": str(sweep_dir)},
+        )
         overrides = [str(o) for o in config.hydra.overrides.task]
         client.log_param(run.info.run_id, "overrides", store.param_value(" ".join(overrides)))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        handoff = {"tracking_uri": uri, "experiment_id": experiment, "parent_run_id": run.info.run_id,
-                   "swept": _swept_keys(overrides)}
+        handoff = {
+            "tracking_uri": uri,
+            "experiment_id": experiment,
+            "parent_run_id": run.info.run_id,
+            "swept": _swept_keys(overrides),
+        }
         (sweep_dir / PARENT_FILE).write_text(json.dumps(handoff, indent=2) + "\n")
         self._parent = (TrackingSettings("mlflow", uri), run.info.run_id)
         atexit.register(store.end_quietly, client, run.info.run_id, "FAILED")
@@ -83,8 +91,11 @@ class Tracking(Callback):
         try:
             self._runs[str(job_dir)] = start_run(settings, job_dir, config, parent, name)
         except Exception as error:  # the store is unreachable or refuses: the job runs untracked, said so
-            log.error("tracking: could not start an MLflow run in %s (the run goes on untracked): %s",
-                      parent["tracking_uri"] if parent else settings.store_uri(), error)
+            log.error(
+                "tracking: could not start an MLflow run in %s (the run goes on untracked): %s",
+                parent["tracking_uri"] if parent else settings.store_uri(),
+                error,
+            )
 
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
         opened = self._runs.pop(str(config.hydra.runtime.output_dir), None)
@@ -159,8 +170,13 @@ def _log_summary(client, run_id: str, points: list[dict], recommended: list[dict
     from runner.sweep.recommend import sentence
 
     now = int(time.time() * 1000)
-    tags, metrics = [], [Metric("points", float(len(points)), now, 0),
-                         Metric("points_ok", float(sum(p.get("status") == "ok" for p in points)), now, 0)]
+    tags, metrics = (
+        [],
+        [
+            Metric("points", float(len(points)), now, 0),
+            Metric("points_ok", float(sum(p.get("status") == "ok" for p in points)), now, 0),
+        ],
+    )
     for best in recommended:
         suffix = f".{best['group']}" if best.get("group") else ""
         tags.append(RunTag(f"runner.recommended{suffix}", f"batch_size {sentence(best)}, job {best['job']}"))
@@ -172,11 +188,14 @@ def _log_summary(client, run_id: str, points: list[dict], recommended: list[dict
     for step, point in enumerate(points):
         figures = {key: point.get(key) for key in ("batch_size", "items_per_second")}
         figures.update(metrics_of(point))
-        metrics += [Metric(f"point.{key}", float(value), now, step) for key, value in figures.items()
-                    if isinstance(value, (int, float)) and not isinstance(value, bool)]
+        metrics += [
+            Metric(f"point.{key}", float(value), now, step)
+            for key, value in figures.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        ]
     try:
         for start in range(0, len(metrics), 1000):  # MLflow takes up to 1000 metrics per request
-            client.log_batch(run_id, metrics=metrics[start:start + 1000], tags=tags if start == 0 else [])
+            client.log_batch(run_id, metrics=metrics[start : start + 1000], tags=tags if start == 0 else [])
     except Exception as error:  # the report is on the run as files already; the summary is a view of it
         log.error("tracking: could not log the sweep's summary into run %s: %s", run_id, error)
 
@@ -239,6 +258,7 @@ def _job_name(config: Any, parent: dict) -> str:
 
 
 def _sweep_status(client, parent_run_id: str) -> str:
-    children = client.search_runs([client.get_run(parent_run_id).info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'")
+    children = client.search_runs(
+        [client.get_run(parent_run_id).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'"
+    )
     return "FINISHED" if children and all(c.info.status == "FINISHED" for c in children) else "FAILED"

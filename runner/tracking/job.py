@@ -1,4 +1,5 @@
 """What on_job_end logs for one job: the run id into run.json, then params, metrics, tags and files."""
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,9 @@ RUN_FILES = (METRICS, RECORD, LOG, RERUN)
 ROW_FILES = (PREDICTIONS, *TABLES, ERRORS)  # left out with tracking.log_predictions=false
 
 
-def start_run(settings: TrackingSettings, job_dir: Path, config: Any, parent: dict | None = None,
-              name: str | None = None) -> tuple:
+def start_run(
+    settings: TrackingSettings, job_dir: Path, config: Any, parent: dict | None = None, name: str | None = None
+) -> tuple:
     """Open the job's MLflow run (RUNNING), a child of `parent` (a sweep's mlflow_parent.json) when
     given; an atexit guard ends it KILLED if the process ends before log_job does."""
     import atexit
@@ -43,8 +45,17 @@ def log_job(opened: tuple, job_dir: Path, config: Any, settings: TrackingSetting
     try:
         run_dir = RunDir(job_dir)
         metrics, record = _read(run_dir)
-        _record_run_id(run_dir, record, {"backend": "mlflow", "tracking_uri": uri, "experiment_id": experiment,
-                                         "run_id": run_id, "parent_run_id": parent_id})
+        _record_run_id(
+            run_dir,
+            record,
+            {
+                "backend": "mlflow",
+                "tracking_uri": uri,
+                "experiment_id": experiment,
+                "run_id": run_id,
+                "parent_run_id": parent_id,
+            },
+        )
         store.log_params(client, run_id, (record or {}).get("config") or _job_config(config))
         store.log_metrics(client, run_id, metrics or {})
         client.set_tag(run_id, "runner.exit_code", str(exit_code))

@@ -1,4 +1,5 @@
 """The `tracking` config (conf/tracking/none.yaml, mlflow.yaml), read without importing mlflow."""
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,14 @@ class TrackingSettings:
             return cls()
         node = dict(node)
         tags = {str(k): str(v) for k, v in dict(node.get("tags") or {}).items()}
-        return cls(str(node.get("backend") or "none"), node.get("tracking_uri"), node.get("experiment"),
-                   node.get("run_name"), tags, bool(node.get("log_predictions", True)))
+        return cls(
+            str(node.get("backend") or "none"),
+            node.get("tracking_uri"),
+            node.get("experiment"),
+            node.get("run_name"),
+            tags,
+            bool(node.get("log_predictions", True)),
+        )
 
     @property
     def enabled(self) -> bool:
@@ -60,7 +67,7 @@ class TrackingSettings:
         if not uri:
             return f"sqlite:///{(base / DEFAULT_STORE).resolve()}"
         if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-            return f"sqlite:///{(base / uri[len('sqlite:///'):]).resolve()}"
+            return f"sqlite:///{(base / uri[len('sqlite:///') :]).resolve()}"
         if "://" not in uri and not uri.startswith("file:"):  # a plain folder: MLflow's file store
             return (base / uri).resolve().as_uri()
         return uri
@@ -69,7 +76,7 @@ class TrackingSettings:
         """For a SQLite store, artifacts beside its database (MLflow's own default is ./mlruns of
         whatever directory the process runs in); other stores keep their own default."""
         if uri.startswith("sqlite:///"):
-            return (Path(uri[len("sqlite:///"):]).parent / ARTIFACTS).as_uri()
+            return (Path(uri[len("sqlite:///") :]).parent / ARTIFACTS).as_uri()
         return None
 
 

@@ -4,6 +4,7 @@ Params come from run.json's config (validated, secrets redacted), flattened to d
 longer than MLflow's limit are cut with a note. Metrics are metrics.json's numbers (booleans left
 out), flattened the same way. Artifacts are the run dir's files, the sweep report's for a parent run.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from pathlib import Path
 from runner.tracking.settings import TrackingSettings
 
 MAX_PARAM_VALUE = 6000  # MLflow's limit on a param value (mlflow.utils.validation), in characters
-MAX_KEY = 250           # and on a param or metric key
-BATCH = 100             # params per log_batch request (MLflow's limit)
+MAX_KEY = 250  # and on a param or metric key
+BATCH = 100  # params per log_batch request (MLflow's limit)
 ALLOWED_KEY = re.compile(r"[^\w\-. /]")  # MLflow keys: alphanumerics, _ - . space /
 STATUS = {0: "FINISHED", 130: "KILLED"}  # a job's exit code -> the MLflow run status; any other: FAILED
 NOTE = "...[cut: {n} characters in all]"
@@ -87,7 +88,7 @@ def log_params(mlflow_client, run_id: str, config: dict) -> None:
 
     params = [Param(metric_key(k), param_value(v)) for k, v in flat(config).items()]
     for start in range(0, len(params), BATCH):
-        mlflow_client.log_batch(run_id, params=params[start:start + BATCH])
+        mlflow_client.log_batch(run_id, params=params[start : start + BATCH])
 
 
 def numeric_figures(metrics: dict) -> dict[str, float]:
@@ -107,7 +108,7 @@ def log_metrics(mlflow_client, run_id: str, metrics: dict) -> None:
     now = int(time.time() * 1000)
     entries = [Metric(key, value, now, 0) for key, value in numeric_figures(metrics).items()]
     for start in range(0, len(entries), 1000):  # MLflow takes up to 1000 metrics per request
-        mlflow_client.log_batch(run_id, metrics=entries[start:start + 1000])
+        mlflow_client.log_batch(run_id, metrics=entries[start : start + 1000])
 
 
 def log_files(mlflow_client, run_id: str, paths: list[Path]) -> list[str]:

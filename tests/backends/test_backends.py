@@ -3,6 +3,7 @@ output format parity with backend=transformers, resume and rerun byte for byte o
 
 In-process runs on the tiny random Whisper (converted once by CTranslate2's converter); the real
 Whisper tiny.en through the CLI is in test_ctranslate2_real.py."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,10 @@ from runner.errors import ConfigError
 
 ASR = ["+task=asr", "model=tiny", "dataset=sample", "dataset.limit=2", "progress=false", "threads=1"]
 CT2 = [*ASR, "backend=ctranslate2"]
-needs_ct2 = pytest.mark.skipif(not __import__("runner.config.extras", fromlist=["x"]).is_installed("faster_whisper"),
-                               reason="faster-whisper (extra ctranslate2) not installed")
+needs_ct2 = pytest.mark.skipif(
+    not __import__("runner.config.extras", fromlist=["x"]).is_installed("faster_whisper"),
+    reason="faster-whisper (extra ctranslate2) not installed",
+)
 
 
 def refused(tmp_path, overrides) -> ConfigError:
@@ -43,13 +46,16 @@ def test_a_task_the_backend_does_not_run_is_refused_naming_both(tmp_path):
     assert "backend=ctranslate2" in error.message and "text-classification" in error.message
 
 
-@pytest.mark.parametrize("override, key", [
-    ("backend=onnx", "backend"),
-    ("+backend.compute_type=int3", "backend.compute_type"),
-    ("+task.params.beam_size=0", "task.params.beam_size"),
-    ("+task.params.temperature=[2.0]", "task.params.temperature.0"),
-    ("+task.params.vad_filter=maybe", "task.params.vad_filter"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("backend=onnx", "backend"),
+        ("+backend.compute_type=int3", "backend.compute_type"),
+        ("+task.params.beam_size=0", "task.params.beam_size"),
+        ("+task.params.temperature=[2.0]", "task.params.temperature.0"),
+        ("+task.params.vad_filter=maybe", "task.params.vad_filter"),
+    ],
+)
 def test_bad_values_name_their_key(tmp_path, override, key):
     error = refused(tmp_path, [*CT2, override])
     assert error.key == key, error.render()
@@ -67,13 +73,16 @@ def test_the_extra_missing_names_it(tmp_path, monkeypatch):
 
 
 @needs_ct2
-@pytest.mark.parametrize("override, key", [
-    ("+task.params.chunk_length_s=30", "task.params.chunk_length_s"),
-    ("+task.params.return_timestamps=char", "task.params.return_timestamps"),
-    ("quantization=8bit", "quantization"),
-    ("batch_size=auto", "batch_size"),
-    ("model=whisper", "model.id"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("+task.params.chunk_length_s=30", "task.params.chunk_length_s"),
+        ("+task.params.return_timestamps=char", "task.params.return_timestamps"),
+        ("quantization=8bit", "quantization"),
+        ("batch_size=auto", "batch_size"),
+        ("model=whisper", "model.id"),
+    ],
+)
 def test_settings_ctranslate2_cannot_honour_are_config_errors(tmp_path, override, key):
     assert refused(tmp_path, [*CT2, override]).key == key
 
@@ -109,8 +118,9 @@ def test_outputs_have_the_transformers_backends_format(ct2_run, tmp_path):
     ours, theirs = _outputs(ct2_run), _outputs(tmp_path / "tf")
     assert [set(o) for o in ours] == [set(o) for o in theirs] == [{"text", "chunks"}] * 2
     for output in (*ours, *theirs):
-        assert output["chunks"] and all(set(c) == {"text", "timestamp"} and len(c["timestamp"]) == 2
-                                        for c in output["chunks"])
+        assert output["chunks"] and all(
+            set(c) == {"text", "timestamp"} and len(c["timestamp"]) == 2 for c in output["chunks"]
+        )
     record = json.loads((ct2_run / "run.json").read_text())
     assert record["config"]["backend"]["name"] == "ctranslate2" and record["versions"]["ctranslate2"]
     metrics = json.loads((ct2_run / "metrics.json").read_text())

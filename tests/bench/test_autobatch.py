@@ -1,5 +1,6 @@
 """batch_size=auto's search: results and trial counts for several OOM thresholds and maxima, the
 fault injection driving it, worst-case trial batches, and a comparison with accelerate."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,13 @@ import math
 import pytest
 
 from runner.bench.autobatch import (
-    PATIENCE, PLATEAU_GAIN, candidates_between, input_size, longest_rows, search_batch_size, worst_case_batch,
+    PATIENCE,
+    PLATEAU_GAIN,
+    candidates_between,
+    input_size,
+    longest_rows,
+    search_batch_size,
+    worst_case_batch,
 )
 from runner.bench.oom import INJECT_ENV, check_injected_oom
 
@@ -21,8 +28,9 @@ def ticking():
 
 def search(limit: int | None, max_batch_size: int):
     """Search with an OOM for any batch above `limit` (None: nothing runs out of memory)."""
-    return search_batch_size(lambda n: check_injected_oom(n, limit if limit is not None else 10**9), max_batch_size,
-                             clock=ticking())
+    return search_batch_size(
+        lambda n: check_injected_oom(n, limit if limit is not None else 10**9), max_batch_size, clock=ticking()
+    )
 
 
 def sizes(result) -> list[int]:
@@ -47,10 +55,28 @@ def test_oom_above_24_settles_on_24_within_log2_max_plus_2(max_batch_size):
     assert "injected" in result.trials[5]["error"] and result.trials[0]["error"] is None
 
 
-@pytest.mark.parametrize("limit,max_batch_size", [
-    (0, 64), (1, 64), (3, 64), (6, 64), (12, 64), (31, 64), (40, 64), (63, 64), (64, 64), (1000, 64),
-    (97, 100), (100, 100), (300, 512), (511, 512), (5, 6), (10, 12), (1, 1),
-])
+@pytest.mark.parametrize(
+    "limit,max_batch_size",
+    [
+        (0, 64),
+        (1, 64),
+        (3, 64),
+        (6, 64),
+        (12, 64),
+        (31, 64),
+        (40, 64),
+        (63, 64),
+        (64, 64),
+        (1000, 64),
+        (97, 100),
+        (100, 100),
+        (300, 512),
+        (511, 512),
+        (5, 6),
+        (10, 12),
+        (1, 1),
+    ],
+)
 def test_results_follow_the_documented_rule_within_the_trial_bound(limit, max_batch_size):
     result = search(limit, max_batch_size)
     assert result.batch_size == expected_by_rule(limit, max_batch_size)
@@ -118,6 +144,7 @@ def test_trials_use_the_longest_rows_not_the_first_batch():
         def try_batch(n):
             batch = worst_case_batch(sample, n)
             check_injected_oom(n * max(len(r) for r in batch) // 10, budget // 10)
+
         return try_batch
 
     worst = longest_rows(rows, len, k=4)

@@ -1,4 +1,5 @@
 """Peak memory is per point: a reset forgets earlier peaks (Hydra's basic launcher runs every point in one process)."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """OOM detection over every error shape the issue lists, memory release, and the fault injection."""
+
 from __future__ import annotations
 
 import subprocess
@@ -64,9 +65,11 @@ def test_a_cyclic_chain_terminates():
 
 
 def test_detection_does_not_import_torch():
-    code = ("import sys; from runner.bench.oom import is_oom; "
-            "assert is_oom(RuntimeError('CUDA out of memory.')) and not is_oom(RuntimeError('x')); "
-            "assert 'torch' not in sys.modules")
+    code = (
+        "import sys; from runner.bench.oom import is_oom; "
+        "assert is_oom(RuntimeError('CUDA out of memory.')) and not is_oom(RuntimeError('x')); "
+        "assert 'torch' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -1,4 +1,5 @@
 """A point's timed batches as repeats: when there are enough, p50 and spread; when not, too_short and why."""
+
 from __future__ import annotations
 
 import statistics

@@ -1,4 +1,5 @@
 """Latency percentiles against the standard library's quantiles, and the warm-up/budget recorder."""
+
 from __future__ import annotations
 
 import random

@@ -1,6 +1,7 @@
 """benchmarks/gpu_check.py on a machine without CUDA: the CUDA-only sections say so and the command
 succeeds; a failing section is reported and fails the command while the others still run. (The slow
 CPU-safe sections, dtypes and the OOM dry run, are exercised by `bash scripts/gpu_check.sh`.)"""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,21 @@ def no_cuda() -> bool:
 @pytest.mark.skipif("not no_cuda()", reason="on a CUDA machine these sections run for real (scripts/gpu_check.sh)")
 def test_cuda_only_sections_skip_with_a_clear_line(tmp_path):
     report = tmp_path / "gpu_check.md"
-    done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--report", str(report), "--sections",
-                           "environment", *CUDA_ONLY], cwd=REPO_ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.gpu_check",
+            "--report",
+            str(report),
+            "--sections",
+            "environment",
+            *CUDA_ONLY,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     text = report.read_text()
     assert text.count("skipped: no CUDA device") == len(CUDA_ONLY)

@@ -1,6 +1,7 @@
 """`benchmarks/run.py --smoke` for each part, as CI runs it: the part's code paths on tiny models, every
 Ratio finite and positive, and the printed table and JSON agree. The numbers themselves are not checked
 (smoke rounds on tiny models say nothing; targets are met in the full command, never asserted here)."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,28 @@ import pytest
 from runner.paths import REPO_ROOT
 
 # The part modules benchmarks/run.py knows; each lands on its own branch, so a missing one is skipped.
-PARTS = ["startup", "throughput", "token_budget", "embeddings", "prefetch", "rss_scaling", "asr", "asr_backends", "tables", "threads"]
+PARTS = [
+    "startup",
+    "throughput",
+    "token_budget",
+    "embeddings",
+    "prefetch",
+    "rss_scaling",
+    "asr",
+    "asr_backends",
+    "tables",
+    "threads",
+]
 
 
 def smoke(tmp_path, *parts: str) -> tuple[subprocess.CompletedProcess, dict]:
     out = tmp_path / "smoke.json"
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "run.py"), "--smoke", "--parts", *parts,
-                             "--json", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "run.py"), "--smoke", "--parts", *parts, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     return result, json.loads(out.read_text()) if out.is_file() else {}
 
 
@@ -67,8 +83,10 @@ def test_part_with_a_bad_ratio_fails_the_command_and_the_others_still_print(monk
     from benchmarks import run
     from benchmarks.common import Ratio
 
-    parts = {"startup": SimpleNamespace(measure=lambda smoke, rounds: [Ratio("broken ratio", [float("nan")])]),
-             "throughput": SimpleNamespace(measure=lambda smoke, rounds: [Ratio("fine ratio", [1.2], target=1.0)])}
+    parts = {
+        "startup": SimpleNamespace(measure=lambda smoke, rounds: [Ratio("broken ratio", [float("nan")])]),
+        "throughput": SimpleNamespace(measure=lambda smoke, rounds: [Ratio("fine ratio", [1.2], target=1.0)]),
+    }
     monkeypatch.setattr(run, "load_part", parts.get)
     assert run.main(["--smoke", "--parts", "startup", "throughput", "asr"]) == 1
     printed = capsys.readouterr().out
@@ -78,14 +96,31 @@ def test_part_with_a_bad_ratio_fails_the_command_and_the_others_still_print(monk
 
 @pytest.mark.slow
 def test_profile_run_gives_every_phase_and_they_add_up(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "profile_run.py"), "--smoke"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "profile_run.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in result.stdout.splitlines()
-            if line.startswith("| ") and not line.startswith("| phase")}
-    assert {"composition (Hydra)", "validation (JSON Schema, checks)", "model load", "rows (read, infer, write)",
-            "run.json (versions, git, hashes)", "process exit (after main() returned)"} <= rows.keys(), rows
-    inside = [v for k, v in rows.items() if k not in ("main() total", "process wall (whole command)")
-              and not k.startswith(("interpreter", "import", "process exit"))]
+    rows = {
+        line.split("|")[1].strip(): float(line.split("|")[2])
+        for line in result.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith("| phase")
+    }
+    assert {
+        "composition (Hydra)",
+        "validation (JSON Schema, checks)",
+        "model load",
+        "rows (read, infer, write)",
+        "run.json (versions, git, hashes)",
+        "process exit (after main() returned)",
+    } <= rows.keys(), rows
+    inside = [
+        v
+        for k, v in rows.items()
+        if k not in ("main() total", "process wall (whole command)")
+        and not k.startswith(("interpreter", "import", "process exit"))
+    ]
     assert all(v >= 0 for v in inside) and rows["rows (read, infer, write)"] > 0
     assert sum(inside) == pytest.approx(rows["main() total"], abs=0.01)  # exclusive phases: nothing counted twice

@@ -1,6 +1,7 @@
 """Config tests run the `run` command in this process where they can: its own entry (runner.cli.main,
 the checks before Hydra, then Hydra's app and the job) at ~0.7 s a case instead of ~1.5 s for a
 subprocess, with a guard that fails the test if a model is loaded."""
+
 from __future__ import annotations
 
 import logging

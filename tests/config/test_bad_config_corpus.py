@@ -7,6 +7,7 @@ The command runs in this process (tests/config/conftest.py: run_in_process, no_m
 cases also go through a real subprocess (test_through_the_command) to see stderr and the exit code as
 a shell does.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,24 +38,48 @@ CORPUS = [
     case("dataset.skip float", [TC, "dataset.skip=0.5"], "dataset.skip", "float 0.5"),
     case("bench.max_rows float", [TC, "bench.max_rows=1e300"], "bench.max_rows", "float"),
     case("window_batches float", [TC, "batching.window_batches=4.0"], "batching.window_batches", "float"),
-    case("asr max_new_tokens float", ["+task=asr", "task.params.max_new_tokens=1e2"], "task.params.max_new_tokens",
-         "float"),
+    case(
+        "asr max_new_tokens float",
+        ["+task=asr", "task.params.max_new_tokens=1e2"],
+        "task.params.max_new_tokens",
+        "float",
+    ),
     case("qa doc_stride float", ["+task=qa", "task.params.doc_stride=1e300"], "task.params.doc_stride", "float"),
     case("seed float", [TC, "seed=1e3"], "seed", "float 1000.0"),
-    case("step batch_size float", ["+graph.steps.a.task=ner", "+graph.steps.a.batch_size=1e300"],
-         "graph.steps.a.batch_size", "float"),
+    case(
+        "step batch_size float",
+        ["+graph.steps.a.task=ner", "+graph.steps.a.batch_size=1e300"],
+        "graph.steps.a.batch_size",
+        "float",
+    ),
     # -- integers out of range: nonsense sizes, and ints beyond int64 (what islice, numpy, torch take)
     case("batch_size above 65536", [TC, "batch_size=65537"], "batch_size", "must be <= 65536"),
     case("batch_size 10**30", [TC, "batch_size=1000000000000000000000000000000"], "batch_size", "<= 65536"),
-    case("max_new_tokens above 2**20", [TG, "task.params.max_new_tokens=2000000"], "task.params.max_new_tokens",
-         "allowed: 1..1048576"),
+    case(
+        "max_new_tokens above 2**20",
+        [TG, "task.params.max_new_tokens=2000000"],
+        "task.params.max_new_tokens",
+        "allowed: 1..1048576",
+    ),
     case("num_beams above 1024", [TG, "task.params.num_beams=100000"], "task.params.num_beams", "<= 1024"),
-    case("num_return_sequences zero", [TG, "task.params.num_return_sequences=0"],
-         "task.params.num_return_sequences", ">= 1"),
-    case("summarization min_length huge", ["+task=summarization", "task.params.min_length=99999999"],
-         "task.params.min_length", "<= 1048576"),
-    case("dataset.limit beyond int64", [TC, "dataset.limit=100000000000000000000"], "dataset.limit",
-         "<= 9223372036854775807"),
+    case(
+        "num_return_sequences zero",
+        [TG, "task.params.num_return_sequences=0"],
+        "task.params.num_return_sequences",
+        ">= 1",
+    ),
+    case(
+        "summarization min_length huge",
+        ["+task=summarization", "task.params.min_length=99999999"],
+        "task.params.min_length",
+        "<= 1048576",
+    ),
+    case(
+        "dataset.limit beyond int64",
+        [TC, "dataset.limit=100000000000000000000"],
+        "dataset.limit",
+        "<= 9223372036854775807",
+    ),
     case("dataset.skip beyond int64", [TC, "dataset.skip=10000000000000000000"], "dataset.skip", "<="),
     case("shard.count above 65536", [TC, "shard.count=100000"], "shard.count", "allowed: 1..65536"),
     case("bench.max_batch_size huge", [TC, "bench.max_batch_size=1000000"], "bench.max_batch_size", "<= 65536"),
@@ -78,8 +103,12 @@ CORPUS = [
     case("model.id absolute", [TC, "model.id=/no/such/model"], "model.id", "does not exist"),
     case("model.id trailing slash", [TC, "model.id=checkpoint/"], "model.id", "does not exist"),
     case("model.id is a file", [TC, "model.id=./data/good.csv"], "model.id", "is a file, not a model folder"),
-    case("model.id in a step", ["+graph.steps.a.task=ner", "+graph.steps.a.model.id=./models/nope"],
-         "graph.steps.a.model.id", "does not exist"),
+    case(
+        "model.id in a step",
+        ["+graph.steps.a.task=ner", "+graph.steps.a.model.id=./models/nope"],
+        "graph.steps.a.model.id",
+        "does not exist",
+    ),
     case("model.id empty", [TC, "model.id=''"], "model.id", "must not be empty"),
     # -- rerun= of a dir whose run.json / metrics.json is damaged, or that is no run dir
     case("rerun run.json truncated", ["rerun=runs/truncated"], "rerun", "run.json is not valid JSON (cut short?)"),
@@ -97,8 +126,12 @@ CORPUS = [
     case("resume metrics.json truncated", [TC, "resume=runs/bad_metrics"], "resume", "metrics.json is not valid"),
     case("resume metrics.json list", [TC, "resume=runs/list_metrics"], "resume", "metrics.json holds an array"),
     case("resume not a run dir", [TC, "resume=data"], "resume", "is not a run directory"),
-    case("resume other config", [TC, "model=tiny", "dataset=inline", "dataset.rows=[a,b]", "resume=runs/ok"],
-         "resume", "the config differs"),
+    case(
+        "resume other config",
+        [TC, "model=tiny", "dataset=inline", "dataset.rows=[a,b]", "resume=runs/ok"],
+        "resume",
+        "the config differs",
+    ),
     # -- merge= of a multirun whose jobs are damaged, or that is no multirun
     case("merge job run.json truncated", ["merge=multi/truncated"], "merge", "run.json is not valid JSON"),
     case("merge job metrics.json truncated", ["merge=multi/bad_metrics"], "merge", "metrics.json is not valid JSON"),
@@ -111,61 +144,145 @@ CORPUS = [
     # -- data files and folders: missing, of the wrong kind, empty, unmatched (checked before the model loads)
     case("file missing", [TC, "dataset=file", "dataset.path=data/nope.jsonl"], "dataset.path", "does not exist"),
     case("file is a folder", [TC, "dataset=file", "dataset.path=data"], "dataset.path", "is not"),
-    case("folder is a file", ["+task=image-classification", "dataset=folder", "dataset.path=data/good.csv"],
-         "dataset.path", "is not"),
-    case("folder missing", ["+task=image-classification", "dataset=folder", "dataset.path=nowhere"], "dataset.path",
-         "does not exist"),
-    case("folder unmatched extensions", ["+task=image-classification", "dataset=folder", "dataset.path=images",
-                                         "dataset.extensions=[.tif]"], "dataset.path", ".tif"),
-    case("folder empty", ["+task=image-classification", "dataset=folder", "dataset.path=empty_dir"], "dataset.path",
-         "empty_dir"),
-    case("column absent", [TC, "dataset=file", "dataset.path=data/good.csv", "dataset.column=body"], "dataset.column",
-         "not in the data"),
-    case("qa question column absent", ["+task=qa", "dataset=file", "dataset.path=data/good.csv"], "dataset.column",
-         "no column feeds the task input 'question'"),
-    case("jsonl field absent", [TC, "dataset=file", "dataset.path=data/other.jsonl"], "dataset.column",
-         "no column feeds the task input 'text'"),
-    case("mapped column absent", ["+task=qa", "dataset=file", "dataset.path=data/good.csv",
-                                  "dataset.fields.question=text", "dataset.fields.context=ctx"], "dataset.fields.context",
-         "'ctx'"),
+    case(
+        "folder is a file",
+        ["+task=image-classification", "dataset=folder", "dataset.path=data/good.csv"],
+        "dataset.path",
+        "is not",
+    ),
+    case(
+        "folder missing",
+        ["+task=image-classification", "dataset=folder", "dataset.path=nowhere"],
+        "dataset.path",
+        "does not exist",
+    ),
+    case(
+        "folder unmatched extensions",
+        ["+task=image-classification", "dataset=folder", "dataset.path=images", "dataset.extensions=[.tif]"],
+        "dataset.path",
+        ".tif",
+    ),
+    case(
+        "folder empty",
+        ["+task=image-classification", "dataset=folder", "dataset.path=empty_dir"],
+        "dataset.path",
+        "empty_dir",
+    ),
+    case(
+        "column absent",
+        [TC, "dataset=file", "dataset.path=data/good.csv", "dataset.column=body"],
+        "dataset.column",
+        "not in the data",
+    ),
+    case(
+        "qa question column absent",
+        ["+task=qa", "dataset=file", "dataset.path=data/good.csv"],
+        "dataset.column",
+        "no column feeds the task input 'question'",
+    ),
+    case(
+        "jsonl field absent",
+        [TC, "dataset=file", "dataset.path=data/other.jsonl"],
+        "dataset.column",
+        "no column feeds the task input 'text'",
+    ),
+    case(
+        "mapped column absent",
+        [
+            "+task=qa",
+            "dataset=file",
+            "dataset.path=data/good.csv",
+            "dataset.fields.question=text",
+            "dataset.fields.context=ctx",
+        ],
+        "dataset.fields.context",
+        "'ctx'",
+    ),
     case("file empty", [TC, "dataset=file", "dataset.path=data/empty.csv"], "dataset", "empty"),
     case("jsonl empty", [TC, "dataset=file", "dataset.path=data/empty.jsonl"], "dataset", "empty"),
-    case("text column to image task", ["+task=image-classification", "dataset=file", "dataset.path=data/good.csv",
-                                       "dataset.column=text"], "dataset", "image"),
+    case(
+        "text column to image task",
+        ["+task=image-classification", "dataset=file", "dataset.path=data/good.csv", "dataset.column=text"],
+        "dataset",
+        "image",
+    ),
     # -- dataset options
-    case("format unknown", [TC, "dataset=file", "dataset.path=data/good.csv", "dataset.format=tsv"], "dataset.format",
-         "did you mean 'csv'"),
-    case("dataset key typo", [TC, "dataset=file", "dataset.path=data/good.csv", "+dataset.formt=csv"],
-         "dataset.formt", "did you mean 'format'"),
+    case(
+        "format unknown",
+        [TC, "dataset=file", "dataset.path=data/good.csv", "dataset.format=tsv"],
+        "dataset.format",
+        "did you mean 'csv'",
+    ),
+    case(
+        "dataset key typo",
+        [TC, "dataset=file", "dataset.path=data/good.csv", "+dataset.formt=csv"],
+        "dataset.formt",
+        "did you mean 'format'",
+    ),
     case("inline rows empty", [TC, "dataset=inline", "dataset.rows=[]"], "dataset.rows", "must not be empty"),
     case("hf without name", [TC, "dataset=hf", "dataset.split=train"], "dataset.name", "is required"),
-    case("extensions without dot", ["+task=image-classification", "dataset=folder", "dataset.path=images",
-                                    "dataset.extensions=[png]"], "dataset.extensions.0", "is not valid"),
-    case("fields for another task", [TC, "dataset.fields.question=q"], "dataset.fields.question",
-         "not an input of task text-classification"),
+    case(
+        "extensions without dot",
+        ["+task=image-classification", "dataset=folder", "dataset.path=images", "dataset.extensions=[png]"],
+        "dataset.extensions.0",
+        "is not valid",
+    ),
+    case(
+        "fields for another task",
+        [TC, "dataset.fields.question=q"],
+        "dataset.fields.question",
+        "not an input of task text-classification",
+    ),
     # -- task parameters of several tasks
-    case("ner aggregation", ["+task=ner", "task.params.aggregation_strategy=biggest"],
-         "task.params.aggregation_strategy", "is not allowed"),
+    case(
+        "ner aggregation",
+        ["+task=ner", "task.params.aggregation_strategy=biggest"],
+        "task.params.aggregation_strategy",
+        "is not allowed",
+    ),
     case("fill-mask top_k zero", ["+task=fill-mask", "task.params.top_k=0"], "task.params.top_k", ">= 1"),
     case("qa max_answer_len zero", ["+task=qa", "task.params.max_answer_len=0"], "task.params.max_answer_len", ">= 1"),
-    case("zero-shot labels empty", ["+task=zero-shot", "task.params.candidate_labels=[]"],
-         "task.params.candidate_labels", "must not be empty"),
-    case("detection threshold text", ["+task=detection", "task.params.threshold=high"], "task.params.threshold",
-         "expected number"),
-    case("classification function", [TC, "task.params.function_to_apply=relu"], "task.params.function_to_apply",
-         "is not allowed"),
-    case("param of another task", [TC, "+task.params.max_new_tokens=5"], "task.params.max_new_tokens",
-         "unknown key"),
-    case("summarization num_beams zero", ["+task=summarization", "task.params.num_beams=0"], "task.params.num_beams",
-         ">= 1"),
+    case(
+        "zero-shot labels empty",
+        ["+task=zero-shot", "task.params.candidate_labels=[]"],
+        "task.params.candidate_labels",
+        "must not be empty",
+    ),
+    case(
+        "detection threshold text",
+        ["+task=detection", "task.params.threshold=high"],
+        "task.params.threshold",
+        "expected number",
+    ),
+    case(
+        "classification function",
+        [TC, "task.params.function_to_apply=relu"],
+        "task.params.function_to_apply",
+        "is not allowed",
+    ),
+    case("param of another task", [TC, "+task.params.max_new_tokens=5"], "task.params.max_new_tokens", "unknown key"),
+    case(
+        "summarization num_beams zero",
+        ["+task=summarization", "task.params.num_beams=0"],
+        "task.params.num_beams",
+        ">= 1",
+    ),
     # -- device, dtype, quantization combinations
     case("device cuda index text", [TC, "device=cuda:x"], "device", "is not valid"),
     case("device cuda:1 absent", [TC, "device=cuda:1"], "device", "no CUDA device"),
     case("dtype fp16", [TC, "dtype=fp16"], "dtype", "is not allowed"),
-    case("8bit with quant_type", [TC, "quantization=8bit", "+quantization.quant_type=nf4"], "quantization.quant_type",
-         "unknown key"),
-    case("4bit compute dtype", [TC, "quantization=4bit", "quantization.compute_dtype=float8"],
-         "quantization.compute_dtype", "is not allowed"),
+    case(
+        "8bit with quant_type",
+        [TC, "quantization=8bit", "+quantization.quant_type=nf4"],
+        "quantization.quant_type",
+        "unknown key",
+    ),
+    case(
+        "4bit compute dtype",
+        [TC, "quantization=4bit", "quantization.compute_dtype=float8"],
+        "quantization.compute_dtype",
+        "is not allowed",
+    ),
     case("4bit on mps", [TC, "quantization=4bit", "device=mps"], "quantization", "no mps backend"),
     case("model sources both", [TC, "model=minilm", "model.id=gpt2"], "model.package", "are both set"),
     # -- output formats
@@ -213,7 +330,10 @@ def _write_runs(runs: Path) -> None:
         "array": {"run.json": "[1, 2]"},
         "number": {"run.json": "42"},
         "binary": {"run.json": b'{"status": "\xff\xfe"}'},
-        "bad_metrics": {"run.json": json.dumps({"status": "ok", "config": {"seed": 0}}), "metrics.json": '{"rows_in": 3,'},
+        "bad_metrics": {
+            "run.json": json.dumps({"status": "ok", "config": {"seed": 0}}),
+            "metrics.json": '{"rows_in": 3,',
+        },
         "list_metrics": {"run.json": json.dumps({"status": "interrupted", "config": {}}), "metrics.json": "[]"},
         "no_config": {"run.json": json.dumps({"status": "ok"})},
         "ok": {"run.json": json.dumps({"status": "interrupted", "config": {"seed": 0, "batch_size": 8}})},
@@ -226,11 +346,14 @@ def _write_multiruns(multi: Path) -> None:
         return json.dumps({"status": "ok", "config": {"seed": 0, "shard": {"index": index, "count": count}, **extra}})
 
     files = {
-        "truncated/0": {"run.json": job(0)}, "truncated/1": {"run.json": job(1)[:30]},
+        "truncated/0": {"run.json": job(0)},
+        "truncated/1": {"run.json": job(1)[:30]},
         "bad_metrics/0": {"run.json": job(0, 1), "predictions.jsonl": '{"index": 0}\n', "metrics.json": "{"},
-        "bad_yaml/0": {"run.json": job(0)}, "bad_yaml/1/.hydra": {"config.yaml": "shard: {index: 1, count: [2\n"},
+        "bad_yaml/0": {"run.json": job(0)},
+        "bad_yaml/1/.hydra": {"config.yaml": "shard: {index: 1, count: [2\n"},
         "no_shard/0": {"run.json": json.dumps({"status": "ok", "config": {"shard": {"index": "zero", "count": 1}}})},
-        "mixed/0": {"run.json": job(0)}, "mixed/1": {"run.json": job(1, seed=5)},
+        "mixed/0": {"run.json": job(0)},
+        "mixed/1": {"run.json": job(1, seed=5)},
     }
     _write_tree(multi, files)
 
@@ -259,9 +382,16 @@ def test_the_corpus_covers_enough_mistakes():
 
 
 # A few of the corpus through a real `run` subprocess: the exit code and stderr a shell sees.
-THROUGH_THE_COMMAND = ["batch_size float huge", "seed 2**32", "model.id ./ typo", "rerun run.json truncated",
-                       "resume metrics.json truncated", "merge job .hydra yaml broken", "unclosed brace",
-                       "max_new_tokens float huge"]
+THROUGH_THE_COMMAND = [
+    "batch_size float huge",
+    "seed 2**32",
+    "model.id ./ typo",
+    "rerun run.json truncated",
+    "resume metrics.json truncated",
+    "merge job .hydra yaml broken",
+    "unclosed brace",
+    "max_new_tokens float huge",
+]
 
 
 @pytest.mark.parametrize("name", THROUGH_THE_COMMAND)

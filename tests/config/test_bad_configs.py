@@ -1,4 +1,5 @@
 """Every bad config exits 2 with a message naming the key, before torch/transformers load."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,10 @@ CASES = [
     (["+task=text-classification", "batch_size=0"], "batch_size: must be >= 1"),
     (["+task=text-classification", "batch_size=abc"], "batch_size: expected integer"),
     (["+task=text-classification", "dataset=file"], "dataset.path: is required"),
-    (["+task=text-classification", "dataset=file", "dataset.path=nowhere.csv"], "dataset.path: 'nowhere.csv' does not exist"),
+    (
+        ["+task=text-classification", "dataset=file", "dataset.path=nowhere.csv"],
+        "dataset.path: 'nowhere.csv' does not exist",
+    ),
     (["+task=text-classification", "dataset.fields.image=pic"], "dataset.fields.image"),
     (["+task=text-classification", "device=gpu"], "device: 'gpu' is not valid"),
     (["+task=text-classification", "device=cuda"], "device: 'cuda' requested but this machine has no CUDA device"),
@@ -40,7 +44,7 @@ CASES = [
     (["+task=text-classification", "sweep.min_agreement=2"], "sweep.min_agreement: must be <= 1"),
     (["+task=text-classification", "sweep.min_agreement=x"], "sweep.min_agreement: expected number or null"),
     (["-m", "+task=text-classification", "batch_size=1,2", "sweep.min_agreement=2"], "sweep.min_agreement"),
-    (["+task=text-classification", 'sweep.reference="batch_size 1"'], 'allowed: null (the first job), a job number'),
+    (["+task=text-classification", 'sweep.reference="batch_size 1"'], "allowed: null (the first job), a job number"),
 ]
 
 
@@ -54,8 +58,11 @@ def test_bad_config_exits_2_naming_the_key(tmp_path, capfd, run_in_process, over
 
 
 # A few through a real subprocess: what a shell sees (the rest run the same entry in this process).
-@pytest.mark.parametrize("overrides,expected", [CASES[0], CASES[5], CASES[23], CASES[26]],
-                         ids=lambda c: " ".join(c) if isinstance(c, list) else None)
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [CASES[0], CASES[5], CASES[23], CASES[26]],
+    ids=lambda c: " ".join(c) if isinstance(c, list) else None,
+)
 def test_bad_config_through_the_command(tmp_path, overrides, expected):
     result = run_cli(*overrides, f"hydra.run.dir={tmp_path}/out", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
@@ -65,8 +72,15 @@ def test_bad_config_through_the_command(tmp_path, overrides, expected):
 
 def test_unknown_field_mapping_column_names_the_key(tmp_path):
     (tmp_path / "faq.csv").write_text("question,answer\nhow?,so\n")
-    result = run_cli("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=faq.csv",
-                     "dataset.column=query", f"hydra.run.dir={tmp_path}/out", cwd=tmp_path)
+    result = run_cli(
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=faq.csv",
+        "dataset.column=query",
+        f"hydra.run.dir={tmp_path}/out",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "dataset.column: column 'query' is not in the data" in result.stderr
     assert "question, answer" in result.stderr
@@ -95,8 +109,9 @@ def test_help_does_not_import_torch(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "runner", "--help"], cwd=tmp_path,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "runner", "--help"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 0
     assert "+task=" in result.stdout
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}

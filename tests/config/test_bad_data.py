@@ -3,6 +3,7 @@ loads: no rows (an empty file, a header only, an empty or unmatched folder, skip
 nothing), none of the first rows readable, a column missing from the first rows, or a column whose
 first values are all of the wrong kind for the task. Each case: ConfigError naming its key, < 3 s,
 and the model loader never called."""
+
 from __future__ import annotations
 
 import json
@@ -28,58 +29,160 @@ def _saved_dataset(path, rows: dict, split: str | None = None):
 
 # (name, files to write {relative path: str | bytes | callable(path)}, overrides, key, text in the message)
 CASES = [
-    ("empty folder", {"pics/": None}, ["+task=image-classification", "dataset=folder", "dataset.path=pics"],
-     "dataset.path", "no .png/"),
-    ("folder without the task's files", {"pics/a.txt": "x", "pics/b.txt": "y"},
-     ["+task=image-classification", "dataset=folder", "dataset.path=pics"], "dataset.path", "no .png/"),
-    ("folder whose files are only in subfolders, not recursive", {"clips/sub/a.wav": write_wav},
-     ["+task=asr", "dataset=folder", "dataset.path=clips", "dataset.recursive=false"], "dataset.path", "not searched"),
-    ("folder of images none of which decodes", {f"pics/{i}.png": b"not a png" for i in range(6)},
-     ["+task=image-classification", "dataset=folder", "dataset.path=pics"], "dataset.extensions", "does not hold an image"),
-    ("empty csv", {"d.csv": ""}, ["+task=text-classification", "dataset=file", "dataset.path=d.csv"],
-     "dataset.path", "'d.csv' is empty"),
-    ("csv with a header only", {"d.csv": "id,text\n"}, ["+task=text-classification", "dataset=file", "dataset.path=d.csv"],
-     "dataset.path", "'d.csv' has no rows"),
-    ("jsonl of blank lines", {"d.jsonl": "\n\n  \n"}, ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl"],
-     "dataset.path", "'d.jsonl' has no rows"),
-    ("json empty array", {"d.json": "[]"}, ["+task=text-classification", "dataset=file", "dataset.path=d.json"],
-     "dataset.path", "has no rows"),
-    ("txt of blank lines", {"d.txt": "\n \n\n"}, ["+task=text-classification", "dataset=file", "dataset.path=d.txt"],
-     "dataset.path", "'d.txt' has no rows"),
-    ("skip past the end", {"d.jsonl": _texts(3)},
-     ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "dataset.skip=3"], "dataset.skip", "leaves no rows"),
-    ("a shard past the end", {"d.jsonl": _texts(3)},
-     ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "shard.index=4", "shard.count=5"],
-     "shard.index", "shard 4 of 5 gets no rows"),
-    ("csv in latin-1", {"d.csv": "text\ncaf\xe9\nna\xefve\n".encode("latin-1")},
-     ["+task=text-classification", "dataset=file", "dataset.path=d.csv"], "dataset.path", "is not UTF-8"),
-    ("jsonl of broken lines", {"d.jsonl": '{"text": \n{"text": "x"\n'},
-     ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl"], "dataset.path", "invalid JSON"),
-    ("column absent from the first jsonl rows", {"d.jsonl": _texts(60)},
-     ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "dataset.column=sentence"],
-     "dataset.column", "'sentence' is not in the first 50 rows"),
-    ("a field that only later rows have", {"d.jsonl": "".join(
-        json.dumps({"id": i} if i < 60 else {"id": i, "text": "late"}) + "\n" for i in range(70))},
-     ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "dataset.column=text"],
-     "dataset.column", "not in the first 50 rows"),
-    ("csv column empty in the first rows", {"d.csv": "id,text\n" + "".join(f"{i},\n" for i in range(8))},
-     ["+task=text-classification", "dataset=file", "dataset.path=d.csv", "dataset.column=text"],
-     "dataset.column", "empty text"),
-    ("text column fed to an image task", {"d.csv": "caption\na red circle\na blue square\n"},
-     ["+task=image-classification", "dataset=file", "dataset.path=d.csv", "dataset.column=caption"],
-     "dataset.column", "does not hold an image"),
-    ("text column fed to speech recognition", {"d.jsonl": _texts(4)},
-     ["+task=asr", "dataset=file", "dataset.path=d.jsonl", "dataset.column=text"], "dataset.column", "does not hold audio"),
-    ("audio paths fed as the image of a two-input task", {
-        "d.jsonl": "".join(json.dumps({"clip": "a.wav", "q": "what?"}) + "\n" for _ in range(3)), "a.wav": write_wav},
-     ["+task=vqa", "dataset=file", "dataset.path=d.jsonl", "dataset.fields.image=clip", "dataset.fields.question=q"],
-     "dataset.fields.image", "cannot decode image"),
-    ("saved dataset without the split", {"saved": lambda p: _saved_dataset(p, {"text": ["a"]}, split="test")},
-     ["+task=text-classification", "dataset=hf", "dataset.name=saved"], "dataset.split", "'train' is not a split"),
-    ("saved dataset whose column holds numbers", {"saved": lambda p: _saved_dataset(p, {"text": [1, 2, 3]})},
-     ["+task=text-classification", "dataset=hf", "dataset.name=saved"], "dataset.column", "expected text, got int"),
-    ("skip past the end of a saved dataset", {"saved": lambda p: _saved_dataset(p, {"text": ["a", "b"]})},
-     ["+task=text-classification", "dataset=hf", "dataset.name=saved", "dataset.skip=2"], "dataset.skip", "leaves no rows"),
+    (
+        "empty folder",
+        {"pics/": None},
+        ["+task=image-classification", "dataset=folder", "dataset.path=pics"],
+        "dataset.path",
+        "no .png/",
+    ),
+    (
+        "folder without the task's files",
+        {"pics/a.txt": "x", "pics/b.txt": "y"},
+        ["+task=image-classification", "dataset=folder", "dataset.path=pics"],
+        "dataset.path",
+        "no .png/",
+    ),
+    (
+        "folder whose files are only in subfolders, not recursive",
+        {"clips/sub/a.wav": write_wav},
+        ["+task=asr", "dataset=folder", "dataset.path=clips", "dataset.recursive=false"],
+        "dataset.path",
+        "not searched",
+    ),
+    (
+        "folder of images none of which decodes",
+        {f"pics/{i}.png": b"not a png" for i in range(6)},
+        ["+task=image-classification", "dataset=folder", "dataset.path=pics"],
+        "dataset.extensions",
+        "does not hold an image",
+    ),
+    (
+        "empty csv",
+        {"d.csv": ""},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.csv"],
+        "dataset.path",
+        "'d.csv' is empty",
+    ),
+    (
+        "csv with a header only",
+        {"d.csv": "id,text\n"},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.csv"],
+        "dataset.path",
+        "'d.csv' has no rows",
+    ),
+    (
+        "jsonl of blank lines",
+        {"d.jsonl": "\n\n  \n"},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl"],
+        "dataset.path",
+        "'d.jsonl' has no rows",
+    ),
+    (
+        "json empty array",
+        {"d.json": "[]"},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.json"],
+        "dataset.path",
+        "has no rows",
+    ),
+    (
+        "txt of blank lines",
+        {"d.txt": "\n \n\n"},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.txt"],
+        "dataset.path",
+        "'d.txt' has no rows",
+    ),
+    (
+        "skip past the end",
+        {"d.jsonl": _texts(3)},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "dataset.skip=3"],
+        "dataset.skip",
+        "leaves no rows",
+    ),
+    (
+        "a shard past the end",
+        {"d.jsonl": _texts(3)},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "shard.index=4", "shard.count=5"],
+        "shard.index",
+        "shard 4 of 5 gets no rows",
+    ),
+    (
+        "csv in latin-1",
+        {"d.csv": "text\ncaf\xe9\nna\xefve\n".encode("latin-1")},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.csv"],
+        "dataset.path",
+        "is not UTF-8",
+    ),
+    (
+        "jsonl of broken lines",
+        {"d.jsonl": '{"text": \n{"text": "x"\n'},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl"],
+        "dataset.path",
+        "invalid JSON",
+    ),
+    (
+        "column absent from the first jsonl rows",
+        {"d.jsonl": _texts(60)},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "dataset.column=sentence"],
+        "dataset.column",
+        "'sentence' is not in the first 50 rows",
+    ),
+    (
+        "a field that only later rows have",
+        {"d.jsonl": "".join(json.dumps({"id": i} if i < 60 else {"id": i, "text": "late"}) + "\n" for i in range(70))},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.jsonl", "dataset.column=text"],
+        "dataset.column",
+        "not in the first 50 rows",
+    ),
+    (
+        "csv column empty in the first rows",
+        {"d.csv": "id,text\n" + "".join(f"{i},\n" for i in range(8))},
+        ["+task=text-classification", "dataset=file", "dataset.path=d.csv", "dataset.column=text"],
+        "dataset.column",
+        "empty text",
+    ),
+    (
+        "text column fed to an image task",
+        {"d.csv": "caption\na red circle\na blue square\n"},
+        ["+task=image-classification", "dataset=file", "dataset.path=d.csv", "dataset.column=caption"],
+        "dataset.column",
+        "does not hold an image",
+    ),
+    (
+        "text column fed to speech recognition",
+        {"d.jsonl": _texts(4)},
+        ["+task=asr", "dataset=file", "dataset.path=d.jsonl", "dataset.column=text"],
+        "dataset.column",
+        "does not hold audio",
+    ),
+    (
+        "audio paths fed as the image of a two-input task",
+        {"d.jsonl": "".join(json.dumps({"clip": "a.wav", "q": "what?"}) + "\n" for _ in range(3)), "a.wav": write_wav},
+        ["+task=vqa", "dataset=file", "dataset.path=d.jsonl", "dataset.fields.image=clip", "dataset.fields.question=q"],
+        "dataset.fields.image",
+        "cannot decode image",
+    ),
+    (
+        "saved dataset without the split",
+        {"saved": lambda p: _saved_dataset(p, {"text": ["a"]}, split="test")},
+        ["+task=text-classification", "dataset=hf", "dataset.name=saved"],
+        "dataset.split",
+        "'train' is not a split",
+    ),
+    (
+        "saved dataset whose column holds numbers",
+        {"saved": lambda p: _saved_dataset(p, {"text": [1, 2, 3]})},
+        ["+task=text-classification", "dataset=hf", "dataset.name=saved"],
+        "dataset.column",
+        "expected text, got int",
+    ),
+    (
+        "skip past the end of a saved dataset",
+        {"saved": lambda p: _saved_dataset(p, {"text": ["a", "b"]})},
+        ["+task=text-classification", "dataset=hf", "dataset.name=saved", "dataset.skip=2"],
+        "dataset.skip",
+        "leaves no rows",
+    ),
 ]
 
 
@@ -111,7 +214,9 @@ def no_model(monkeypatch):
 
 
 @pytest.mark.parametrize("name, files, overrides, key, text", CASES, ids=[case[0] for case in CASES])
-def test_bad_data_is_a_config_error_before_the_model(tmp_path, monkeypatch, no_model, name, files, overrides, key, text):
+def test_bad_data_is_a_config_error_before_the_model(
+    tmp_path, monkeypatch, no_model, name, files, overrides, key, text
+):
     _write(tmp_path, files)
     monkeypatch.chdir(tmp_path)
     started = time.perf_counter()
@@ -136,5 +241,7 @@ def test_some_bad_first_rows_are_just_bad_rows(tmp_path, monkeypatch, no_model):
         (tmp_path / "pics" / f"bad{i}.png").write_bytes(b"broken")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(RunError, match="a model was loaded"):
-        runner.run(["+task=image-classification", "model=tiny", "dataset=folder", "dataset.path=pics"],
-                   output_dir=tmp_path / "out")
+        runner.run(
+            ["+task=image-classification", "model=tiny", "dataset=folder", "dataset.path=pics"],
+            output_dir=tmp_path / "out",
+        )

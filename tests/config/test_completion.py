@@ -1,5 +1,6 @@
 """Shell completion (Hydra's `run -sc install=bash`) completes a user's own options: the line being
 completed names its config dir (-cd, --config-dir=, hydra.searchpath=), and the query adds it (issue 30)."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,10 +25,13 @@ def user_conf(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("run -cd conf +experiment=exp", "+experiment=exp_mine"),
-    ("run --config-dir=conf +experiment=exp", "+experiment=exp_mine"),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("run -cd conf +experiment=exp", "+experiment=exp_mine"),
+        ("run --config-dir=conf +experiment=exp", "+experiment=exp_mine"),
+    ],
+)
 def test_run_completes_options_from_the_lines_config_dir(user_conf, capfd, monkeypatch, run_in_process, line, expected):
     monkeypatch.setenv("COMP_LINE", line)
     monkeypatch.setenv("COMP_POINT", str(len(line)))

@@ -1,5 +1,6 @@
 """Every shipped config composes and validates; schemas, YAML and the task registry agree with each other
 and with the installed transformers."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,12 @@ def test_every_task_option_composes_and_validates(task):
 
 @pytest.mark.parametrize("group", ["model", "dataset", "quantization", "output"])
 def test_every_group_option_composes(group):
-    required = {"file": ["dataset.path=x.csv"], "folder": ["dataset.path=x"], "hf": ["dataset.name=csv"],
-                "inline": ["dataset.rows=[hello]"]}
+    required = {
+        "file": ["dataset.path=x.csv"],
+        "folder": ["dataset.path=x"],
+        "hf": ["dataset.name=csv"],
+        "inline": ["dataset.rows=[hello]"],
+    }
     for option in group_options(group):
         cfg = compose(["+task=text-classification", f"{group}={option}", *required.get(option, [])])
         assert cfg[group]
@@ -51,7 +56,8 @@ def test_task_group_entries_hold_the_schema_parameters():
 def test_a_users_task_preset_builds_on_a_derived_task(tmp_path):
     (tmp_path / "task").mkdir()
     (tmp_path / "task" / "people.yaml").write_text(
-        "defaults:\n  - token-classification\n  - _self_\nparams:\n  aggregation_strategy: simple\n")
+        "defaults:\n  - token-classification\n  - _self_\nparams:\n  aggregation_strategy: simple\n"
+    )
     cfg = compose("people", config_dir=tmp_path)
     assert cfg["task"] == {"name": "token-classification", "params": {"aggregation_strategy": "simple"}}
 
@@ -65,7 +71,10 @@ def test_alias_files_point_at_their_task():
 def test_schema_task_choices_come_from_the_registry():
     from runner.config.validate import config_schema
 
-    assert "enum" not in json.loads((SCHEMA_DIR / "config.schema.json").read_text())["properties"]["task"]["properties"]["name"]
+    assert (
+        "enum"
+        not in json.loads((SCHEMA_DIR / "config.schema.json").read_text())["properties"]["task"]["properties"]["name"]
+    )
     assert config_schema()["properties"]["task"]["properties"]["name"]["enum"] == sorted(TASKS)
 
 
@@ -94,10 +103,24 @@ def test_registry_agrees_with_installed_transformers():
             assert tuple(default) == spec.default_model, spec.id
     supported = set(get_supported_tasks())
     # The modalities we support natively: every text/audio/image task we do not provide is a known gap.
-    not_yet = {"any-to-any", "decision", "depth-estimation", "document-question-answering", "image-feature-extraction",
-               "image-segmentation", "keypoint-matching", "mask-generation", "table-question-answering", "text-to-audio",
-               "video-classification", "zero-shot-audio-classification", "zero-shot-image-classification",
-               "zero-shot-object-detection", "text-to-speech", "image-to-image"}
+    not_yet = {
+        "any-to-any",
+        "decision",
+        "depth-estimation",
+        "document-question-answering",
+        "image-feature-extraction",
+        "image-segmentation",
+        "keypoint-matching",
+        "mask-generation",
+        "table-question-answering",
+        "text-to-audio",
+        "video-classification",
+        "zero-shot-audio-classification",
+        "zero-shot-image-classification",
+        "zero-shot-object-detection",
+        "text-to-speech",
+        "image-to-image",
+    }
     aliases = {"ner", "sentiment-analysis", "vqa"}  # 4.x lists its aliases too
     ours = {t for spec in TASKS.values() for t in spec.pipeline_task_candidates()}
     assert supported - ours - aliases <= not_yet, sorted(supported - ours - aliases - not_yet)

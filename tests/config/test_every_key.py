@@ -1,5 +1,6 @@
 """Every config key rejects a bad value with a ConfigError naming that key (the CLI turns it into exit 2,
 see test_bad_configs.py)."""
+
 from __future__ import annotations
 
 import copy

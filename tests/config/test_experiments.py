@@ -1,4 +1,5 @@
 """conf/experiment/: every experiment composes and pins what changes outputs; the offline ones run."""
+
 from __future__ import annotations
 
 import json
@@ -43,15 +44,29 @@ def test_experiment_composes_and_pins_what_changes_outputs(name):
 
 def test_there_are_offline_experiments_and_the_tutorial_ones():
     assert {"tiny_sentiment", "tiny_generation", "tiny_whisper_words"} <= set(OFFLINE)
-    assert {"gemma2_generation", "pegasus_billsum", "whisper_word_timestamps", "sst2_distilbert", "gemma7b_8bit",
-            "imdb_full", "bench_gpt2", "bench_summarization"} <= set(EXPERIMENTS)
+    assert {
+        "gemma2_generation",
+        "pegasus_billsum",
+        "whisper_word_timestamps",
+        "sst2_distilbert",
+        "gemma7b_8bit",
+        "imdb_full",
+        "bench_gpt2",
+        "bench_summarization",
+    } <= set(EXPERIMENTS)
 
 
 def test_offline_experiments_run(tmp_path):
     """All offline experiments in one multirun (one process: torch is imported once)."""
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", f"+experiment={','.join(OFFLINE)}", "progress=false", f"hydra.sweep.dir={sweep}",
-                     cwd=tmp_path, timeout=600)
+    result = run_cli(
+        "-m",
+        f"+experiment={','.join(OFFLINE)}",
+        "progress=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     ran = {}
     for job in sorted(p for p in sweep.iterdir() if (p / "run.json").is_file()):

@@ -2,6 +2,7 @@
 a sweep without matplotlib still writes its tables and says how to get the plot.
 
 "Missing" is made the way Python itself blocks an import: a None entry in sys.modules."""
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ def without(monkeypatch):
         for name in [n for n in sys.modules if n == module or n.startswith(module + ".")]:
             monkeypatch.delitem(sys.modules, name)
         monkeypatch.setitem(sys.modules, module, None)
+
     return block
 
 

@@ -1,6 +1,7 @@
 """`run --help` says what exists: every task with its aliases and parameters (from the task registry
 and schemas/tasks/), every exit code (runner.errors.EXIT_CODES, checked against the constants that
 produce them), defaults equal to the composed config's, and only paths that exist. In-process."""
+
 from __future__ import annotations
 
 import re
@@ -68,7 +69,9 @@ def test_defaults_shown_are_the_config_defaults(help_text):
     from runner.config.compose import compose_config
 
     cfg = compose_config(["+task=text-classification"])
-    shown = re.findall(r"(?:^|\s)([a-z_][\w.]*)=([a-z0-9_.]+)(?=\s|$)", "\n".join(_section(help_text, "Top-level keys")))
+    shown = re.findall(
+        r"(?:^|\s)([a-z_][\w.]*)=([a-z0-9_.]+)(?=\s|$)", "\n".join(_section(help_text, "Top-level keys"))
+    )
     assert len(shown) >= 10, shown
     for key, value in shown:
         if set(value) == {"."}:  # model.revision=...: a placeholder
@@ -78,6 +81,9 @@ def test_defaults_shown_are_the_config_defaults(help_text):
             actual = actual[part]
         if isinstance(actual, list) and len(actual) == 1:
             actual = actual[0]
-        rendered = {None: "null", True: "true", False: "false"}.get(actual, actual) if not isinstance(actual, int) \
-            or isinstance(actual, bool) else str(actual)
+        rendered = (
+            {None: "null", True: "true", False: "false"}.get(actual, actual)
+            if not isinstance(actual, int) or isinstance(actual, bool)
+            else str(actual)
+        )
         assert str(rendered) == value, f"--help shows {key}={value}, the config's default is {actual!r}"

@@ -1,6 +1,7 @@
 """Each behaviour of Hydra's private API that runner/config/hydra_private.py relies on (numbered as in
 its docstring), checked against the installed Hydra through the runner's own session and loader, so a
 Hydra upgrade that changes one fails here by name. In-process, one composition or less each."""
+
 from __future__ import annotations
 
 import inspect
@@ -57,8 +58,10 @@ def test_2_caching_repository_keeps_results_by_config_path(session):
 def test_3_the_source_of_a_config(session):
     source = hydra_private.find_config_source(session.loader.repository, "model/tiny")
     assert source is not None
-    assert file_of(source, "model/tiny").resolve() == (REPO_ROOT / "conf" / "model" / "tiny.yaml").resolve() or \
-        file_of(source, "model/tiny").name == "tiny.yaml"  # installed as a wheel: pkg://runner.conf
+    assert (
+        file_of(source, "model/tiny").resolve() == (REPO_ROOT / "conf" / "model" / "tiny.yaml").resolve()
+        or file_of(source, "model/tiny").name == "tiny.yaml"
+    )  # installed as a wheel: pkg://runner.conf
     assert hydra_private.find_config_source(session.loader.repository, "model/no_such_model") is None
 
 
@@ -79,26 +82,35 @@ def test_5_the_search_path_hydra_starts_from():
 def test_6_what_hydra_main_runs():
     assert hydra_private.run_and_report(lambda: 3) == 3
     assert {"task_name", "config_loader"} <= set(inspect.signature(hydra_private.Hydra.__init__).parameters)
-    assert {"config_name", "task_function", "overrides"} <= \
-        set(inspect.signature(hydra_private.Hydra.multirun).parameters)
+    assert {"config_name", "task_function", "overrides"} <= set(
+        inspect.signature(hydra_private.Hydra.multirun).parameters
+    )
     for hook in ("on_run_start", "on_run_end", "on_multirun_start", "on_multirun_end"):
         assert callable(getattr(hydra_private.Callbacks, hook))
     loader = hydra_private.ConfigLoaderImpl
-    assert list(inspect.signature(loader._process_config_searchpath).parameters)[1:] == \
-        ["config_name", "parsed_overrides", "repo"]
+    assert list(inspect.signature(loader._process_config_searchpath).parameters)[1:] == [
+        "config_name",
+        "parsed_overrides",
+        "repo",
+    ]
     assert list(inspect.signature(loader._compose_config_from_defaults_list).parameters)[1:] == ["defaults", "repo"]
 
 
 def test_the_tested_version_is_the_pinned_and_installed_one():
     import hydra
 
-    pins = [re.search(r"^hydra-core==(\S+)$", (REPO_ROOT / name).read_text(), re.M).group(1)
-            for name in ("constraints.txt", "constraints-transformers4.txt")]
+    pins = [
+        re.search(r"^hydra-core==(\S+)$", (REPO_ROOT / name).read_text(), re.M).group(1)
+        for name in ("constraints.txt", "constraints-transformers4.txt")
+    ]
     assert pins == [hydra_private.TESTED_HYDRA_CORE] * 2
     assert hydra.__version__ == hydra_private.TESTED_HYDRA_CORE
 
 
 def test_no_other_module_imports_hydra_internals():
-    offenders = [str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "runner").rglob("*.py")
-                 if "hydra._internal" in path.read_text() and path.name != "hydra_private.py"]
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for path in (REPO_ROOT / "runner").rglob("*.py")
+        if "hydra._internal" in path.read_text() and path.name != "hydra_private.py"
+    ]
     assert not offenders

@@ -1,5 +1,6 @@
 """Every integer key takes a whole Python int within its bounds: a float (2.0, 1e300), a value past its
 maximum, or an int past int64 is a ConfigError naming the key. Every number key takes a finite number."""
+
 from __future__ import annotations
 
 import copy
@@ -15,9 +16,18 @@ from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS
 
 # (dotted key, its maximum) for the top-level integer keys
-TOP_LEVEL = [("batch_size", 65536), ("seed", 2**32 - 1), ("shard.count", 65536), ("dataset.limit", INT64_MAX),
-             ("dataset.skip", INT64_MAX), ("batching.window_batches", 65536), ("bench.warmup_batches", INT64_MAX),
-             ("bench.max_rows", INT64_MAX), ("bench.max_batch_size", 65536), ("bench.probe_rows", 65536)]
+TOP_LEVEL = [
+    ("batch_size", 65536),
+    ("seed", 2**32 - 1),
+    ("shard.count", 65536),
+    ("dataset.limit", INT64_MAX),
+    ("dataset.skip", INT64_MAX),
+    ("batching.window_batches", 65536),
+    ("bench.warmup_batches", INT64_MAX),
+    ("bench.max_rows", INT64_MAX),
+    ("bench.max_batch_size", 65536),
+    ("bench.probe_rows", 65536),
+]
 
 
 def rejected_keys(cfg: dict) -> list[str]:

@@ -1,6 +1,7 @@
 """Quiet by default (issue 30): a library's own warnings (transformers, Ray) go to run.log, and to the screen
 only with verbose=true; the runner's lines and any library's errors always show. Checked with the job
 logging config a `run` job gets (conf/hydra/job_logging/runner.yaml), composed as the command composes it."""
+
 from __future__ import annotations
 
 import io

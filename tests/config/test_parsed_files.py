@@ -1,5 +1,6 @@
 """Config files parsed once per process (runner.config.loader.ParsedFiles): compositions made from kept
 files equal fresh ones, what one composition changes never reaches the next, an edited file is read again."""
+
 from __future__ import annotations
 
 import os

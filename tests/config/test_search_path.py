@@ -1,4 +1,5 @@
 """A user's own config dirs: options, presets, experiments and errors come from the search path in force."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,8 +48,10 @@ def test_user_options_join_ours(user_conf):
 def test_search_path_order_follows_hydra(user_conf):
     argv = ["-cd", str(user_conf), "+task=ner", "hydra.searchpath=[file:///elsewhere]"]
     search = ConfigSearch.from_argv(argv)
-    assert search.entries == (("command-line", f"file://{user_conf}"),
-                              ("hydra.searchpath in command-line", "file:///elsewhere"))
+    assert search.entries == (
+        ("command-line", f"file://{user_conf}"),
+        ("hydra.searchpath in command-line", "file:///elsewhere"),
+    )
     assert job_overrides(argv) == ["+task=ner", "hydra.searchpath=[file:///elsewhere]"]
 
 
@@ -78,7 +81,8 @@ def test_unknown_user_option_lists_the_user_options_too(user_conf):
 
 def test_graph_step_presets_come_from_the_search_path(user_conf):
     (user_conf / "experiment" / "chain.yaml").write_text(
-        "# @package _global_\ngraph:\n  steps:\n    classify: {task: text-classification, model: my_tiny}\n")
+        "# @package _global_\ngraph:\n  steps:\n    classify: {task: text-classification, model: my_tiny}\n"
+    )
     cfg = compose_run(["+experiment=chain"], ConfigSearch.from_dirs([user_conf])).cfg
     model = cfg["graph"]["steps"]["classify"]["model"]
     assert model["name"] == "my_tiny" and model["tiny"] == "auto" and "revision" in model  # over default
@@ -88,8 +92,9 @@ def test_graph_step_presets_come_from_the_search_path(user_conf):
 
 
 def test_schema_errors_name_the_file_and_line(user_conf):
-    (user_conf / "experiment" / "bad.yaml").write_text(EXPERIMENT.replace("batch_size: 2", "batch_size: -1")
-                                                      .replace("top_k: 2", "top_k: two"))
+    (user_conf / "experiment" / "bad.yaml").write_text(
+        EXPERIMENT.replace("batch_size: 2", "batch_size: -1").replace("top_k: 2", "top_k: two")
+    )
     composed = compose_run(["+experiment=bad"], ConfigSearch.from_dirs([user_conf]))
     with pytest.raises(ConfigErrors) as caught:
         make_plan(composed.cfg, composed.conf)
@@ -125,7 +130,8 @@ def test_yaml_syntax_error_names_the_file(user_conf):
 
 def test_missing_option_in_an_experiment_names_the_experiment(user_conf):
     (user_conf / "experiment" / "missing.yaml").write_text(
-        "# @package _global_\ndefaults:\n  - override /model: my_tiyn\n")
+        "# @package _global_\ndefaults:\n  - override /model: my_tiyn\n"
+    )
     with pytest.raises(ConfigError) as caught:
         compose_run(["+experiment=missing"], ConfigSearch.from_dirs([user_conf]))
     assert caught.value.key == "model" and "did you mean 'my_tiny'" in caught.value.hint
@@ -146,7 +152,10 @@ def test_key_typo_without_plus_gets_did_you_mean():
 
 
 def test_first_point_of_a_sweep():
-    assert first_point(["+task=ner", "batch_size=1,8,auto", "+experiment=a,b"]) == \
-        ["+task=ner", "batch_size=1", "+experiment=a"]
+    assert first_point(["+task=ner", "batch_size=1,8,auto", "+experiment=a,b"]) == [
+        "+task=ner",
+        "batch_size=1",
+        "+experiment=a",
+    ]
     assert first_point(["shard.index=range(4)"]) == ["shard.index=0"]
     assert first_point(["x=glob(*)"]) is None

@@ -1,5 +1,6 @@
 """Small wording fixes (issue 30): a YAML syntax error points at the line that opened what is not closed;
 the Python API's errors speak of its arguments, not the command line; "X and Y, which are not installed"."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -10,12 +11,15 @@ import runner
 from runner.errors import ConfigError
 
 
-@pytest.mark.parametrize("text,line,opened", [
-    ("batch_size: [1\nseed: 3\n", 1, "a flow sequence starts here and is not closed"),
-    ("model: {tiny: distilbert\nseed: 3\n", 1, "a flow mapping starts here and is not closed"),
-    ('seed: "3\nbatch_size: 1\n', 1, "a quoted scalar starts here and is not closed"),
-    ("seed: 3\n  batch_size: 1\n", 2, "mapping values are not allowed here"),  # found where it is
-])
+@pytest.mark.parametrize(
+    "text,line,opened",
+    [
+        ("batch_size: [1\nseed: 3\n", 1, "a flow sequence starts here and is not closed"),
+        ("model: {tiny: distilbert\nseed: 3\n", 1, "a flow mapping starts here and is not closed"),
+        ('seed: "3\nbatch_size: 1\n', 1, "a quoted scalar starts here and is not closed"),
+        ("seed: 3\n  batch_size: 1\n", 2, "mapping values are not allowed here"),  # found where it is
+    ],
+)
 def test_a_yaml_syntax_error_is_reported_on_its_line(tmp_path, capfd, run_in_process, text, line, opened):
     experiment = tmp_path / "conf" / "experiment" / "bad.yaml"
     experiment.parent.mkdir(parents=True)

@@ -1,6 +1,7 @@
 """Start-up (issue 17): a config error leaves nothing behind, --help lists every config group (a -cd
 dir's too) without Hydra's composition, a single run composes its config once, and metrics.json says
 which items/s it reports beside the end-to-end figure."""
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,11 @@ def test_help_lists_groups_of_a_user_config_dir(tmp_path: Path):
     (conf / "model" / "my_model.yaml").write_text("defaults:\n  - default\n  - _self_\nname: mine\n")
     done = run_cli("-cd", str(conf), "--help", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    groups = {line.split(":", 1)[0]: line.split(": ", 1)[1].split(", ")
-              for line in done.stdout.splitlines() if line.split(":", 1)[0] in
-              ("dataset", "experiment", "model", "output", "quantization", "task")}
+    groups = {
+        line.split(":", 1)[0]: line.split(": ", 1)[1].split(", ")
+        for line in done.stdout.splitlines()
+        if line.split(":", 1)[0] in ("dataset", "experiment", "model", "output", "quantization", "task")
+    }
     assert "my_own_experiment" in groups["experiment"] and "meeting_notes" in groups["experiment"]
     assert "my_model" in groups["model"] and "minilm" in groups["model"]
     assert "text-classification" in groups["task"] and "sentiment" in groups["task"]  # ids and aliases
@@ -69,9 +72,13 @@ COUNTING = textwrap.dedent("""
 
 
 def test_a_single_run_composes_its_config_once(tmp_path: Path):
-    done = subprocess.run([sys.executable, "-c", COUNTING, "+task=text-classification", "model=tiny",
-                           "dataset=sample", "progress=false"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", COUNTING, "+task=text-classification", "model=tiny", "dataset=sample", "progress=false"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "compositions=1 exit=0" in done.stdout, done.stdout + done.stderr
     run_dir = next(tmp_path.glob("outputs/*/*"))
     assert (run_dir / "predictions.jsonl").is_file()
@@ -85,13 +92,20 @@ def test_a_single_run_composes_its_config_once(tmp_path: Path):
 
 def test_metrics_give_both_rates(tmp_path: Path):
     out = tmp_path / "run"
-    done = run_job("+task=text-classification", "model=tiny", "dataset=sample", "progress=false",
-                   f"hydra.run.dir={out}", cwd=tmp_path)
+    done = run_job(
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=sample",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["items_per_second_basis"].startswith("timed pipeline calls")
     assert metrics["end_to_end_items_per_second"] > 0
     assert metrics["end_to_end_seconds"] >= metrics["inference_seconds"]
     # Both figures are rounded when written (seconds to 4 places, the rate to 3) from the unrounded time.
-    assert metrics["end_to_end_items_per_second"] == pytest.approx(metrics["rows_in"] / metrics["end_to_end_seconds"],
-                                                                   rel=0.01)
+    assert metrics["end_to_end_items_per_second"] == pytest.approx(
+        metrics["rows_in"] / metrics["end_to_end_seconds"], rel=0.01
+    )

@@ -4,6 +4,7 @@ A room is a package of runner/ or a module at its top level. The imports are rea
 every module (inside functions too: a lazy import is still an arrow), absolute `runner.*` imports
 and relative ones alike.
 """
+
 from __future__ import annotations
 
 import ast
@@ -67,7 +68,11 @@ def documented() -> dict[str, set[str]]:
 def test_room_table_matches_the_imports():
     actual, table = imports_by_room(), documented()
     rooms_with_code = {room for room in actual if room != "sample_data"}
-    wrong = [f"| `{room}` | ... | {', '.join(sorted(actual.get(room, ())))} |"
-             for room in sorted(rooms_with_code | set(table)) if actual.get(room, set()) != table.get(room)]
-    assert not wrong, "docs/architecture.md's room table is out of date; the rows as the code has them:\n" + \
-        "\n".join(wrong)
+    wrong = [
+        f"| `{room}` | ... | {', '.join(sorted(actual.get(room, ())))} |"
+        for room in sorted(rooms_with_code | set(table))
+        if actual.get(room, set()) != table.get(room)
+    ]
+    assert not wrong, "docs/architecture.md's room table is out of date; the rows as the code has them:\n" + "\n".join(
+        wrong
+    )

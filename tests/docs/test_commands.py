@@ -11,6 +11,7 @@ Commands live in fenced blocks marked bash/sh/shell/console; a `run` command any
 block is a failure, so no example escapes this test. Complete `run ...` commands written inline (in a
 table, a sentence) are checked the same way; those with a `<placeholder>` or `...` are synopses.
 """
+
 from __future__ import annotations
 
 import ast
@@ -180,9 +181,11 @@ def test_command(command: Command, session, user_conf):
 def _check_python(args: list[str], command: Command) -> None:
     if args[0] == "-m":
         module = args[1]
-        assert (ROOT / module.replace(".", "/")).with_suffix(".py").is_file() or \
-            (ROOT / module.replace(".", "/")).is_dir() or importlib.util.find_spec(module) is not None, \
-            f"{command}: no module {module}"
+        assert (
+            (ROOT / module.replace(".", "/")).with_suffix(".py").is_file()
+            or (ROOT / module.replace(".", "/")).is_dir()
+            or importlib.util.find_spec(module) is not None
+        ), f"{command}: no module {module}"
     else:
         assert (ROOT / args[0]).is_file(), f"{command}: no file {args[0]}"
 
@@ -217,11 +220,16 @@ def test_no_command_outside_a_shell_block():
     for page in PAGES:
         for lang, line, body in blocks(page):
             if lang not in SHELL:
-                hidden += [f"{page.name}:{line}: {row}" for row in body.splitlines()  # <...>: a synopsis
-                           if re.match(r"^(\$ )?(\.venv/bin/)?run (?!-m:)[-+\w]", row) and "<" not in row]
+                hidden += [
+                    f"{page.name}:{line}: {row}"
+                    for row in body.splitlines()  # <...>: a synopsis
+                    if re.match(r"^(\$ )?(\.venv/bin/)?run (?!-m:)[-+\w]", row) and "<" not in row
+                ]
         text = page.read_text(encoding="utf-8")
-        hidden += [f"{page.name}: indented: {m.group(0).strip()}"
-                   for m in re.finditer(r"(?m)(?<=\n\n)    (\.venv/bin/)?run [-+\w].*$", text)]
+        hidden += [
+            f"{page.name}: indented: {m.group(0).strip()}"
+            for m in re.finditer(r"(?m)(?<=\n\n)    (\.venv/bin/)?run [-+\w].*$", text)
+        ]
     assert not hidden, "\n".join(hidden)
 
 

@@ -1,6 +1,7 @@
 """Benchmark numbers through real runs of a tiny model: a short dataset re-timed into repeats, a budget
 that leaves a point too short, batch_size=auto bounded by the rows, and sweep order that cannot bias
 the result (a fake clock makes the model's cost, and its cold first calls, deterministic)."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,21 @@ import pytest
 from runner.sweep import build_report
 from tests.conftest import read_jsonl, run_cli, run_job
 
-BASE = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "progress=false",
-        "bench.enabled=true"]
+BASE = [
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "dataset.path=rows.jsonl",
+    "progress=false",
+    "bench.enabled=true",
+]
 
 
 def write_rows(folder: Path, count: int) -> None:
     words = "alpha beta gamma delta epsilon zeta eta theta".split()
-    lines = [json.dumps({"text": " ".join(words[(i + k) % len(words)] for k in range(2 + i % 5))}) for i in range(count)]
+    lines = [
+        json.dumps({"text": " ".join(words[(i + k) % len(words)] for k in range(2 + i % 5))}) for i in range(count)
+    ]
     (folder / "rows.jsonl").write_text("\n".join(lines) + "\n")
 
 
@@ -28,8 +37,15 @@ def metrics_of(out: Path) -> dict:
 def test_a_short_dataset_is_timed_again_unwritten_until_the_repeats_are_long_enough(tmp_path):
     write_rows(tmp_path, 6)
     out = tmp_path / "out"
-    result = run_job(*BASE, "batch_size=4", "bench.repeats=3", "bench.min_batches=2", "bench.min_seconds=0",
-                     f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(
+        *BASE,
+        "batch_size=4",
+        "bench.repeats=3",
+        "bench.min_batches=2",
+        "bench.min_seconds=0",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     metrics = metrics_of(out)
     measurement = metrics["measurement"]
@@ -37,7 +53,9 @@ def test_a_short_dataset_is_timed_again_unwritten_until_the_repeats_are_long_eno
     assert measurement["status"] == "ok" and measurement["passes"] == 4 and measurement["batches"] == 6
     assert len(measurement["items_per_second"]["repeats"]) == 3
     assert metrics["items_per_second"] == measurement["items_per_second"]["p50"]
-    assert measurement["items_per_second"]["min"] <= metrics["items_per_second"] <= measurement["items_per_second"]["max"]
+    assert (
+        measurement["items_per_second"]["min"] <= metrics["items_per_second"] <= measurement["items_per_second"]["max"]
+    )
     assert metrics["rows_out"] == 6 and len(read_jsonl(out / "predictions.jsonl")) == 6  # written once
 
 
@@ -70,8 +88,9 @@ def test_the_issues_small_sweep_has_a_figure_for_every_point(tmp_path):
     (more than there were) and printed "None rows/s". Now every point is measured on re-timed rows."""
     write_rows(tmp_path, 6)
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", *BASE[:-1], "batch_size=1,4,8,auto", "bench.min_seconds=0.05", f"hydra.sweep.dir={sweep}",
-                     cwd=tmp_path)
+    result = run_cli(
+        "-m", *BASE[:-1], "batch_size=1,4,8,auto", "bench.min_seconds=0.05", f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "None" not in result.stderr + result.stdout
     document = json.loads((sweep / "sweep.json").read_text())
@@ -80,7 +99,9 @@ def test_the_issues_small_sweep_has_a_figure_for_every_point(tmp_path):
     for point in points.values():
         assert point["status"] == "ok" and point["repeats"] == 3
         assert point["items_per_second_min"] <= point["items_per_second"] <= point["items_per_second_max"]
-    assert points["auto"]["batch_size"] <= 6 and max(t["batch_size"] for t in points["auto"]["autobatch"]["trials"]) <= 6
+    assert (
+        points["auto"]["batch_size"] <= 6 and max(t["batch_size"] for t in points["auto"]["autobatch"]["trials"]) <= 6
+    )
     assert "recommended batch size: " in result.stdout
 
 
@@ -117,12 +138,22 @@ def sweep_in_order(tmp_path: Path, name: str, sizes: list[int], monkeypatch) -> 
     sweep = tmp_path / name
     for num, size in enumerate(sizes):
         out = sweep / str(num)
-        result = run_job(*BASE, f"batch_size={size}", "bench.min_batches=3", "bench.min_seconds=0.05",
-                         f"hydra.run.dir={out}", cwd=tmp_path)
+        result = run_job(
+            *BASE,
+            f"batch_size={size}",
+            "bench.min_batches=3",
+            "bench.min_seconds=0.05",
+            f"hydra.run.dir={out}",
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
-    return {"report": build_report(sweep),
-            "naive": {metrics_of(sweep / str(n))["batch_size"]: metrics_of(sweep / str(n))["steps"]["main"]
-                      ["items_per_second"] for n in range(len(sizes))}}
+    return {
+        "report": build_report(sweep),
+        "naive": {
+            metrics_of(sweep / str(n))["batch_size"]: metrics_of(sweep / str(n))["steps"]["main"]["items_per_second"]
+            for n in range(len(sizes))
+        },
+    }
 
 
 def test_the_order_of_the_points_cannot_bias_the_result(tmp_path, monkeypatch):
@@ -138,5 +169,6 @@ def test_the_order_of_the_points_cannot_bias_the_result(tmp_path, monkeypatch):
     assert p50s(forward) == p50s(backward)
     assert p50s(forward)[8] == pytest.approx(8 / 0.026, rel=1e-3)
     assert forward["report"].recommended == [
-        {**backward["report"].recommended[0], "job": forward["report"].recommended[0]["job"]}]
+        {**backward["report"].recommended[0], "job": forward["report"].recommended[0]["job"]}
+    ]
     assert forward["report"].recommended[0]["batch_size"] == 8

@@ -1,5 +1,6 @@
 """Chained steps end to end on tiny models and real files: audio -> text -> summary, image -> caption -> label
 (in-process, through the job entry the command uses)."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,15 @@ import pytest
 from tests.conftest import read_jsonl, run_job, write_png, write_wav
 
 MEETING = [
-    "+graph.steps.transcribe.task=asr", "+graph.steps.transcribe.model=tiny", "+graph.steps.transcribe.input=audio",
-    "+graph.steps.summarize.task=summarization", "+graph.steps.summarize.model=tiny",
-    "+graph.steps.summarize.input=transcribe.text", "+graph.steps.summarize.params.max_new_tokens=6",
-    "dataset=folder", "dataset.path=recordings",
+    "+graph.steps.transcribe.task=asr",
+    "+graph.steps.transcribe.model=tiny",
+    "+graph.steps.transcribe.input=audio",
+    "+graph.steps.summarize.task=summarization",
+    "+graph.steps.summarize.model=tiny",
+    "+graph.steps.summarize.input=transcribe.text",
+    "+graph.steps.summarize.params.max_new_tokens=6",
+    "dataset=folder",
+    "dataset.path=recordings",
     "seed=1",  # with seed 1 the tiny random Whisper emits characters (seed 0 only timestamps: empty text)
 ]
 
@@ -44,13 +50,21 @@ def test_transcribe_then_summarize(tmp_path):
 
     # One model at a time (graph.free_finished_models) gives the same rows and outputs, and only the last step.
     staged = tmp_path / "staged"
-    result = run_job(*MEETING, "batch_size=2", "graph.free_finished_models=true", "output.steps=last",
-                     "output.format=[jsonl,csv]", f"hydra.run.dir={staged}", cwd=tmp_path)
+    result = run_job(
+        *MEETING,
+        "batch_size=2",
+        "graph.free_finished_models=true",
+        "output.steps=last",
+        "output.format=[jsonl,csv]",
+        f"hydra.run.dir={staged}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 4, result.stderr
     assert "step transcribe done: model freed" in result.stderr
     staged_predictions = read_jsonl(staged / "predictions.jsonl")
     assert [(p["id"], p["output"]) for p in staged_predictions] == [
-        (p["id"], {"summarize": p["output"]["summarize"]}) for p in predictions]
+        (p["id"], {"summarize": p["output"]["summarize"]}) for p in predictions
+    ]
     assert not (staged / ".stages").exists()
     header = (staged / "predictions.csv").read_text().splitlines()[0]
     assert header == "id,index,input_audio,output_summarize"
@@ -61,11 +75,18 @@ def test_caption_then_classify_the_caption(tmp_path):
         write_png(tmp_path / "pictures" / f"p{i}.png", color=color)
     out = tmp_path / "out"
     result = run_job(
-        "+graph.steps.caption.task=image-to-text", "+graph.steps.caption.model=tiny",
+        "+graph.steps.caption.task=image-to-text",
+        "+graph.steps.caption.model=tiny",
         "+graph.steps.caption.params.max_new_tokens=5",
-        "+graph.steps.sentiment.task=text-classification", "+graph.steps.sentiment.model=tiny",
-        "+graph.steps.sentiment.input=caption.generated_text", "+graph.steps.sentiment.output=mood",
-        "dataset=folder", "dataset.path=pictures", "output.format=parquet", f"hydra.run.dir={out}", cwd=tmp_path,
+        "+graph.steps.sentiment.task=text-classification",
+        "+graph.steps.sentiment.model=tiny",
+        "+graph.steps.sentiment.input=caption.generated_text",
+        "+graph.steps.sentiment.output=mood",
+        "dataset=folder",
+        "dataset.path=pictures",
+        "output.format=parquet",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     predictions = read_jsonl(out / "predictions.jsonl")

@@ -1,6 +1,7 @@
 """The `run` command ends without Python's interpreter teardown (runner/fast_exit.py), yet keeps what
 a normal exit does: its exit code, every output written, stdout flushed, and atexit handlers run
 (registered here by a sitecustomize module on PYTHONPATH, as a tracker or a coverage tool would)."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import pytest
 
 from tests.conftest import read_jsonl, run_cli
 
-SITECUSTOMIZE = '''
+SITECUSTOMIZE = """
 import atexit, os, sys, traceback
 
 def _at_exit():
@@ -21,7 +22,7 @@ def _at_exit():
         f.write(path)
 
 atexit.register(_at_exit)
-'''
+"""
 
 
 @pytest.fixture
@@ -38,8 +39,15 @@ def atexit_probe(tmp_path, monkeypatch):
 @pytest.mark.parametrize("rows,code", [(["good text", "more good text"], 0), (["good text", ""], 4)])
 def test_exit_code_outputs_and_atexit_handlers_survive_the_fast_exit(tmp_path, atexit_probe, rows, code):
     out = tmp_path / "out"
-    result = run_cli("+task=text-classification", "model=tiny", "dataset=inline", f"dataset.rows={json.dumps(rows)}",
-                     "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=inline",
+        f"dataset.rows={json.dumps(rows)}",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == code, result.stderr[-3000:]
     assert atexit_probe.read_text() == "fast"  # the fast path was taken, and the handler ran
     assert result.stdout.rstrip().endswith("atexit handler ran")
@@ -51,7 +59,14 @@ def test_exit_code_outputs_and_atexit_handlers_survive_the_fast_exit(tmp_path, a
 
 def test_the_normal_exit_stays_available(tmp_path, atexit_probe, monkeypatch):
     monkeypatch.setenv("RUNNER_NORMAL_EXIT", "1")
-    result = run_cli("+task=text-classification", "model=tiny", "dataset=inline", 'dataset.rows=["good text"]',
-                     "progress=false", f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
+    result = run_cli(
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=inline",
+        'dataset.rows=["good text"]',
+        "progress=false",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert atexit_probe.read_text() == "normal" and result.stdout.rstrip().endswith("atexit handler ran")

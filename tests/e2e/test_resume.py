@@ -1,5 +1,6 @@
 """Long runs: bad rows never stop the run (unless asked), SIGTERM stops cleanly, and a run killed at any
 point and resumed ends with exactly the rows of a run that was never interrupted."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,13 @@ from tests.conftest import read_jsonl, run_cli
 
 pytestmark = pytest.mark.slow  # a subprocess per run
 
-TEXTS = ["short", "a somewhat longer sentence about the weather today",
-         "the quick brown fox jumps over the lazy dog " * 3, "ok then", "numbers 1 2 3 4 5 6 7 8 9"]
+TEXTS = [
+    "short",
+    "a somewhat longer sentence about the weather today",
+    "the quick brown fox jumps over the lazy dog " * 3,
+    "ok then",
+    "numbers 1 2 3 4 5 6 7 8 9",
+]
 
 
 def _write_rows(path, count: int, corrupt: tuple[int, ...] = ()) -> None:
@@ -30,7 +36,14 @@ def _write_rows(path, count: int, corrupt: tuple[int, ...] = ()) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-BASE = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "batch_size=4", "progress=false"]
+BASE = [
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "dataset.path=rows.jsonl",
+    "batch_size=4",
+    "progress=false",
+]
 
 
 def test_a_thousand_rows_with_three_corrupt_ones(tmp_path):
@@ -45,8 +58,12 @@ def test_a_thousand_rows_with_three_corrupt_ones(tmp_path):
     assert {e["error"].split(":")[0] for e in errors} == {"ValueError"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["rows_in"] == metrics["rows_out"] + metrics["rows_error"] == 1000
-    assert run_cli(*BASE, "batch_size=16", "max_error_fraction=0.003", f"hydra.run.dir={tmp_path / 'allowed'}",
-                   cwd=tmp_path).returncode == 0  # 3 of 1000 is allowed
+    assert (
+        run_cli(
+            *BASE, "batch_size=16", "max_error_fraction=0.003", f"hydra.run.dir={tmp_path / 'allowed'}", cwd=tmp_path
+        ).returncode
+        == 0
+    )  # 3 of 1000 is allowed
 
     skipped = tmp_path / "skipped"
     result = run_cli(*BASE, "on_error=skip", "dataset.limit=20", f"hydra.run.dir={skipped}", cwd=tmp_path)
@@ -73,8 +90,11 @@ def test_on_error_fail_stops_and_keeps_what_was_done(tmp_path):
 
 def _start(tmp_path, out, *extra) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "runner", *BASE, *extra, f"hydra.run.dir={out}"], cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [sys.executable, "-m", "runner", *BASE, *extra, f"hydra.run.dir={out}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 

@@ -1,5 +1,6 @@
 """Batch-size sweeps through the CLI: OOM points recorded (injected with RUNNER_INJECT_OOM_ABOVE, the real
 torch.OutOfMemoryError type), one model load per sweep, the report, batch_size=auto, length bucketing."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,10 @@ WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".spl
 
 
 def _rows(path, count: int = 64) -> None:
-    lines = [json.dumps({"text": " ".join(WORDS[(i + k) % len(WORDS)] for k in range(1 + (i * 37) % 24))})
-             for i in range(count)]
+    lines = [
+        json.dumps({"text": " ".join(WORDS[(i + k) % len(WORDS)] for k in range(1 + (i * 37) % 24))})
+        for i in range(count)
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -27,6 +30,7 @@ BASE = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path
 def oom_above(monkeypatch):
     def set_limit(n: int):
         monkeypatch.setenv("RUNNER_INJECT_OOM_ABOVE", str(n))
+
     return set_limit
 
 
@@ -34,9 +38,13 @@ def test_sweep_records_oom_points_loads_once_and_reports(tmp_path, oom_above):
     _rows(tmp_path / "rows.jsonl")
     oom_above(8)
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", *BASE, "batch_size=1,4,16,32", "bench.warmup_batches=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m", *BASE, "batch_size=1,4,16,32", "bench.warmup_batches=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("loading tiny model") == 1 and result.stderr.count("reusing the loaded") == 2  # 32 is skipped, never loaded
+    assert (
+        result.stderr.count("loading tiny model") == 1 and result.stderr.count("reusing the loaded") == 2
+    )  # 32 is skipped, never loaded
 
     statuses = {}
     for job in sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "metrics.json").exists()):
@@ -62,8 +70,14 @@ def test_batch_size_auto_settles_on_the_largest_that_fits(tmp_path, oom_above):
     _rows(tmp_path / "rows.jsonl")
     oom_above(24)
     out = tmp_path / "out"
-    result = run_cli(*BASE, "batch_size=auto", "bench.max_batch_size=64", "bench.auto_until=memory",
-                     f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(
+        *BASE,
+        "batch_size=auto",
+        "bench.max_batch_size=64",
+        "bench.auto_until=memory",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["batch_size"] == 24 and metrics["batch_size_requested"] == "auto"
@@ -79,8 +93,14 @@ def test_length_bucketing_keeps_order_and_outputs(tmp_path):
     runs = {}
     for bucketed in ("false", "true"):
         out = tmp_path / f"bucketed-{bucketed}"
-        result = run_cli(*BASE, "batch_size=8", f"batching.sort_by_length={bucketed}", "batching.window_batches=4",
-                         f"hydra.run.dir={out}", cwd=tmp_path)
+        result = run_cli(
+            *BASE,
+            "batch_size=8",
+            f"batching.sort_by_length={bucketed}",
+            "batching.window_batches=4",
+            f"hydra.run.dir={out}",
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         runs[bucketed] = read_jsonl(out / "predictions.jsonl")
     plain, bucketed = runs["false"], runs["true"]
@@ -94,8 +114,15 @@ def test_isolated_point_runs_in_a_child_process(tmp_path, oom_above):
     _rows(tmp_path / "rows.jsonl", 16)
     oom_above(4)
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", *BASE, "batch_size=2,8", "bench.isolation=process", "bench.skip_after_oom=false",
-                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m",
+        *BASE,
+        "batch_size=2,8",
+        "bench.isolation=process",
+        "bench.skip_after_oom=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     first, second = (json.loads((sweep / str(i) / "metrics.json").read_text()) for i in range(2))
     assert (first["status"], second["status"]) == ("ok", "oom")
@@ -107,8 +134,15 @@ def test_a_token_budget_sweep_skips_budgets_above_one_that_ran_out_of_memory(tmp
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": "alpha beta"}) + "\n" for _ in range(32)))
     oom_above(4)  # batches of more than 4 rows fail as CUDA's out-of-memory would
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", *BASE, "batch_size=16", "batching.sort_by_length=true",
-                     "batching.max_tokens=24,400,800", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m",
+        *BASE,
+        "batch_size=16",
+        "batching.sort_by_length=true",
+        "batching.max_tokens=24,400,800",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     statuses = {}
     for job in sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "metrics.json").exists()):

@@ -2,6 +2,7 @@
 on the same saved model and the same inputs. The runs go through the same job entry as `run` (app.run_job,
 through runner.run with the command's override strings), in-process: the command's own behaviour (exit
 codes, Hydra's run dir, sweeps) is tested in a subprocess in test_runs.py and test_sweeps.py."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,13 @@ from runner.models.tiny import tiny_model_dir
 import runner
 from tests.conftest import read_jsonl, write_png, write_wav
 
-TEXTS = ["I loved this film, truly.", "The service was slow and rude.", "Where is the station?",
-         "Paris is lovely in spring.", "Nothing works today."]
+TEXTS = [
+    "I loved this film, truly.",
+    "The service was slow and rude.",
+    "Where is the station?",
+    "Paris is lovely in spring.",
+    "Nothing works today.",
+]
 MASKED = ["Paris is the [MASK] of France.", "I [MASK] this film.", "The cat sat on the [MASK]."]
 QUESTIONS = ["What is this?", "Which color?", "Describe it."]
 
@@ -85,25 +91,30 @@ def read_audio(path):
 CASES = {
     "text-generation": (
         # greedy: transformers 4.57's text-generation samples by default
-        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.max_new_tokens=5", "task.params.do_sample=false"],
+        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"],
+        ["task.params.max_new_tokens=5", "task.params.do_sample=false"],
         lambda p, d: p(TEXTS, batch_size=2, max_new_tokens=5, do_sample=False),
     ),
     "text-classification": (
-        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.top_k=2"],
+        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"],
+        ["task.params.top_k=2"],
         lambda p, d: p(TEXTS, batch_size=2, top_k=2),
     ),
     "token-classification": (
-        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.aggregation_strategy=simple"],
+        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"],
+        ["task.params.aggregation_strategy=simple"],
         lambda p, d: p(TEXTS, batch_size=2, aggregation_strategy="simple"),
     ),
     "fill-mask": (
-        ["dataset=file", "dataset.path=masked.txt"], ["task.params.top_k=3"],
+        ["dataset=file", "dataset.path=masked.txt"],
+        ["task.params.top_k=3"],
         lambda p, d: p(MASKED, batch_size=2, top_k=3),
     ),
     "feature-extraction": (  # pooling=none: the pipeline's per-token states (pooled vectors: tests/tasks/test_pooling.py).
         # Raw one row at a time: batched, transformers pads a row's token embeddings to its batch's longest row,
         # and the runner cuts them back to the row's own tokens (any batch gives the same)
-        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"], ["task.params.pooling=none"],
+        ["dataset=file", "dataset.path=texts.csv", "dataset.id_column=id"],
+        ["task.params.pooling=none"],
         lambda p, d: p(TEXTS, batch_size=1),
     ),
     "zero-shot-classification": (
@@ -112,29 +123,44 @@ CASES = {
         lambda p, d: p(TEXTS, batch_size=2, candidate_labels=["sports", "politics", "cooking"]),
     ),
     "automatic-speech-recognition": (
-        ["dataset=folder", "dataset.path=audio"], ["task.params.return_timestamps=true"],
+        ["dataset=folder", "dataset.path=audio"],
+        ["task.params.return_timestamps=true"],
         lambda p, d: p([read_audio(a) for a in audio_paths(d)], batch_size=2, return_timestamps=True),
     ),
     "audio-classification": (
-        ["dataset=folder", "dataset.path=audio"], ["task.params.top_k=2"],
+        ["dataset=folder", "dataset.path=audio"],
+        ["task.params.top_k=2"],
         lambda p, d: p([read_audio(a) for a in audio_paths(d)], batch_size=2, top_k=2),
     ),
     "image-classification": (
-        ["dataset=folder", "dataset.path=images"], ["task.params.top_k=2"],
+        ["dataset=folder", "dataset.path=images"],
+        ["task.params.top_k=2"],
         lambda p, d: p(image_paths(d), batch_size=2, top_k=2),
     ),
     "image-to-text": (
-        ["dataset=folder", "dataset.path=images"], ["task.params.max_new_tokens=5"],
-        lambda p, d: (p(images=image_paths(d), text=[""] * 3, batch_size=2, max_new_tokens=5)  # transformers 5
-                      if p.task == "image-text-to-text" else p(image_paths(d), batch_size=2, max_new_tokens=5)),
+        ["dataset=folder", "dataset.path=images"],
+        ["task.params.max_new_tokens=5"],
+        lambda p, d: (
+            p(images=image_paths(d), text=[""] * 3, batch_size=2, max_new_tokens=5)  # transformers 5
+            if p.task == "image-text-to-text"
+            else p(image_paths(d), batch_size=2, max_new_tokens=5)
+        ),
     ),
     "image-text-to-text": (
-        ["dataset=file", "dataset.path=vqa.csv", "dataset.fields.text=question"], ["task.params.max_new_tokens=5"],
-        lambda p, d: p(text=[[{"role": "user", "content": [{"type": "image", "image": load_image(i)}, {"type": "text", "text": q}]}]
-                             for i, q in zip(image_paths(d), QUESTIONS)], batch_size=2, max_new_tokens=5),
+        ["dataset=file", "dataset.path=vqa.csv", "dataset.fields.text=question"],
+        ["task.params.max_new_tokens=5"],
+        lambda p, d: p(
+            text=[
+                [{"role": "user", "content": [{"type": "image", "image": load_image(i)}, {"type": "text", "text": q}]}]
+                for i, q in zip(image_paths(d), QUESTIONS)
+            ],
+            batch_size=2,
+            max_new_tokens=5,
+        ),
     ),
     "object-detection": (
-        ["dataset=folder", "dataset.path=images"], ["task.params.threshold=0.0"],
+        ["dataset=folder", "dataset.path=images"],
+        ["task.params.threshold=0.0"],
         lambda p, d: p(image_paths(d), batch_size=2, threshold=0.0),
     ),
 }
@@ -154,8 +180,10 @@ def test_task_runs_and_matches_plain_pipeline(task, data, tmp_path, monkeypatch)
     dataset, params, call_plain = CASES[task]
     out = tmp_path / "out"
     monkeypatch.chdir(data)  # the dataset paths are relative, as a user in their data folder writes them
-    runner.run([f"+task={task}", "model=tiny", "batch_size=2", "device=cpu", "progress=false", *dataset, *params],
-               output_dir=out)
+    runner.run(
+        [f"+task={task}", "model=tiny", "batch_size=2", "device=cpu", "progress=false", *dataset, *params],
+        output_dir=out,
+    )
     predictions = read_jsonl(out / "predictions.jsonl")
     assert read_jsonl(out / "errors.jsonl") == []
 

@@ -1,6 +1,7 @@
 """batching.max_tokens end to end: outputs and their order equal the unbatched run's (encoder tasks and
 greedy generation), every forward pass the pipeline makes stays within the budget unless it holds a
 single longer row, failing rows fail alone, and bad settings are config errors naming the key."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,15 @@ def forward_shapes(monkeypatch):
 
 def _run(tmp_path, name: str, *args: str) -> list[dict]:
     out = tmp_path / name
-    result = run_job(*args, "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "progress=false",
-                     f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(
+        *args,
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=rows.jsonl",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     return read_jsonl(out / "predictions.jsonl")
 
@@ -85,8 +93,9 @@ def _assert_within_budget(shapes, budget: int, reserved: int = 0) -> None:
 ZERO_SHOT_LABELS = "task.params.candidate_labels=[good,rather bad]"
 
 
-@pytest.mark.parametrize("task", ["text-classification", "feature-extraction", "token-classification",
-                                  "zero-shot-classification"])
+@pytest.mark.parametrize(
+    "task", ["text-classification", "feature-extraction", "token-classification", "zero-shot-classification"]
+)
 def test_encoder_outputs_and_order_equal_the_unbatched_run(tmp_path, task, forward_shapes):
     _rows(tmp_path / "rows.jsonl")
     # zero-shot: each row runs once per label, paired with its hypothesis; each forward's pairs, padded,
@@ -108,8 +117,9 @@ def test_generation_pads_left_and_generates_the_unbatched_text(tmp_path, forward
     greedy = ["+task=text-generation", "task.params.max_new_tokens=6", "task.params.do_sample=false"]
     plain = _run(tmp_path, "plain", *greedy, "batch_size=1")
     forward_shapes.clear()
-    packed = _run(tmp_path, "packed", *greedy, "batch_size=16", "batching.sort_by_length=true",
-                  "batching.max_tokens=300")
+    packed = _run(
+        tmp_path, "packed", *greedy, "batch_size=16", "batching.sort_by_length=true", "batching.max_tokens=300"
+    )
     _assert_within_budget(forward_shapes, 300, reserved=6)  # each row grows by 6 generated tokens
     assert [p["index"] for p in packed] == list(range(48))
     assert [p["output"] for p in packed] == [p["output"] for p in plain]
@@ -121,8 +131,16 @@ def test_a_row_that_fails_fails_alone(tmp_path):
     lines[5] = json.dumps({"text": " ".join(["word"] * 700)})  # beyond the tiny model's 512 positions
     (tmp_path / "rows.jsonl").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    result = run_job("+task=text-classification", *BUDGET, "model=tiny", "dataset=file", "dataset.path=rows.jsonl",
-                     "progress=false", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(
+        "+task=text-classification",
+        *BUDGET,
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=rows.jsonl",
+        "progress=false",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 4, result.stderr
     assert [e["index"] for e in read_jsonl(out / "errors.jsonl")] == [5]
     assert [p["index"] for p in read_jsonl(out / "predictions.jsonl")] == [i for i in range(24) if i != 5]
@@ -146,10 +164,13 @@ def test_bad_settings_are_config_errors_naming_the_key(overrides, message):
 
 def test_a_run_with_no_text_step_cannot_take_a_budget():
     with pytest.raises(ConfigError) as caught:
-        runner.compose(["+task=image-classification", "batch_size=8", "batching.sort_by_length=true",
-                        "batching.max_tokens=512"])
+        runner.compose(
+            ["+task=image-classification", "batch_size=8", "batching.sort_by_length=true", "batching.max_tokens=512"]
+        )
     assert caught.value.key == "batching.max_tokens" and "image-classification takes image" in caught.value.render()
-    cfg = runner.compose(["+task=sentiment", "batch_size=auto", "batching.sort_by_length=true", "batching.max_tokens=512"])
+    cfg = runner.compose(
+        ["+task=sentiment", "batch_size=auto", "batching.sort_by_length=true", "batching.max_tokens=512"]
+    )
     assert cfg["batching"]["max_tokens"] == 512
 
 

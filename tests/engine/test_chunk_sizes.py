@@ -1,4 +1,5 @@
 """Chunk sizes (runner.engine.rows.ChunkSizes): whole batches, grouped only while chunks are fast."""
+
 from __future__ import annotations
 
 from runner.engine.rows import FAST_CHUNK_SECONDS, GROWN_CHUNK_ROWS, SLOW_CHUNK_SECONDS, ChunkSizes, RowReader
@@ -18,7 +19,19 @@ def _sizes_after(sizes: ChunkSizes, durations: list[float]) -> list[int]:
 
 def test_fast_chunks_double_in_whole_batches_up_to_the_cap_and_slow_ones_halve():
     assert _sizes_after(ChunkSizes(3), [FAST] * 6 + [STEADY, SLOW, SLOW, SLOW, SLOW]) == [
-        3, 6, 12, 24, 48, 63, 63, 63, 30, 15, 6, 3]  # 63: the most whole batches of 3 in 64 rows
+        3,
+        6,
+        12,
+        24,
+        48,
+        63,
+        63,
+        63,
+        30,
+        15,
+        6,
+        3,
+    ]  # 63: the most whole batches of 3 in 64 rows
     assert _sizes_after(ChunkSizes(1), [FAST] * 7) == [1, 2, 4, 8, 16, 32, 64, 64]
 
 

@@ -1,5 +1,6 @@
 """Failed rows: errors.jsonl in input order, counts that add up, causes grouped with hints, and the exit
 code that tells the truth (4 above max_error_fraction, or when no row was written), also in the API."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,14 @@ import runner
 from tests.conftest import read_jsonl, run_job
 
 LONG = " ".join(["word"] * 700)  # beyond the tiny model's 512 positions: fails in the model, not in prepare
-BASE = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "batch_size=4",
-        "progress=false"]
+BASE = [
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "dataset.path=rows.jsonl",
+    "batch_size=4",
+    "progress=false",
+]
 
 
 def _rows(path, count: int, long: tuple = (), empty: tuple = (), broken: tuple = ()) -> None:
@@ -32,9 +39,16 @@ def test_failed_rows_exit_4_in_input_order_grouped_by_cause(tmp_path):
     assert result.returncode == 4, result.stderr
     assert "finished with 4 failed rows of 40 (10.0%), above max_error_fraction=0" in result.stderr
     assert [e["index"] for e in read_jsonl(out / "errors.jsonl")] == [5, 6, 21, 30]
-    assert [p["index"] for p in read_jsonl(out / "predictions.jsonl")] == [i for i in range(40) if i not in (5, 6, 21, 30)]
+    assert [p["index"] for p in read_jsonl(out / "predictions.jsonl")] == [
+        i for i in range(40) if i not in (5, 6, 21, 30)
+    ]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert (metrics["rows_in"], metrics["rows_out"], metrics["rows_error"], metrics["rows_unfinished"]) == (40, 36, 4, 0)
+    assert (metrics["rows_in"], metrics["rows_out"], metrics["rows_error"], metrics["rows_unfinished"]) == (
+        40,
+        36,
+        4,
+        0,
+    )
     causes = {c["cause"]: c for c in metrics["errors_by_cause"]}
     (long_cause,) = [c for c in causes.values() if c["count"] == 2]
     assert "truncation=true" in long_cause["hint"], causes
@@ -60,8 +74,13 @@ def test_no_row_written_exits_4_whatever_the_fraction(tmp_path):
 
 
 def test_api_returns_the_exit_code_without_raising(tmp_path):
-    result = runner.run("text-classification", model="tiny", inputs=["fine", "   ", "also fine"], progress=False,
-                        output_dir=tmp_path / "api")
+    result = runner.run(
+        "text-classification",
+        model="tiny",
+        inputs=["fine", "   ", "also fine"],
+        progress=False,
+        output_dir=tmp_path / "api",
+    )
     assert (result.exit_code, result.ok) == (4, False)
     assert [p["index"] for p in result.predictions] == [0, 2] and [e["index"] for e in result.errors] == [1]
     ok = runner.run("text-classification", model="tiny", inputs=["fine"], progress=False, output_dir=tmp_path / "ok")

@@ -1,5 +1,6 @@
 """A failing row is said once per run (issue 30): not again in each of a benchmark's re-timing passes, and
 after ROWS_SHOWN rows the rest go to run.log only, the count by cause closing the run."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,22 @@ def test_each_failing_row_is_said_once_and_only_the_first_ones_on_screen(tmp_pat
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     out = tmp_path / "out"
     with caplog.at_level(logging.DEBUG, logger="runner"):
-        result = run_job("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl",
-                         "batch_size=1", "bench.enabled=true", "bench.min_seconds=0.001", "bench.repeats=2",
-                         "bench.min_batches=16", "bench.warmup_batches=0", "max_error_fraction=0.9", "progress=false",
-                         f"hydra.run.dir={out}", cwd=tmp_path)
+        result = run_job(
+            "+task=text-classification",
+            "model=tiny",
+            "dataset=file",
+            "dataset.path=rows.jsonl",
+            "batch_size=1",
+            "bench.enabled=true",
+            "bench.min_seconds=0.001",
+            "bench.repeats=2",
+            "bench.min_batches=16",
+            "bench.warmup_batches=0",
+            "max_error_fraction=0.9",
+            "progress=false",
+            f"hydra.run.dir={out}",
+            cwd=tmp_path,
+        )
     assert result.returncode == 0, result.stderr
     passes = int(re.search(r"timed in (\d+) passes", result.stderr).group(1))
     assert passes > 1  # the rows ran again: their failures were not said again

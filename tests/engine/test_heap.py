@@ -1,5 +1,6 @@
 """The row loop keeps Python's cyclic GC off the heap that exists before it (engine/heap.py), and gives
 it back afterwards: nothing stays frozen after a run, and a process's own freeze is left alone."""
+
 from __future__ import annotations
 
 import gc
@@ -44,7 +45,8 @@ def test_a_run_rows_under_the_freeze_and_leaves_nothing_frozen(tmp_path, monkeyp
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(loop.RowLoop, "run_chunks", recording)
-    result = runner.run(["+task=text-classification", "model=tiny", "dataset=sample", "progress=false"],
-                        output_dir=tmp_path / "out")
+    result = runner.run(
+        ["+task=text-classification", "model=tiny", "dataset=sample", "progress=false"], output_dir=tmp_path / "out"
+    )
     assert result.exit_code == 0 and seen and seen[0] > 0
     assert gc.get_freeze_count() == 0

@@ -1,5 +1,6 @@
 """Interrupted runs: rows reach predictions.jsonl a chunk of whole batches at a time (a SIGKILL loses at
 most the chunk in flight, the bar moves per chunk), and metrics.json after resumes counts every segment."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,13 @@ def _rows(path, count: int) -> None:
 
 
 def _start(cwd, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _lines(path) -> int:
@@ -42,8 +48,14 @@ def _watch(process: subprocess.Popen, path, until: int, limit_s: float = 120) ->
     return seen
 
 
-GENERATE = ["+task=text-generation", "model=tiny", "task.params.max_new_tokens=48", "dataset=file",
-            "dataset.path=rows.jsonl", "batch_size=3"]
+GENERATE = [
+    "+task=text-generation",
+    "model=tiny",
+    "task.params.max_new_tokens=48",
+    "dataset=file",
+    "dataset.path=rows.jsonl",
+    "batch_size=3",
+]
 
 
 def test_sigkill_loses_at_most_one_chunk_and_resume_counts_the_killed_segment(tmp_path):
@@ -75,8 +87,14 @@ def test_sigkill_loses_at_most_one_chunk_and_resume_counts_the_killed_segment(tm
     assert last["status"] == "ok" and last["rows_out"] == 300 - len(written)
 
 
-CLASSIFY = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "batch_size=4",
-            "progress=false"]
+CLASSIFY = [
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "dataset.path=rows.jsonl",
+    "batch_size=4",
+    "progress=false",
+]
 
 
 def test_metrics_add_up_over_two_interruptions_and_a_resume_with_nothing_left(tmp_path):

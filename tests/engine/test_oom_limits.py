@@ -1,13 +1,18 @@
 """Which sweep points an earlier out-of-memory point rules out (bench.skip_after_oom): those of the same
 combination at least as large in rows per batch and, with batching.max_tokens, in token budget."""
+
 from __future__ import annotations
 
 from runner.invocation import OomLimits
 
 
 def point(batch_size, max_tokens=None, dtype="float32") -> dict:
-    return {"batch_size": batch_size, "dtype": dtype, "bench": {"enabled": "auto"},
-            "batching": {"sort_by_length": True, "max_tokens": max_tokens}}
+    return {
+        "batch_size": batch_size,
+        "dtype": dtype,
+        "bench": {"enabled": "auto"},
+        "batching": {"sort_by_length": True, "max_tokens": max_tokens},
+    }
 
 
 def test_without_a_budget_larger_batch_sizes_are_ruled_out():

@@ -1,6 +1,7 @@
 """dataset.prefetch: rows decoded ahead in a background thread give the same files as without it (order,
 error rows counted once), the thread ends with the run however the run ends, resume still works,
 and the queue never holds more than `prefetch` decoded rows."""
+
 from __future__ import annotations
 
 import _thread
@@ -37,8 +38,9 @@ def _images(folder):
 def _audio(folder):
     """Clips at 16 and 44.1 kHz (resampled), with a file that is not audio and one cut short."""
     for i in range(6):
-        write_wav(folder / f"{i:02d}-good.wav", seconds=0.2 + 0.05 * i, rate=44100 if i % 2 else 16000,
-                  freq=300 + 50 * i)
+        write_wav(
+            folder / f"{i:02d}-good.wav", seconds=0.2 + 0.05 * i, rate=44100 if i % 2 else 16000, freq=300 + 50 * i
+        )
     (folder / "02-noise.wav").write_bytes(b"RIFF not really a wave file")
     whole = (folder / "04-good.wav").read_bytes()
     (folder / "04-short.wav").write_bytes(whole[: len(whole) // 3])
@@ -47,9 +49,19 @@ def _audio(folder):
 
 def _run_folder(tmp_path, task: str, folder, prefetch, *extra: str):
     out = tmp_path / f"out-{task}-{prefetch}-{len(extra)}"
-    result = run_job(f"+task={task}", "model=tiny", "dataset=folder", f"dataset.path={folder}", "batch_size=2",
-                     f"dataset.prefetch={prefetch}", "progress=false", "max_error_fraction=1", *extra,
-                     f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(
+        f"+task={task}",
+        "model=tiny",
+        "dataset=folder",
+        f"dataset.path={folder}",
+        "batch_size=2",
+        f"dataset.prefetch={prefetch}",
+        "progress=false",
+        "max_error_fraction=1",
+        *extra,
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     return result, out
 
 
@@ -69,7 +81,8 @@ def test_prefetch_keeps_order_and_error_rows(tmp_path, task, make, bad):
     predictions, errors = (read_jsonl(out / name) for name in ("predictions.jsonl", "errors.jsonl"))
     indexes = sorted(p["index"] for p in predictions + errors)
     assert indexes == list(range(len(indexes))) and [p["index"] for p in predictions] == sorted(
-        p["index"] for p in predictions)
+        p["index"] for p in predictions
+    )
     assert all(e["stage"] == "prepare" for e in errors) and not prefetch_threads()
 
 
@@ -82,9 +95,18 @@ def test_the_thread_ends_after_on_error_fail_and_resume_finishes_the_rows(tmp_pa
     assert not prefetch_threads()
     kept = read_jsonl(out / "predictions.jsonl")
     assert [p["index"] for p in kept] == [0, 1]  # the chunk before the failing row's (index 3), none after
-    resumed = run_cli("+task=image-classification", "model=tiny", "dataset=folder", f"dataset.path={folder}",
-                      "batch_size=2", "dataset.prefetch=4", "progress=false", "max_error_fraction=1",
-                      f"resume={out}", cwd=tmp_path)
+    resumed = run_cli(
+        "+task=image-classification",
+        "model=tiny",
+        "dataset=folder",
+        f"dataset.path={folder}",
+        "batch_size=2",
+        "dataset.prefetch=4",
+        "progress=false",
+        "max_error_fraction=1",
+        f"resume={out}",
+        cwd=tmp_path,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (out / "predictions.jsonl").read_text() == (straight_out / "predictions.jsonl").read_text()
     assert not prefetch_threads()
@@ -102,8 +124,16 @@ def _texts(count: int, interrupt_at: int | None = None, fail_at: int | None = No
 
 
 def _python_run(tmp_path, rows, name: str, **config):
-    return runner.run("text-classification", model="tiny", inputs=rows, batch_size=2, progress=False,
-                      output_dir=tmp_path / name, **{"dataset.prefetch": 3}, **config)
+    return runner.run(
+        "text-classification",
+        model="tiny",
+        inputs=rows,
+        batch_size=2,
+        progress=False,
+        output_dir=tmp_path / name,
+        **{"dataset.prefetch": 3},
+        **config,
+    )
 
 
 def test_the_thread_ends_after_ctrl_c_a_broken_source_and_an_early_stop(tmp_path):
@@ -125,8 +155,7 @@ def test_the_thread_ends_after_ctrl_c_a_broken_source_and_an_early_stop(tmp_path
     written = read_jsonl(tmp_path / "broken" / "predictions.jsonl")
     assert [p["index"] for p in written] == list(range(12))  # every row before the break, in order
 
-    early = _python_run(tmp_path, _texts(10_000), "early", bench={"enabled": True, "max_rows": 6,
-                                                                  "warmup_batches": 0})
+    early = _python_run(tmp_path, _texts(10_000), "early", bench={"enabled": True, "max_rows": 6, "warmup_batches": 0})
     assert early.metrics["stopped_early"] and early.metrics["rows_out"] == 6
     assert not prefetch_threads()
 
@@ -151,7 +180,8 @@ def test_the_queue_holds_at_most_prefetch_rows():
 @pytest.mark.parametrize("value", ["-1", "65537", "1.5", "some"])
 def test_a_bad_prefetch_value_is_a_config_error_naming_the_key(value):
     with pytest.raises(ConfigError) as caught:
-        runner.api.compose(["+task=image-classification", "dataset=folder", "dataset.path=x",
-                            f"dataset.prefetch={value}"])
+        runner.api.compose(
+            ["+task=image-classification", "dataset=folder", "dataset.path=x", f"dataset.prefetch={value}"]
+        )
     keys = [e.key for e in getattr(caught.value, "errors", [caught.value])]
     assert "dataset.prefetch" in keys, caught.value.render()

@@ -1,5 +1,6 @@
 """The progress bar has an end (issue 30): a total for every source kind, known up front where it is cheap
 (len() of rows, a Parquet footer, a folder's files) and estimated from the bytes read for text files."""
+
 from __future__ import annotations
 
 import io
@@ -37,16 +38,26 @@ def test_sources_that_know_their_size_give_the_bar_its_total(tmp_path, monkeypat
     (tmp_path / "docs").mkdir()
     for i in range(4):
         (tmp_path / "docs" / f"{i}.txt").write_text(TEXTS[i])
-    hf = {"type": "hf", "name": str(tmp_path / "saved"), "config": None, "split": "train", "data_files": None,
-          "data_dir": None, "revision": None, "streaming": False}
+    hf = {
+        "type": "hf",
+        "name": str(tmp_path / "saved"),
+        "config": None,
+        "split": "train",
+        "data_files": None,
+        "data_dir": None,
+        "revision": None,
+        "streaming": False,
+    }
     cases = {
         "inline": (source_of({"type": "inline", "rows": TEXTS[:5]}), 5),
         "sample": (source_of({"type": "sample"}), None),
         "python list": (source_of({"type": "python"}, rows=TEXTS[:6]), 6),
         "hf": (source_of(hf), 7),
         "parquet": (source_of({"type": "file", "path": str(tmp_path / "d.parquet"), "format": "auto"}), ROWS),
-        "folder": (source_of({"type": "folder", "path": str(tmp_path / "docs"), "recursive": True,
-                              "extensions": None}), 4),
+        "folder": (
+            source_of({"type": "folder", "path": str(tmp_path / "docs"), "recursive": True, "extensions": None}),
+            4,
+        ),
     }
     for kind, (source, expected) in cases.items():
         bar = bar_for(source, monkeypatch)

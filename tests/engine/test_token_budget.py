@@ -1,5 +1,6 @@
 """Token-budget packing (engine/budget.py) on lengths alone, and the counting it relies on with a real
 tiny tokenizer and pipeline."""
+
 from __future__ import annotations
 
 import random
@@ -50,8 +51,12 @@ def test_reserved_tokens_count_in_every_row():
 def test_random_lengths_keep_every_limit(seed):
     rng = random.Random(seed)
     lengths = [round(2 * 200 ** rng.random()) for _ in range(rng.randint(0, 300))]
-    _check_packing(lengths, max_tokens=rng.choice([1, 64, 300, 4096]), max_rows=rng.choice([1, 2, 16, 512]),
-                   reserved=rng.choice([0, 0, 20]))
+    _check_packing(
+        lengths,
+        max_tokens=rng.choice([1, 64, 300, 4096]),
+        max_rows=rng.choice([1, 2, 16, 512]),
+        reserved=rng.choice([0, 0, 20]),
+    )
 
 
 @pytest.fixture(scope="module")

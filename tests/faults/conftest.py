@@ -1,4 +1,5 @@
 """Shared set-up for the fault tests: one small finished run, copied per test (cheaper than a run each)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,14 @@ import pytest
 from tests.conftest import run_job
 
 ROWS = 6
-BASE = ("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "batch_size=2",
-        "progress=false")
+BASE = (
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "dataset.path=rows.jsonl",
+    "batch_size=2",
+    "progress=false",
+)
 
 
 def write_rows(folder: Path, count: int = ROWS) -> Path:

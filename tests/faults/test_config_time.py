@@ -1,6 +1,7 @@
 """Config-time failures end in exit 2 naming the key, never a traceback: `???` anywhere, a run dir that
 cannot be made, a model folder without a model, out-of-range generation arguments; and generate_kwargs
 as the schema lists it works (issue 29, class 4)."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,12 +27,15 @@ def _config_error(*overrides: str, cwd, **kwargs) -> ConfigError:
 
 
 # -- ??? ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("override,key", [
-    ("+tracking.tags.owner=???", "tracking.tags.owner"),
-    ("+task.params.top_k=???", "task.params.top_k"),
-    ("+model.kwargs.revision=???", "model.kwargs.revision"),
-    ("dataset.id_column=???", "dataset.id_column"),
-])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("+tracking.tags.owner=???", "tracking.tags.owner"),
+        ("+task.params.top_k=???", "task.params.top_k"),
+        ("+model.kwargs.revision=???", "model.kwargs.revision"),
+        ("dataset.id_column=???", "dataset.id_column"),
+    ],
+)
 def test_a_mandatory_missing_value_names_its_key(tmp_path, override, key):
     write_rows(tmp_path, 1)
     error = _config_error(*BASE, override, cwd=tmp_path)
@@ -41,7 +45,8 @@ def test_a_mandatory_missing_value_names_its_key(tmp_path, override, key):
 def test_missing_values_in_an_experiment_file_name_the_first_and_count_the_rest(tmp_path):
     (tmp_path / "experiment").mkdir()
     (tmp_path / "experiment" / "mine.yaml").write_text(
-        "# @package _global_\ntracking:\n  tags:\n    owner: ???\n    team: ???\n")
+        "# @package _global_\ntracking:\n  tags:\n    owner: ???\n    team: ???\n"
+    )
     write_rows(tmp_path, 1)
     error = _config_error(*BASE, "+experiment=mine", cwd=tmp_path, config_dir=tmp_path)
     assert error.key == "tracking.tags.owner" and "tracking.tags.team" in error.message
@@ -61,8 +66,11 @@ def test_a_run_dir_that_cannot_be_made_is_exit_2(tmp_path, shape):
     from runner.rundir_lock import check_run_dir
 
     (tmp_path / "afile").write_text("x")
-    target = {"file": tmp_path / "afile", "under_a_file": tmp_path / "afile" / "run",
-              "long_name": tmp_path / ("n" * 300)}[shape]
+    target = {
+        "file": tmp_path / "afile",
+        "under_a_file": tmp_path / "afile" / "run",
+        "long_name": tmp_path / ("n" * 300),
+    }[shape]
     with pytest.raises(ConfigError) as caught:
         check_run_dir(target, "hydra.run.dir")
     assert caught.value.key == "hydra.run.dir"
@@ -120,21 +128,36 @@ def test_a_folder_with_a_model_marker_passes_the_check(tmp_path, marker):
 
 
 # -- generation arguments -------------------------------------------------------------------------------
-@pytest.mark.parametrize("task,override,key", [
-    ("text-generation", "+task.params.generate_kwargs={max_new_tokens: -3}", "task.params.generate_kwargs.max_new_tokens"),
-    ("text-generation", "+task.params.generate_kwargs={num_beams: 0}", "task.params.generate_kwargs.num_beams"),
-    ("text-generation", "+task.params.generate_kwargs={top_p: 1.5}", "task.params.generate_kwargs.top_p"),
-    ("text-generation", "+task.params.generate_kwargs={temperature: 0}", "task.params.generate_kwargs.temperature"),
-    ("summarization", "+task.params.generate_kwargs={max_new_tokens: 0}", "task.params.generate_kwargs.max_new_tokens"),
-    ("translation", "+task.params.generate_kwargs={min_length: -1}", "task.params.generate_kwargs.min_length"),
-    ("automatic-speech-recognition", "+task.params.generate_kwargs={max_new_tokens: 0}",
-     "task.params.generate_kwargs.max_new_tokens"),
-    ("text-generation", "task.params.max_new_tokens=0", "task.params.max_new_tokens"),
-])
+@pytest.mark.parametrize(
+    "task,override,key",
+    [
+        (
+            "text-generation",
+            "+task.params.generate_kwargs={max_new_tokens: -3}",
+            "task.params.generate_kwargs.max_new_tokens",
+        ),
+        ("text-generation", "+task.params.generate_kwargs={num_beams: 0}", "task.params.generate_kwargs.num_beams"),
+        ("text-generation", "+task.params.generate_kwargs={top_p: 1.5}", "task.params.generate_kwargs.top_p"),
+        ("text-generation", "+task.params.generate_kwargs={temperature: 0}", "task.params.generate_kwargs.temperature"),
+        (
+            "summarization",
+            "+task.params.generate_kwargs={max_new_tokens: 0}",
+            "task.params.generate_kwargs.max_new_tokens",
+        ),
+        ("translation", "+task.params.generate_kwargs={min_length: -1}", "task.params.generate_kwargs.min_length"),
+        (
+            "automatic-speech-recognition",
+            "+task.params.generate_kwargs={max_new_tokens: 0}",
+            "task.params.generate_kwargs.max_new_tokens",
+        ),
+        ("text-generation", "task.params.max_new_tokens=0", "task.params.max_new_tokens"),
+    ],
+)
 def test_out_of_range_generation_arguments_are_exit_2_naming_the_key(tmp_path, task, override, key):
     write_rows(tmp_path, 1)
-    error = _config_error(f"+task={task}", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", override,
-                          cwd=tmp_path)
+    error = _config_error(
+        f"+task={task}", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", override, cwd=tmp_path
+    )
     assert error.key == key
 
 
@@ -142,8 +165,15 @@ def test_out_of_range_generation_arguments_are_exit_2_naming_the_key(tmp_path, t
 def test_generate_kwargs_reach_generate(tmp_path, task):
     write_rows(tmp_path, 2)
     out = tmp_path / "out"
-    result = run_job(f"+task={task}", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "progress=false",
-                     "+task.params.generate_kwargs={max_new_tokens: 3, do_sample: false}", f"hydra.run.dir={out}",
-                     cwd=tmp_path)
+    result = run_job(
+        f"+task={task}",
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=rows.jsonl",
+        "progress=false",
+        "+task.params.generate_kwargs={max_new_tokens: 3, do_sample: false}",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert len(read_jsonl(out / "predictions.jsonl")) == 2 and not (out / "errors.jsonl").read_text()

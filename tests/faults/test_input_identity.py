@@ -1,5 +1,6 @@
 """Input identity: run.json records a fingerprint of the source, and resume= refuses a source that changed
 since the stop unless resume_allow_changed=true (issue 29, item 2)."""
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,12 @@ def test_check_source_names_the_path_and_what_changed():
     before = {"path": "/d/rows.jsonl", "size": 10, "sha256_sampled": "a", "mtime_ns": 1}
     with pytest.raises(ConfigError) as caught:
         check_source(before, {**before, "size": 12, "sha256_sampled": "b"}, allow_changed=False)
-    assert caught.value.key == "resume" and "/d/rows.jsonl" in caught.value.message and "size 10 then, 12 now" in \
-        caught.value.message and "resume_allow_changed=true" in caught.value.hint
+    assert (
+        caught.value.key == "resume"
+        and "/d/rows.jsonl" in caught.value.message
+        and "size 10 then, 12 now" in caught.value.message
+        and "resume_allow_changed=true" in caught.value.hint
+    )
     check_source(before, {**before, "size": 12}, allow_changed=True)
     check_source(None, before, allow_changed=False)  # a run recorded before fingerprints: nothing to compare
 
@@ -92,6 +97,7 @@ def test_resume_allow_changed_must_be_a_boolean(tmp_path):
     import runner
 
     with pytest.raises(ConfigError) as caught:
-        runner.run(["+task=text-classification", "model=tiny", "resume_allow_changed=maybe"],
-                   output_dir=tmp_path / "out")
+        runner.run(
+            ["+task=text-classification", "model=tiny", "resume_allow_changed=maybe"], output_dir=tmp_path / "out"
+        )
     assert caught.value.key == "resume_allow_changed"

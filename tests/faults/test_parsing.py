@@ -1,5 +1,6 @@
 """Files that parse wrongly fail loudly and locally: an unclosed CSV quote, UTF-16/32 files, JSON nested
 too deep, a row too large to read, ids that are not finite numbers (issue 29, class 2)."""
+
 from __future__ import annotations
 
 import json
@@ -8,12 +9,17 @@ import pytest
 
 from runner.errors import ConfigError
 from runner.sources import BAD_RECORD
-from runner.sources.readers import (Reading, csv_records, detect_encoding, json_records, jsonl_records,
-                                    txt_records)
+from runner.sources.readers import Reading, csv_records, detect_encoding, json_records, jsonl_records, txt_records
 from tests.conftest import read_jsonl, run_job
 
-RUN = ("+task=text-classification", "model=tiny", "dataset=file", "batch_size=2", "progress=false",
-       "max_error_fraction=1")
+RUN = (
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "batch_size=2",
+    "progress=false",
+    "max_error_fraction=1",
+)
 
 
 def _strict(line: str):
@@ -58,11 +64,14 @@ def test_a_quote_closed_lines_later_names_the_lines_it_swallowed(tmp_path):
     assert records[1] == {"id": "2", "text": "x"} and records[-1] == {"id": "4", "text": "d"}
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('id,text\n1,"a ""quoted"" word"\n', {"id": "1", "text": 'a "quoted" word'}),
-    ('id,text\n1,"two\nlines"\n', {"id": "1", "text": "two\nlines"}),
-    ('id,text\r\n1,"crlf"\r\n', {"id": "1", "text": "crlf"}),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('id,text\n1,"a ""quoted"" word"\n', {"id": "1", "text": 'a "quoted" word'}),
+        ('id,text\n1,"two\nlines"\n', {"id": "1", "text": "two\nlines"}),
+        ('id,text\r\n1,"crlf"\r\n', {"id": "1", "text": "crlf"}),
+    ],
+)
 def test_well_formed_quotes_still_read(tmp_path, text, expected):
     path = tmp_path / "rows.csv"
     path.write_bytes(text.encode())
@@ -80,9 +89,16 @@ def test_a_stray_character_after_a_closing_quote_fails_that_row(tmp_path):
 ROWS = [("1", "héllo wörld"), ("2", "日本語のテキスト"), ("3", "emoji 🙂")]
 
 
-@pytest.mark.parametrize("codec,bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
-                                       ("utf-32-le", b"\xff\xfe\x00\x00"), ("utf-32-be", b"\x00\x00\xfe\xff"),
-                                       ("utf-8", b"\xef\xbb\xbf")])
+@pytest.mark.parametrize(
+    "codec,bom",
+    [
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-32-le", b"\xff\xfe\x00\x00"),
+        ("utf-32-be", b"\x00\x00\xfe\xff"),
+        ("utf-8", b"\xef\xbb\xbf"),
+    ],
+)
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "txt", "json"])
 def test_a_byte_order_mark_names_the_encoding(tmp_path, codec, bom, fmt):
     path = tmp_path / f"rows.{fmt}"
@@ -117,15 +133,31 @@ def test_an_unknown_or_binary_encoding_is_a_config_error(tmp_path, setting):
     assert caught.value.key == "dataset.encoding"
 
 
-@pytest.mark.parametrize("override", ["dataset.encoding=klingon", "dataset.encoding=''", "dataset.max_row_bytes=0",
-                                      "dataset.max_row_bytes=lots", "dataset.max_row_bytes=-5"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "dataset.encoding=klingon",
+        "dataset.encoding=''",
+        "dataset.max_row_bytes=0",
+        "dataset.max_row_bytes=lots",
+        "dataset.max_row_bytes=-5",
+    ],
+)
 def test_bad_reading_keys_exit_2_naming_the_key(tmp_path, override, capsys):
     import runner
 
     (tmp_path / "rows.csv").write_text("id,text\n1,a\n")
     with pytest.raises(ConfigError) as caught:
-        runner.run(["+task=text-classification", "model=tiny", "dataset=file", f"dataset.path={tmp_path / 'rows.csv'}",
-                    override], output_dir=tmp_path / "out")
+        runner.run(
+            [
+                "+task=text-classification",
+                "model=tiny",
+                "dataset=file",
+                f"dataset.path={tmp_path / 'rows.csv'}",
+                override,
+            ],
+            output_dir=tmp_path / "out",
+        )
     assert caught.value.key.startswith(override.split("=")[0]) and caught.value.exit_code == 2
     assert not (tmp_path / "out").exists()
 
@@ -184,16 +216,24 @@ def test_a_json_file_nested_too_deep_is_refused(tmp_path):
 
 # -- through the runner ---------------------------------------------------------------------------------
 def test_hostile_rows_fail_alone_before_any_model_work_and_every_line_is_strict_json(tmp_path):
-    lines = ['{"id": NaN, "text": "not a number id"}',
-             '{"id": 2, "text": ' + "[" * 100_000 + "}",
-             json.dumps({"id": 3, "text": "w " * 150_000}),
-             '{"id": 1e999, "text": "infinite id"}',
-             '{"id": -Infinity, "text": "minus infinity"}',
-             json.dumps({"id": 6, "text": "short after"})]
+    lines = [
+        '{"id": NaN, "text": "not a number id"}',
+        '{"id": 2, "text": ' + "[" * 100_000 + "}",
+        json.dumps({"id": 3, "text": "w " * 150_000}),
+        '{"id": 1e999, "text": "infinite id"}',
+        '{"id": -Infinity, "text": "minus infinity"}',
+        json.dumps({"id": 6, "text": "short after"}),
+    ]
     (tmp_path / "rows.jsonl").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    result = run_job(*RUN, "dataset.path=rows.jsonl", "dataset.id_column=id", "dataset.max_row_bytes=200000",
-                     f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(
+        *RUN,
+        "dataset.path=rows.jsonl",
+        "dataset.id_column=id",
+        "dataset.max_row_bytes=200000",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     predicted = [_strict(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     errors = [_strict(line) for line in (out / "errors.jsonl").read_text().splitlines()]
@@ -204,7 +244,7 @@ def test_hostile_rows_fail_alone_before_any_model_work_and_every_line_is_strict_
 
 
 def test_a_utf16_csv_with_an_unclosed_quote_runs_every_other_row(tmp_path):
-    text = "id,text\n1,first\n2,\"never closed\n3,third\n4,fourth\n"
+    text = 'id,text\n1,first\n2,"never closed\n3,third\n4,fourth\n'
     (tmp_path / "rows.csv").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
     out = tmp_path / "out"
     result = run_job(*RUN, "dataset.path=rows.csv", "dataset.id_column=id", f"hydra.run.dir={out}", cwd=tmp_path)

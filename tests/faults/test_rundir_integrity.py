@@ -1,6 +1,7 @@
 """Run-dir integrity: the runner writes only regular files it made inside the run dir, never through a
 link; a dir with run outputs and no run.json is not written over; torn lines cost only themselves; a full
 disk ends the run with one line and a hint, no temp files, and run.json "interrupted" (issue 29, class 1)."""
+
 from __future__ import annotations
 
 import errno
@@ -25,8 +26,20 @@ def _outside(tmp_path: Path) -> Path:
 
 
 # -- links and special files ----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["predictions.jsonl", "errors.jsonl", "metrics.json", "run.json", ".run.json.tmp",
-                                  ".metrics.json.tmp", "predictions.csv", "rerun.json", "run.lock"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "predictions.jsonl",
+        "errors.jsonl",
+        "metrics.json",
+        "run.json",
+        ".run.json.tmp",
+        ".metrics.json.tmp",
+        "predictions.csv",
+        "rerun.json",
+        "run.lock",
+    ],
+)
 def test_resume_refuses_a_symlink_in_the_run_dir(copied_run, tmp_path, name):
     outside = _outside(tmp_path)
     interrupted(copied_run)
@@ -89,13 +102,16 @@ def test_open_output_refuses_a_fifo_without_blocking(tmp_path):
 
 
 # -- outputs without a record ---------------------------------------------------------------------------
-@pytest.mark.parametrize("name,content", [
-    ("predictions.jsonl", '{"id": 0, "index": 0, "output": 1}\n'),
-    ("errors.jsonl", '{"id": 0, "index": 0, "error": "x"}\n'),
-    ("metrics.json", '{"status": "ok"}\n'),
-    ("predictions.parquet", "PAR1"),
-    ("media/out/0.png", "png"),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("predictions.jsonl", '{"id": 0, "index": 0, "output": 1}\n'),
+        ("errors.jsonl", '{"id": 0, "index": 0, "error": "x"}\n'),
+        ("metrics.json", '{"status": "ok"}\n'),
+        ("predictions.parquet", "PAR1"),
+        ("media/out/0.png", "png"),
+    ],
+)
 def test_a_dir_with_run_outputs_but_no_run_json_is_refused(tmp_path, name, content):
     write_rows(tmp_path)
     out = tmp_path / "out"
@@ -114,8 +130,9 @@ def test_the_api_refuses_rows_without_run_json_and_overwrite_clears_them(tmp_pat
     (tmp_path / "out" / "predictions.jsonl").write_text('{"id": 0, "index": 0}\n')
     with pytest.raises(ConfigError, match="no run.json"):
         runner.run("text-classification", model="tiny", inputs=["a"], output_dir=tmp_path / "out")
-    result = runner.run("text-classification", model="tiny", inputs=["a", "b"], output_dir=tmp_path / "out",
-                        overwrite=True)
+    result = runner.run(
+        "text-classification", model="tiny", inputs=["a", "b"], output_dir=tmp_path / "out", overwrite=True
+    )
     assert len(result.predictions) == 2
 
 
@@ -143,15 +160,18 @@ def test_one_torn_line_anywhere_costs_only_itself(tmp_path, torn_at):
     assert [r["index"] for r in read_jsonl(path)] == [i for i in range(10) if i != torn_at]
 
 
-@pytest.mark.parametrize("damage", [
-    b"\n",                          # an empty line
-    b"\x00\x00\x00\x00\n",          # NUL bytes from a crash of the filesystem
-    b'{"id": 3, "ind',              # torn, without a newline, then the next record on the same line
-    b"[1, 2]\n",                    # JSON but not a record
-    b'{"id": 3}\n',                 # a record without its index
-    b"\xff\xfe not utf-8\n",        # not UTF-8
-    b"[" * 100000 + b"\n",          # nesting deep enough to raise RecursionError
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"\n",  # an empty line
+        b"\x00\x00\x00\x00\n",  # NUL bytes from a crash of the filesystem
+        b'{"id": 3, "ind',  # torn, without a newline, then the next record on the same line
+        b"[1, 2]\n",  # JSON but not a record
+        b'{"id": 3}\n',  # a record without its index
+        b"\xff\xfe not utf-8\n",  # not UTF-8
+        b"[" * 100000 + b"\n",  # nesting deep enough to raise RecursionError
+    ],
+)
 def test_damage_in_the_middle_is_dropped_and_everything_else_kept(tmp_path, damage):
     path = tmp_path / "p.jsonl"
     path.write_bytes(b"".join(_lines(0, 1, 2)) + damage + b"".join(_lines(4, 5)))
@@ -255,5 +275,3 @@ def test_write_json_on_a_full_disk_keeps_the_old_file_and_no_temp(tmp_path, monk
     assert os.strerror(code) in caught.value.message and caught.value.errno == code
     assert "resume=" in caught.value.hint_for(tmp_path)
     assert json.loads(path.read_text()) == {"status": "running"} and os.listdir(tmp_path) == ["run.json"]
-
-

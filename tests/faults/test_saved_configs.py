@@ -1,5 +1,6 @@
 """A saved config is data: rerun= evaluates no resolver from it, and settings in it that reach outside the
 process need the command line's consent; secrets are redacted whatever their type (issue 29, class 3)."""
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,18 @@ def secret_env(monkeypatch):
     monkeypatch.setenv("SECRET_X", SECRET)
 
 
-@pytest.mark.parametrize("value", [
-    "${oc.env:SECRET_X}",
-    "${oc.env:SECRET_X,fallback}",
-    "prefix ${oc.env:SECRET_X} suffix",
-    "${oc.decode:'${oc.env:SECRET_X}'}",
-    "${model.id}",
-    "\\${oc.env:SECRET_X}",
-    "${oc.create:{a: ${oc.env:SECRET_X}}}",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${oc.env:SECRET_X}",
+        "${oc.env:SECRET_X,fallback}",
+        "prefix ${oc.env:SECRET_X} suffix",
+        "${oc.decode:'${oc.env:SECRET_X}'}",
+        "${model.id}",
+        "\\${oc.env:SECRET_X}",
+        "${oc.create:{a: ${oc.env:SECRET_X}}}",
+    ],
+)
 def test_a_saved_interpolation_stays_text(secret_env, value):
     from runner.config.search import ConfigSearch, ConfigSession
 
@@ -53,17 +57,23 @@ def test_a_rerun_of_a_tampered_record_writes_no_secret(secret_env, finished_run,
     assert json.loads((out / "run.json").read_text())["config"]["model"]["revision"] == "${oc.env:SECRET_X}"
 
 
-@pytest.mark.parametrize("path,value", [
-    ("engine.address", "ray://attacker.example:10001"),
-    ("engine.address", "auto"),
-    ("tracking.tracking_uri", "http://attacker.example:5000"),
-    ("tracking.tracking_uri", "file:///etc/mlruns"),
-    ("model.kwargs.offload_folder", "/tmp/elsewhere"),
-    ("model.kwargs.cache_dir", "/home/someone/.cache"),
-])
+@pytest.mark.parametrize(
+    "path,value",
+    [
+        ("engine.address", "ray://attacker.example:10001"),
+        ("engine.address", "auto"),
+        ("tracking.tracking_uri", "http://attacker.example:5000"),
+        ("tracking.tracking_uri", "file:///etc/mlruns"),
+        ("model.kwargs.offload_folder", "/tmp/elsewhere"),
+        ("model.kwargs.cache_dir", "/home/someone/.cache"),
+    ],
+)
 def test_a_saved_setting_that_reaches_outside_needs_consent(path, value):
-    saved = {"model": {"id": "tiny", "kwargs": {}}, "engine": {"name": "ray", "address": None},
-             "tracking": {"backend": "mlflow", "tracking_uri": None}}
+    saved = {
+        "model": {"id": "tiny", "kwargs": {}},
+        "engine": {"name": "ray", "address": None},
+        "tracking": {"backend": "mlflow", "tracking_uri": None},
+    }
     node = saved
     *parents, leaf = path.split(".")
     for name in parents:
@@ -106,8 +116,11 @@ def test_hydra_copies_redact_numbers_too():
 
     from runner.hydra_files import _yaml_text
 
-    text = _yaml_text(OmegaConf.create({"model": {"kwargs": {"token": 987654321098765}},
-                                        "tracking": {"tags": {"password": 31415926}}}))
+    text = _yaml_text(
+        OmegaConf.create(
+            {"model": {"kwargs": {"token": 987654321098765}}, "tracking": {"tags": {"password": 31415926}}}
+        )
+    )
     assert "987654321098765" not in text and "31415926" not in text and text.count(REDACTED) == 2
 
 

@@ -1,4 +1,5 @@
 """PipelineCache: reuse by load key, freeing what the next job does not need, one cache per owner."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,8 +11,16 @@ from runner.models.cache import PipelineCache, load_key
 
 
 def _cfg(model: str, batch_size: int = 1) -> dict:
-    return {"task": {"name": "text-classification", "params": {}}, "model": {"name": model}, "batch_size": batch_size,
-            "seed": 0, "dtype": None, "device": "cpu", "device_map": None, "quantization": None}
+    return {
+        "task": {"name": "text-classification", "params": {}},
+        "model": {"name": model},
+        "batch_size": batch_size,
+        "seed": 0,
+        "dtype": None,
+        "device": "cpu",
+        "device_map": None,
+        "quantization": None,
+    }
 
 
 @pytest.fixture

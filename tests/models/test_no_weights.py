@@ -2,6 +2,7 @@
 
 The model folders are tiny builds made with seed 0 and the runs use seed 1, so a model built from the
 config gets other weights than the saved ones: outputs differ while their shape and label set agree."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,15 @@ def one_torch_thread():
 def load(task: str, no_weights: bool, *overrides: str):
     from transformers import set_seed
 
-    cfg = compose([f"+task={task}", f"model.id={tiny_model_dir(task)}", f"model.no_weights={str(no_weights).lower()}",
-                   "seed=1", *overrides])
+    cfg = compose(
+        [
+            f"+task={task}",
+            f"model.id={tiny_model_dir(task)}",
+            f"model.no_weights={str(no_weights).lower()}",
+            "seed=1",
+            *overrides,
+        ]
+    )
     set_seed(cfg["seed"])  # as execute() does before loading
     return load_pipeline(cfg, TASKS[cfg["task"]["name"]]).pipe
 
@@ -57,12 +65,18 @@ def test_cli_run_without_weights(tmp_path):
     assert (metrics["dtype"], metrics["parameter_devices"], metrics["rows_out"]) == ("bfloat16", ["cpu"], 3)
 
 
-@pytest.mark.parametrize("task,dtype,call", [
-    ("text-generation", "float32", lambda p: p("Hello there", max_new_tokens=4, do_sample=False)),
-    ("summarization", "bfloat16", lambda p: p("The cat sat on the mat all day long.", max_new_tokens=4)),
-    ("automatic-speech-recognition", "float32",
-     lambda p: p({"raw": np.sin(np.arange(8000, dtype=np.float32) / 9), "sampling_rate": 16000})),
-])
+@pytest.mark.parametrize(
+    "task,dtype,call",
+    [
+        ("text-generation", "float32", lambda p: p("Hello there", max_new_tokens=4, do_sample=False)),
+        ("summarization", "bfloat16", lambda p: p("The cat sat on the mat all day long.", max_new_tokens=4)),
+        (
+            "automatic-speech-recognition",
+            "float32",
+            lambda p: p({"raw": np.sin(np.arange(8000, dtype=np.float32) / 9), "sampling_rate": 16000}),
+        ),
+    ],
+)
 def test_same_architecture_and_outputs_shape_other_weights(task, dtype, call):
     real, random = load(task, False, f"dtype={dtype}"), load(task, True, f"dtype={dtype}")
     assert type(random) is type(real) and type(random.model) is type(real.model)

@@ -7,6 +7,7 @@ removed (summarization, translation, text2text-generation, question-answering,
 visual-question-answering) go through the native pipelines on 4.x and through the Auto classes on
 5.x. A parity test loads folders built by the other venv's transformers in this one, and the other
 way round."""
+
 from __future__ import annotations
 
 import os
@@ -286,8 +287,17 @@ def _check_question_answering(folder, audio, image):
 
         tok = AutoTokenizer.from_pretrained(str(folder))
         model = AutoModelForQuestionAnswering.from_pretrained(str(folder))
-        enc = tok(question, long_context, truncation="only_second", max_length=384, stride=128,
-                  return_overflowing_tokens=True, return_offsets_mapping=True, padding=True, return_tensors="pt")
+        enc = tok(
+            question,
+            long_context,
+            truncation="only_second",
+            max_length=384,
+            stride=128,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="pt",
+        )
         windows = enc["input_ids"].shape[0]
         assert windows > 1 and enc["input_ids"].shape[1] == 384
         with torch.no_grad():
@@ -297,15 +307,15 @@ def _check_question_answering(folder, audio, image):
     p = _pipeline("question-answering", folder)
     out = p({"question": question, "context": CONTEXT})
     assert {"score", "start", "end", "answer"} == set(out) and _is_score(out["score"])
-    assert out["answer"] == CONTEXT[out["start"]:out["end"]]
+    assert out["answer"] == CONTEXT[out["start"] : out["end"]]
     # longer than max_seq_len=384 tokens: the pipeline splits it into windows with doc_stride
     assert len(p.tokenizer(question, long_context)["input_ids"]) > 384 * 2
     answers = p(question=question, context=long_context, top_k=3)
     assert len(answers) == 3
     for answer in answers:
-        assert answer["answer"] == long_context[answer["start"]:answer["end"]] and _is_score(answer["score"])
+        assert answer["answer"] == long_context[answer["start"] : answer["end"]] and _is_score(answer["score"])
     small = p(question=question, context=long_context, max_seq_len=64, doc_stride=16)
-    assert small["answer"] == long_context[small["start"]:small["end"]]
+    assert small["answer"] == long_context[small["start"] : small["end"]]
 
 
 def _check_visual_question_answering(folder, audio, image):
@@ -376,7 +386,7 @@ def _check_document_question_answering(folder, audio, image):
     boxes = [(w, [100 + 200 * i, 100, 250 + 200 * i, 180]) for i, w in enumerate(words)]
     out = _pipeline("document-question-answering", folder)({"question": "What is the total?", "word_boxes": boxes})
     assert out and all(_is_score(a["score"]) for a in out)
-    assert all(a["answer"] == " ".join(words[a["start"]:a["end"] + 1]) for a in out)
+    assert all(a["answer"] == " ".join(words[a["start"] : a["end"] + 1]) for a in out)
 
 
 def _check_text_to_audio(folder, audio, image):
@@ -585,21 +595,31 @@ def other_version(cache, tmp_path_factory):
     """One run of the other venv: it builds PARITY_PAIRS and checks the folders this venv built."""
     python = _other_venv_python()
     if python is None:
-        pytest.skip(f"no other venv to compare with: {REPO_ROOT}/.venv (transformers 5) and "
-                    f"{REPO_ROOT}/.venv4 (transformers 4) must both exist")
+        pytest.skip(
+            f"no other venv to compare with: {REPO_ROOT}/.venv (transformers 5) and "
+            f"{REPO_ROOT}/.venv4 (transformers 4) must both exist"
+        )
     work = tmp_path_factory.mktemp("parity")
     here = [[task, arch, str(tiny.tiny_model_dir(task, arch, seed=0, cache_dir=cache))] for task, arch in PARITY_PAIRS]
     request = {"build": PARITY_PAIRS, "cache": str(work / "cache"), "check": here, "result": str(work / "result.json")}
     (work / "request.json").write_text(json.dumps(request))
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import test_tiny; "
-        "sys.exit(test_tiny._parity_main(sys.argv[2]))"
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_tiny; sys.exit(test_tiny._parity_main(sys.argv[2]))"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-           "PYTHONPATH": str(REPO_ROOT)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     proc = subprocess.run(
         [str(python), "-c", code, str(Path(__file__).parent), str(work / "request.json")],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads((work / "result.json").read_text())
@@ -611,8 +631,11 @@ def test_folders_built_here_run_under_the_other_transformers(other_version):
     import transformers
 
     assert other_version["transformers"].split(".")[0] != transformers.__version__.split(".")[0]
-    failed = [f"{r['task']}/{r['arch']} under transformers {other_version['transformers']}:\n{r['error']}"
-              for r in other_version["checks"] if not r["ok"]]
+    failed = [
+        f"{r['task']}/{r['arch']} under transformers {other_version['transformers']}:\n{r['error']}"
+        for r in other_version["checks"]
+        if not r["ok"]
+    ]
     assert not failed, "\n".join(failed)
     assert len(other_version["checks"]) == len(PARITY_PAIRS)
 
@@ -623,7 +646,9 @@ def test_folders_built_by_the_other_transformers_run_here(other_version):
     built = other_version["built"]
     assert [(task, arch) for task, arch, _ in built] == [tuple(pair) for pair in PARITY_PAIRS]
     for _, _, folder in built:
-        assert json.loads((Path(folder) / tiny.MARKER_FILE).read_text())["transformers"] == other_version["transformers"]
+        assert (
+            json.loads((Path(folder) / tiny.MARKER_FILE).read_text())["transformers"] == other_version["transformers"]
+        )
     failed = [f"{r['task']}/{r['arch']}:\n{r['error']}" for r in _run_checks(built) if not r["ok"]]
     assert not failed, "\n".join(failed)
 
@@ -635,10 +660,18 @@ def _digest(folder: Path) -> str:
     return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize(("task", "arch"), [("text-generation", "gpt2"), ("automatic-speech-recognition", "whisper"),
-                                            ("image-text-to-text", "llava"), ("image-to-text", "vit_gpt2"),
-                                            ("translation", "t5"), ("visual-question-answering", "vilt"),
-                                            ("translation", "marian")])
+@pytest.mark.parametrize(
+    ("task", "arch"),
+    [
+        ("text-generation", "gpt2"),
+        ("automatic-speech-recognition", "whisper"),
+        ("image-text-to-text", "llava"),
+        ("image-to-text", "vit_gpt2"),
+        ("translation", "t5"),
+        ("visual-question-answering", "vilt"),
+        ("translation", "marian"),
+    ],
+)
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path, task, arch):
     if arch == "marian":  # the SentencePiece training must be deterministic too
         pytest.importorskip("sentencepiece", reason="MarianTokenizer needs sentencepiece")
@@ -722,8 +755,14 @@ def test_two_processes_build_the_same_model(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO_ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -751,7 +790,9 @@ def test_bitsandbytes_text_generation(bits, cache):
     folder = tiny.tiny_model_dir("text-generation", cache_dir=cache)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "MatMul8bitLt: inputs will be cast from torch.float32 to float16"
-        p = pipeline("text-generation", model=str(folder), model_kwargs={"quantization_config": quant, "device_map": "cpu"})
+        p = pipeline(
+            "text-generation", model=str(folder), model_kwargs={"quantization_config": quant, "device_map": "cpu"}
+        )
         assert getattr(p.model, f"is_loaded_in_{bits}bit", False)
         out = p("Hello", max_new_tokens=4)
     assert isinstance(out[0]["generated_text"], str) and out[0]["generated_text"].startswith("Hello")

@@ -1,6 +1,7 @@
 """The wheel's package list is written out in pyproject.toml (conf/ and schemas/ are mapped into the
 package there, and data folders are listed so setuptools ships them without warnings): a folder that
 is not listed would be missing from every install, or warn at every build."""
+
 from __future__ import annotations
 
 import pytest

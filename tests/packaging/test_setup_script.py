@@ -1,6 +1,7 @@
 """scripts/setup.sh says each step, what it installs and how long it took, with pip's own output kept in
 <venv>/setup.log (issue 30: it used to be silent for minutes). Run here with a stand-in interpreter that
 answers like pip, so the script's own logic runs in well under a second."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,13 @@ def fake_venv(tmp_path):
 
 
 def setup(venv, **env):
-    return subprocess.run(["bash", str(REPO_ROOT / "scripts" / "setup.sh")], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "VENV": str(venv), **env})
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "setup.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "VENV": str(venv), **env},
+    )
 
 
 def test_setup_prints_each_step_its_time_and_what_it_installed(tmp_path):

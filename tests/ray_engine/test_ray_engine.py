@@ -1,6 +1,7 @@
 """engine=ray on a local Ray cluster of 2 CPUs (one per module, started here: runs join it), tiny
 models and real files: the same predictions as engine=local byte for byte, a poisoned row recorded,
 an actor killed mid-run restarted with no row lost or written twice."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,14 @@ from tests.conftest import read_jsonl, run_job, write_wav
 ray = pytest.importorskip("ray", reason="engine=ray needs the [ray] extra (scripts/setup.sh installs it)")
 pytestmark = pytest.mark.slow  # a Ray cluster and its actor processes
 
-TEXT = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=texts.csv", "batch_size=16",
-        "progress=false"]
+TEXT = [
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "dataset.path=texts.csv",
+    "batch_size=16",
+    "progress=false",
+]
 RAY = ["engine=ray", "engine.actors=2"]
 
 
@@ -74,10 +81,17 @@ def test_an_actor_killed_mid_run_is_restarted_and_no_row_is_lost_or_doubled(clus
 
 
 CHAIN = [
-    "+graph.steps.transcribe.task=asr", "+graph.steps.transcribe.model=tiny", "+graph.steps.transcribe.input=audio",
-    "+graph.steps.mood.task=text-classification", "+graph.steps.mood.model=tiny",
-    "+graph.steps.mood.input=transcribe.text", "dataset=folder", "dataset.path=recordings", "batch_size=2",
-    "progress=false", "seed=1",  # seed 1: the tiny random Whisper emits characters
+    "+graph.steps.transcribe.task=asr",
+    "+graph.steps.transcribe.model=tiny",
+    "+graph.steps.transcribe.input=audio",
+    "+graph.steps.mood.task=text-classification",
+    "+graph.steps.mood.model=tiny",
+    "+graph.steps.mood.input=transcribe.text",
+    "dataset=folder",
+    "dataset.path=recordings",
+    "batch_size=2",
+    "progress=false",
+    "seed=1",  # seed 1: the tiny random Whisper emits characters
 ]
 
 
@@ -104,8 +118,18 @@ def test_on_error_fail_stops_at_the_failing_row_keeping_the_rows_before_it(clust
     rows = ["fine"] * 5 + [""] + ["fine"] * 5  # an empty text fails its row
     (tmp_path / "t.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in rows))
     out = tmp_path / "ray"
-    result = run_job("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=t.jsonl",
-                     "batch_size=2", "on_error=fail", "progress=false", *RAY, f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=t.jsonl",
+        "batch_size=2",
+        "on_error=fail",
+        "progress=false",
+        *RAY,
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "failed in step main" in result.stderr and "index 5" in result.stderr
     assert [p["index"] for p in read_jsonl(out / "predictions.jsonl")] == [0, 1, 2, 3]  # the chunks before it
@@ -117,8 +141,7 @@ def test_a_local_run_cut_short_resumes_on_ray_appending_only_the_missing_rows(cl
     assert run_job(*TEXT, "dataset.limit=100", f"hydra.run.dir={out}", cwd=texts).returncode == 0
     lines = (out / "predictions.jsonl").read_bytes().splitlines(keepends=True)
     (out / "predictions.jsonl").write_bytes(b"".join(lines[:37]))  # as a killed run leaves it
-    result = run_job(*TEXT, *RAY, "dataset.limit=100", f"resume={out}", f"hydra.run.dir={tmp_path / 'next'}",
-                     cwd=texts)
+    result = run_job(*TEXT, *RAY, "dataset.limit=100", f"resume={out}", f"hydra.run.dir={tmp_path / 'next'}", cwd=texts)
     assert result.returncode == 0, result.stderr
     assert (out / "predictions.jsonl").read_bytes() == b"".join(lines)
     metrics = json.loads((out / "metrics.json").read_text())

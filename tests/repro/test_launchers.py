@@ -1,5 +1,6 @@
 """Scale-out on Hydra's launchers: shards run as separate processes (joblib, submitit_local), `merge=`
 joins them into the unsharded run's predictions, byte for byte, and refuses incomplete sets."""
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,17 @@ def test_merge_of_a_missing_dir_is_a_config_error(tmp_path):
 def test_a_failed_job_under_joblib_fails_the_multirun(tmp_path):
     """Jobs in other processes: their exit codes still reach `run -m`. (graph.show keeps the good job
     cheap; shard.index=2 of 2 is a config error, exit 2, in its own worker.)"""
-    result = run_cli("-m", "+task=text-classification", "dataset=inline", "dataset.rows=[a]", "graph.show=true",
-                     "shard.count=2", "shard.index=0,2", "hydra/launcher=joblib", f"hydra.sweep.dir={tmp_path / 's'}",
-                     cwd=tmp_path)
+    result = run_cli(
+        "-m",
+        "+task=text-classification",
+        "dataset=inline",
+        "dataset.rows=[a]",
+        "graph.show=true",
+        "shard.count=2",
+        "shard.index=0,2",
+        "hydra/launcher=joblib",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "1 of 2 jobs failed" in result.stderr and "(exit 2)" in result.stderr

@@ -1,4 +1,5 @@
 """merge= reads each shard's predictions line by line: a damaged line is named by file and line number."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,11 +15,13 @@ def _job(tmp_path) -> ShardJob:
 def test_lines_are_kept_byte_for_byte_with_their_index(tmp_path):
     path = tmp_path / "predictions.jsonl"
     path.write_bytes(b'{"index": 1, "output": "caf\xc3\xa9"}\n\n{"index": 3, "output": "x"}')
-    assert _indexed_lines(path, _job(tmp_path)) == [(1, '{"index": 1, "output": "café"}\n'),
-                                                     (3, '{"index": 3, "output": "x"}\n')]
+    assert _indexed_lines(path, _job(tmp_path)) == [
+        (1, '{"index": 1, "output": "café"}\n'),
+        (3, '{"index": 3, "output": "x"}\n'),
+    ]
 
 
-@pytest.mark.parametrize("damaged", [b'{"index": 3, "output": "caf\xe9"}\n', b'{"index": 3, "outp\n', b'[3]\n'])
+@pytest.mark.parametrize("damaged", [b'{"index": 3, "output": "caf\xe9"}\n', b'{"index": 3, "outp\n', b"[3]\n"])
 def test_a_damaged_line_is_named_by_its_number(tmp_path, damaged):
     path = tmp_path / "predictions.jsonl"
     path.write_bytes(b'{"index": 1, "output": "a"}\n' + damaged)

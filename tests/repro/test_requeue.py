@@ -2,6 +2,7 @@
 own dir: under submitit (SIGUSR2 -> the launcher's checkpoint -> the same job again) and as a plain
 `sbatch --requeue` script (the same SLURM job id, a higher SLURM_RESTART_COUNT). Any other run into
 that dir is still refused."""
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,24 @@ pytestmark = pytest.mark.slow  # subprocesses, signalled on purpose
 
 ROWS = 1200
 # bench.enabled=false: a multirun benchmarks by default, and a benchmark repeats short runs' rows.
-BASE = ["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=rows.jsonl", "batch_size=4",
-        "progress=false", "bench.enabled=false"]
+BASE = [
+    "+task=text-classification",
+    "model=tiny",
+    "dataset=file",
+    "dataset.path=rows.jsonl",
+    "batch_size=4",
+    "progress=false",
+    "bench.enabled=false",
+]
 
 
 def _write_rows(path) -> None:
     """Rows of four one-letter words each: every row is as many tokens long, so no row's output depends
     on which rows share its batch (an interrupted run re-batches the rows it has left)."""
     letters = "abcdefghij"
-    path.write_text("".join(json.dumps({"text": " ".join(letters[int(d)] for d in f"{i:04d}")}) + "\n"
-                            for i in range(ROWS)))
+    path.write_text(
+        "".join(json.dumps({"text": " ".join(letters[int(d)] for d in f"{i:04d}")}) + "\n" for i in range(ROWS))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +56,14 @@ def reference(tmp_path_factory):
 
 
 def _start(cwd, *args, env=None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "runner", *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
 
 
 def _lines(path) -> int:
@@ -60,7 +75,9 @@ def _wait_for_lines(process: subprocess.Popen, path, count: int) -> int:
     while _lines(path) < count and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     if process.poll() is not None:
-        raise AssertionError(f"the run ended before the signal (make the dataset larger): {process.communicate()[1][-3000:]}")
+        raise AssertionError(
+            f"the run ended before the signal (make the dataset larger): {process.communicate()[1][-3000:]}"
+        )
     return _lines(path)
 
 
@@ -81,8 +98,15 @@ def _start_sweep(cwd, shard_dir: str) -> tuple[subprocess.Popen, object]:
     when submitit lost its own start race, see above)."""
     for attempt in range(2):
         sweep = cwd / f"sweep{attempt}"
-        process = _start(cwd, "-m", *BASE, "shard.count=2", "shard.index=range(2)",
-                         "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}")
+        process = _start(
+            cwd,
+            "-m",
+            *BASE,
+            "shard.count=2",
+            "shard.index=range(2)",
+            "hydra/launcher=submitit_local",
+            f"hydra.sweep.dir={sweep}",
+        )
         try:
             _wait_for_lines(process, sweep / shard_dir / "predictions.jsonl", 100)
             return process, sweep
@@ -122,8 +146,9 @@ def test_a_preempted_submitit_shard_resumes_its_own_outputs_and_merges_unchanged
 
     merged = run_cli(f"merge={sweep}", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr
-    assert (sweep / "merged" / "predictions.jsonl").read_bytes() == \
-        (reference / "uninterrupted" / "predictions.jsonl").read_bytes()
+    assert (sweep / "merged" / "predictions.jsonl").read_bytes() == (
+        reference / "uninterrupted" / "predictions.jsonl"
+    ).read_bytes()
 
 
 def _slurm(job_id: str, restart: int) -> dict:
@@ -158,8 +183,14 @@ def test_a_requeued_sbatch_job_resumes_and_other_runs_into_its_dir_are_refused(r
 
 
 def _run(cwd, env: dict, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runner", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONUNBUFFERED": "1", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+    )
 
 
 def _lock_left_by(folder, host: str, scheduler: dict) -> None:

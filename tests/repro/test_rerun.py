@@ -1,4 +1,5 @@
 """`rerun=<run dir>`: byte-identical predictions are confirmed, differences are named, the original is untouched."""
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,9 @@ def test_rerun_gives_identical_predictions_and_says_so(original, tmp_path):
 
 
 def test_rerun_with_another_seed_reports_the_difference(original, tmp_path):
-    result = run_cli(f"rerun={original}", "seed=1", "progress=false", f"hydra.run.dir={tmp_path / 'seed1'}", cwd=tmp_path)
+    result = run_cli(
+        f"rerun={original}", "seed=1", "progress=false", f"hydra.run.dir={tmp_path / 'seed1'}", cwd=tmp_path
+    )
     assert result.returncode == DIFFERS, result.stderr[-3000:]
     assert "predictions DIFFER" in result.stderr and "seed: 7 -> 1" in result.stderr
     verdict = json.loads((tmp_path / "seed1" / "rerun.json").read_text())
@@ -83,8 +86,9 @@ def test_rerun_override_of_a_key_the_defaults_lack_gets_a_hint(original, tmp_pat
 def test_rerun_overrides_set_keys_and_refuse_group_choices():
     cfg = {"seed": 0, "task": {"name": "text-generation", "params": {"top_k": 5, "top_p": 0.9}}}
     session = ConfigSession()
-    changed = _apply_overrides(cfg, ["rerun=x", "seed=3", "task.params.top_k=9", "+task.params.temperature=0.5",
-                                     "~task.params.top_p"], session)
+    changed = _apply_overrides(
+        cfg, ["rerun=x", "seed=3", "task.params.top_k=9", "+task.params.temperature=0.5", "~task.params.top_p"], session
+    )
     assert changed["seed"] == 3 and changed["task"]["params"] == {"top_k": 9, "temperature": 0.5}
     with pytest.raises(ConfigError) as caught:
         _apply_overrides(cfg, ["model=tiny"], session)

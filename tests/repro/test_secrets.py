@@ -1,5 +1,6 @@
 """Secrets never reach the run dir (run.json, .hydra, multirun.yaml, logs), and a saved config is untrusted:
 rerun= refuses the code-running settings it holds unless the command line gives them again."""
+
 from __future__ import annotations
 
 import json
@@ -27,24 +28,55 @@ def _files_holding(folder, text: str) -> list[str]:
 
 
 def test_secret_keys_are_told_from_lookalikes():
-    for key in ("token", "model.kwargs.token", "HF_TOKEN", "api_key", "apiKey", "OPENAI_API_KEY", "password",
-                "db_passwd", "client_secret", "auth", "credentials", "hub.access_token", "+model.kwargs.auth_token"):
+    for key in (
+        "token",
+        "model.kwargs.token",
+        "HF_TOKEN",
+        "api_key",
+        "apiKey",
+        "OPENAI_API_KEY",
+        "password",
+        "db_passwd",
+        "client_secret",
+        "auth",
+        "credentials",
+        "hub.access_token",
+        "+model.kwargs.auth_token",
+    ):
         assert is_secret_key(key), key
-    for key in ("max_new_tokens", "tokenizer", "pad_token", "eos_token", "token_type_ids", "author", "authority",
-                "secretary_id", "num_tokens", "skip_special_tokens"):
+    for key in (
+        "max_new_tokens",
+        "tokenizer",
+        "pad_token",
+        "eos_token",
+        "token_type_ids",
+        "author",
+        "authority",
+        "secretary_id",
+        "num_tokens",
+        "skip_special_tokens",
+    ):
         assert not is_secret_key(key), key
 
 
 def test_redaction_keeps_everything_else():
     token = _token()
-    cfg = {"model": {"kwargs": {"token": token, "use_auth_token": True, "pad_token": "<pad>"}},
-           "task": {"params": {"max_new_tokens": 5, "prefix": f"see {token} here"}}, "seed": 0}
-    assert redact(cfg) == {"model": {"kwargs": {"token": REDACTED, "use_auth_token": True, "pad_token": "<pad>"}},
-                           "task": {"params": {"max_new_tokens": 5, "prefix": f"see {REDACTED} here"}}, "seed": 0}
+    cfg = {
+        "model": {"kwargs": {"token": token, "use_auth_token": True, "pad_token": "<pad>"}},
+        "task": {"params": {"max_new_tokens": 5, "prefix": f"see {token} here"}},
+        "seed": 0,
+    }
+    assert redact(cfg) == {
+        "model": {"kwargs": {"token": REDACTED, "use_auth_token": True, "pad_token": "<pad>"}},
+        "task": {"params": {"max_new_tokens": 5, "prefix": f"see {REDACTED} here"}},
+        "seed": 0,
+    }
     assert cfg["model"]["kwargs"]["token"] == token  # a copy: the run itself keeps the real value
     line = f"run +model.kwargs.token={token} password='p w' max_new_tokens=5 batch_size=1,2 x={token}"
-    assert redact_text(line) == f"run +model.kwargs.token={REDACTED} password={REDACTED} max_new_tokens=5 " \
-                                f"batch_size=1,2 x={REDACTED}"
+    assert (
+        redact_text(line) == f"run +model.kwargs.token={REDACTED} password={REDACTED} max_new_tokens=5 "
+        f"batch_size=1,2 x={REDACTED}"
+    )
 
 
 def test_the_log_filter_redacts_messages_and_tracebacks(tmp_path):
@@ -77,8 +109,13 @@ def original(tmp_path_factory):
     """A run that was given a token and trust_remote_code (harmless on a tiny local model)."""
     root = tmp_path_factory.mktemp("secrets")
     token = _token()
-    result = run_cli(*TINY, f"+model.kwargs.token={token}", "model.trust_remote_code=true",
-                     f"hydra.run.dir={root / 'original'}", cwd=root)
+    result = run_cli(
+        *TINY,
+        f"+model.kwargs.token={token}",
+        "model.trust_remote_code=true",
+        f"hydra.run.dir={root / 'original'}",
+        cwd=root,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "original", token
 
@@ -98,8 +135,16 @@ def test_a_token_never_appears_in_the_run_dir(original):
 def test_a_token_never_appears_in_a_sweep(tmp_path):
     token = _token()
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", *TINY, f"+model.kwargs.token={token}", "batch_size=1,2", "bench.isolation=none,process",
-                     f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+    result = run_cli(
+        "-m",
+        *TINY,
+        f"+model.kwargs.token={token}",
+        "batch_size=1,2",
+        "bench.isolation=none,process",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert token not in result.stderr
     assert (sweep / "multirun.yaml").is_file() and len(list(sweep.rglob("predictions.jsonl"))) == 4
@@ -119,8 +164,9 @@ def test_rerun_refuses_trust_remote_code_from_the_saved_config(original, tmp_pat
 
 def test_rerun_asks_again_for_a_redacted_token(original, tmp_path):
     out, _ = original
-    result = run_cli(f"rerun={out}", "model.trust_remote_code=true", f"hydra.run.dir={tmp_path / 'again'}",
-                     cwd=tmp_path)
+    result = run_cli(
+        f"rerun={out}", "model.trust_remote_code=true", f"hydra.run.dir={tmp_path / 'again'}", cwd=tmp_path
+    )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "model.kwargs.token: was redacted in" in result.stderr and "+model.kwargs.token=<value>" in result.stderr
 
@@ -128,21 +174,35 @@ def test_rerun_asks_again_for_a_redacted_token(original, tmp_path):
 def test_rerun_runs_when_the_command_line_gives_the_settings(original, tmp_path):
     out, token = original
     again = tmp_path / "again"
-    result = run_cli(f"rerun={out}", "model.trust_remote_code=true", f"+model.kwargs.token={token}",
-                     "progress=false", f"hydra.run.dir={again}", cwd=tmp_path)
+    result = run_cli(
+        f"rerun={out}",
+        "model.trust_remote_code=true",
+        f"+model.kwargs.token={token}",
+        "progress=false",
+        f"hydra.run.dir={again}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "predictions identical, byte for byte" in result.stderr
     assert _files_holding(again, token) == [] and token not in result.stderr
 
 
 def test_model_kwargs_off_the_safe_list_are_refused_unless_given():
-    saved = {"model": {"trust_remote_code": False, "kwargs": {"low_cpu_mem_usage": True, "code_revision": "abc",
-                                                              "token": REDACTED}},
-             "graph": {"steps": {"a": {"model": {"trust_remote_code": True}}}}, "hydra": {"callbacks": {}}}
+    saved = {
+        "model": {
+            "trust_remote_code": False,
+            "kwargs": {"low_cpu_mem_usage": True, "code_revision": "abc", "token": REDACTED},
+        },
+        "graph": {"steps": {"a": {"model": {"trust_remote_code": True}}}},
+        "hydra": {"callbacks": {}},
+    }
     with pytest.raises(ConfigError) as caught:
         check_saved_config(saved, [], "x/run.json")
     keys = [error.key for error in caught.value.errors]
     assert keys == ["model.kwargs.code_revision", "graph.steps.a.model.trust_remote_code", "hydra"]
     assert "+model.kwargs.code_revision=abc" in caught.value.render()
-    check_saved_config({k: v for k, v in saved.items() if k != "hydra"},
-                       ["+model.kwargs.code_revision=abc", "+graph.steps.a.model.trust_remote_code=true"], "x/run.json")
+    check_saved_config(
+        {k: v for k, v in saved.items() if k != "hydra"},
+        ["+model.kwargs.code_revision=abc", "+graph.steps.a.model.trust_remote_code=true"],
+        "x/run.json",
+    )

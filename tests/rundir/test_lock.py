@@ -1,5 +1,6 @@
 """A run dir is owned by one run at a time (run.lock), and a dir that holds a finished run is written into
 again only by resume=."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,11 @@ def test_a_second_holder_is_refused_naming_the_first(tmp_path):
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over_with_a_warning(tmp_path, caplog):
-    code = ("import sys, time; from runner.rundir_lock import RunDirLock; "
-            "lock = RunDirLock(sys.argv[1], 'hydra.run.dir', ['run', 'killed']); lock.acquire(); "
-            "print('held', flush=True); time.sleep(60)")
+    code = (
+        "import sys, time; from runner.rundir_lock import RunDirLock; "
+        "lock = RunDirLock(sys.argv[1], 'hydra.run.dir', ['run', 'killed']); lock.acquire(); "
+        "print('held', flush=True); time.sleep(60)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(ConfigError):
@@ -96,8 +99,14 @@ def test_two_runs_into_one_dir_the_second_exits_2_and_the_first_is_intact(tmp_pa
     rows.write_text("".join(json.dumps({"text": f"row number {i}"}) + "\n" for i in range(400)))
     out = tmp_path / "out"
     first_args = [*FAST, "dataset=file", f"dataset.path={rows}", "batch_size=1", f"hydra.run.dir={out}"]
-    first = subprocess.Popen([sys.executable, "-m", "runner", *first_args], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    first = subprocess.Popen(
+        [sys.executable, "-m", "runner", *first_args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     predictions = out / "predictions.jsonl"
     _wait_until(first, lambda: read_holder(out / "run.lock") and predictions.is_file() and predictions.stat().st_size)
     os.kill(first.pid, signal.SIGSTOP)  # mid-run, however fast this machine is: it holds the dir until it ends

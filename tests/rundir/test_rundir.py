@@ -1,4 +1,5 @@
 """The run dir's files as objects, the per-invocation state, and the exit-code hand-over from Hydra's callback."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,15 @@ from runner.sweep.exit_codes import HANDOVER_ENV, _hand_over, launched_exit_code
 
 
 def test_metrics_round_trip_keeps_the_file_as_written(tmp_path):
-    written = {"status": "ok", "error": None, "run_dir": "x", "task": "t", "rows_out": 3, "extra": {"a": 1},
-               "model_load_seconds": 0.5}
+    written = {
+        "status": "ok",
+        "error": None,
+        "run_dir": "x",
+        "task": "t",
+        "rows_out": 3,
+        "extra": {"a": 1},
+        "model_load_seconds": 0.5,
+    }
     (tmp_path / "metrics.json").write_text(json.dumps(written, indent=2) + "\n")
     before = (tmp_path / "metrics.json").read_bytes()
     metrics = RunDir(tmp_path).read_metrics()
@@ -23,8 +31,9 @@ def test_metrics_round_trip_keeps_the_file_as_written(tmp_path):
 
 
 def test_metrics_made_here_write_only_what_was_set():
-    metrics = Metrics(status="skipped_after_oom", error="e", batch_size=8, batch_size_requested=8,
-                      rest={"benchmark": True})
+    metrics = Metrics(
+        status="skipped_after_oom", error="e", batch_size=8, batch_size_requested=8, rest={"benchmark": True}
+    )
     assert list(metrics.to_json()) == ["status", "error", "batch_size", "batch_size_requested", "benchmark"]
     assert metrics.finished and not Metrics(status="error").finished
 
@@ -60,15 +69,18 @@ def test_the_callback_hands_exit_codes_to_the_caller(monkeypatch):
     assert HANDOVER_ENV not in os.environ
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b'{"status": "ok", "rows_in": ', "is not valid JSON (cut short?)"),
-    (b"", "is empty"),
-    (b"[]", "holds an array, not a JSON object"),
-    (b'"ok"', "holds a string, not a JSON object"),
-    (b"3", "holds a number, not a JSON object"),
-    (b'{"status": "\xff"}', "is not UTF-8 text"),
-    (b'{"status": "ok"} trailing', "is not valid JSON: Extra data"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b'{"status": "ok", "rows_in": ', "is not valid JSON (cut short?)"),
+        (b"", "is empty"),
+        (b"[]", "holds an array, not a JSON object"),
+        (b'"ok"', "holds a string, not a JSON object"),
+        (b"3", "holds a number, not a JSON object"),
+        (b'{"status": "\xff"}', "is not UTF-8 text"),
+        (b'{"status": "ok"} trailing', "is not valid JSON: Extra data"),
+    ],
+)
 def test_an_unreadable_run_file_says_which_and_why(tmp_path, content, reason):
     from runner.rundir import RunFileError
 

@@ -1,5 +1,6 @@
 """Audio that soundfile cannot read (m4a, mp4, webm/opus) decodes through PyAV; a file shorter than its
 header says fails its row, never silently shorter. The files are written here with PyAV's encoders."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,10 +35,15 @@ def cut_in_half(path):
     return path
 
 
-@pytest.mark.parametrize("name, container, codec, rate", [
-    ("clip.m4a", "mp4", "aac", 16000), ("clip.mp4", "mp4", "aac", 22050), ("clip.webm", "webm", "libopus", 48000),
-    ("clip.mp3", "mp3", "libmp3lame", 16000),
-])
+@pytest.mark.parametrize(
+    "name, container, codec, rate",
+    [
+        ("clip.m4a", "mp4", "aac", 16000),
+        ("clip.mp4", "mp4", "aac", 22050),
+        ("clip.webm", "webm", "libopus", 48000),
+        ("clip.mp3", "mp3", "libmp3lame", 16000),
+    ],
+)
 def test_compressed_audio_decodes_to_mono_float32_at_the_model_rate(tmp_path, name, container, codec, rate):
     path = write_encoded(tmp_path / name, container, codec, rate=rate)
     probe("audio", str(path))
@@ -58,8 +64,10 @@ def test_truncated_wav_fails_its_row_instead_of_decoding_half(tmp_path):
         decode_audio(str(path), 16000)
 
 
-@pytest.mark.parametrize("name, container, codec", [("cut.mp3", "mp3", "libmp3lame"), ("cut.webm", "webm", "libopus"),
-                                                    ("cut.m4a", "mp4", "aac")])
+@pytest.mark.parametrize(
+    "name, container, codec",
+    [("cut.mp3", "mp3", "libmp3lame"), ("cut.webm", "webm", "libopus"), ("cut.m4a", "mp4", "aac")],
+)
 def test_truncated_compressed_audio_fails_its_row(tmp_path, name, container, codec):
     path = cut_in_half(write_encoded(tmp_path / name, container, codec))
     with pytest.raises(ValueError, match=r"is truncated|cannot decode audio"):
@@ -79,8 +87,19 @@ def test_folder_collects_the_formats_pyav_decodes(tmp_path):
     write_wav(tmp_path / "a.wav", 0.2)
     write_encoded(tmp_path / "b.webm", "webm", "libopus", seconds=0.2)
     write_encoded(tmp_path / "c.mp4", "mp4", "aac", seconds=0.2)
-    source = open_source({"type": "folder", "path": str(tmp_path), "extensions": None, "recursive": True, "column": None,
-                          "fields": {}, "id_column": None, "limit": None}, TASKS["automatic-speech-recognition"])
+    source = open_source(
+        {
+            "type": "folder",
+            "path": str(tmp_path),
+            "extensions": None,
+            "recursive": True,
+            "column": None,
+            "fields": {},
+            "id_column": None,
+            "limit": None,
+        },
+        TASKS["automatic-speech-recognition"],
+    )
     rows = list(source.rows(resolve_mapping(source)))
     assert [r.id for r in rows] == ["a.wav", "b.webm", "c.mp4"]
     assert all(len(decode_audio(r.fields["audio"], 16000)["raw"]) > 2000 for r in rows)
@@ -97,7 +116,9 @@ def test_speech_recognition_over_a_folder_of_mixed_formats_reports_the_truncated
     cut_in_half(write_wav(tmp_path / "clips" / "c.wav", 1.0))
     write_wav(tmp_path / "clips" / "d.wav", 1.0)
     out = tmp_path / "out"
-    result = run_job("+task=asr", "model=tiny", "dataset=folder", "dataset.path=clips", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_job(
+        "+task=asr", "model=tiny", "dataset=folder", "dataset.path=clips", f"hydra.run.dir={out}", cwd=tmp_path
+    )
     assert result.returncode in (0, 4), result.stderr  # 4: rows failed (the engine's exit code of #13)
     assert [p["id"] for p in read_jsonl(out / "predictions.jsonl")] == ["a.m4a", "b.webm", "d.wav"]
     (error,) = read_jsonl(out / "errors.jsonl")

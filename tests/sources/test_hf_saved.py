@@ -1,5 +1,6 @@
 """dataset=hf reads a folder written by save_to_disk (load_dataset cannot): a Dataset, or one split of
 a DatasetDict chosen by dataset.split."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,19 @@ from runner.errors import ConfigError
 from runner.sources import open_source, resolve_mapping
 from runner.tasks import TASKS
 
-HF = {"type": "hf", "config": None, "split": "train", "data_files": None, "data_dir": None, "revision": None,
-      "streaming": False, "column": None, "fields": {"text": None}, "id_column": None, "limit": None}
+HF = {
+    "type": "hf",
+    "config": None,
+    "split": "train",
+    "data_files": None,
+    "data_dir": None,
+    "revision": None,
+    "streaming": False,
+    "column": None,
+    "fields": {"text": None},
+    "id_column": None,
+    "limit": None,
+}
 
 
 def texts(name, **cfg):
@@ -28,10 +40,12 @@ def test_a_saved_dataset_folder_loads_with_load_from_disk(tmp_path):
 def test_a_saved_dataset_dict_gives_the_split_named(tmp_path):
     import datasets
 
-    datasets.DatasetDict({
-        "train": datasets.Dataset.from_dict({"text": ["t1", "t2"]}),
-        "test": datasets.Dataset.from_dict({"text": ["only test"]}),
-    }).save_to_disk(str(tmp_path / "saved"))
+    datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": ["t1", "t2"]}),
+            "test": datasets.Dataset.from_dict({"text": ["only test"]}),
+        }
+    ).save_to_disk(str(tmp_path / "saved"))
     assert texts(tmp_path / "saved", split="test") == (["only test"], 1)
     with pytest.raises(ConfigError) as caught:
         texts(tmp_path / "saved", split="validation")
@@ -46,12 +60,19 @@ def test_a_row_datasets_cannot_decode_is_an_error_row_and_reading_goes_on(tmp_pa
 
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, format="PNG")
-    images = [{"bytes": png.getvalue(), "path": None}, {"bytes": b"broken", "path": None}, {"bytes": png.getvalue(), "path": None}]
-    datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()})) \
-        .save_to_disk(str(tmp_path / "saved"))
+    images = [
+        {"bytes": png.getvalue(), "path": None},
+        {"bytes": b"broken", "path": None},
+        {"bytes": png.getvalue(), "path": None},
+    ]
+    datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()})).save_to_disk(
+        str(tmp_path / "saved")
+    )
     for streaming in (False, True):
-        source = open_source({**HF, "name": str(tmp_path / "saved"), "streaming": streaming, "fields": {"image": None}},
-                             TASKS["image-classification"])
+        source = open_source(
+            {**HF, "name": str(tmp_path / "saved"), "streaming": streaming, "fields": {"image": None}},
+            TASKS["image-classification"],
+        )
         rows = list(source.rows(resolve_mapping(source)))
         assert [r.index for r in rows] == [0, 1, 2]
         assert [r.error is None for r in rows] == [True, False, True], streaming
@@ -68,11 +89,14 @@ def test_a_shard_reading_only_its_rows_turns_undecodable_ones_into_error_rows_an
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, format="PNG")
     images = [{"bytes": b"broken" if i in (2, 5) else png.getvalue(), "path": None} for i in range(9)]
-    datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()})) \
-        .save_to_disk(str(tmp_path / "saved"))
+    datasets.Dataset.from_dict({"image": images}, features=datasets.Features({"image": datasets.Image()})).save_to_disk(
+        str(tmp_path / "saved")
+    )
     for streaming in (False, True):
-        source = open_source({**HF, "name": str(tmp_path / "saved"), "streaming": streaming, "fields": {"image": None},
-                              "skip": 1}, TASKS["image-classification"])
+        source = open_source(
+            {**HF, "name": str(tmp_path / "saved"), "streaming": streaming, "fields": {"image": None}, "skip": 1},
+            TASKS["image-classification"],
+        )
         rows = list(source.rows(resolve_mapping(source), {"index": 1, "count": 3}))
         assert [(r.index, r.id) for r in rows] == [(1, 2), (4, 5), (7, 8)], streaming
         assert [r.error and r.error.split(":")[0] for r in rows] == ["row 2", "row 5", None], streaming

@@ -1,6 +1,7 @@
 """Files are read row by row: a row the file cannot give (a bad byte, a broken line, a ragged CSV
 line) is one error row in its place, naming file:line and why; every other row is read, and every
 position the file holds is exactly one row."""
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,7 @@ def test_csv_bad_byte_spoils_its_row_only_even_in_a_quoted_field_spanning_lines(
 
 def test_csv_line_with_too_few_or_too_many_fields_is_an_error_row(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text("id,text,label\n1,fine,a\n2,missing label\n3,one,too,many\n\n4,\"ok, quoted\",b\n")
+    path.write_text('id,text,label\n1,fine,a\n2,missing label\n3,one,too,many\n\n4,"ok, quoted",b\n')
     assert summary(rows_of(path, column="text")) == [
         (0, "fine"),
         (1, "d.csv:3: 2 fields, the header has 3"),

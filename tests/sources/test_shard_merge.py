@@ -1,6 +1,7 @@
 """4 shards of a job each read about a quarter of the rows, and `run merge=` of them equals the
 unsharded run byte for byte: a Parquet file (shards own contiguous blocks of row groups), a saved hf
 Dataset and a streaming hf dataset of several files (round-robin)."""
+
 from __future__ import annotations
 
 import json
@@ -37,12 +38,14 @@ def _hf_streaming(tmp_path) -> list[str]:
     names = []
     for part in range(3):  # 3 files: datasets' own "shards" split would not fit 4 shards anyway
         names.append(str(tmp_path / f"part{part}.jsonl"))
-        lines = [json.dumps({"text": text}) for text in _texts()[part * 40:(part + 1) * 40]]
+        lines = [json.dumps({"text": text}) for text in _texts()[part * 40 : (part + 1) * 40]]
         (tmp_path / f"part{part}.jsonl").write_text("\n".join(lines) + "\n")
     return ["dataset=hf", "dataset.name=json", f"dataset.data_files=[{','.join(names)}]", "dataset.streaming=true"]
 
 
-@pytest.mark.parametrize("kind, data", [("parquet", _parquet), ("hf-saved", _hf_saved), ("hf-streaming", _hf_streaming)])
+@pytest.mark.parametrize(
+    "kind, data", [("parquet", _parquet), ("hf-saved", _hf_saved), ("hf-streaming", _hf_streaming)]
+)
 def test_four_shards_read_a_quarter_each_and_merge_into_the_unsharded_run(tmp_path, monkeypatch, kind, data):
     dataset = data(tmp_path)
     whole = tmp_path / "whole"
@@ -51,8 +54,9 @@ def test_four_shards_read_a_quarter_each_and_merge_into_the_unsharded_run(tmp_pa
     for index in range(SHARDS):
         count[0] = 0
         out = tmp_path / "sweep" / str(index)
-        result = run_job(*JOB, *dataset, f"shard.count={SHARDS}", f"shard.index={index}", f"hydra.run.dir={out}",
-                         cwd=tmp_path)
+        result = run_job(
+            *JOB, *dataset, f"shard.count={SHARDS}", f"shard.index={index}", f"hydra.run.dir={out}", cwd=tmp_path
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         rows = len((out / "predictions.jsonl").read_text().splitlines())
         assert rows in (29, 30)
@@ -63,7 +67,9 @@ def test_four_shards_read_a_quarter_each_and_merge_into_the_unsharded_run(tmp_pa
         assert rows <= count[0] <= most, (index, count[0])
     merged = run_cli(f"merge={tmp_path / 'sweep'}", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr[-2000:]
-    assert (tmp_path / "sweep" / "merged" / "predictions.jsonl").read_bytes() == (whole / "predictions.jsonl").read_bytes()
+    assert (tmp_path / "sweep" / "merged" / "predictions.jsonl").read_bytes() == (
+        whole / "predictions.jsonl"
+    ).read_bytes()
 
 
 def test_merge_refuses_a_row_outside_its_shards_block(tmp_path):
@@ -74,8 +80,12 @@ def test_merge_refuses_a_row_outside_its_shards_block(tmp_path):
     dataset = _parquet(tmp_path)
     for index in range(2):
         out = tmp_path / "sweep" / str(index)
-        assert run_job(*JOB, *dataset, "shard.count=2", f"shard.index={index}", f"hydra.run.dir={out}",
-                       cwd=tmp_path).returncode == 0
+        assert (
+            run_job(
+                *JOB, *dataset, "shard.count=2", f"shard.index={index}", f"hydra.run.dir={out}", cwd=tmp_path
+            ).returncode
+            == 0
+        )
     first, second = (tmp_path / "sweep" / str(i) / "predictions.jsonl" for i in range(2))
     lines = [first.read_text().splitlines(True), second.read_text().splitlines(True)]
     assert json.loads(lines[0][-1])["index"] == 58 and json.loads(lines[1][0])["index"] == 59  # blocks 0-58, 59-117

@@ -1,4 +1,5 @@
 """dataset.skip / dataset.limit / shard pick rows by position; shards never overlap and cover every row."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,16 @@ from runner.tasks import TASKS
 
 
 def _inline(n: int, **extra) -> dict:
-    return {"type": "inline", "rows": [f"text {i}" for i in range(n)], "column": None, "fields": {},
-            "id_column": None, "limit": None, "skip": 0, **extra}
+    return {
+        "type": "inline",
+        "rows": [f"text {i}" for i in range(n)],
+        "column": None,
+        "fields": {},
+        "id_column": None,
+        "limit": None,
+        "skip": 0,
+        **extra,
+    }
 
 
 def _indices(cfg: dict, shard=None) -> list[int]:
@@ -39,8 +48,20 @@ def test_shards_partition_the_rows():
 ROWS = 40  # rows in each test file; skip=3 leaves 37, which 4 shards do not split evenly
 SHARDS = 4
 FILE = {"type": "file", "format": "auto", "column": None, "fields": {}, "id_column": None, "limit": None, "skip": 3}
-HF = {"type": "hf", "config": None, "split": "train", "data_files": None, "data_dir": None, "revision": None,
-      "streaming": False, "column": None, "fields": {}, "id_column": None, "limit": None, "skip": 3}
+HF = {
+    "type": "hf",
+    "config": None,
+    "split": "train",
+    "data_files": None,
+    "data_dir": None,
+    "revision": None,
+    "streaming": False,
+    "column": None,
+    "fields": {},
+    "id_column": None,
+    "limit": None,
+    "skip": 3,
+}
 
 
 def _texts() -> list[str]:
@@ -78,7 +99,9 @@ def _write_hf(tmp_path, kind: str, texts: list[str]) -> dict:
     for part in range(4):
         files.append(str(tmp_path / f"part{part}.jsonl"))
         rows = range(part * ROWS // 4, (part + 1) * ROWS // 4)
-        (tmp_path / f"part{part}.jsonl").write_text("".join(json.dumps({"text": texts[i], "n": i}) + "\n" for i in rows))
+        (tmp_path / f"part{part}.jsonl").write_text(
+            "".join(json.dumps({"text": texts[i], "n": i}) + "\n" for i in rows)
+        )
     return {**HF, "name": "json", "data_files": files, "streaming": True}
 
 
@@ -96,7 +119,7 @@ def test_the_shards_of_each_source_hold_the_unsharded_rows_with_their_positions(
     cfg = {**_write(tmp_path, kind), "limit": limit}
     whole = _rows(cfg)
     assert [index for index, _, _ in whole] == list(range(limit or ROWS - 3))
-    assert [text for _, _, text in whole] == _texts()[3:3 + len(whole)]
+    assert [text for _, _, text in whole] == _texts()[3 : 3 + len(whole)]
     shards = [_rows(cfg, {"index": i, "count": SHARDS}) for i in range(SHARDS)]
     assert sorted(sum(shards, [])) == whole  # same rows, same ids, same positions, none twice
     source = open_source(cfg, TASKS["text-classification"])
@@ -139,7 +162,9 @@ def parsed_counter(monkeypatch, kind: str) -> list[int]:
         monkeypatch.setattr(pq.ParquetFile, "iter_batches", iter_batches)
         return count
     if kind.startswith("hf"):  # the rows datasets turns from Arrow into Python
-        return _counting(monkeypatch, formatting.PythonArrowExtractor, "extract_row", lambda _self, table: table.num_rows)
+        return _counting(
+            monkeypatch, formatting.PythonArrowExtractor, "extract_row", lambda _self, table: table.num_rows
+        )
     hooks = {"csv": (readers, "_csv_record"), "jsonl": (readers, "_json_line"), "json": (readers, "_json_element")}
     return _counting(monkeypatch, *hooks[kind])
 
@@ -168,7 +193,16 @@ def test_a_parquet_shard_whose_block_is_empty_is_a_config_error_naming_the_rows(
     pq.write_table(pa.table({"text": ["a", "b", "c"]}), tmp_path / "d.parquet")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as caught:
-        runner.run(["+task=text-classification", "model=tiny", "dataset=file", "dataset.path=d.parquet",
-                    "shard.count=5", "shard.index=0"], output_dir=tmp_path / "out")
+        runner.run(
+            [
+                "+task=text-classification",
+                "model=tiny",
+                "dataset=file",
+                "dataset.path=d.parquet",
+                "shard.count=5",
+                "shard.index=0",
+            ],
+            output_dir=tmp_path / "out",
+        )
     assert caught.value.key == "shard.index"
     assert "shard 0 of 5 gets no rows: 'd.parquet' has only 3 rows" in caught.value.message

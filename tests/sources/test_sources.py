@@ -1,4 +1,5 @@
 """Sources read real files lazily, map columns onto task inputs, and fail rows (not runs) on bad data."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,14 @@ def rows_of(cfg, task="text-classification"):
 
 
 def test_csv_with_column_mapping_and_ids(tmp_path):
-    (tmp_path / "faq.csv").write_text("qid,question\nq1,How do I log in?\nq2,\"Where, exactly?\"\n")
-    rows = rows_of({"type": "file", "path": str(tmp_path / "faq.csv"), "format": "auto", "column": "question", "id_column": "qid"})
-    assert [(r.id, r.fields) for r in rows] == [("q1", {"text": "How do I log in?"}), ("q2", {"text": "Where, exactly?"})]
+    (tmp_path / "faq.csv").write_text('qid,question\nq1,How do I log in?\nq2,"Where, exactly?"\n')
+    rows = rows_of(
+        {"type": "file", "path": str(tmp_path / "faq.csv"), "format": "auto", "column": "question", "id_column": "qid"}
+    )
+    assert [(r.id, r.fields) for r in rows] == [
+        ("q1", {"text": "How do I log in?"}),
+        ("q2", {"text": "Where, exactly?"}),
+    ]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".json", ".parquet", ".txt"])
@@ -49,7 +55,9 @@ def test_every_file_format_yields_the_same_rows(tmp_path, suffix):
 def test_limit_stops_early_and_reading_is_lazy(tmp_path):
     path = tmp_path / "big.jsonl"
     path.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(1000)) + "{broken\n")
-    source = open_source({**COMMON, "type": "file", "path": str(path), "format": "auto", "limit": 3}, TASKS["fill-mask"])
+    source = open_source(
+        {**COMMON, "type": "file", "path": str(path), "format": "auto", "limit": 3}, TASKS["fill-mask"]
+    )
     assert [r.fields["text"] for r in source.rows(resolve_mapping(source))] == ["row 0", "row 1", "row 2"]
 
 
@@ -73,8 +81,9 @@ def test_folder_of_audio_sorted_with_relative_ids(tmp_path):
     write_wav(tmp_path / "b" / "two.wav", 0.2)
     write_wav(tmp_path / "one.wav", 0.2)
     (tmp_path / "notes.md").write_text("ignored: not audio")
-    rows = rows_of({"type": "folder", "path": str(tmp_path), "extensions": None, "recursive": True},
-                   "automatic-speech-recognition")
+    rows = rows_of(
+        {"type": "folder", "path": str(tmp_path), "extensions": None, "recursive": True}, "automatic-speech-recognition"
+    )
     assert [r.id for r in rows] == ["b/two.wav", "one.wav"]
     assert rows[1].fields["audio"] == str(tmp_path / "one.wav")
 
@@ -91,8 +100,19 @@ def test_sample_source_picks_the_masked_text_for_fill_mask():
 
 def test_hf_source_reads_a_local_csv_through_datasets(tmp_path):
     (tmp_path / "d.csv").write_text("sentence,label\nhello there,1\ngood bye,0\n")
-    rows = rows_of({"type": "hf", "name": "csv", "config": None, "split": "train", "data_files": str(tmp_path / "d.csv"),
-                    "data_dir": None, "revision": None, "streaming": True, "column": "sentence"})
+    rows = rows_of(
+        {
+            "type": "hf",
+            "name": "csv",
+            "config": None,
+            "split": "train",
+            "data_files": str(tmp_path / "d.csv"),
+            "data_dir": None,
+            "revision": None,
+            "streaming": True,
+            "column": "sentence",
+        }
+    )
     assert [r.fields["text"] for r in rows] == ["hello there", "good bye"]
 
 
@@ -128,4 +148,9 @@ def test_sizes_known_up_front_feed_the_progress_bar(tmp_path):
     assert open_source({**COMMON, "type": "sample", "limit": 4}, asr).total_rows() == 4
     assert open_source({**COMMON, "type": "inline", "rows": ["x", "y", "z"]}, TASKS["fill-mask"]).total_rows() == 3
     (tmp_path / "d.csv").write_text("text\nx\n")
-    assert open_source({**COMMON, "type": "file", "path": str(tmp_path / "d.csv"), "format": "auto"}, TASKS["fill-mask"]).total_rows() is None
+    assert (
+        open_source(
+            {**COMMON, "type": "file", "path": str(tmp_path / "d.csv"), "format": "auto"}, TASKS["fill-mask"]
+        ).total_rows()
+        is None
+    )

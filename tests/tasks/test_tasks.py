@@ -1,5 +1,6 @@
 """The task definitions (runner/tasks): what is derived from them holds together, and the hooks that
 replace per-task branches do what each task needs."""
+
 from __future__ import annotations
 
 import json
@@ -73,7 +74,9 @@ def test_translation_names_its_language_pair_the_way_each_version_reads_it():
     task = TASKS["translation"]
     assert task.pipeline_choice("translation", {"src_lang": "en", "tgt_lang": "fr"}) == ("translation_en_to_fr", {})
     assert task.pipeline_choice("runner-translation", {"src_lang": "en", "tgt_lang": "fr"}) == (
-        "runner-translation", {"src_lang": "en", "tgt_lang": "fr"})
+        "runner-translation",
+        {"src_lang": "en", "tgt_lang": "fr"},
+    )
     assert task.pipeline_choice("translation", {}) == ("translation", {})
 
 

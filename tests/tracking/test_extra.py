@@ -1,6 +1,7 @@
 """tracking=mlflow without the [mlflow] extra: a config error (exit code 2) naming the extra, before any
 run dir exists, for a run and for a sweep. The extra's absence is simulated in a real `run` process
 (importlib.util.find_spec answers None for mlflow), so this runs whether or not the extra is installed."""
+
 from __future__ import annotations
 
 import subprocess
@@ -18,8 +19,9 @@ HIDE_MLFLOW = (
 
 
 def _run_without_mlflow(*args: str, cwd):
-    return subprocess.run([sys.executable, "-c", HIDE_MLFLOW, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", HIDE_MLFLOW, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
@@ -46,14 +48,19 @@ def test_tracking_none_needs_nothing(monkeypatch):
 
 def test_config_errors_and_help_never_import_mlflow(tmp_path):
     """The callback module and the settings load without mlflow: only a tracked job that starts imports it."""
-    probe = ("import sys; sys.argv = ['run', *sys.argv[1:]]\n"
-             "from runner.cli import main\n"
-             "try:\n    main()\nexcept SystemExit as done:\n"
-             "    print('exit', done.code, 'mlflow' in sys.modules, 'torch' in sys.modules, file=sys.stderr)\n")
-    for args in (["+task=feature-extraction", "model=tiny", "tracking=mlflow", "batch_size=0"], ["--help"],
-                 ["-m", "+task=feature-extraction", "model=tiny", "tracking=mlflow", "tracking.experment=x",
-                  "batch_size=1,2"]):
-        result = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True,
-                                timeout=120)
+    probe = (
+        "import sys; sys.argv = ['run', *sys.argv[1:]]\n"
+        "from runner.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as done:\n"
+        "    print('exit', done.code, 'mlflow' in sys.modules, 'torch' in sys.modules, file=sys.stderr)\n"
+    )
+    for args in (
+        ["+task=feature-extraction", "model=tiny", "tracking=mlflow", "batch_size=0"],
+        ["--help"],
+        ["-m", "+task=feature-extraction", "model=tiny", "tracking=mlflow", "tracking.experment=x", "batch_size=1,2"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
         code = "0" if args == ["--help"] else "2"
         assert f"exit {code} False False" in result.stderr, (args, result.stderr[-2000:])

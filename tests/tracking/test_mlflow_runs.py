@@ -1,6 +1,7 @@
 """tracking=mlflow on single runs: what lands in a real MLflow store (SQLite or file), read back with
 MlflowClient: params from the validated config, metrics.json's numbers, the run dir's files, the run
 id in run.json, and a run that failed ending FAILED, never RUNNING."""
+
 from __future__ import annotations
 
 import json
@@ -54,10 +55,21 @@ def test_long_values_and_secrets_stay_out_of_params(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     rows = "[" + ",".join(["a fairly long sentence to embed"] * 300) + "]"  # one param value over 6000 chars
     token = "hf_" + "A" * 34
-    result = run_job(*TINY[:2], "dataset=inline", f"dataset.rows={rows}", "dataset.limit=2", "progress=false",
-                     "tracking=mlflow", f"tracking.tracking_uri={uri}", "tracking.experiment=limits",
-                     "tracking.run_name=long", "tracking.log_predictions=false", f"+model.kwargs.token={token}",
-                     f"hydra.run.dir={tmp_path / 'out'}", cwd=tmp_path)
+    result = run_job(
+        *TINY[:2],
+        "dataset=inline",
+        f"dataset.rows={rows}",
+        "dataset.limit=2",
+        "progress=false",
+        "tracking=mlflow",
+        f"tracking.tracking_uri={uri}",
+        "tracking.experiment=limits",
+        "tracking.run_name=long",
+        "tracking.log_predictions=false",
+        f"+model.kwargs.token={token}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     client = MlflowClient(uri)
     run = _only_run(client, "limits")
@@ -73,8 +85,16 @@ def test_long_values_and_secrets_stay_out_of_params(tmp_path):
 @pytest.mark.slow  # the command in a subprocess: Hydra's callback path of a single run
 def test_a_command_whose_rows_failed_ends_failed_in_a_file_store(tmp_path, monkeypatch):
     store, out = tmp_path / "filestore", tmp_path / "outputs" / "day" / "time"
-    result = run_cli(*TINY[:2], "dataset=inline", 'dataset.rows=["fine", ""]', "progress=false", "tracking=mlflow",
-                     f"tracking.tracking_uri={store.as_uri()}", f"hydra.run.dir={out}", cwd=tmp_path)
+    result = run_cli(
+        *TINY[:2],
+        "dataset=inline",
+        'dataset.rows=["fine", ""]',
+        "progress=false",
+        "tracking=mlflow",
+        f"tracking.tracking_uri={store.as_uri()}",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 4, result.stderr[-3000:]  # a row failed beyond max_error_fraction=0
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # as the runner does when a file: URI is named
     client = MlflowClient(store.as_uri())
@@ -88,9 +108,17 @@ def test_a_command_whose_rows_failed_ends_failed_in_a_file_store(tmp_path, monke
 
 def test_a_run_that_stops_ends_failed(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
-    result = run_job(*TINY[:2], "dataset=inline", 'dataset.rows=["fine", ""]', "on_error=fail", "progress=false",
-                     "tracking=mlflow", f"tracking.tracking_uri={uri}", f"hydra.run.dir={tmp_path / 'out'}",
-                     cwd=tmp_path)
+    result = run_job(
+        *TINY[:2],
+        "dataset=inline",
+        'dataset.rows=["fine", ""]',
+        "on_error=fail",
+        "progress=false",
+        "tracking=mlflow",
+        f"tracking.tracking_uri={uri}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     run = _only_run(MlflowClient(uri), "feature-extraction")
     assert run.info.status == "FAILED" and run.data.tags["runner.exit_code"] == "1"
@@ -106,8 +134,15 @@ def test_an_interrupted_run_ends_killed(tmp_path):
 
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     with pytest.raises(KeyboardInterrupt):
-        runner.run("feature-extraction", model="tiny", inputs=rows(), progress=False, tracking="mlflow",
-                   output_dir=tmp_path / "out", **{"tracking.tracking_uri": uri})
+        runner.run(
+            "feature-extraction",
+            model="tiny",
+            inputs=rows(),
+            progress=False,
+            tracking="mlflow",
+            output_dir=tmp_path / "out",
+            **{"tracking.tracking_uri": uri},
+        )
     run = _only_run(MlflowClient(uri), "feature-extraction")
     assert run.info.status == "KILLED" and run.data.tags["runner.exit_code"] == "130"
 

@@ -1,6 +1,7 @@
 """tracking=mlflow on `run -m`: one parent run per sweep with the sweep report as its artifacts, one
 child run per point (tag mlflow.parentRunId), with the basic launcher (jobs in this process) and with
 joblib (jobs in worker processes, which find the parent through the sweep dir)."""
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,24 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 pytestmark = pytest.mark.slow  # `run -m` in a subprocess
 
-SWEEP = ["-m", "+task=feature-extraction", "model=tiny", "dataset=sample", "progress=false", "tracking=mlflow",
-         "tracking.experiment=sweeps", "batch_size=1,2,4"]
+SWEEP = [
+    "-m",
+    "+task=feature-extraction",
+    "model=tiny",
+    "dataset=sample",
+    "progress=false",
+    "tracking=mlflow",
+    "tracking.experiment=sweeps",
+    "batch_size=1,2,4",
+]
 
 
 def _sweep_runs(tmp_path, *extra: str):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     sweep = tmp_path / "sweep"
-    result = run_cli(*SWEEP, f"tracking.tracking_uri={uri}", f"hydra.sweep.dir={sweep}", *extra, cwd=tmp_path,
-                     timeout=600)
+    result = run_cli(
+        *SWEEP, f"tracking.tracking_uri={uri}", f"hydra.sweep.dir={sweep}", *extra, cwd=tmp_path, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("sweeps").experiment_id])
@@ -45,7 +55,8 @@ def _check_points(client, sweep, children) -> None:
         assert child.data.metrics["agreement"] == pytest.approx(1.0, abs=1e-4)
         assert child.data.metrics["agreement.mean_cosine"] == pytest.approx(1.0, abs=1e-4)
         assert {"metrics.json", "run.json", "run.log", "predictions.jsonl", "hydra"} <= {
-            a.path for a in client.list_artifacts(child.info.run_id)}
+            a.path for a in client.list_artifacts(child.info.run_id)
+        }
 
 
 def test_a_sweep_is_a_parent_run_with_a_child_per_point_and_the_report(tmp_path, monkeypatch):
@@ -78,17 +89,24 @@ def _check_the_ui_serves_it(tmp_path, monkeypatch, parent, children) -> None:
     base = f"http://127.0.0.1:{server.server_port}"
 
     def call(path: str, body: dict | None = None) -> str:
-        request = urllib.request.Request(base + path, data=body and json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            base + path, data=body and json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.read().decode()
 
     try:
         experiment = json.loads(call("/api/2.0/mlflow/experiments/get-by-name?experiment_name=sweeps"))["experiment"]
         assert {"key": "mlflow.experimentKind", "value": "custom_model_development"} in experiment["tags"]
-        found = json.loads(call("/api/2.0/mlflow/runs/search", {
-            "experiment_ids": [experiment["experiment_id"]],
-            "filter": f"tags.mlflow.parentRunId = '{parent.info.run_id}'"}))["runs"]
+        found = json.loads(
+            call(
+                "/api/2.0/mlflow/runs/search",
+                {
+                    "experiment_ids": [experiment["experiment_id"]],
+                    "filter": f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+                },
+            )
+        )["runs"]
         assert sorted(r["info"]["run_id"] for r in found) == sorted(c.info.run_id for c in children)
         assert "<title>MLflow</title>" in call("/")  # the UI's own page: full mlflow, not the skinny client
     finally:
@@ -105,7 +123,8 @@ def _check_summary(client, sweep, parent) -> None:
     assert parent.data.metrics["points"] == 3 and parent.data.metrics["points_ok"] == 3
     series = client.get_metric_history(parent.info.run_id, "point.items_per_second")
     assert sorted((m.step, m.value) for m in series) == [
-        (step, pytest.approx(point["items_per_second"])) for step, point in enumerate(report["points"])]
+        (step, pytest.approx(point["items_per_second"])) for step, point in enumerate(report["points"])
+    ]
     sizes = client.get_metric_history(parent.info.run_id, "point.batch_size")
     assert sorted(m.value for m in sizes) == [1, 2, 4]
     assert len(client.get_metric_history(parent.info.run_id, "point.agreement")) == 3

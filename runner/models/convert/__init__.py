@@ -11,6 +11,7 @@ CTranslate2 Whisper folder as it is, a transformers Whisper folder converted onc
 converter (ctranslate2.converters.TransformersConverter), cached the same way (its key adds the
 ctranslate2 version, whose converter wrote the file).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,7 +42,9 @@ def loadable_folder(folder: Path, cache_dir: Path | None = None) -> Path:
     from runner.models.tiny.cache import build_atomically, is_complete
 
     if not is_complete(target):
-        log.info("converting the CTranslate2 Whisper in %s to transformers' format (once; cached in %s)", folder, target)
+        log.info(
+            "converting the CTranslate2 Whisper in %s to transformers' format (once; cached in %s)", folder, target
+        )
         build_atomically(target, lambda out: ct2_whisper.convert(folder, out), source=str(folder), format="ct2-whisper")
     return target
 
@@ -59,11 +62,15 @@ def ct2_folder(folder: Path, cache_dir: Path | None = None) -> Path:
     config = folder / "config.json"
     model_type = json.loads(config.read_text()).get("model_type") if config.is_file() else None
     if model_type != "whisper":
-        raise ValueError(f"{folder} holds neither a CTranslate2 Whisper (model.bin) nor a transformers Whisper "
-                         f"(config.json model_type: {model_type!r})")
+        raise ValueError(
+            f"{folder} holds neither a CTranslate2 Whisper (model.bin) nor a transformers Whisper "
+            f"(config.json model_type: {model_type!r})"
+        )
     if not (folder / "tokenizer.json").is_file():
-        raise ValueError(f"{folder} has no tokenizer.json, which faster-whisper reads (save the tokenizer with "
-                         "a fast tokenizer: WhisperTokenizerFast.save_pretrained)")
+        raise ValueError(
+            f"{folder} has no tokenizer.json, which faster-whisper reads (save the tokenizer with "
+            "a fast tokenizer: WhisperTokenizerFast.save_pretrained)"
+        )
     import ctranslate2
 
     weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()), config)
@@ -71,7 +78,9 @@ def ct2_folder(folder: Path, cache_dir: Path | None = None) -> Path:
     from runner.models.tiny.cache import build_atomically, is_complete
 
     if not is_complete(target):
-        log.info("converting the transformers Whisper in %s to CTranslate2's format (once; cached in %s)", folder, target)
+        log.info(
+            "converting the transformers Whisper in %s to CTranslate2's format (once; cached in %s)", folder, target
+        )
         build_atomically(target, lambda out: _to_ct2(folder, out), source=str(folder), format="hf-whisper-ct2")
     return target
 

@@ -5,6 +5,7 @@ revision, uint32 variable count; per variable a string (its name), uint8 rank, u
 uint8 dtype, uint32 byte count, the bytes; then uint32 alias count and (alias, target) string pairs.
 A string is a uint16 length counting its trailing NUL, then the bytes.
 """
+
 from __future__ import annotations
 
 import struct
@@ -45,14 +46,14 @@ class _Reader:
 
     def string(self) -> str:
         length = self.unpack("H")
-        text = self.data[self.offset:self.offset + length - 1].decode("utf-8")
+        text = self.data[self.offset : self.offset + length - 1].decode("utf-8")
         self.offset += length
         return text
 
     def raw(self, count: int) -> bytes:
         if self.offset + count > len(self.data):
             raise Ct2FormatError(f"truncated file: {count} bytes wanted at offset {self.offset} of {len(self.data)}")
-        chunk = self.data[self.offset:self.offset + count]
+        chunk = self.data[self.offset : self.offset + count]
         self.offset += count
         return chunk
 
@@ -84,7 +85,9 @@ def read_ct2(path: Path) -> Ct2Model:
             shape = tuple(reader.unpack("I") for _ in range(rank))
             dtype_code, size = reader.unpack("B"), reader.unpack("I")
             if dtype_code not in _DTYPES:
-                raise Ct2FormatError(f"{path}: variable {name} has dtype code {dtype_code}, not one of {sorted(_DTYPES)}")
+                raise Ct2FormatError(
+                    f"{path}: variable {name} has dtype code {dtype_code}, not one of {sorted(_DTYPES)}"
+                )
             array = np.frombuffer(reader.raw(size), dtype=_DTYPES[dtype_code])
             model.variables[name] = array.reshape(shape) if shape else array.reshape(())
         for _ in range(reader.unpack("I")):

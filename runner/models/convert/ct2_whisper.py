@@ -7,6 +7,7 @@ model and generation configs, the tokenizer with the 1501 timestamp tokens `<|0.
 right after `<|notimestamps|>` (timestamp decoding computes them from that id), and the feature
 extractor. Only numpy reads the CTranslate2 file; ctranslate2 itself is not needed.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,11 +55,21 @@ def state_dict(ct2) -> dict[str, np.ndarray]:
                 elif f"{src}/{part}/weight" in ct2.variables:
                     out[f"{dst}.{hf_part}.weight"] = get(f"{src}/{part}/weight")
                     out[f"{dst}.{hf_part}.bias"] = get(f"{src}/{part}/bias")
-            _split_fused(out, f"{dst}.self_attn", get(f"{src}/self_attention/linear_0/weight"),
-                         get(f"{src}/self_attention/linear_0/bias"), ("q", "k", "v"))
+            _split_fused(
+                out,
+                f"{dst}.self_attn",
+                get(f"{src}/self_attention/linear_0/weight"),
+                get(f"{src}/self_attention/linear_0/bias"),
+                ("q", "k", "v"),
+            )
             if side == "decoder":
-                _split_fused(out, f"{dst}.encoder_attn", get(f"{src}/attention/linear_1/weight"),
-                             get(f"{src}/attention/linear_1/bias"), ("k", "v"))
+                _split_fused(
+                    out,
+                    f"{dst}.encoder_attn",
+                    get(f"{src}/attention/linear_1/weight"),
+                    get(f"{src}/attention/linear_1/bias"),
+                    ("k", "v"),
+                )
         for ct2_param, hf_param in _NORM_PARAMS.items():
             out[f"{prefix}.layer_norm.{hf_param}"] = get(f"{side}/layer_norm/{ct2_param}")
         out[f"{prefix}.embed_positions.weight"] = get(f"{side}/position_encodings/encodings")
@@ -86,17 +97,25 @@ def model_config_kwargs(ct2, tokens: dict[str, int]) -> dict:
     mels = ct2.get("encoder/conv1/weight").shape[1]
     eot = tokens["<|endoftext|>"]
     return dict(
-        vocab_size=int(vocab), num_mel_bins=int(mels), d_model=int(d_model),
-        encoder_layers=layer_count(ct2.variables, "encoder"), decoder_layers=layer_count(ct2.variables, "decoder"),
-        encoder_attention_heads=int(ct2.get("encoder/num_heads")), decoder_attention_heads=int(ct2.get("decoder/num_heads")),
+        vocab_size=int(vocab),
+        num_mel_bins=int(mels),
+        d_model=int(d_model),
+        encoder_layers=layer_count(ct2.variables, "encoder"),
+        decoder_layers=layer_count(ct2.variables, "decoder"),
+        encoder_attention_heads=int(ct2.get("encoder/num_heads")),
+        decoder_attention_heads=int(ct2.get("decoder/num_heads")),
         encoder_ffn_dim=int(ct2.get("encoder/layer_0/ffn/linear_0/weight").shape[0]),
         decoder_ffn_dim=int(ct2.get("decoder/layer_0/ffn/linear_0/weight").shape[0]),
         max_source_positions=int(ct2.get("encoder/position_encodings/encodings").shape[0]),
         max_target_positions=int(ct2.get("decoder/position_encodings/encodings").shape[0]),
-        pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=tokens["<|startoftranscript|>"],
+        pad_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        decoder_start_token_id=tokens["<|startoftranscript|>"],
         tie_word_embeddings=True,
         # The suppress lists live in the generation config only: in both, generate() warns on every call.
-        suppress_tokens=None, begin_suppress_tokens=None,
+        suppress_tokens=None,
+        begin_suppress_tokens=None,
     )
 
 
@@ -105,13 +124,19 @@ def generation_config_kwargs(ct2_config: dict, tokens: dict[str, int], max_lengt
     the language/task ids from the tokenizer."""
     multilingual = _is_multilingual(tokens)
     kwargs = dict(
-        bos_token_id=tokens["<|endoftext|>"], eos_token_id=tokens["<|endoftext|>"], pad_token_id=tokens["<|endoftext|>"],
-        decoder_start_token_id=tokens["<|startoftranscript|>"], max_length=max_length,
+        bos_token_id=tokens["<|endoftext|>"],
+        eos_token_id=tokens["<|endoftext|>"],
+        pad_token_id=tokens["<|endoftext|>"],
+        decoder_start_token_id=tokens["<|startoftranscript|>"],
+        max_length=max_length,
         suppress_tokens=_id_list(ct2_config.get("suppress_ids")),
         begin_suppress_tokens=_id_list(ct2_config.get("suppress_ids_begin")),
         alignment_heads=[list(pair) for pair in ct2_config.get("alignment_heads", [])],
-        no_timestamps_token_id=tokens[NO_TIMESTAMPS], prev_sot_token_id=tokens["<|startofprev|>"],
-        max_initial_timestamp_index=50, is_multilingual=bool(multilingual), forced_decoder_ids=None,
+        no_timestamps_token_id=tokens[NO_TIMESTAMPS],
+        prev_sot_token_id=tokens["<|startofprev|>"],
+        max_initial_timestamp_index=50,
+        is_multilingual=bool(multilingual),
+        forced_decoder_ids=None,
         # As OpenAI's published generation configs have it: timestamps only when asked for. (transformers
         # then refuses audio over 30 s unless return_timestamps=True; the runner's ASR task passes it.)
         return_timestamps=False,
@@ -141,23 +166,32 @@ def is_ct2_whisper(folder: Path) -> bool:
     from runner.models.convert.ct2_format import spec_name
 
     folder = Path(folder)
-    return (folder / "model.bin").is_file() and (folder / "tokenizer.json").is_file() \
+    return (
+        (folder / "model.bin").is_file()
+        and (folder / "tokenizer.json").is_file()
         and spec_name(folder / "model.bin") == SPEC
+    )
 
 
 def convert(src: Path, dst: Path) -> None:
     """Write the transformers Whisper folder for the CTranslate2 folder `src` into `dst`."""
     import torch
     from transformers import (
-        GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration,
-        WhisperProcessor, WhisperTokenizerFast,
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizerFast,
     )
 
     src, dst = Path(src), Path(dst)
     ct2 = read_ct2(src / "model.bin")
     if ct2.spec != SPEC:
         raise Ct2FormatError(f"{src}/model.bin holds a {ct2.spec}, not a {SPEC}")
-    ct2_config = json.loads((src / "config.json").read_text(encoding="utf-8")) if (src / "config.json").is_file() else {}
+    ct2_config = (
+        json.loads((src / "config.json").read_text(encoding="utf-8")) if (src / "config.json").is_file() else {}
+    )
     tokenizer = _tokenizer(src, WhisperTokenizerFast)
     tokens = {t: tokenizer.convert_tokens_to_ids(t) for t in tokenizer.all_special_tokens + [NO_TIMESTAMPS]}
     tokens.update({t["content"]: t["id"] for t in json.loads((src / "tokenizer.json").read_text())["added_tokens"]})
@@ -169,10 +203,13 @@ def convert(src: Path, dst: Path) -> None:
     missing, unexpected = model.load_state_dict(weights, strict=False, assign=True)
     missing = [k for k in missing if k != "proj_out.weight"]
     if missing or unexpected:
-        raise Ct2FormatError(f"weights do not match WhisperForConditionalGeneration: missing {missing}, unexpected {unexpected}")
+        raise Ct2FormatError(
+            f"weights do not match WhisperForConditionalGeneration: missing {missing}, unexpected {unexpected}"
+        )
     model.tie_weights()
     model.generation_config = GenerationConfig(
-        **generation_config_kwargs(ct2_config, tokens, max_length=config.max_target_positions))
+        **generation_config_kwargs(ct2_config, tokens, max_length=config.max_target_positions)
+    )
     processor = WhisperProcessor(WhisperFeatureExtractor(feature_size=config.num_mel_bins), tokenizer)
     model.save_pretrained(dst)
     processor.save_pretrained(dst)
@@ -183,13 +220,19 @@ def convert(src: Path, dst: Path) -> None:
 def _tokenizer(src: Path, tokenizer_class):
     """The shipped tokenizer.json, with the timestamp tokens added right after <|notimestamps|>."""
     tokenizer = tokenizer_class(
-        tokenizer_file=str(src / "tokenizer.json"), unk_token="<|endoftext|>", bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=448,
+        tokenizer_file=str(src / "tokenizer.json"),
+        unk_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        model_max_length=448,
     )
     no_timestamps = tokenizer.convert_tokens_to_ids(NO_TIMESTAMPS)
     if no_timestamps != len(tokenizer) - 1:
-        raise Ct2FormatError(f"{NO_TIMESTAMPS} is id {no_timestamps}, not the last of {len(tokenizer)} tokens: "
-                             "timestamp tokens could not follow it")
+        raise Ct2FormatError(
+            f"{NO_TIMESTAMPS} is id {no_timestamps}, not the last of {len(tokenizer)} tokens: "
+            "timestamp tokens could not follow it"
+        )
     tokenizer.add_tokens(list(TIMESTAMPS))
     if tokenizer.convert_tokens_to_ids(TIMESTAMPS[0]) != no_timestamps + 1:
         raise Ct2FormatError("timestamp tokens did not land right after <|notimestamps|>")

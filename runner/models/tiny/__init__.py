@@ -24,6 +24,7 @@ for a task is the task's `tiny_arch` in runner.tasks.
 
 Importing this package imports neither torch nor transformers.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,14 +33,25 @@ from pathlib import Path
 # Their order is the order ARCHS (and the "Allowed values" of an error) lists the architectures in.
 from runner.models.tiny import text, audio, vision, seq2seq  # noqa: F401
 from runner.models.tiny.cache import (
-    BUILDER_VERSION, MARKER_FILE, build_atomically, folder_name, is_complete, runner_cache_root,
+    BUILDER_VERSION,
+    MARKER_FILE,
+    build_atomically,
+    folder_name,
+    is_complete,
+    runner_cache_root,
 )
 from runner.models.tiny.registry import ARCH_TASKS, BUILDERS
 from runner.tasks import TASKS, canonical_task_id
 
 __all__ = [
-    "ARCHS", "BUILDER_VERSION", "DEFAULT_ARCH", "MARKER_FILE",
-    "default_cache_dir", "resolve_arch", "tiny_folder_name", "tiny_model_dir",
+    "ARCHS",
+    "BUILDER_VERSION",
+    "DEFAULT_ARCH",
+    "MARKER_FILE",
+    "default_cache_dir",
+    "resolve_arch",
+    "tiny_folder_name",
+    "tiny_model_dir",
 ]
 
 # arch -> the tasks its builder serves (the registry's own table, in registration order).
@@ -61,9 +73,7 @@ def resolve_arch(task_id: str, arch: str = "auto") -> str:
         return DEFAULT_ARCH[task]
     if arch not in ARCHS:
         raise ValueError(
-            f"Unknown tiny architecture {arch!r}. Allowed values: 'auto', "
-            + ", ".join(repr(a) for a in ARCHS)
-            + "."
+            f"Unknown tiny architecture {arch!r}. Allowed values: 'auto', " + ", ".join(repr(a) for a in ARCHS) + "."
         )
     if task not in ARCHS[arch]:
         able = [a for a, tasks in ARCHS.items() if task in tasks]
@@ -82,9 +92,7 @@ def tiny_folder_name(task_id: str, arch: str = "auto", seed: int = 0) -> str:
     return folder_name(resolve_arch(task, arch), task, _check_seed(seed))
 
 
-def tiny_model_dir(
-    task_id: str, arch: str = "auto", seed: int = 0, cache_dir: str | Path | None = None
-) -> Path:
+def tiny_model_dir(task_id: str, arch: str = "auto", seed: int = 0, cache_dir: str | Path | None = None) -> Path:
     """Build once (atomically: build in a temp dir next to the target, then os.replace/rename) and return the folder.
 
     The folder holds a `save_pretrained` model plus its tokenizer / processor, loadable with

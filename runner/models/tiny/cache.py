@@ -3,6 +3,7 @@
 A build happens once per cache folder; it is written into a temporary folder next to the target and
 renamed into place, so concurrent builders never leave a half-written model.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """What every family of tiny builders shares: head labels, seeding, generation lengths, saving."""
+
 from __future__ import annotations
 
 import json

@@ -9,6 +9,7 @@ A builder writes a complete `save_pretrained` folder for `task` into `out`, with
 right before the model is constructed. The package __init__ imports every family module, so the
 tables below are complete once `runner.models.tiny` is imported.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

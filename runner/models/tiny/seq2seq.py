@@ -1,6 +1,7 @@
 """Tiny sequence-to-sequence models (BART, T5, Marian) for summarization, translation and
 text2text-generation: tasks transformers 5 has no pipeline for (the runner provides its own there);
 the folders also work with the native 4.x pipelines."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,9 @@ _T5_TASK_PREFIXES = {
 
 def _seq2seq_task_params(prefixes: dict[str, str | None]) -> dict:
     params = task_generation_params(
-        [*prefixes, "text2text-generation"], max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,
+        [*prefixes, "text2text-generation"],
+        max_length=SEQ2SEQ_MAX_LENGTH,
+        num_beams=1,
     )
     for task, prefix in prefixes.items():
         if prefix:
@@ -49,10 +52,21 @@ def _build_bart(task: str, out: Path, seed: int) -> None:
     tok = BartTokenizerFast(vocab_file, merges_file, model_max_length=positions)
     bos, pad, eos = tok.bos_token_id, tok.pad_token_id, tok.eos_token_id
     config = BartConfig(
-        vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=positions,
-        bos_token_id=bos, pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=eos,
-        forced_bos_token_id=None, forced_eos_token_id=None,  # in the generation config only
+        vocab_size=len(tok),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=positions,
+        bos_token_id=bos,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=eos,
+        forced_bos_token_id=None,
+        forced_eos_token_id=None,  # in the generation config only
         task_specific_params=_seq2seq_task_params(
             {"summarization": None, "translation_en_to_de": None, "translation_en_to_fr": None}
         ),
@@ -60,8 +74,14 @@ def _build_bart(task: str, out: Path, seed: int) -> None:
     seed_torch(seed)
     model = BartForConditionalGeneration(config)
     model.generation_config = GenerationConfig(
-        bos_token_id=bos, pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=eos,
-        forced_bos_token_id=bos, forced_eos_token_id=eos, max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,
+        bos_token_id=bos,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=eos,
+        forced_bos_token_id=bos,
+        forced_eos_token_id=eos,
+        max_length=SEQ2SEQ_MAX_LENGTH,
+        num_beams=1,
     )
     save(out, model, tok)
 
@@ -97,11 +117,17 @@ def _t5_tokenizer():
     )
     backend.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
     backend.post_processor = processors.TemplateProcessing(
-        single=["$A", "</s>"], pair=["$A", "</s>", "$B", "</s>"], special_tokens=[("</s>", 1)],
+        single=["$A", "</s>"],
+        pair=["$A", "</s>", "$B", "</s>"],
+        special_tokens=[("</s>", 1)],
     )
     return T5TokenizerFast(
-        tokenizer_object=backend, eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        extra_ids=T5_EXTRA_IDS, model_max_length=512,
+        tokenizer_object=backend,
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        extra_ids=T5_EXTRA_IDS,
+        model_max_length=512,
     )
 
 
@@ -112,8 +138,16 @@ def _build_t5(task: str, out: Path, seed: int) -> None:
     tok = _t5_tokenizer()
     pad, eos = tok.pad_token_id, tok.eos_token_id
     config = T5Config(
-        vocab_size=len(tok), d_model=32, d_kv=16, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=2,
-        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad,
+        vocab_size=len(tok),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=pad,
         task_specific_params=_seq2seq_task_params(_T5_TASK_PREFIXES),
     )
     seed_torch(seed)
@@ -134,7 +168,11 @@ def _build_t5(task: str, out: Path, seed: int) -> None:
         embeddings.mul_(0.02)  # T5's N(0, 1) draw scaled to N(0, 0.02^2)
         embeddings[[pad, *tok.convert_tokens_to_ids(_t5_sentinels())]] = 0.0
     model.generation_config = GenerationConfig(
-        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad, max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=pad,
+        max_length=SEQ2SEQ_MAX_LENGTH,
+        num_beams=1,
     )
     save(out, model, tok)
 
@@ -155,8 +193,12 @@ def _marian_tokenizer(work: Path):
     with warnings.catch_warnings():  # "Recommended: pip install sacremoses." (only used to normalise punctuation)
         warnings.filterwarnings("ignore", message=".*sacremoses")
         tok = MarianTokenizer(
-            str(work / "source.spm"), str(work / "target.spm"), str(work / "vocab.json"),
-            source_lang="en", target_lang="de", model_max_length=512,
+            str(work / "source.spm"),
+            str(work / "target.spm"),
+            str(work / "vocab.json"),
+            source_lang="en",
+            target_lang="de",
+            model_max_length=512,
         )
     return tok, vocab
 
@@ -172,15 +214,30 @@ def _build_marian(task: str, out: Path, seed: int) -> None:
     tok, vocab = _marian_tokenizer(out / ".vocab")
     pad, eos = tok.pad_token_id, tok.eos_token_id
     config = MarianConfig(
-        vocab_size=len(vocab), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=512,
-        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad, forced_eos_token_id=None,
+        vocab_size=len(vocab),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=512,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=pad,
+        forced_eos_token_id=None,
         task_specific_params=_seq2seq_task_params({"translation_en_to_de": None}),
     )
     seed_torch(seed)
     model = MarianMTModel(config)
     model.generation_config = GenerationConfig(
-        pad_token_id=pad, eos_token_id=eos, decoder_start_token_id=pad, forced_eos_token_id=eos,
-        bad_words_ids=[[pad]], max_length=SEQ2SEQ_MAX_LENGTH, num_beams=1,  # opus-mt never emits <pad>
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=pad,
+        forced_eos_token_id=eos,
+        bad_words_ids=[[pad]],
+        max_length=SEQ2SEQ_MAX_LENGTH,
+        num_beams=1,  # opus-mt never emits <pad>
     )
     save(out, model, tok)

@@ -1,10 +1,17 @@
 """Tiny vision models: ViT classification, a ViT-GPT2 captioner, LLaVA, YOLOS detection and ViLT VQA."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from runner.models.tiny.common import (
-    DETECTION_LABELS, IMAGE_LABELS, VQA_LABELS, image_processor_class, label_config, save, seed_torch,
+    DETECTION_LABELS,
+    IMAGE_LABELS,
+    VQA_LABELS,
+    image_processor_class,
+    label_config,
+    save,
+    seed_torch,
     task_generation_params,
 )
 from runner.models.tiny.registry import builds
@@ -17,8 +24,13 @@ def _vit_config(**kwargs):
     from transformers import ViTConfig
 
     return ViTConfig(
-        image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, **kwargs,
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        **kwargs,
     )
 
 
@@ -38,7 +50,10 @@ def _build_vit(task: str, out: Path, seed: int) -> None:
 @builds("vit_gpt2", tasks=("image-to-text",))
 def _build_vit_gpt2(task: str, out: Path, seed: int) -> None:
     from transformers import (
-        GenerationConfig, GPT2Config, VisionEncoderDecoderConfig, VisionEncoderDecoderModel,
+        GenerationConfig,
+        GPT2Config,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
         VisionTextDualEncoderProcessor,
     )
 
@@ -48,8 +63,17 @@ def _build_vit_gpt2(task: str, out: Path, seed: int) -> None:
     tok = byte_bpe_tokenizer(out / ".vocab", add_bos_token=True)
     eot = tok.convert_tokens_to_ids(ENDOFTEXT)
     decoder_config = GPT2Config(
-        vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=128, n_inner=64,
-        add_cross_attention=True, is_decoder=True, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
+        vocab_size=len(tok),
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=128,
+        n_inner=64,
+        add_cross_attention=True,
+        is_decoder=True,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        pad_token_id=eot,
         # untied: a tied random head just repeats its input token, i.e. <|endoftext|> = eos = an empty caption
         tie_word_embeddings=False,
     )
@@ -62,8 +86,12 @@ def _build_vit_gpt2(task: str, out: Path, seed: int) -> None:
     seed_torch(seed)
     model = VisionEncoderDecoderModel(config=config)
     model.generation_config = GenerationConfig(
-        max_new_tokens=8, do_sample=False, decoder_start_token_id=eot, bos_token_id=eot,
-        eos_token_id=eot, pad_token_id=eot,
+        max_new_tokens=8,
+        do_sample=False,
+        decoder_start_token_id=eot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        pad_token_id=eot,
     )
     image_processor = _vit_image_processor()
     # transformers 5 serves captioning through image-text-to-text, which loads a ProcessorMixin;
@@ -88,7 +116,11 @@ _LLAVA_CHAT_TEMPLATE = (
 @builds("llava", tasks=("image-text-to-text",))
 def _build_llava(task: str, out: Path, seed: int) -> None:
     from transformers import (
-        CLIPVisionConfig, GenerationConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration,
+        CLIPVisionConfig,
+        GenerationConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
         LlavaProcessor,
     )
 
@@ -96,31 +128,57 @@ def _build_llava(task: str, out: Path, seed: int) -> None:
     eot = tok.convert_tokens_to_ids(ENDOFTEXT)
     image_token_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
     vision = CLIPVisionConfig(
-        image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, projection_dim=32,
+        image_size=32,
+        patch_size=8,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        projection_dim=32,
     )
     text = LlamaConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=256, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        pad_token_id=eot,
     )
     config = LlavaConfig(
-        vision_config=vision, text_config=text, image_token_id=image_token_id,
-        vision_feature_select_strategy="default", vision_feature_layer=-2,
+        vision_config=vision,
+        text_config=text,
+        image_token_id=image_token_id,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
         # rotary positions do not overflow, but 4.x would otherwise generate 256 tokens, not 8
         task_specific_params=task_generation_params(["image-text-to-text"], max_new_tokens=8),
     )
     seed_torch(seed)
     model = LlavaForConditionalGeneration(config)
     model.generation_config = GenerationConfig(
-        max_new_tokens=8, do_sample=False, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
+        max_new_tokens=8,
+        do_sample=False,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        pad_token_id=eot,
     )
     image_processor = image_processor_class("CLIPImageProcessor")(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+        size={"shortest_edge": 32},
+        crop_size={"height": 32, "width": 32},
     )
     processor = LlavaProcessor(
-        image_processor=image_processor, tokenizer=tok, patch_size=8, vision_feature_select_strategy="default",
+        image_processor=image_processor,
+        tokenizer=tok,
+        patch_size=8,
+        vision_feature_select_strategy="default",
         # the CLIP tower adds a CLS token; "default" drops it again: 16 patches -> 16 <image> tokens
-        num_additional_image_tokens=1, image_token=IMAGE_TOKEN, chat_template=_LLAVA_CHAT_TEMPLATE,
+        num_additional_image_tokens=1,
+        image_token=IMAGE_TOKEN,
+        chat_template=_LLAVA_CHAT_TEMPLATE,
     )
     save(out, model, processor)
 
@@ -130,8 +188,14 @@ def _build_yolos(task: str, out: Path, seed: int) -> None:
     from transformers import YolosConfig, YolosForObjectDetection
 
     config = YolosConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        image_size=[32, 32], patch_size=8, num_detection_tokens=5, use_mid_position_embeddings=False,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=[32, 32],
+        patch_size=8,
+        num_detection_tokens=5,
+        use_mid_position_embeddings=False,
         **label_config(DETECTION_LABELS),
     )
     seed_torch(seed)
@@ -148,8 +212,15 @@ def _build_vilt(task: str, out: Path, seed: int) -> None:
     positions = 40  # text positions, as dandelin/vilt-b32-finetuned-vqa
     tok = wordpiece_tokenizer(out / ".vocab", distilbert=False, model_max_length=positions)
     config = ViltConfig(
-        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        image_size=64, patch_size=16, max_position_embeddings=positions, pad_token_id=tok.pad_token_id,
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=64,
+        patch_size=16,
+        max_position_embeddings=positions,
+        pad_token_id=tok.pad_token_id,
         **label_config(VQA_LABELS),
     )
     seed_torch(seed)
@@ -168,15 +239,26 @@ def _build_segformer(task: str, out: Path, seed: int) -> None:
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
     config = SegformerConfig(
-        num_channels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
-        patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[2, 2],
-        decoder_hidden_size=32, **label_config(SEGMENT_LABELS),
+        num_channels=3,
+        num_encoder_blocks=2,
+        depths=[1, 1],
+        sr_ratios=[2, 1],
+        hidden_sizes=[16, 32],
+        patch_sizes=[7, 3],
+        strides=[4, 2],
+        num_attention_heads=[1, 2],
+        mlp_ratios=[2, 2],
+        decoder_hidden_size=32,
+        **label_config(SEGMENT_LABELS),
     )
     seed_torch(seed)
     model = SegformerForSemanticSegmentation(config)
     # Logits come out at 1/4 of 32x32; post-processing resizes them to the input, so masks are its size.
-    processor = image_processor_class("SegformerImageProcessor")(size={"height": 32, "width": 32}, do_reduce_labels=False)
+    processor = image_processor_class("SegformerImageProcessor")(
+        size={"height": 32, "width": 32}, do_reduce_labels=False
+    )
     save(out, model, processor)
+
 
 # CLIP and OWL-ViT text towers: 256 positions, not CLIP's 77, since one byte is one token here.
 CLIP_TEXT_POSITIONS = 256
@@ -186,19 +268,32 @@ SMALL_IMAGE, SMALL_PATCH = 32, 8
 OWLVIT_LOGIT_SHIFT = -2.0
 
 
-def _clip_configs(vocab_size: int, bos: int, eos: int, pad: int, image_size: int = SMALL_IMAGE,
-                  patch_size: int = SMALL_PATCH):
+def _clip_configs(
+    vocab_size: int, bos: int, eos: int, pad: int, image_size: int = SMALL_IMAGE, patch_size: int = SMALL_PATCH
+):
     from transformers import CLIPTextConfig, CLIPVisionConfig
 
     text = CLIPTextConfig(
-        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        max_position_embeddings=CLIP_TEXT_POSITIONS, projection_dim=32,
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=CLIP_TEXT_POSITIONS,
+        projection_dim=32,
         # eos_token_id != 2: the text tower pools the first <|endoftext|> (the "== 2" legacy path uses argmax)
-        bos_token_id=bos, eos_token_id=eos, pad_token_id=pad,
+        bos_token_id=bos,
+        eos_token_id=eos,
+        pad_token_id=pad,
     )
     vision = CLIPVisionConfig(
-        image_size=image_size, patch_size=patch_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, projection_dim=32,
+        image_size=image_size,
+        patch_size=patch_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        projection_dim=32,
     )
     return text, vision
 
@@ -215,7 +310,8 @@ def _build_clip(task: str, out: Path, seed: int) -> None:
     model = CLIPModel(config)
     # resize to 32, then centre-crop 32x32 (openai/clip: 224/224)
     image_processor = image_processor_class("CLIPImageProcessor")(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+        size={"shortest_edge": 32},
+        crop_size={"height": 32, "width": 32},
     )
     # The pipeline loads tokenizer and image processor separately (_load_processor = False, both versions);
     # the processor is saved for users of AutoProcessor (and writes preprocessor_config.json via save).
@@ -234,8 +330,14 @@ def _calm_heads(model) -> None:
     """
     import torch
 
-    heads = [model.box_head.dense0, model.box_head.dense1, model.box_head.dense2,
-             model.class_head.dense0, model.class_head.logit_shift, model.class_head.logit_scale]
+    heads = [
+        model.box_head.dense0,
+        model.box_head.dense1,
+        model.box_head.dense2,
+        model.class_head.dense0,
+        model.class_head.logit_shift,
+        model.class_head.logit_scale,
+    ]
     with torch.no_grad():
         for layer in heads:
             layer.weight.normal_(mean=0.0, std=0.02)
@@ -251,12 +353,22 @@ def _build_owlvit(task: str, out: Path, seed: int) -> None:
     # needs: it pools the token at input_ids.argmax() (both versions).
     tok = clip_tokenizer(out / ".vocab", model_max_length=CLIP_TEXT_POSITIONS, pad_token="!")
     text = dict(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
         max_position_embeddings=CLIP_TEXT_POSITIONS,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
     )
     vision = dict(
-        image_size=SMALL_IMAGE, patch_size=SMALL_PATCH, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        image_size=SMALL_IMAGE,
+        patch_size=SMALL_PATCH,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
         num_attention_heads=2,
     )
     config = OwlViTConfig(text_config=text, vision_config=vision, projection_dim=32)
@@ -265,7 +377,8 @@ def _build_owlvit(task: str, out: Path, seed: int) -> None:
     _calm_heads(model)
     # google/owlvit: resize (squash) to 768x768, no centre crop
     image_processor = image_processor_class("OwlViTImageProcessor")(
-        size={"height": SMALL_IMAGE, "width": SMALL_IMAGE}, crop_size={"height": SMALL_IMAGE, "width": SMALL_IMAGE},
+        size={"height": SMALL_IMAGE, "width": SMALL_IMAGE},
+        crop_size={"height": SMALL_IMAGE, "width": SMALL_IMAGE},
         do_center_crop=False,
     )
     # The pipeline loads tokenizer and image processor separately (_load_processor = False, both versions).
@@ -303,16 +416,27 @@ def _build_dpt(task: str, out: Path, seed: int) -> None:
     # reassemble_factors and neck_hidden_sizes only have to be of equal length ("The number of hidden
     # states should be equal to the number of neck hidden sizes" otherwise).
     config = DPTConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        image_size=SMALL_IMAGE, patch_size=SMALL_PATCH, backbone_out_indices=[0, 1], reassemble_factors=[2, 1],
-        neck_hidden_sizes=[16, 32], fusion_hidden_size=16, use_auxiliary_head=False,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=SMALL_IMAGE,
+        patch_size=SMALL_PATCH,
+        backbone_out_indices=[0, 1],
+        reassemble_factors=[2, 1],
+        neck_hidden_sizes=[16, 32],
+        fusion_hidden_size=16,
+        use_auxiliary_head=False,
     )
     seed_torch(seed)
     model = DPTForDepthEstimation(config)
     _lively_head(model)
     # Intel/dpt-large: squash to 384x384 (keep_aspect_ratio=False), mean/std 0.5
     image_processor = image_processor_class("DPTImageProcessor")(
-        size={"height": SMALL_IMAGE, "width": SMALL_IMAGE}, keep_aspect_ratio=False, ensure_multiple_of=1,
-        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+        size={"height": SMALL_IMAGE, "width": SMALL_IMAGE},
+        keep_aspect_ratio=False,
+        ensure_multiple_of=1,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
     )
     save(out, model, image_processor)

@@ -1,5 +1,6 @@
 """Vocabularies written from scratch: byte-level BPE (GPT-2 style), WordPiece, and a SentencePiece
 model trained on the spot. Nothing is downloaded."""
+
 from __future__ import annotations
 
 import json
@@ -108,9 +109,19 @@ def train_sentencepiece(vocab_size: int = 200) -> bytes:
     corpus.append(" ".join([string.ascii_letters, string.digits, string.punctuation]))
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus), model_writer=model, vocab_size=vocab_size, model_type="unigram",
-        character_coverage=1.0, normalization_rule_name="identity", num_threads=1,
-        eos_id=0, unk_id=1, bos_id=-1, pad_id=-1, hard_vocab_limit=False, minloglevel=2,
+        sentence_iterator=iter(corpus),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        normalization_rule_name="identity",
+        num_threads=1,
+        eos_id=0,
+        unk_id=1,
+        bos_id=-1,
+        pad_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
     )
     return model.getvalue()
 
@@ -139,6 +150,11 @@ def clip_tokenizer(work: Path, model_max_length: int = 77, pad_token: str = CLIP
 
     vocab_file, merges_file = write_clip_bpe_files(work)
     return CLIPTokenizerFast(
-        vocab_file, merges_file, unk_token=CLIP_EOS, bos_token=CLIP_BOS, eos_token=CLIP_EOS, pad_token=pad_token,
+        vocab_file,
+        merges_file,
+        unk_token=CLIP_EOS,
+        bos_token=CLIP_BOS,
+        eos_token=CLIP_EOS,
+        pad_token=pad_token,
         model_max_length=model_max_length,
     )

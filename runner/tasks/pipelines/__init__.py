@@ -5,6 +5,7 @@ They plug in through transformers' public registry (`PIPELINE_REGISTRY.register_
 pipelines. On 4.x the native pipelines exist and are used instead; nothing is registered there.
 Importing this package imports nothing heavy; `register_missing()` does.
 """
+
 from __future__ import annotations
 
 PREFIX = "runner-"
@@ -31,7 +32,9 @@ def register_missing(task_id: str) -> str | None:
     if name not in supported:
         module = importlib.import_module(f"{__name__}.{port.module}")
         PIPELINE_REGISTRY.register_pipeline(
-            name, pipeline_class=getattr(module, port.pipeline_class), pt_model=getattr(transformers, port.auto_model),
+            name,
+            pipeline_class=getattr(module, port.pipeline_class),
+            pt_model=getattr(transformers, port.auto_model),
             type=port.kind,
         )
     return name

@@ -14,6 +14,7 @@ Outputs are `{"score", "start", "end", "answer"}` dicts: one dict when a single 
 a list otherwise (4.x shape, kept as is). Slow (pure-Python) tokenizers are not supported: the
 4.x path for them relied on the SQuAD processors that transformers 5 removed.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -238,13 +239,27 @@ class QuestionAnsweringPipeline(ChunkPipeline):
         self.check_model_type(MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES)
 
     # -- parameters ---------------------------------------------------------------------------
-    def _sanitize_parameters(self, padding=None, topk=None, top_k=None, doc_stride=None, max_answer_len=None,
-                             max_seq_len=None, max_question_len=None, handle_impossible_answer=None,
-                             align_to_words=None, **kwargs):
+    def _sanitize_parameters(
+        self,
+        padding=None,
+        topk=None,
+        top_k=None,
+        doc_stride=None,
+        max_answer_len=None,
+        max_seq_len=None,
+        max_question_len=None,
+        handle_impossible_answer=None,
+        align_to_words=None,
+        **kwargs,
+    ):
         preprocess = {
             name: value
-            for name, value in (("padding", padding), ("doc_stride", doc_stride),
-                                ("max_question_len", max_question_len), ("max_seq_len", max_seq_len))
+            for name, value in (
+                ("padding", padding),
+                ("doc_stride", doc_stride),
+                ("max_question_len", max_question_len),
+                ("max_seq_len", max_seq_len),
+            )
             if value is not None
         }
         postprocess = {}
@@ -338,8 +353,14 @@ class QuestionAnsweringPipeline(ChunkPipeline):
             attention_mask = window.get("attention_mask")
             attention_mask = attention_mask.numpy() if attention_mask is not None else None
             starts, ends, scores, null_score = _window_spans(
-                start.numpy(), end.numpy(), window["p_mask"].numpy(), attention_mask, null_score, n_candidates,
-                handle_impossible_answer, max_answer_len,
+                start.numpy(),
+                end.numpy(),
+                window["p_mask"].numpy(),
+                attention_mask,
+                null_score,
+                n_candidates,
+                handle_impossible_answer,
+                max_answer_len,
             )
             # Token indices count batch padding on the left; the window's own encoding does not.
             shift = 0

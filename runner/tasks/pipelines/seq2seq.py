@@ -6,6 +6,7 @@ the generation settings follow the 4.x priority: call arguments, then the model'
 `task_specific_params` for the task (T5's "summarize: " prefix, beam settings), then the model's
 generation config, then the pipeline defaults (max_new_tokens=256, num_beams=4).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,15 @@ class Text2TextPipeline(Pipeline):
         self._generate_kwargs = {**task_params, **self._generate_kwargs}
 
     # -- parameters ---------------------------------------------------------------------------
-    def _sanitize_parameters(self, return_tensors=None, return_text=None, clean_up_tokenization_spaces=None,
-                             truncation=None, stop_sequence=None, **generate_kwargs):
+    def _sanitize_parameters(
+        self,
+        return_tensors=None,
+        return_text=None,
+        clean_up_tokenization_spaces=None,
+        truncation=None,
+        stop_sequence=None,
+        **generate_kwargs,
+    ):
         preprocess = {} if truncation is None else {"truncation": truncation}
         postprocess = {}
         if return_tensors is not None:
@@ -83,8 +91,11 @@ class Text2TextPipeline(Pipeline):
         if return_tensors:
             return [{f"{self.output_name}_token_ids": ids} for ids in model_outputs["output_ids"][0]]
         return [
-            {f"{self.output_name}_text": self.tokenizer.decode(
-                ids, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces)}
+            {
+                f"{self.output_name}_text": self.tokenizer.decode(
+                    ids, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+                )
+            }
             for ids in model_outputs["output_ids"][0]
         ]
 
@@ -107,7 +118,9 @@ class SummarizationPipeline(Text2TextPipeline):
         if max_length is not None and min_length is not None and max_length < min_length:
             log.warning("min_length=%s is larger than max_length=%s", min_length, max_length)
         if max_length is not None and input_length < max_length:
-            log.debug("max_length=%s exceeds the input's %s tokens: a summary is usually shorter", max_length, input_length)
+            log.debug(
+                "max_length=%s exceeds the input's %s tokens: a summary is usually shorter", max_length, input_length
+            )
 
 
 class TranslationPipeline(Text2TextPipeline):
@@ -138,4 +151,6 @@ class TranslationPipeline(Text2TextPipeline):
     def warn_about_lengths(self, input_length, generate_kwargs):
         max_length = generate_kwargs.get("max_length", self.model.generation_config.max_length)
         if max_length is not None and input_length > 0.9 * max_length:
-            log.warning("input of %s tokens is close to max_length=%s: the translation may be cut", input_length, max_length)
+            log.warning(
+                "input of %s tokens is close to max_length=%s: the translation may be cut", input_length, max_length
+            )

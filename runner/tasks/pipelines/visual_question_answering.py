@@ -5,6 +5,7 @@ processed, and the top-k answers come back with sigmoid scores, as in 4.x: `[{"s
 Generative vision-language models are not served here: the runner routes them to the
 image-text-to-text pipeline (see VisualQuestionAnswering in runner/tasks/vision.py) and says so in each output.
 """
+
 from __future__ import annotations
 
 from transformers import Pipeline
@@ -18,7 +19,9 @@ class VisualQuestionAnsweringPipeline(Pipeline):
     _load_tokenizer = True
 
     def _sanitize_parameters(self, top_k=None, padding=None, truncation=None, timeout=None, **kwargs):
-        preprocess = {k: v for k, v in {"padding": padding, "truncation": truncation, "timeout": timeout}.items() if v is not None}
+        preprocess = {
+            k: v for k, v in {"padding": padding, "truncation": truncation, "timeout": timeout}.items() if v is not None
+        }
         postprocess = {} if top_k is None else {"top_k": top_k}
         return preprocess, {}, postprocess
 
