@@ -10,6 +10,8 @@ of an earlier one, but written after it)."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from runner.engine.calls import call_step
+from runner.engine.contention import ContentionWatch
 from runner.engine.error_summary import cause_of, hint_for
 from runner.engine.errors import RowFailed
 from runner.engine.pipeline_step import to_jsonable
@@ -48,6 +51,13 @@ class Counters:
     stopped_early: bool = False  # the benchmark budget was reached
 
 
+def _cpu_threads() -> int:
+    """The CPU threads the steps compute with: torch's (set by `threads`), once torch is loaded; else one
+    per core (a backend with its own thread pool sizes it from the same setting)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else os.cpu_count() or 1
+
+
 class RowLoop:
     def __init__(
         self, settings: Settings, run_dir: Path, counters: Counters, errors: JsonlSink, bar, say_failures: bool = True
@@ -63,8 +73,10 @@ class RowLoop:
 
     def run_chunks(self, chunks: Iterable[list[Item]], runs: list[StepRun], finish: Finish) -> None:
         """Every chunk through every step; in benchmark mode, until the last step's budget is spent."""
+        watch = ContentionWatch(_cpu_threads())
         for chunk in chunks:
             self.run_chunk(chunk, runs, finish)
+            watch.check()
             if runs[-1].recorder.done:
                 self.counters.stopped_early = True
                 log.info("benchmark budget reached after %d timed rows: stopping", runs[-1].recorder.rows)
