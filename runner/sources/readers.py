@@ -47,6 +47,10 @@ class ReadMeter:
         self.file = None
         self.known: int | None = None  # a JSON document's rows, counted once it is parsed
 
+    def __getstate__(self) -> dict:
+        # A source travels to Ray's workers pickled; its open file stays here (a worker's reads are not metered).
+        return {**self.__dict__, "file": None}
+
     def open(self, path: Path):
         self.records, self.file = 0, open(path, "rb")
         return self.file

@@ -125,7 +125,8 @@ def test_yaml_syntax_error_names_the_file(user_conf):
     with pytest.raises(ConfigError) as caught:
         compose_run(["+experiment=broken"], ConfigSearch.from_dirs([user_conf]))
     assert caught.value.key == "experiment" and "not valid YAML" in caught.value.message
-    assert caught.value.where.startswith(f"{user_conf / 'experiment' / 'broken.yaml'}, line 4")
+    # the line where the unclosed "[" opens (the parser notices it one line later)
+    assert caught.value.where.startswith(f"{user_conf / 'experiment' / 'broken.yaml'}, line 3")
 
 
 def test_missing_option_in_an_experiment_names_the_experiment(user_conf):
