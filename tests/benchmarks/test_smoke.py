@@ -9,18 +9,9 @@ import math
 import subprocess
 import sys
 
-import os
-
 import pytest
 
 from runner.paths import REPO_ROOT
-
-# Every part's smoke is minutes of subprocesses on 2 cores: .ci/run runs them as a step of their own,
-# beside the README's test command, which stays within its 15 minutes.
-bench_smoke = pytest.mark.skipif(
-    os.environ.get("RUNNER_BENCH_SMOKE") != "1",
-    reason="benchmark smokes run in .ci/run's own step (RUNNER_BENCH_SMOKE=1 runs them here)",
-)
 
 # The part modules benchmarks/run.py knows; each lands on its own branch, so a missing one is skipped.
 PARTS = [
@@ -62,7 +53,6 @@ def all_parts(tmp_path_factory):
     return result, report, present
 
 
-@bench_smoke
 @pytest.mark.slow
 @pytest.mark.parametrize("part", PARTS)
 def test_smoke_part_gives_finite_positive_ratios(all_parts, part):
@@ -104,7 +94,6 @@ def test_part_with_a_bad_ratio_fails_the_command_and_the_others_still_print(monk
     assert "fine ratio" in printed and "target >= 1: met" in printed and "asr: not available" in printed
 
 
-@bench_smoke
 @pytest.mark.slow
 def test_profile_run_gives_every_phase_and_they_add_up(tmp_path):
     result = subprocess.run(
