@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 
 # torch's CPU wheels run OpenMP (libgomp), whose idle threads spin on their core before they sleep. With
-# another process on that core, the spinning takes turns with it and a run crawls: benchmarks/threads.py
-# measured 2.6-3.3x torch's default throughput with passive waiting on a 2-core machine, busy or not,
-# and more than threads=1. libgomp reads this when torch loads it, so it is set here, before any import
-# of torch by the runner, and only when the user has not set it (OMP_WAIT_POLICY=ACTIVE brings back
-# torch's behaviour). A session that imported torch before the runner keeps what it had.
+# another process on that core, the spinning takes turns with it and a run crawls. benchmarks/threads.py
+# (MiniLM, 2 cores): passive waiting gave 1.41x torch's default beside one busy core, as threads=1 did, and
+# 1.01x on an idle machine, where threads=1 gave 0.57x. libgomp reads this when torch loads it, so it is
+# set here, before any import of torch by the runner, and only when the user has not set it
+# (OMP_WAIT_POLICY=ACTIVE brings back torch's behaviour). A session that imported torch first keeps its own.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["run", "compose", "RunResult"]
