@@ -12,11 +12,11 @@ from functools import lru_cache
 from typing import Any
 
 from runner.backends import BACKENDS, check_backend
-from runner.config.extras import check_quantization_extra
 from runner.config.model_location import check_model_location, check_model_package
 from runner.errors import ConfigError, ConfigErrors, did_you_mean
+from runner.extras import require
 from runner.models.quantization import check_device as check_quantization_device
-from runner.models.quantization import check_int8, mode_of
+from runner.models.quantization import MODES, check_int8, mode_of
 from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
 
@@ -273,6 +273,13 @@ def check_consistency(cfg: dict) -> None:
     check_shard(cfg)
     check_field_mapping(cfg)
     check_backend(cfg)  # the task/backend pair, its extra, its own rules (runner/backends)
+
+
+def check_quantization_extra(quant_mode: str) -> None:
+    """bitsandbytes for 8bit/4bit; none (torch's own) for int8."""
+    library = MODES[quant_mode].library if quant_mode in MODES else None
+    if library is not None:
+        require(library, "quantization", f"quantization={quant_mode}")
 
 
 def check_shard(cfg: dict) -> None:
