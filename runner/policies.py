@@ -172,12 +172,11 @@ def _write_final_record(run_dir: RunDir, record: dict, status: str) -> None:
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:
     """output.format beyond jsonl: predictions.parquet / .csv, converted from predictions.jsonl."""
-    from runner.tables import export_table
+    from runner.tables import export_tables
 
     outputs = None if plan.graph.one_task else list(plan.graph.nodes["predictions"].consumes)
-    for fmt in output_formats(plan.cfg):
-        if fmt != "jsonl":
-            log.info("wrote %s", export_table(run_dir.predictions, fmt, outputs))
+    for written in export_tables(run_dir.predictions, output_formats(plan.cfg), outputs):
+        log.info("wrote %s", written)
 
 
 @contextmanager

@@ -66,18 +66,53 @@ def _validator_class():
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
-@lru_cache(maxsize=None)
 def config_schema() -> dict:
     """schemas/config.schema.json with the choices that live in code filled in: the task ids (from the
-    task definitions) and the tiny architectures (from the tiny builders), so neither list is copied."""
+    task definitions), the tiny architectures (from the tiny builders), the backends, the sources with
+    each one's keys (runner.sources.registry) and the output formats (runner.tables), so no list is copied."""
+    from runner.sources.registry import SOURCES
+    from runner.tables import FORMATS
+
+    return _config_schema(tuple(SOURCES), tuple(FORMATS))
+
+
+@lru_cache(maxsize=None)
+def _config_schema(sources: tuple[str, ...], formats: tuple[str, ...]) -> dict:
     from runner.models.tiny import ARCHS
+    from runner.sources.registry import SOURCES
 
     schema = copy.deepcopy(load_schema("config.schema.json"))
     properties = schema["properties"]
     properties["task"]["properties"]["name"]["enum"] = sorted(TASKS)
     properties["model"]["properties"]["tiny"]["enum"] = ["auto", *ARCHS, None]
     properties["backend"]["properties"]["name"]["enum"] = list(BACKENDS)
+    dataset = properties["dataset"]
+    dataset["properties"]["type"]["enum"] = list(sources)
+    every_source = dataset["$defs"]["every_source"]["properties"]
+    dataset["allOf"] = [_source_branch(name, every_source, _source_schema(SOURCES[name])) for name in sources]
+    output_format = properties["output"]["properties"]["format"]
+    one, several = output_format["oneOf"]
+    one["enum"] = several["items"]["enum"] = list(formats)
+    output_format["description"] = f"{' | '.join(formats)}, or a list of them; predictions.jsonl is always written"
     return schema
+
+
+def _source_schema(kind) -> dict:
+    if kind.schema is None:
+        return load_schema(f"sources/{kind.name}.schema.json")
+    return _cap_integers(copy.deepcopy(dict(kind.schema)))
+
+
+def _source_branch(name: str, every_source: dict, own: dict) -> dict:
+    """dataset.type=<name>: the keys every source has and its own, nothing else."""
+    then = {
+        "type": "object",
+        "properties": {"type": {"const": name}, **copy.deepcopy(every_source), **copy.deepcopy(own["properties"])},
+        "additionalProperties": False,
+    }
+    if own.get("required"):
+        then["required"] = list(own["required"])
+    return {"if": {"properties": {"type": {"const": name}}}, "then": then}
 
 
 def task_schema_name(task_id: str) -> str:
