@@ -24,7 +24,7 @@ from runner.engine.settings import Settings
 from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
 from runner.media import MediaFiles
-from runner.models.cache import PipelineCache, load_key
+from runner.backends.cache import PipelineCache, load_key
 from runner.rundir import ERRORS, PREDICTIONS
 from runner.sinks import JsonlSink
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from runner.errors import RunError
-from runner.ray_engine.settings import EngineSettings
+from runner.config.engine import EngineSettings
 
 log = logging.getLogger(__name__)
 
