@@ -10,6 +10,9 @@ end_to_end_seconds, and writes nothing to predictions.jsonl.
 The float32 model is the one quantize_dynamic copied from (runner/models/quantization.py), handed
 over once and freed after the probe; a later run that reuses the cached int8 pipeline (a sweep
 point) loads a float32 one again for its own probe.
+
+engine=ray keeps the rows on its actors and runs this same probe in one Ray task at the end
+(runner/ray_engine/probe.py).
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ class Probe:
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     seen: set = field(default_factory=set)
+    indices: list = field(default_factory=list)  # the kept rows' indices, in the order kept
     result: dict | None = None
 
     def keep(self, index: int, prepared: Any, output: Any) -> None:
         if len(self.inputs) < self.limit and index not in self.seen:
             self.seen.add(index)
+            self.indices.append(index)
             self.inputs.append(prepared)
             self.outputs.append(output)
 

@@ -28,6 +28,7 @@ from runner.engine.settings import Settings
 from runner.ray_engine.chunk import COLUMN, Chunk, loads
 from runner.ray_engine.cluster import ordered_data_context, ray_cluster
 from runner.ray_engine.metrics import build_ray_metrics
+from runner.ray_engine.probe import ProbeRows
 from runner.config.engine import EngineSettings
 from runner.rundir import ERRORS, PREDICTIONS, Metrics, RunDir
 from runner.sinks import JsonlSink
@@ -83,6 +84,7 @@ class RayRun:
         self.steady: list = [None, None, 0]  # first and last chunk's write time, rows written after the first chunk
         self.rows_seconds: float | None = None
         self.dropped_chunks = 0
+        self.probe = ProbeRows(plan.steps)  # quantization=int8: the rows of the agreement probe
 
     def run(self, keep: dict[str, list]) -> None:
         rows_started = time.perf_counter()
@@ -108,6 +110,7 @@ class RayRun:
                 self._write(chunk, predictions, errors)
                 bar.update(len(chunk.records) + sum(chunk.skipped.values()))
         self.rows_seconds = time.perf_counter() - rows_started
+        self.probe.run(self.stage_plan(), self.engine, self.step_metrics)  # untimed, as on engine=local
         if self.done and not self.counters["rows_in"]:
             log.info("nothing left to do: the %d rows of %s were already done", len(self.done), self.run_dir)
 
@@ -115,28 +118,32 @@ class RayRun:
         import ray.data
 
         from runner.ray_engine.reader import ChunkSource
-        from runner.ray_engine.stage import BaseDir, StagePlan
 
-        cwd = os.getcwd()
         size = chunk_size([_Sized(s["batch_size"]) for s in self.plan.steps.values()], self.settings)
         dataset = ray.data.read_datasource(
-            ChunkSource(self.plan, self.done, size, cwd), num_cpus=0, override_num_blocks=1
+            ChunkSource(self.plan, self.done, size, os.getcwd()), num_cpus=0, override_num_blocks=1
         )
-        stage = StagePlan(
-            self.plan.cfg,
-            self.plan.steps,
-            self.plan.graph,
-            BaseDir(self.plan.source.base_dir()),
-            str(self.run_dir),
-            cwd,
-            self.engine.actor_threads(self.plan.cfg.get("threads")),
-        )
+        stage = self.stage_plan()
         names = list(self.plan.steps)
         for position, name in enumerate(names):
             with warnings.catch_warnings():  # max_restarts has no named parameter in Ray 2.60 (see _restarts)
                 warnings.simplefilter("ignore", DeprecationWarning)
                 dataset = self._stage(dataset, stage, name, position == len(names) - 1)
         return dataset
+
+    def stage_plan(self):
+        """What an actor (or the int8 probe's task) needs of the plan."""
+        from runner.ray_engine.stage import BaseDir, StagePlan
+
+        return StagePlan(
+            self.plan.cfg,
+            self.plan.steps,
+            self.plan.graph,
+            BaseDir(self.plan.source.base_dir()),
+            str(self.run_dir),
+            os.getcwd(),
+            self.engine.actor_threads(self.plan.cfg.get("threads")),
+        )
 
     def _stage(self, dataset, stage, name: str, last: bool):
         import ray.data
@@ -181,6 +188,7 @@ class RayRun:
         self.skipped_causes.update(chunk.skipped)
         self.stats.extend(chunk.stats)
         self.step_metrics.update(chunk.step_metrics)
+        self.probe.add(chunk)
 
 
 def _restarts(count: int) -> dict:

@@ -72,19 +72,14 @@ class _Collected:
 
 class StageActor:
     def __init__(self, stage: StagePlan, name: str, last: bool, fault: tuple[int, str] | None = None):
-        from runner.engine.step_run import apply_threads, load_step, seed_everything
-        from runner.backends.cache import PipelineCache
-
-        if os.path.isdir(stage.cwd):
-            os.chdir(stage.cwd)
-        apply_threads(stage.threads)
-        seed_everything(stage.cfg.get("seed", 0), stage.cfg.get("deterministic", False))
         self.stage, self.name, self.last, self.fault = stage, name, last, fault
         self.settings = Settings.from_config(stage.cfg, bench=False)
-        self.run = load_step(stage, name, PipelineCache(), self.settings)
-        # quantization=int8's float32 probe needs rows from every actor in one place: not on Ray yet, so
-        # no rows are kept and the float32 copy is freed at once (metrics say agreement: null).
-        self.run.probe = self.run.loaded.reference = None
+        self.run = load_stage_step(stage, name, self.settings)
+        # quantization=int8: the actor keeps its first probe rows and sends them to the driver on their
+        # chunks; the float32 comparison runs once at the end (runner/ray_engine/probe.py), so the float32
+        # copy is not kept here.
+        self.run.loaded.reference = None
+        self.probe_sent = 0
         self.actor = _actor_id()
         self.pid, self.node = os.getpid(), socket.gethostname()
 
@@ -122,7 +117,17 @@ class StageActor:
             }
         )
         chunk.step_metrics[self.name] = step_metrics(self.run)
+        self._send_probe_rows(chunk)
         return chunk
+
+    def _send_probe_rows(self, chunk: Chunk) -> None:
+        """The rows kept for the int8 probe while running this chunk travel on it to the driver."""
+        probe = self.run.probe
+        if probe is None or chunk.failure is not None or len(probe.indices) == self.probe_sent:
+            return
+        new = slice(self.probe_sent, len(probe.indices))
+        chunk.probe[self.name] = list(zip(probe.indices[new], probe.inputs[new], probe.outputs[new]))
+        self.probe_sent = len(probe.indices)
 
     def _run(self, chunk: Chunk) -> None:
         counters = Counters()
@@ -163,6 +168,19 @@ class StageActor:
             Path(marker).write_text(f"{self.actor} {self.pid}\n")
             log.warning("fault hook: actor %s (pid %d) kills itself at row %d", self.actor, self.pid, index)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def load_stage_step(stage: StagePlan, name: str, settings: Settings):
+    """The step loaded in this Ray worker as engine=local loads it, from the driver's working dir, with
+    the actor's threads and the run's seed."""
+    from runner.backends.cache import PipelineCache
+    from runner.engine.step_run import apply_threads, load_step, seed_everything
+
+    if os.path.isdir(stage.cwd):
+        os.chdir(stage.cwd)
+    apply_threads(stage.threads)
+    seed_everything(stage.cfg.get("seed", 0), stage.cfg.get("deterministic", False))
+    return load_step(stage, name, PipelineCache(), settings)
 
 
 def fault_from_env() -> tuple[int, str] | None:

@@ -147,3 +147,33 @@ def test_a_local_run_cut_short_resumes_on_ray_appending_only_the_missing_rows(cl
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["rows_resumed"], metrics["rows_out"], metrics["engine"]["name"]) == (37, 100, "ray")
     assert sum(a["rows"] for a in metrics["engine"]["actors"]) == 63  # only the missing rows went to Ray
+
+
+def test_int8_on_ray_probes_the_rows_engine_local_probes_with_the_same_figure(cluster, texts, tmp_path):
+    # 5 probe rows in chunks of 2 on 2 actors: the probe's rows come from both actors' chunks, the last
+    # one from the middle of a chunk; the float32 call batches them as engine=local does.
+    args = [
+        "+task=feature-extraction",
+        "model=tiny",
+        "dataset=file",
+        "dataset.path=texts.csv",
+        "dataset.limit=12",
+        "batch_size=2",
+        "threads=1",
+        "progress=false",
+        "quantization=int8",
+        "quantization.probe_rows=5",
+    ]
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    assert run_job(*args, f"hydra.run.dir={local}", cwd=texts).returncode == 0
+    result = run_job(*args, *RAY, f"hydra.run.dir={on_ray}", cwd=texts)
+    assert result.returncode == 0, result.stderr
+    assert (on_ray / "predictions.jsonl").read_bytes() == (local / "predictions.jsonl").read_bytes()
+    figures = [json.loads((out / "metrics.json").read_text())["quantization"] for out in (local, on_ray)]
+    agreement = [{k: v for k, v in f.pop("agreement").items() if k != "seconds"} for f in figures]
+    assert agreement[0]["rows"] == 5 and agreement[0]["kind"] == "vectors"
+    assert agreement[1] == agreement[0] and figures[1] == figures[0]  # the same figure, to the last digit
+    metrics = json.loads((on_ray / "metrics.json").read_text())
+    assert metrics["steps"]["main"]["quantization"]["agreement"]["rows"] == 5
+    assert all(a["rows"] > 0 for a in metrics["engine"]["actors"])  # both actors took chunks
+    assert "int8 agreement vs float32 on 5 rows: mean cosine " in result.stderr
