@@ -401,3 +401,78 @@ def test_a_mapping_parameter_from_the_python_api_replaces_the_null_default():
         "++task.params.generate_kwargs={max_new_tokens:3}",
         "task.params.top_k=2",
     ]
+
+
+# -- numeric bounds --------------------------------------------------------------------------------------
+# Numbers that may be any finite value (non-finite ones are refused for every number: validate.py).
+UNBOUNDED = {"length_penalty"}  # beam score exponent: negative favours shorter outputs
+
+
+def numeric_keys(schema: dict, key: str):
+    """(dotted key, its schema) of every integer or number under `schema`: its properties, their
+    properties (generate_kwargs), the branches of a oneOf and array items (under the same key)."""
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if {"integer", "number"} & set(kinds):
+        yield key, schema
+    for name, child in (schema.get("properties") or {}).items():
+        yield from numeric_keys(child, f"{key}.{name}")
+    for child in schema.get("oneOf", []):
+        yield from numeric_keys(child, key)
+    if isinstance(schema.get("items"), dict):
+        yield from numeric_keys(schema["items"], key)
+
+
+def task_schemas() -> dict[str, dict]:
+    return {
+        path.name.removesuffix(".schema.json"): json.loads(path.read_text())
+        for path in sorted((SCHEMA_DIR / "tasks").glob("*.schema.json"))
+    }
+
+
+def test_every_numeric_parameter_has_its_bounds_in_the_schema():
+    """Counts have both bounds (max_new_tokens >= 1 ...), other numbers a lower one at least."""
+    loose = []
+    for task, schema in task_schemas().items():
+        for key, node in numeric_keys(schema, "task.params"):
+            lower = "minimum" in node or "exclusiveMinimum" in node
+            upper = "maximum" in node or "exclusiveMaximum" in node
+            integer = node["type"] == "integer"
+            if key.rsplit(".", 1)[-1] not in UNBOUNDED and not (lower and (upper or not integer)):
+                loose.append(f"{task}: {key}")
+    assert not loose, f"numeric parameters without bounds: {loose}"
+
+
+def test_a_value_just_outside_each_bound_is_refused_naming_its_key():
+    """Every bound of every task schema, from the schema itself: the value just past it is a config
+    error (exit code 2) naming the parameter; the bound itself (or just inside it) passes."""
+    from runner.config.validate import load_schema, schema_errors
+
+    checked, wrong = 0, []
+    for task, raw in task_schemas().items():
+        schema = load_schema(f"tasks/{task}.schema.json")
+        for key, node in numeric_keys(raw, "task.params"):
+            path = key.split(".")[2:]
+            if len(path) > 1 and path[0] not in raw["properties"]:
+                continue
+            step = 1 if node["type"] == "integer" else 1e-6
+            for bound, outside, inside in (
+                ("minimum", -step, 0),
+                ("exclusiveMinimum", 0, step),
+                ("maximum", step, 0),
+                ("exclusiveMaximum", 0, -step),
+            ):
+                if bound not in node:
+                    continue
+                for value, refused in ((node[bound] + outside, True), (node[bound] + inside, False)):
+                    params = {**LABELS} if "candidate_labels" in raw["properties"] else {}
+                    nested = value
+                    for name in reversed(path[1:]):
+                        nested = {name: nested}
+                    params[path[0]] = nested
+                    errors = schema_errors(params, schema, prefix="task.params")
+                    checked += 1
+                    if refused != bool(errors) or (refused and errors[0].key != key):
+                        wrong.append((task, key, value, [e.render() for e in errors]))
+    assert not wrong, wrong
+    assert checked > 200
