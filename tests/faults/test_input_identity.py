@@ -101,3 +101,94 @@ def test_resume_allow_changed_must_be_a_boolean(tmp_path):
             ["+task=text-classification", "model=tiny", "resume_allow_changed=maybe"], output_dir=tmp_path / "out"
         )
     assert caught.value.key == "resume_allow_changed"
+
+
+# -- row streams: the Python API's inputs, hf datasets --------------------------------------------------
+PY = dict(model="tiny", batch_size=2, progress=False)
+
+
+def _python_run(tmp_path, rows, **extra):
+    import runner
+
+    return runner.run("text-classification", inputs=rows, **{"output_dir": tmp_path / "run", **PY, **extra})
+
+
+@pytest.fixture
+def cut_python_run(tmp_path):
+    """A finished run of 6 Python rows, cut back to 2 written and marked interrupted."""
+    rows = [f"row number {i}" for i in range(6)]
+    _python_run(tmp_path, rows)
+    return _cut(tmp_path / "run", 2), rows
+
+
+def test_run_json_records_the_row_stream_of_python_inputs(cut_python_run):
+    run_dir, rows = cut_python_run
+    source = json.loads((run_dir / "run.json").read_text())["source"]
+    assert source["rows_of"] == "the inputs (list)" and source["size"] == 6 and source["sampled_rows"] == 6
+    assert len(source["sha256_first_rows"]) == 64
+
+
+@pytest.mark.parametrize("edit", ["insert_at_top", "append", "edit_a_row", "drop_a_row"])
+def test_resume_refuses_python_inputs_that_changed_naming_them(cut_python_run, tmp_path, edit):
+    """Before: the list's hash was a config key (dataset.fingerprint), so resume said the config differs
+    and resume_allow_changed could not let it pass; a datasets.Dataset had no hash at all."""
+    run_dir, rows = cut_python_run
+    changed = {
+        "insert_at_top": ["new row", *rows],
+        "append": [*rows, "one more"],
+        "edit_a_row": [rows[0], "edited", *rows[2:]],
+        "drop_a_row": rows[1:],
+    }[edit]
+    with pytest.raises(ConfigError) as refused:
+        _python_run(tmp_path, changed, resume=str(run_dir), output_dir=tmp_path / "again")
+    assert refused.value.key == "resume" and "the inputs (list) changed" in refused.value.message
+    assert len(read_jsonl(run_dir / "predictions.jsonl")) == 2  # nothing appended
+
+
+def test_resume_of_unchanged_python_inputs_finishes_and_allow_changed_lets_a_change_pass(cut_python_run, tmp_path):
+    run_dir, rows = cut_python_run
+    _python_run(tmp_path, rows, resume=str(run_dir), output_dir=tmp_path / "same")
+    assert sorted(r["index"] for r in read_jsonl(run_dir / "predictions.jsonl")) == list(range(6))
+    _cut(run_dir, 2)
+    _python_run(
+        tmp_path, [*rows[:5], "edited"], resume=str(run_dir), resume_allow_changed=True, output_dir=tmp_path / "ok"
+    )
+    assert len(read_jsonl(run_dir / "predictions.jsonl")) == 6
+
+
+def test_resume_refuses_a_changed_datasets_dataset(tmp_path):
+    """A datasets.Dataset (rows held as Arrow, no JSON hash in the config) is fingerprinted by its rows too."""
+    datasets = pytest.importorskip("datasets")
+    import runner
+
+    rows = [{"text": f"row number {i}"} for i in range(6)]
+    runner.run("text-classification", inputs=datasets.Dataset.from_list(rows), output_dir=tmp_path / "run", **PY)
+    _cut(tmp_path / "run", 2)
+    rows[1]["text"] = "edited"
+    with pytest.raises(ConfigError) as refused:
+        runner.run(
+            "text-classification",
+            inputs=datasets.Dataset.from_list(rows),
+            resume=str(tmp_path / "run"),
+            output_dir=tmp_path / "again",
+            **PY,
+        )
+    assert "the inputs (Dataset) changed" in refused.value.message and "first 6 rows differ" in refused.value.message
+
+
+def test_a_one_pass_iterator_has_no_row_fingerprint(tmp_path):
+    import runner
+
+    result = runner.run("text-classification", inputs=iter(["a", "b"]), output_dir=tmp_path / "run", **PY)
+    assert "source" not in json.loads((result.run_dir / "run.json").read_text())
+
+
+def test_row_values_hash_by_content_not_by_identity():
+    import numpy as np
+
+    from runner.sources.fingerprint import _canonical
+
+    a, b = np.arange(4, dtype=np.float32), np.arange(4, dtype=np.float32)
+    assert _canonical(a) == _canonical(b) != _canonical(b + 1)
+    assert _canonical(b"x") == {"sha256": __import__("hashlib").sha256(b"x").hexdigest()}
+    assert _canonical(object()) == {"type": "object"}
