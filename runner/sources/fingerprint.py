@@ -8,7 +8,8 @@ costs about 1 MiB of reading. A folder's is its file count, total size and the s
 relative path, size and mtime. A source read as rows rather than bytes (hf, python, inline, sample) gets
 the fingerprint of its row stream: its row count where known and the sha256 of its first SAMPLE_ROWS
 rows as the runner reads them (each value in a canonical form: JSON, or dtype, shape and a hash of the
-bytes for an array or an image), so rows inserted, removed or edited among the first ones, or a count
+bytes for an array or an image); an hf dataset instead its row count and datasets' own fingerprint of
+its data (no row read twice, so a shard still reads only its own; a streaming one gets none), so rows inserted, removed or edited among the first ones, or a count
 that changed, are seen without reading a large dataset twice; an edit further down at the same count is
 not. A one-pass iterator (runner.run(inputs=<generator>)) cannot be read twice: it gets none, and resume
 cannot check it. Two fingerprints differ when the size, the sampled hash or (for a folder) the listing
@@ -44,9 +45,13 @@ def fingerprint(source) -> dict | None:
 
 
 def rows_fingerprint(source) -> dict | None:
-    """The row stream's: its size where known and the sha256 of its first SAMPLE_ROWS records."""
+    """The row stream's: its size where known and the sha256 of its first SAMPLE_ROWS records; or what
+    the source says identifies it without reading rows (an hf dataset: datasets' own fingerprint)."""
     import itertools
 
+    own = getattr(source, "stream_identity", None)
+    if own is not None:
+        return own()
     if not source.rereadable():
         return None
     digest, sampled = hashlib.sha256(), 0
@@ -115,7 +120,7 @@ def changes(before: dict, now: dict) -> list[str]:
     """What differs between two fingerprints that changes which rows the source gives, in words."""
     said = []
     rows = "rows_of" in before or "rows_of" in now
-    for key in ("size", "files", "sha256_sampled", "sha256_listing", "sha256_first_rows"):
+    for key in ("size", "files", "sha256_sampled", "sha256_listing", "sha256_first_rows", "datasets_fingerprint"):
         if key in before or key in now:
             if before.get(key) != now.get(key):
                 said.append(
@@ -126,6 +131,8 @@ def changes(before: dict, now: dict) -> list[str]:
                     else "its files differ"
                     if key == "sha256_listing"
                     else f"its first {now.get('sampled_rows')} rows differ"
+                    if key == "sha256_first_rows"
+                    else "its datasets fingerprint differs"
                 )
     return said
 
