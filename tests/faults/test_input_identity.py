@@ -192,3 +192,23 @@ def test_row_values_hash_by_content_not_by_identity():
     assert _canonical(a) == _canonical(b) != _canonical(b + 1)
     assert _canonical(b"x") == {"sha256": __import__("hashlib").sha256(b"x").hexdigest()}
     assert _canonical(object()) == {"type": "object"}
+
+
+def test_a_saved_hf_dataset_that_changed_is_told_without_reading_its_rows(tmp_path):
+    """An hf dataset is identified by its row count and datasets' own fingerprint (no row read twice)."""
+    datasets = pytest.importorskip("datasets")
+    from runner.sources.fingerprint import fingerprint
+    from runner.sources.hf import HFSource
+    from runner.tasks import TASKS
+
+    def saved(texts, name):
+        datasets.Dataset.from_list([{"text": t} for t in texts]).save_to_disk(str(tmp_path / name))
+        return fingerprint(HFSource({"name": str(tmp_path / name)}, TASKS["text-classification"]))
+
+    first = saved(["a", "b", "c"], "one")
+    assert first["size"] == 3 and first["rows_of"] == f"dataset.name={tmp_path / 'one'}"
+    assert fingerprint(HFSource({"name": str(tmp_path / "one")}, TASKS["text-classification"])) == first
+    edited = saved(["a", "x", "c"], "two")
+    assert changes(first, edited) == ["its datasets fingerprint differs"]
+    with pytest.raises(ConfigError, match="dataset.name=.* changed"):
+        check_source(first, edited, allow_changed=False)
