@@ -113,12 +113,24 @@ def _python_run(tmp_path, rows, **extra):
     return runner.run("text-classification", inputs=rows, **{"output_dir": tmp_path / "run", **PY, **extra})
 
 
+PYTHON_ROWS = [f"row number {i}" for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def finished_python_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("python-rows")
+    _python_run(base, PYTHON_ROWS)
+    return base / "run"
+
+
 @pytest.fixture
-def cut_python_run(tmp_path):
-    """A finished run of 6 Python rows, cut back to 2 written and marked interrupted."""
-    rows = [f"row number {i}" for i in range(6)]
-    _python_run(tmp_path, rows)
-    return _cut(tmp_path / "run", 2), rows
+def cut_python_run(finished_python_run, tmp_path):
+    """A copy of a finished run of 6 Python rows, cut back to 2 written and marked interrupted."""
+    import shutil
+
+    shutil.copytree(finished_python_run, tmp_path / "run")
+    (tmp_path / "run" / "run.lock").unlink(missing_ok=True)
+    return _cut(tmp_path / "run", 2), list(PYTHON_ROWS)
 
 
 def test_run_json_records_the_row_stream_of_python_inputs(cut_python_run):
