@@ -28,7 +28,7 @@ from runner.config.compose import Composed
 from runner.config.search import ConfigSession
 from runner.errors import ConfigError, RunError
 from runner.invocation import Invocation
-from runner.rundir import ERRORS, LOG, METRICS, RERUN, Metrics, RunDir
+from runner.rundir import ERRORS, LOG, METRICS, RECORD, RERUN, Metrics, RunDir
 
 log = logging.getLogger("runner")
 
@@ -107,6 +107,10 @@ def _resumed_dir_held(job: Job, cfg: dict, run_dir: Path):
                 if job.run_dir is not None:  # on screen and in run.log, as a planning error is
                     log.error("config error: %s", error.render())
                 raise
+            if (target / RECORD).is_file():  # a run to resume (else resume= refuses it, said in the job's log)
+                from runner.runlog import SegmentLog
+
+                held.enter_context(SegmentLog(target / LOG, job.argv))
         yield
 
 

@@ -69,6 +69,48 @@ class RunLog:
         self.logger.propagate = self.saved[1]
 
 
+class SegmentLog:
+    """A resumed run's segment logged into the run dir it resumes: while the block runs, every record this
+    process's run.log gets is appended to <that dir>/run.log too, after a header line that says when
+    and how the segment started. (The command's own run.log, in the dir Hydra made for the command,
+    keeps its copy.) The handler goes where the run.log handler is: the root logger's (the command,
+    Hydra's job logging) or the runner logger's (the Python API, RunLog)."""
+
+    def __init__(self, path: Path, argv: list[str]):
+        self.path, self.argv = Path(path), argv
+        self.handler: RunLogHandler | None = None
+        self.owners: list[logging.Logger] = []
+
+    def __enter__(self) -> "SegmentLog":
+        from datetime import datetime
+
+        loggers = [logging.getLogger(), logging.getLogger("runner")]
+        current = [(lg, h) for lg in loggers for h in lg.handlers if isinstance(h, RunLogHandler)]
+        if not current or any(Path(h.baseFilename) == self.path.absolute() for _, h in current):
+            return self  # no run.log to mirror, or it is this one already (a requeued job resumes its own dir)
+        self.handler = RunLogHandler(self.path, mode="a", encoding="utf-8")
+        template = current[0][1]
+        self.handler.setFormatter(template.formatter or logging.Formatter(RunLog.FORMAT))
+        self.handler.setLevel(template.level)
+        self.handler.addFilter(RedactFilter())
+        started = datetime.now().isoformat(timespec="seconds")
+        elsewhere = ", ".join(sorted({h.baseFilename for _, h in current}))
+        header = f"==== resumed segment, {started}: {' '.join(self.argv)} (its log is also in {elsewhere}) ===="
+        self.handler.stream.write("\n" + redact_text(header) + "\n")
+        self.handler.flush()
+        self.owners = sorted({lg for lg, _ in current}, key=lambda lg: lg.name)
+        for logger in self.owners:
+            logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.handler is None:
+            return
+        for logger in self.owners:
+            logger.removeHandler(self.handler)
+        self.handler.close()
+
+
 class HeldRecords:
     """The `runner` loggers' records held while no handler exists yet: a `run` job is composed and
     planned before Hydra sets up its logging (runner.prepared). replay() hands them to the handlers

@@ -15,8 +15,10 @@ from runner.errors import ConfigError
 
 # Config groups whose mapping picks its preset with one of its keys: dataset={"type": "file", ...}.
 GROUP_SELECTORS = {"dataset": "type", "quantization": "mode"}
-# Mappings whose keys the user names (steps, from_pretrained kwargs): a dict given for one replaces it.
+# Mappings whose keys the user names (steps, from_pretrained kwargs, a task parameter that is a mapping
+# such as generate_kwargs, null until given): a dict given for one replaces it.
 FREE_FORM = ("graph.steps", "model.kwargs")
+FREE_FORM_UNDER = ("task.params.",)
 _NAME = re.compile(r"[\w\-./]+")  # a preset name, a dict key: what Hydra's grammar takes unquoted
 
 
@@ -45,9 +47,14 @@ def leaves(path: str, given) -> list[str]:
     """One override per leaf (task.params.top_k=2), so an unknown key gets its "did you mean"."""
     if not isinstance(given, Mapping):
         return [f"{path}={value(given, path)}"]
-    if path in FREE_FORM:
+    if path in FREE_FORM or any(_child_of(path, parent) for parent in FREE_FORM_UNDER):
         return [f"{path}=null", f"++{path}={value(given, path)}"]
     return [override for key, child in given.items() for override in leaves(f"{path}.{key_name(key, path)}", child)]
+
+
+def _child_of(path: str, parent: str) -> bool:
+    """`path` names a key directly under `parent` (task.params.generate_kwargs under task.params.)."""
+    return path.startswith(parent) and "." not in path.removeprefix(parent)
 
 
 def key_name(key, path: str) -> str:

@@ -98,10 +98,21 @@ class PipelineStep:
             finally:
                 self.batch_size = saved
         inputs = [dict(x) if isinstance(x, dict) else x for x in inputs]  # pipelines pop keys from dicts
-        outputs = self.spec.call(self.pipe, self.pipeline_task, inputs, self.batch_size, self.params)
+        try:
+            outputs = self.spec.call(self.pipe, self.pipeline_task, inputs, self.batch_size, self.params)
+        except BaseException as error:
+            if is_rust_panic(error):  # not an Exception: it would end the run instead of failing its rows
+                raise RuntimeError(f"{type(error).__name__}: {str(error).splitlines()[0]}") from error
+            raise
         if len(outputs) != len(inputs):
             raise RuntimeError(f"pipeline returned {len(outputs)} outputs for {len(inputs)} inputs")
         return outputs
+
+
+def is_rust_panic(error: BaseException) -> bool:
+    """A panic inside a Rust extension (a tokenizers stride longer than its window: `max_seq_len` too short
+    for the question): pyo3 raises it as a BaseException, which only a bad input or setting causes."""
+    return type(error).__name__ == "PanicException" and type(error).__module__ == "pyo3_runtime"
 
 
 class Failed:

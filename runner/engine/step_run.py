@@ -55,6 +55,11 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
     )
     for warning in spec.lossy_settings(loaded.pipe, cfg["task"]["params"]):
         log.warning(warning)
+    refused = spec.refused_settings(loaded.pipe, cfg["task"]["params"])
+    if refused:
+        from runner.errors import ConfigError
+
+        raise ConfigError(*refused[0])
     run = StepRun(
         name,
         cfg["step"]["output"],

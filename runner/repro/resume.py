@@ -15,8 +15,10 @@ from runner.sinks import completed_indices
 
 log = logging.getLogger(__name__)
 
-# Beyond record.NON_OUTPUT_KEYS, a resumed run may change how failing rows are handled.
-RESUMABLE_DIFFERENCES = ("on_error",)
+# Beyond record.NON_OUTPUT_KEYS, a resumed run may change how failing rows are handled; and the
+# Python API's inputs fingerprint is compared as the source's (check_source: named, and
+# resume_allow_changed=true lets it pass), not as a config key.
+RESUMABLE_DIFFERENCES = ("on_error", "dataset.fingerprint")
 
 
 def resume_target(cfg: dict, run_dir: Path, source: dict | None = None) -> tuple[Path, set[int]]:
@@ -47,10 +49,10 @@ def resume_target(cfg: dict, run_dir: Path, source: dict | None = None) -> tuple
 
 def check_source(before: dict | None, now: dict | None, allow_changed: bool) -> None:
     """ConfigError (exit code 2) naming the source when it changed since the interrupted run."""
-    from runner.sources.fingerprint import changes, touched_only
+    from runner.sources.fingerprint import changes, named, touched_only
 
     if not before or not now:
-        return  # a run recorded before fingerprints, or a source without one (hf, python)
+        return  # a run recorded before fingerprints, or a source without one (a one-pass iterator)
     said = changes(before, now)
     if not said:
         if before.get("path") != now.get("path"):  # moved, or read from another directory: the same bytes
@@ -70,13 +72,13 @@ def check_source(before: dict | None, now: dict | None, allow_changed: bool) -> 
     if allow_changed:
         log.warning(
             "warning: %s changed since the interrupted run (%s); resuming anyway (resume_allow_changed=true)",
-            now.get("path"),
+            named(now),
             "; ".join(said),
         )
         return
     raise ConfigError(
         "resume",
-        f"the source {now.get('path')} changed since the interrupted run ({'; '.join(said)}): "
+        f"the source {named(now)} changed since the interrupted run ({'; '.join(said)}): "
         "rows already written may no longer be the rows at their positions",
         "start a new run, or resume_allow_changed=true if the rows written so far are still right",
     )

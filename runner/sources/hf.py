@@ -81,6 +81,15 @@ class HFSource(Source):
         dataset = self.dataset()
         return len(dataset) if hasattr(dataset, "__len__") else None
 
+    def stream_identity(self) -> dict | None:
+        """What run.json records of the rows (runner.sources.fingerprint): the row count and datasets' own
+        fingerprint of a map-style dataset, read without decoding a row; None for a streaming one."""
+        dataset = self.dataset()
+        identity = getattr(dataset, "_fingerprint", None)
+        if identity is None or not hasattr(dataset, "__len__"):
+            return None
+        return {"rows_of": f"dataset.name={self.cfg['name']}", "size": len(dataset), "datasets_fingerprint": identity}
+
     def records(self):
         return _decoded(self.dataset(), lambda after: self.dataset().skip(after), lambda taken: taken)
 

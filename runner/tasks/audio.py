@@ -76,6 +76,18 @@ class TextToAudio(Task):
         one_at_a_time = not pipe.model.can_generate()
         return super().call(pipe, pipeline_task, inputs, 1 if one_at_a_time else batch_size, params)
 
+    def refused_settings(self, pipe, params: dict) -> list[tuple[str, str, str]]:
+        if not params.get("generate_kwargs") or pipe.model.can_generate():
+            return []
+        kind = getattr(pipe.model.config, "model_type", type(pipe.model).__name__)
+        return [
+            (
+                "task.params.generate_kwargs",
+                f"this {kind} model makes audio in one forward pass and takes no generate() arguments",
+                "give its arguments as task.params.forward_params, or use a generating model (Bark, MusicGen)",
+            )
+        ]
+
     def record_output(self, output: Any, media) -> Any:
         """The waveform goes to a WAV file ((samples,) on transformers 5, (1, samples) on 4.x)."""
         rate = int(output["sampling_rate"])

@@ -114,3 +114,8 @@ class Task:
     def lossy_settings(self, pipe, params: dict) -> list[str]:
         """Warnings about parameter choices known to lose output with this model."""
         return []
+
+    def refused_settings(self, pipe, params: dict) -> list[tuple[str, str, str]]:
+        """Parameters the loaded model cannot take at all, as (key, message, hint): the run stops with a
+        config error (exit code 2) before any row, instead of every row failing the same way."""
+        return []

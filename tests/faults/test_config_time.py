@@ -146,6 +146,11 @@ def test_a_folder_with_a_model_marker_passes_the_check(tmp_path, marker):
         ),
         ("translation", "+task.params.generate_kwargs={min_length: -1}", "task.params.generate_kwargs.min_length"),
         (
+            "translation",
+            "+task.params.generate_kwargs={no_repeat_ngram_size: 2000000}",
+            "task.params.generate_kwargs.no_repeat_ngram_size",
+        ),
+        (
             "automatic-speech-recognition",
             "+task.params.generate_kwargs={max_new_tokens: 0}",
             "task.params.generate_kwargs.max_new_tokens",

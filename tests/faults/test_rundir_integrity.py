@@ -38,6 +38,7 @@ def _outside(tmp_path: Path) -> Path:
         "predictions.csv",
         "rerun.json",
         "run.lock",
+        "run.log",
     ],
 )
 def test_resume_refuses_a_symlink_in_the_run_dir(copied_run, tmp_path, name):
@@ -275,3 +276,37 @@ def test_write_json_on_a_full_disk_keeps_the_old_file_and_no_temp(tmp_path, monk
     assert os.strerror(code) in caught.value.message and caught.value.errno == code
     assert "resume=" in caught.value.hint_for(tmp_path)
     assert json.loads(path.read_text()) == {"status": "running"} and os.listdir(tmp_path) == ["run.json"]
+
+
+# -- a resumed segment's log ----------------------------------------------------------------------------
+def _cut_to(run_dir: Path, rows: int) -> None:
+    predictions = run_dir / "predictions.jsonl"
+    predictions.write_bytes(b"".join(predictions.read_bytes().splitlines(keepends=True)[:rows]))
+    interrupted(run_dir)
+
+
+def test_the_command_logs_a_resumed_segment_into_the_run_dirs_run_log(copied_run, tmp_path, run_command):
+    """`run ... resume=<dir>` makes a dir of its own for the command (Hydra's): its log went there only,
+    so the resumed run's run.log ended with the first segment. Now the segment is appended to it,
+    after a header, and the command's own dir keeps its copy."""
+    before = (copied_run / "run.log").read_text()
+    _cut_to(copied_run, 2)
+    own = tmp_path / "command"
+    assert run_command(*BASE, f"resume={copied_run}", f"hydra.run.dir={own}", cwd=tmp_path) == 0
+    log = (copied_run / "run.log").read_text()
+    assert log.startswith(before)
+    segment = log[len(before) :]
+    assert "==== resumed segment" in segment and f"resume={copied_run}" in segment.splitlines()[1]
+    assert str(own / "run.log") in segment.splitlines()[1]
+    assert "2 rows already done" in segment and "done: 6 rows" in segment, segment  # the segment's own lines
+    assert segment.splitlines()[-1].split("] ", 1)[-1] in (own / "run.log").read_text()
+
+
+def test_a_resumed_segment_that_fails_leaves_its_error_in_the_run_dirs_run_log(copied_run, tmp_path):
+    """The Python API (runner.run(..., resume=)) too; here the resume is refused mid-way (the config
+    differs): the refusal is in the resumed run's log, not only in the call's own dir."""
+    _cut_to(copied_run, 2)
+    result = run_job(*BASE, "seed=7", f"resume={copied_run}", f"hydra.run.dir={tmp_path / 'call'}", cwd=tmp_path)
+    assert result.returncode == 2
+    segment = (copied_run / "run.log").read_text().split("==== resumed segment", 1)[1]
+    assert "config error" in segment and "seed" in segment

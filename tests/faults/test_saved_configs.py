@@ -132,3 +132,40 @@ def test_a_numeric_secret_never_reaches_run_json(tmp_path):
     result = run_job(*BASE, "+tracking.tags.password=31415926535", f"hydra.run.dir={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert not [p.name for p in out.rglob("*") if p.is_file() and b"31415926535" in p.read_bytes()]
+
+
+def test_interpolations_in_a_users_own_file_are_recorded_resolved_in_run_json_and_as_written_in_hydra(
+    tmp_path, monkeypatch, run_command
+):
+    """What docs/security.md says: run.json's config holds the values the run used (resolved, so that
+    rerun= and resume= reproduce and compare them, not today's environment), with secrets redacted;
+    .hydra/config.yaml keeps the file's interpolations as written; run.json's conf names the file
+    and its sha256."""
+    import hashlib
+
+    from tests.faults.conftest import write_rows
+
+    monkeypatch.setenv("RUNNER_TEST_OWNER", "alice")
+    monkeypatch.setenv("RUNNER_TEST_TOKEN", SECRET)
+    mine = tmp_path / "mine" / "experiment" / "owned.yaml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text(
+        "# @package _global_\n"
+        "seed: ${oc.decode:${oc.env:RUNNER_TEST_SEED,7}}\n"
+        "model:\n  kwargs:\n    token: ${oc.env:RUNNER_TEST_TOKEN}\n"
+        "tracking:\n  tags:\n    owner: ${oc.env:RUNNER_TEST_OWNER}\n    seed_was: ${seed}\n"
+    )
+    write_rows(tmp_path, 2)
+    out = tmp_path / "run"
+    argv = ("-cd", str(mine.parents[1]), "+experiment=owned", "+task=text-classification", "model=tiny")
+    argv += ("dataset=file", "dataset.path=rows.jsonl", "progress=false", f"hydra.run.dir={out}")
+    assert run_command(*argv, cwd=tmp_path) == 0
+    record = json.loads((out / "run.json").read_text())
+    config = record["config"]
+    assert config["seed"] == 7 and config["tracking"]["tags"] == {"owner": "alice", "seed_was": 7}
+    assert config["model"]["kwargs"]["token"] == REDACTED and SECRET not in (out / "run.json").read_text()
+    written = (out / ".hydra" / "config.yaml").read_text()
+    assert "owner: ${oc.env:RUNNER_TEST_OWNER}" in written and "token: ${oc.env:RUNNER_TEST_TOKEN}" in written
+    assert SECRET not in written
+    read = {entry["file"]: entry["sha256"] for entry in record["conf"]["files"]}
+    assert read[str(mine)] == hashlib.sha256(mine.read_bytes()).hexdigest()
