@@ -47,7 +47,8 @@ def run_plan(
     from runner.sources.fingerprint import fingerprint
 
     source = fingerprint(plan.source)
-    run_dir, done = resume_target(cfg, Path(run_dir), source)
+    total = plan.source.total_rows() if cfg.get("resume") else None  # the last batch of the data may be short
+    run_dir, done = resume_target(cfg, Path(run_dir), source, total)
     run_dir.mkdir(parents=True, exist_ok=True)
     skipped = _skip_after_oom(cfg, bench, RunDir(run_dir), invocation)
     if skipped is not None:

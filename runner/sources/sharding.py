@@ -15,6 +15,37 @@ from pathlib import Path
 ROUND_ROBIN, BLOCKS = "round-robin", "blocks"
 
 
+def batch_unit(cfg: dict) -> int:
+    """Rows of the unit the local engine batches together, by global position: unit k is positions
+    [k*U, (k+1)*U). U is the largest step batch_size (each chunk of rows starts a batch), times
+    batching.window_batches with sort_by_length (rows are sorted, and max_tokens budgets cut, within
+    such a window). 1 when a step's batch_size is auto (found at run time: each run may find another).
+    A shard that owns whole units, and a resume that redoes a unit an interruption cut, then call the
+    model on the same batches as an unsharded, uninterrupted run: padding, hence every float, the same."""
+    top = cfg.get("batch_size")
+    steps = ((cfg.get("graph") or {}).get("steps") or {}).values()
+    sizes = [step.get("batch_size", top) if isinstance(step, dict) else top for step in steps] or [top]
+    sizes = [top if size is None else size for size in sizes]
+    if not all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in sizes):
+        return 1
+    batching = cfg.get("batching") or {}
+    window = int(batching.get("window_batches") or 1) if batching.get("sort_by_length") else 1
+    return max(sizes) * window
+
+
+def cut_units(done: set[int], unit: int, total: int | None = None) -> set[int]:
+    """The positions of `done` in units not wholly done (a run stopped mid-unit wrote part of one).
+    `total`: the rows of the data (after skip and limit), whose last unit may be shorter; when it is not
+    known, a last unit shorter than `unit` counts as cut."""
+    if unit <= 1:
+        return set()
+    counts: dict[int, int] = {}
+    for position in done:
+        counts[position // unit] = counts.get(position // unit, 0) + 1
+    cut = {k for k, n in counts.items() if n < (unit if total is None else min(unit, total - k * unit))}
+    return {position for position in done if position // unit in cut}
+
+
 def assignment(dataset_cfg: dict) -> str:
     """BLOCKS for a Parquet file (dataset=file, format parquet or a .parquet path), ROUND_ROBIN otherwise."""
     if (dataset_cfg or {}).get("type") != "file":
