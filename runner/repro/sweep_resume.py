@@ -208,4 +208,4 @@ def _select(data: dict, dotted: str):
 
 def _quoted(path: str) -> str:
     """A path as a Hydra override value (quoted: it may hold characters the override grammar reads)."""
-    return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + path.replace("'", "\\'") + "'"
