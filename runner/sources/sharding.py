@@ -37,16 +37,20 @@ def batch_unit(cfg: dict) -> int:
     return max(sizes) * window
 
 
-def cut_units(done: set[int], unit: int, total: int | None = None) -> set[int]:
+def cut_units(done: set[int], unit: int, total: int | None = None, ends_after=None) -> set[int]:
     """The positions of `done` in units not wholly done (a run stopped mid-unit wrote part of one).
-    `total`: the rows of the data (after skip and limit), whose last unit may be shorter; when it is not
-    known, a last unit shorter than `unit` counts as cut."""
-    if unit <= 1:
+    `total`: the rows of the data (after skip and limit), whose last unit may be shorter. When it is not
+    known, `ends_after(position)` says whether the data holds no row after that position (asked only of
+    a last unit found short: it may read the data); without either, a short last unit counts as cut."""
+    if unit <= 1 or not done:
         return set()
     counts: dict[int, int] = {}
     for position in done:
         counts[position // unit] = counts.get(position // unit, 0) + 1
     cut = {k for k, n in counts.items() if n < (unit if total is None else min(unit, total - k * unit))}
+    last = max(counts)
+    if total is None and last in cut and ends_after is not None and len(cut) == 1 and ends_after(max(done)):
+        cut = set()  # the data ends there: the short last unit is whole
     return {position for position in done if position // unit in cut}
 
 

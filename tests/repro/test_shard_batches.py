@@ -110,4 +110,6 @@ def test_a_resume_redoes_only_the_batch_a_stop_cut():
     assert cut_units(set(range(75)), 4, 150) == {72, 73, 74}
     assert cut_units(set(range(150)), 4, 150) == set()  # the last, short batch is whole
     assert cut_units(set(range(150)), 4) == {148, 149}  # the size of the data unknown: redone
+    assert cut_units(set(range(150)), 4, ends_after=lambda position: position == 149) == set()  # ... or read
+    assert cut_units(set(range(150)), 4, ends_after=lambda position: False) == {148, 149}
     assert cut_units(set(range(75)), 1) == set()
