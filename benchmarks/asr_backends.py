@@ -58,7 +58,7 @@ class RunnerSide:
 
     def __init__(self, model: list[str], folder: Path, out: Path, threads: int, overrides: list[str], name: str):
         from runner.config.compose import compose_config
-        from runner.models.cache import PipelineCache
+        from runner.backends.cache import PipelineCache
         from runner.plan import make_plan
 
         self.plan = make_plan(

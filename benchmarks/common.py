@@ -73,7 +73,7 @@ class RunnerPlan:
 
     def __init__(self, overrides: list[str], out, name: str = "runner"):
         from runner.config.compose import compose_config
-        from runner.models.cache import PipelineCache
+        from runner.backends.cache import PipelineCache
         from runner.plan import make_plan
 
         self.plan = make_plan(compose_config([*overrides, "progress=false", "output.include_inputs=false"]))

@@ -166,7 +166,7 @@ def check_rows_fit(plan) -> None:
         )
     if plan.source.kind not in ONE_PASS:
         return
-    from runner.ray_engine.settings import EngineSettings
+    from runner.config.engine import EngineSettings
 
     if EngineSettings.from_config(plan.cfg).on_ray:
         raise ConfigError(

@@ -72,9 +72,9 @@ class Invocation:
         return {**self.__dict__, "cache": None}
 
     def pipelines(self):
-        """This invocation's runner.models.cache.PipelineCache."""
+        """This invocation's runner.backends.cache.PipelineCache."""
         if self.cache is None:
-            from runner.models.cache import PipelineCache
+            from runner.backends.cache import PipelineCache
 
             self.cache = PipelineCache()
         return self.cache

@@ -5,14 +5,18 @@ SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs 
                submitit job submitit's handlers stay: its SIGUSR2 requeue ends the run the same way)
 out of memory  a benchmark point that runs out of memory is a result (status oom), and the larger
                batch sizes of that point are skipped (status skipped_after_oom; Invocation.oom)
-isolation      bench.isolation=process runs the point in a child process (runner.child)
+isolation      bench.isolation=process runs the point in a child process (run_in_child; runner.child is
+               the child's side)
 run.json       written before the run (status running) and after it, whatever happened
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +24,9 @@ from runner.errors import OutputError, RunError
 from runner.invocation import Invocation
 from runner.plan import Plan, output_formats
 from runner.repro.resume import resume_target
-from runner.rundir import Metrics, RunDir
+from runner.redact import redact, redact_text
+from runner.rundir import CHILD_LOG, CHILD_REQUEST, Metrics, RunDir
+from runner.sinks import open_output, write_json
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +47,6 @@ def run_plan(
     cfg = plan.cfg
     bench = cfg["bench"]["enabled"] is True or (cfg["bench"]["enabled"] == "auto" and multirun)
     if cfg["bench"]["isolation"] == "process":
-        from runner.child import run_in_child
-
         return run_in_child(plan, Path(run_dir), argv, cwd, multirun)
     from runner.sources.fingerprint import fingerprint
 
@@ -67,6 +71,48 @@ def _ends_after(plan: Plan, position: int) -> bool:
     return all(row.index <= position for row in plan.source.rows(plan.source_mapping, shard_of(plan.cfg)))
 
 
+def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
+    """A crash (even a segfault or the kernel's OOM killer) becomes this point's `error` status,
+    and the next point starts clean."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = {**plan.cfg, "bench": {**plan.cfg["bench"], "isolation": "none"}}
+    request = {
+        "cfg": cfg,
+        "conf": plan.conf,
+        "run_dir": str(run_dir),
+        "argv": argv,
+        "cwd": str(cwd),
+        "multirun": multirun,
+    }
+    write_json(run_dir / CHILD_REQUEST, redact(request))  # for the record; the child reads the real one on stdin
+    # The parent holds the run dir's lock (runner.rundir_lock); the child runs the policies, which take none.
+    child = subprocess.run(
+        [sys.executable, "-m", "runner.child", "-"], input=json.dumps(request), capture_output=True, text=True
+    )
+    with open_output(run_dir / CHILD_LOG) as f:
+        f.write(redact_text(child.stdout + child.stderr))
+    written = RunDir(run_dir).read_metrics()
+    if child.returncode == 0 and written is not None:
+        return written
+    # After a failure an oom the child recorded stands; anything else is recorded here as an error.
+    metrics = written if written is not None and written.status == "oom" else _record_crash(plan, run_dir, child)
+    if metrics.status == "oom" and (plan.cfg["bench"]["enabled"] is True or multirun):
+        return metrics
+    raise RunError(f"the isolated run failed: {metrics.error}", f"its output is in {run_dir / CHILD_LOG}")
+
+
+def _record_crash(plan, run_dir: Path, child: subprocess.CompletedProcess) -> Metrics:
+    tail = (child.stderr.strip().splitlines() or ["(no output)"])[-1]
+    metrics = Metrics(
+        status="error",
+        error=f"child process exited with {child.returncode}: {tail}",
+        batch_size=plan.cfg["batch_size"],
+        batch_size_requested=plan.cfg["batch_size"],
+    )
+    RunDir(run_dir).write_metrics(metrics)
+    return metrics
+
+
 def _execute_recorded(
     plan: Plan,
     run_dir: RunDir,
@@ -79,7 +125,7 @@ def _execute_recorded(
     source: dict | None = None,
 ) -> Metrics:
     from runner.engine import OutOfMemory, execute
-    from runner.ray_engine.settings import EngineSettings
+    from runner.config.engine import EngineSettings
     from runner.repro.record import build_record, now_iso, quantized_steps
 
     if EngineSettings.from_config(plan.cfg).on_ray:  # engine=ray: the same plan on Ray Data actors
@@ -138,12 +184,11 @@ def _write_final_record(run_dir: RunDir, record: dict, status: str) -> None:
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:
     """output.format beyond jsonl: predictions.parquet / .csv, converted from predictions.jsonl."""
-    from runner.tables import export_table
+    from runner.tables import export_tables
 
     outputs = None if plan.graph.one_task else list(plan.graph.nodes["predictions"].consumes)
-    for fmt in output_formats(plan.cfg):
-        if fmt != "jsonl":
-            log.info("wrote %s", export_table(run_dir.predictions, fmt, outputs))
+    for written in export_tables(run_dir.predictions, output_formats(plan.cfg), outputs):
+        log.info("wrote %s", written)
 
 
 @contextmanager

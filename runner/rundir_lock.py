@@ -23,7 +23,6 @@ from pathlib import Path
 
 from runner.errors import ConfigError
 from runner.redact import redact
-from runner.repro.requeue import is_same_job, scheduler_job
 from runner.rundir import (
     CHILD_REQUEST,
     ERRORS,
@@ -44,6 +43,38 @@ from runner.rundir import (
 from runner.sinks import line_count
 
 log = logging.getLogger(__name__)
+
+
+# The scheduler job a run is part of, recorded in run.lock and run.json: a requeued attempt of the same
+# job may take its own dir over (runner.repro.requeue).
+
+
+def scheduler_job() -> dict | None:
+    """The scheduler job this process runs in: {"name", "job_id"} (and "restart" for plain SLURM);
+    None outside one. Environment variables only: submitit's JobEnvironment reads the same ones."""
+    executor = os.environ.get("SUBMITIT_EXECUTOR")
+    if executor:
+        try:
+            import submitit
+
+            return {"name": f"submitit-{executor}", "job_id": str(submitit.JobEnvironment().job_id)}
+        except (ImportError, KeyError, RuntimeError):  # the variable leaked into a process submitit did not start
+            return None
+    if os.environ.get("SLURM_JOB_ID"):
+        array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+        job_id = f"{array}_{task}" if array and task else os.environ["SLURM_JOB_ID"]
+        return {"name": "slurm", "job_id": job_id, "restart": int(os.environ.get("SLURM_RESTART_COUNT") or 0)}
+    return None
+
+
+def is_same_job(recorded: dict | None, current: dict | None) -> bool:
+    """Whether `recorded` (a run.json's or run.lock's `scheduler`) is an earlier attempt of `current`."""
+    if not recorded or not current:
+        return False
+    if (recorded.get("name"), recorded.get("job_id")) != (current["name"], current["job_id"]):
+        return False
+    # Within one SLURM allocation the job id stays; only SLURM's own requeue raises the restart count.
+    return current["name"] != "slurm" or current["restart"] > int(recorded.get("restart") or 0)
 
 
 class RunDirLock:

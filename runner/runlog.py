@@ -162,7 +162,7 @@ class LibraryLogs:
         if name in self.saved or (not logger.handlers and logger.propagate):
             return
         self.saved[name] = (list(logger.handlers), logger.propagate)
-        for handler in logger.handlers:
+        for handler in list(logger.handlers):  # a copy: removing while iterating skips every other one
             logger.removeHandler(handler)
         logger.propagate = True
 

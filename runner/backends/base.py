@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 class Backend:
     name: str
     tasks: tuple[str, ...] | None = None  # task ids it runs; None: every task
-    library: str | None = None  # import name of the library its extra installs (runner.config.extras.EXTRAS)
+    library: str | None = None  # import name of the library its extra installs (runner.extras.EXTRAS)
     own_params: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> params only it reads
 
     def check(self, cfg: dict) -> None:
@@ -28,5 +28,5 @@ class Backend:
         raise NotImplementedError
 
     def identity(self, cfg: dict) -> dict:
-        """Config keys the loaded model depends on beyond the shared ones (runner.models.cache.load_key)."""
+        """Config keys the loaded model depends on beyond the shared ones (runner.backends.cache.load_key)."""
         return {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from runner.config.batching import check_token_budget
 from runner.config.graph_steps import step_configs
 from runner.config.validate import check_config
-from runner.ray_engine.settings import check_engine, check_engine_steps
+from runner.config.engine import check_engine, check_engine_steps
 from runner.tracking.settings import check_tracking
 
 

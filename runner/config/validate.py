@@ -12,11 +12,11 @@ from functools import lru_cache
 from typing import Any
 
 from runner.backends import BACKENDS, check_backend
-from runner.config.extras import check_quantization_extra
 from runner.config.model_location import check_model_location, check_model_package
 from runner.errors import ConfigError, ConfigErrors, did_you_mean
+from runner.extras import require
 from runner.models.quantization import check_device as check_quantization_device
-from runner.models.quantization import check_int8, mode_of
+from runner.models.quantization import MODES, check_int8, mode_of
 from runner.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
 
@@ -66,18 +66,53 @@ def _validator_class():
     return jsonschema.validators.extend(base, type_checker=checker)
 
 
-@lru_cache(maxsize=None)
 def config_schema() -> dict:
     """schemas/config.schema.json with the choices that live in code filled in: the task ids (from the
-    task definitions) and the tiny architectures (from the tiny builders), so neither list is copied."""
+    task definitions), the tiny architectures (from the tiny builders), the backends, the sources with
+    each one's keys (runner.sources.registry) and the output formats (runner.tables), so no list is copied."""
+    from runner.sources.registry import SOURCES
+    from runner.tables import FORMATS
+
+    return _config_schema(tuple(SOURCES), tuple(FORMATS))
+
+
+@lru_cache(maxsize=None)
+def _config_schema(sources: tuple[str, ...], formats: tuple[str, ...]) -> dict:
     from runner.models.tiny import ARCHS
+    from runner.sources.registry import SOURCES
 
     schema = copy.deepcopy(load_schema("config.schema.json"))
     properties = schema["properties"]
     properties["task"]["properties"]["name"]["enum"] = sorted(TASKS)
     properties["model"]["properties"]["tiny"]["enum"] = ["auto", *ARCHS, None]
     properties["backend"]["properties"]["name"]["enum"] = list(BACKENDS)
+    dataset = properties["dataset"]
+    dataset["properties"]["type"]["enum"] = list(sources)
+    every_source = dataset["$defs"]["every_source"]["properties"]
+    dataset["allOf"] = [_source_branch(name, every_source, _source_schema(SOURCES[name])) for name in sources]
+    output_format = properties["output"]["properties"]["format"]
+    one, several = output_format["oneOf"]
+    one["enum"] = several["items"]["enum"] = list(formats)
+    output_format["description"] = f"{' | '.join(formats)}, or a list of them; predictions.jsonl is always written"
     return schema
+
+
+def _source_schema(kind) -> dict:
+    if kind.schema is None:
+        return load_schema(f"sources/{kind.name}.schema.json")
+    return _cap_integers(copy.deepcopy(dict(kind.schema)))
+
+
+def _source_branch(name: str, every_source: dict, own: dict) -> dict:
+    """dataset.type=<name>: the keys every source has and its own, nothing else."""
+    then = {
+        "type": "object",
+        "properties": {"type": {"const": name}, **copy.deepcopy(every_source), **copy.deepcopy(own["properties"])},
+        "additionalProperties": False,
+    }
+    if own.get("required"):
+        then["required"] = list(own["required"])
+    return {"if": {"properties": {"type": {"const": name}}}, "then": then}
 
 
 def task_schema_name(task_id: str) -> str:
@@ -273,6 +308,13 @@ def check_consistency(cfg: dict) -> None:
     check_shard(cfg)
     check_field_mapping(cfg)
     check_backend(cfg)  # the task/backend pair, its extra, its own rules (runner/backends)
+
+
+def check_quantization_extra(quant_mode: str) -> None:
+    """bitsandbytes for 8bit/4bit; none (torch's own) for int8."""
+    library = MODES[quant_mode].library if quant_mode in MODES else None
+    if library is not None:
+        require(library, "quantization", f"quantization={quant_mode}")
 
 
 def check_shard(cfg: dict) -> None:

@@ -39,7 +39,7 @@ from runner.engine.execution import Execution
 from runner.engine.progress import library_progress_bars
 from runner.engine.settings import Settings
 from runner.engine.step_run import apply_threads, seed_everything
-from runner.models.cache import PipelineCache
+from runner.backends.cache import PipelineCache
 from runner.rundir import Metrics, RunDir
 
 __all__ = ["execute", "OutOfMemory", "RowFailed"]

@@ -8,7 +8,7 @@ from runner.bench.autobatch import input_size, longest_rows, search_batch_size, 
 from runner.bench.oom import check_injected_oom
 from runner.engine.errors import OutOfMemory
 from runner.engine.rows import Item, RowReader, step_view
-from runner.engine.step_run import StepRun
+from runner.engine.step_run import StepRun, seed_everything
 from runner.errors import RunError
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,45 @@ def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
         ", ".join(f"{t['batch_size']}:{t['status']}" for t in result.trials),
     )
     run.batch_size = run.step.batch_size = result.batch_size
+    run.autobatch["agreement"] = _agreement_with_batch_one(run, longest, result.batch_size)
+    if run.autobatch["agreement"] is not None:
+        log.info("step %s: %s", run.name, agreement_text(run.autobatch["agreement"], result.batch_size))
+    # the trials' count depends on timings: a sampling task's first batch must not depend on how many ran
+    seed_everything(cfg.get("seed", 0))
+
+
+def _agreement_with_batch_one(run: StepRun, longest: list, batch_size: int) -> dict | None:
+    """Quality beside speed for the chosen size: the probe's longest rows computed alone and inside a batch
+    of the chosen size (padded to the longest, as the run will batch them), compared by the task's own
+    measure. Padding moves scores in their last digits; a model that batches badly (generation without a
+    pad token, a left/right padding mismatch) changes answers, and this says so. None at batch size 1."""
+    if batch_size <= 1:
+        return None
+    from runner.bench.agreement import compare
+    from runner.engine.pipeline_step import to_jsonable
+    from runner.sinks import plain
+
+    rows = list(longest[:batch_size])
+    try:
+        alone = run.step.run(rows, batch_size=1)
+        batched = run.step.run(worst_case_batch(rows, batch_size), batch_size=batch_size)[: len(rows)]
+    except Exception as error:  # the figure is missing; the chosen size stands (it ran in the trials)
+        log.warning("step %s: batch_size=auto could not compare with batch size 1 (%s)", run.name, error)
+        return {"error": f"{type(error).__name__}: {error}"}
+    kind, output_field = run.spec.comparison()
+    figures = compare(
+        kind, output_field, [plain(to_jsonable(o)) for o in alone], [plain(to_jsonable(o)) for o in batched]
+    )
+    return {"reference": "batch_size=1", **figures}
+
+
+def agreement_text(result: dict, batch_size: int) -> str:
+    """e.g. `batch_size=auto: outputs at batch size 16 vs each row alone, on 8 rows: label agreement 1.000`."""
+    from runner.engine.probe import said
+
+    if "error" in result:
+        return f"batch_size=auto: no comparison with batch size 1 ({result['error']})"
+    return f"batch_size=auto: outputs at batch size {batch_size} vs each row alone, on {result['rows']} rows: {said(result)}"
 
 
 class _Probe:

@@ -18,6 +18,7 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+EVERY_SECONDS = 10.0  # between two looks: long enough that one slow batch is not mistaken for contention
 
 
 def machine_busy_seconds() -> float | None:
@@ -43,13 +44,15 @@ class ContentionWatch:
         self,
         threads: int,
         cores: int | None = None,
-        every: float = 10.0,
-        machine: Callable[[], float | None] = machine_busy_seconds,
-        own: Callable[[], float] = own_busy_seconds,
+        every: float | None = None,
+        machine: Callable[[], float | None] | None = None,
+        own: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.threads, self.cores = threads, cores or os.cpu_count() or 1
-        self.every, self.machine, self.own, self.clock = every, machine, own, clock
+        self.every = EVERY_SECONDS if every is None else every
+        self.machine, self.own = machine or machine_busy_seconds, own or own_busy_seconds
+        self.clock = clock
         self.said = False
         self._mark = self._sample()
 

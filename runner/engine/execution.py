@@ -11,7 +11,8 @@ from typing import Iterator
 
 from runner.engine.autobatch import choose_batch_size
 from runner.engine.heap import frozen_heap
-from runner.engine.loop import Counters, PredictionWriter, RowLoop
+from runner.engine.contention import ContentionWatch
+from runner.engine.loop import Counters, PredictionWriter, RowLoop, cpu_threads
 from runner.engine.measure import Measuring, measure_more
 from runner.engine.metrics import build_metrics
 from runner.engine.progress import progress_bar
@@ -23,7 +24,7 @@ from runner.engine.settings import Settings
 from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
 from runner.media import MediaFiles
-from runner.models.cache import PipelineCache, load_key
+from runner.backends.cache import PipelineCache, load_key
 from runner.rundir import ERRORS, PREDICTIONS
 from runner.sinks import JsonlSink
 
@@ -46,6 +47,7 @@ class Execution:
         self.rows_seconds: float | None = None  # run(): first row read to last row written, loads excluded
         self.prefetch_rows = 0  # dataset.prefetch as resolved for the rows read so far (the largest, staged)
         self.measuring: Measuring | None = None  # benchmark mode: the passes that timed the rows
+        self.watch: ContentionWatch | None = None  # made once the first models are loaded (torch's threads set)
 
     def load_steps(self) -> None:
         """Load every step's model now, or (graph.free_finished_models) only the first: the staged
@@ -90,7 +92,8 @@ class Execution:
                 [run.spec.id for run in self.steps],
             ) as bar,
         ):
-            loop = RowLoop(self.settings, self.run_dir, self.counters, errors, bar)
+            self.watch = self.watch or ContentionWatch(cpu_threads())
+            loop = RowLoop(self.settings, self.run_dir, self.counters, errors, bar, watch=self.watch)
             writer = PredictionWriter(
                 predictions,
                 self.settings,

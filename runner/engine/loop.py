@@ -51,7 +51,7 @@ class Counters:
     stopped_early: bool = False  # the benchmark budget was reached
 
 
-def _cpu_threads() -> int:
+def cpu_threads() -> int:
     """The CPU threads the steps compute with: torch's (set by `threads`), once torch is loaded; else one
     per core (a backend with its own thread pool sizes it from the same setting)."""
     torch = sys.modules.get("torch")
@@ -60,7 +60,14 @@ def _cpu_threads() -> int:
 
 class RowLoop:
     def __init__(
-        self, settings: Settings, run_dir: Path, counters: Counters, errors: JsonlSink, bar, say_failures: bool = True
+        self,
+        settings: Settings,
+        run_dir: Path,
+        counters: Counters,
+        errors: JsonlSink,
+        bar,
+        say_failures: bool = True,
+        watch: ContentionWatch | None = None,
     ):
         self.settings = settings
         self.run_dir = run_dir
@@ -70,13 +77,13 @@ class RowLoop:
         # False for a benchmark's re-timing passes: their rows failed (and were said) in the written pass
         self.say_failures = say_failures
         self.failures_said = 0
+        # the execution's, shared by its passes and stages: says at most once per run that others take the cores
+        self.watch = watch
 
     def run_chunks(self, chunks: Iterable[list[Item]], runs: list[StepRun], finish: Finish) -> None:
         """Every chunk through every step; in benchmark mode, until the last step's budget is spent."""
-        watch = ContentionWatch(_cpu_threads())
         for chunk in chunks:
             self.run_chunk(chunk, runs, finish)
-            watch.check()
             if runs[-1].recorder.done:
                 self.counters.stopped_early = True
                 log.info("benchmark budget reached after %d timed rows: stopping", runs[-1].recorder.rows)
@@ -98,6 +105,8 @@ class RowLoop:
                 self.run_chunk(batch, runs, finish)
             return
         self.settle(chunk, finish)
+        if self.watch is not None:
+            self.watch.check()
 
     def run_steps(self, chunk: list[Item], runs: list[StepRun]) -> None:
         """The chunk's live rows through each step: outputs kept on the items, failures marked on them

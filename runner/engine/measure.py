@@ -43,7 +43,9 @@ def measure_more(execution: Execution) -> Measuring:
         return Measuring(cut_short_by="graph.free_finished_models runs the rows once")
     if recorder.done:
         return Measuring(cut_short_by="the bench.max_rows / bench.max_seconds budget ended it")
-    loop = RowLoop(settings, execution.run_dir, Counters(), _Discard(), _Discard(), say_failures=False)
+    loop = RowLoop(
+        settings, execution.run_dir, Counters(), _Discard(), _Discard(), say_failures=False, watch=execution.watch
+    )
     reader, size, measuring = RowReader(execution.plan, execution.reader.done), chunk_size(runs, settings), Measuring()
     started, timed_before = time.perf_counter(), recorder.seconds
     while not _enough(execution):

@@ -132,4 +132,11 @@ def agreement_text(quantization: dict | None) -> str | None:
         return f"{mode} agreement vs float32: the probe failed ({result['error']})"
     if result.get("agreement") is None:
         return f"{mode} agreement vs float32: no rows to compare"
-    return f"{mode} agreement vs {result['reference']} on {result['rows']} rows: {_SAID[result['kind']](result)}"
+    return f"{mode} agreement vs {result['reference']} on {result['rows']} rows: {said(result)}"
+
+
+def said(result: dict) -> str:
+    """An agreement result (runner.bench.agreement.compare) in words, by its kind; `no rows` without one."""
+    if result.get("agreement") is None:
+        return "no rows to compare"
+    return _SAID[result["kind"]](result)

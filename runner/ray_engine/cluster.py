@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from runner.errors import RunError
-from runner.ray_engine.settings import EngineSettings
+from runner.config.engine import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,10 @@ def ordered_data_context() -> Iterator[None]:
     previous settings come back afterwards."""
     from ray.data import DataContext
 
+    from runner.runlog import adopt_library_logger
+
+    # Ray Data's logger prints through a handler of its own ("Progress bars disabled ..."): to run.log
+    adopt_library_logger("ray.data")
     context = DataContext.get_current()
     previous = (context.execution_options.preserve_order, context.enable_progress_bars, context.target_max_block_size)
     context.execution_options.preserve_order = True

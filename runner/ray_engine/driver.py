@@ -28,7 +28,7 @@ from runner.engine.settings import Settings
 from runner.ray_engine.chunk import COLUMN, Chunk, loads
 from runner.ray_engine.cluster import ordered_data_context, ray_cluster
 from runner.ray_engine.metrics import build_ray_metrics
-from runner.ray_engine.settings import EngineSettings
+from runner.config.engine import EngineSettings
 from runner.rundir import ERRORS, PREDICTIONS, Metrics, RunDir
 from runner.sinks import JsonlSink
 

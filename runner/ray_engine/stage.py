@@ -73,7 +73,7 @@ class _Collected:
 class StageActor:
     def __init__(self, stage: StagePlan, name: str, last: bool, fault: tuple[int, str] | None = None):
         from runner.engine.step_run import apply_threads, load_step, seed_everything
-        from runner.models.cache import PipelineCache
+        from runner.backends.cache import PipelineCache
 
         if os.path.isdir(stage.cwd):
             os.chdir(stage.cwd)

@@ -8,6 +8,7 @@ file fails its own row only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -46,6 +47,9 @@ class Source:
 
     #: the config key naming where the data comes from, for messages
     location_key = "dataset"
+    #: the config key that chose the rows' files, for a column that cannot be read as the task's modality
+    #: (None: the key that chose the column, dataset.column or dataset.fields.<input>)
+    feed_key: str | None = None
     #: where columns() looked, for messages: a source whose rows differ in their keys peeks at the first ones
     columns_seen = "the data"
 
@@ -127,30 +131,43 @@ class Source:
         return self.records()
 
 
+@dataclass(frozen=True)
+class SourceType:
+    """A kind of source, `dataset=<name>`: a module of runner/sources defines it as SOURCE (or SOURCES, for
+    several), runner.sources.registry collects them. Beside the module, a source has its preset
+    conf/dataset/<name>.yaml (every key with its default) and its schema fragment."""
+
+    name: str  # dataset.type, and the preset's file name
+    reader: Callable[..., Source]  # reader(cfg, spec) -> Source; with rows_from_api: reader(cfg, spec, rows)
+    # The JSON Schema of its own keys beside those every source has: {"properties": {...}, "required": [...]}.
+    # None: schemas/sources/<name>.schema.json (a source defined outside the package gives it here).
+    schema: Mapping | None = None
+    # Rows handed over as Python objects by runner.run(..., inputs=rows), never written in a config.
+    rows_from_api: bool = False
+
+
 def open_source(cfg: dict, spec: Task, rows: Any = None) -> Source:
     """The source dataset.type names. `rows`: the Python objects of dataset.type=python, which the
     Python API passes beside the config because they cannot be written into it."""
-    from runner.sources.files import FileSource, FolderSource
-    from runner.sources.hf import HFSource
-    from runner.sources.inline import InlineSource, SampleSource
-    from runner.sources.python import PythonSource
+    from runner.sources.registry import SOURCES
 
-    if cfg["type"] == "python":
+    kind = SOURCES[cfg["type"]]
+    if kind.rows_from_api:
         if rows is None:
+            others = [name for name, other in SOURCES.items() if not other.rows_from_api and name != "sample"]
             raise ConfigError(
                 "dataset.type",
-                "'python' rows come only through the Python API: runner.run(..., inputs=rows)",
-                "from the command line use dataset=inline, file, folder or hf",
+                f"'{kind.name}' rows come only through the Python API: runner.run(..., inputs=rows)",
+                f"from the command line use dataset={', '.join(others[:-1])} or {others[-1]}",
             )
-        return PythonSource(cfg, spec, rows)
+        return kind.reader(cfg, spec, rows)
     if rows is not None:
         raise ConfigError(
             "dataset.type",
             f"Python rows were given (inputs=...) but dataset.type is '{cfg['type']}'",
             "leave dataset.type alone with inputs=, or drop inputs= to read the dataset",
         )
-    kinds = {"sample": SampleSource, "inline": InlineSource, "file": FileSource, "folder": FolderSource, "hf": HFSource}
-    return kinds[cfg["type"]](cfg, spec)
+    return kind.reader(cfg, spec)
 
 
 def resolve_mapping(source: Source) -> dict[str, str]:

@@ -62,8 +62,8 @@ def feeds(source: Source, source_mapping: dict[str, str], graph, steps: dict[str
                 continue
             if steps[name]["step"].get("input") is not None:
                 key = f"graph.steps.{name}.input"
-            elif source.cfg.get("type") == "folder":  # a folder's files are chosen by their extensions
-                key = "dataset.extensions"
+            elif source.feed_key:
+                key = source.feed_key
             else:
                 key = _dataset_key(source.cfg, wanted, wanted == spec.primary_input)
             found.setdefault((field, modality), Feed(key, field, modality, wanted in spec.optional_inputs))

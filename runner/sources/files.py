@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from runner.errors import ConfigError
-from runner.sources import BAD_RECORD, Source, TextFile
+from runner.sources import BAD_RECORD, Source, SourceType, TextFile
 from runner.sources.parquet import parquet_shard_records
 from runner.sources.readers import (
     BOM,
@@ -165,6 +165,7 @@ class FolderSource(Source):
     """One row per file; the id is the path relative to the folder."""
 
     location_key = "dataset.path"
+    feed_key = "dataset.extensions"  # a folder's files are chosen by their extensions
 
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
@@ -225,3 +226,7 @@ def _found_hint(folder: Path) -> str:
         return "; the folder holds no files"
     common = sorted(found.items(), key=lambda item: -item[1])[:5]
     return "; the folder holds " + ", ".join(f"{count} {suffix}" for suffix, count in common)
+
+
+SOURCE = SourceType("file", FileSource)
+FOLDER = SourceType("folder", FolderSource)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.errors import ConfigError, RunError
-from runner.sources import BAD_RECORD, Source
+from runner.sources import BAD_RECORD, Source, SourceType
 from runner.sources.sharding import rows_after
 
 # What Dataset.save_to_disk and DatasetDict.save_to_disk write at the top of their folder.
@@ -150,3 +150,6 @@ def saved_dataset(name: str) -> Path | None:
     if path.is_dir() and any((path / marker).is_file() for marker in SAVED_MARKERS):
         return path
     return None
+
+
+SOURCE = SourceType("hf", HFSource)

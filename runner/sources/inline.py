@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from runner.paths import SAMPLE_DIR
-from runner.sources import Source
+from runner.sources import Source, SourceType
 
 
 class InlineSource(Source):
@@ -55,3 +55,7 @@ class SampleSource(Source):
         with open(SAMPLE_DIR / "samples.jsonl") as f:
             for index, line in enumerate(f):
                 yield index, json.loads(line)
+
+
+SAMPLE = SourceType("sample", SampleSource)
+SOURCE = SourceType("inline", InlineSource)

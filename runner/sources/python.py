@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Iterator
 
 from runner.errors import ConfigError, RunError
-from runner.sources import Source
+from runner.sources import Source, SourceType
 from runner.tasks import AUDIO, IMAGE
 
 # dataset.kind: how the rows were given. Only a list and a DataFrame are fingerprinted: a Dataset may
@@ -179,3 +179,6 @@ class PythonSource(Source):
         if modality == AUDIO and "sampling_rate" in item and ("array" in item or "raw" in item):
             return True
         return modality in (AUDIO, IMAGE) and "bytes" in item and set(item) <= {"bytes", "path"}
+
+
+SOURCE = SourceType("python", PythonSource, rows_from_api=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.errors import ConfigError
+from runner.extras import is_installed
 
 # Where runs land when tracking.tracking_uri is null and MLFLOW_TRACKING_URI is unset: one SQLite store
 # under the directory `run` is started from, beside outputs/ and multirun/, so single runs and sweeps
@@ -85,8 +86,6 @@ def check_tracking(cfg: dict) -> None:
     settings = TrackingSettings.from_config(cfg)
     if not settings.enabled:
         return
-    from runner.config.extras import is_installed  # here: runner.config imports this module (a cycle at the top)
-
     missing = [pypi for module, pypi in NEEDED.items() if not is_installed(module)]
     if missing:
         raise ConfigError("tracking", f"tracking=mlflow needs {missing_text(missing)}", EXTRA_HINT)

@@ -18,7 +18,7 @@ from runner.errors import ConfigError
 ASR = ["+task=asr", "model=tiny", "dataset=sample", "dataset.limit=2", "progress=false", "threads=1"]
 CT2 = [*ASR, "backend=ctranslate2"]
 needs_ct2 = pytest.mark.skipif(
-    not __import__("runner.config.extras", fromlist=["x"]).is_installed("faster_whisper"),
+    not __import__("runner.extras", fromlist=["x"]).is_installed("faster_whisper"),
     reason="faster-whisper (extra ctranslate2) not installed",
 )
 

@@ -14,13 +14,13 @@ import pytest
 @pytest.fixture
 def no_model_loads(monkeypatch):
     """A config error must be found before any model loads: loading one fails the test."""
-    import runner.models.cache
+    import runner.backends.cache
     import runner.models.loading
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded for a bad config")
 
-    for module in (runner.models.loading, runner.models.cache):
+    for module in (runner.models.loading, runner.backends.cache):
         monkeypatch.setattr(module, "load_pipeline", refuse)
     monkeypatch.setattr(runner.models.loading, "resolve_model", refuse)
 

@@ -203,14 +203,14 @@ def _write(root, files: dict) -> None:
 @pytest.fixture
 def no_model(monkeypatch):
     """Fail the test if anything tries to load a model: these checks must come first."""
-    import runner.models.cache
+    import runner.backends.cache
     import runner.models.loading
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded before the data was checked")
 
     monkeypatch.setattr(runner.models.loading, "load_pipeline", refuse)
-    monkeypatch.setattr(runner.models.cache, "load_pipeline", refuse)
+    monkeypatch.setattr(runner.backends.cache, "load_pipeline", refuse)
 
 
 @pytest.mark.parametrize("name, files, overrides, key, text", CASES, ids=[case[0] for case in CASES])

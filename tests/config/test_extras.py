@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import runner
-from runner.config.extras import EXTRAS, is_installed
+from runner.extras import EXTRAS, is_installed
 from runner.errors import ConfigError
 from runner.sweep import write_report
 from runner.sweep.callback import SweepReport

@@ -40,10 +40,12 @@ def job_logging(tmp_path):
 
 
 def _library_lines():
-    """What a library with a handler of its own logs (transformers' library root logger has one)."""
+    """What a library with handlers of its own logs (transformers' library root logger has one; Ray Data's
+    has two: a session file and the screen)."""
     library = logging.getLogger("noisylib")
-    own = logging.StreamHandler(io.StringIO())
+    own, second = logging.StreamHandler(io.StringIO()), logging.StreamHandler(io.StringIO())
     library.addHandler(own)
+    library.addHandler(second)
     library.propagate = False
     try:
         with LibraryLogs():
@@ -51,10 +53,11 @@ def _library_lines():
             logging.getLogger("noisylib.sub").warning("a library warning")
             logging.getLogger("noisylib.sub").error("a library error")
             logging.getLogger("runner.x").warning("the runner's warning")
-        assert library.handlers == [own] and library.propagate is False  # given back after the job
-        return own.stream.getvalue()
+        assert library.handlers == [own, second] and library.propagate is False  # given back after the job
+        return own.stream.getvalue() + second.stream.getvalue()
     finally:
         library.removeHandler(own)
+        library.removeHandler(second)
         library.propagate = True
 
 

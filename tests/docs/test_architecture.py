@@ -1,8 +1,10 @@
-"""The room table of docs/architecture.md says what each room of runner/ imports; this keeps it true.
+"""The room table of docs/architecture.md: what each room of runner/ imports, and the order of the rooms.
 
-A room is a package of runner/ or a module at its top level. The imports are read with ast from
-every module (inside functions too: a lazy import is still an arrow), absolute `runner.*` imports
-and relative ones alike.
+A room is a package of runner/ or a module at its top level. The imports are read with ast from every
+module, absolute `runner.*` imports and relative ones alike, and inside functions too: an import kept
+inside a function (so `run --help` stays light) is still an arrow between rooms, so it obeys the order
+like any other. The table lists the rooms top to bottom; a room may import only the rooms below it,
+so there is no circle between rooms and no arrow back up.
 """
 
 from __future__ import annotations
@@ -36,14 +38,15 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> list[str]:
     return [target] if node.module else [f"{target}.{alias.name}" for alias in node.names]
 
 
-def imports_by_room() -> dict[str, set[str]]:
-    found: dict[str, set[str]] = defaultdict(set)
-    for path in RUNNER.rglob("*.py"):
+def arrows() -> list[tuple[str, str, str]]:
+    """(room, the room it imports, where: "runner/x.py:12 imports runner.y") for every import between rooms."""
+    found = []
+    for path in sorted(RUNNER.rglob("*.py")):
         module = _module_name(path)
         room = _room(module) if module != "runner" else None
         if room is None:
             continue
-        found.setdefault(room, set())
+        found.append((room, room, ""))  # every room with code, even one that imports no other
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -54,25 +57,49 @@ def imports_by_room() -> dict[str, set[str]]:
             for target in targets:
                 other = _room(target)
                 if other and other != room and ((RUNNER / other).is_dir() or (RUNNER / f"{other}.py").is_file()):
-                    found[room].add(other)
+                    found.append((room, other, f"{path.relative_to(ROOT)}:{node.lineno} imports {target}"))
     return found
 
 
-def documented() -> dict[str, set[str]]:
+def imports_by_room() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = defaultdict(set)
+    for room, other, _ in arrows():
+        found.setdefault(room, set())
+        if other != room:
+            found[room].add(other)
+    return found
+
+
+def table() -> list[tuple[str, set[str]]]:
+    """The rows of the room table, top to bottom: (room, the rooms it imports)."""
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     section = text.split("## Rooms", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([\w_]+)` \|[^|]*\|([^|]*)\|$", section, re.M)
-    return {room: {name.strip() for name in deps.split(",") if name.strip()} for room, deps in rows}
+    return [(room, {name.strip() for name in deps.split(",") if name.strip()}) for room, deps in rows]
 
 
 def test_room_table_matches_the_imports():
-    actual, table = imports_by_room(), documented()
+    actual, documented = imports_by_room(), dict(table())
     rooms_with_code = {room for room in actual if room != "sample_data"}
     wrong = [
         f"| `{room}` | ... | {', '.join(sorted(actual.get(room, ())))} |"
-        for room in sorted(rooms_with_code | set(table))
-        if actual.get(room, set()) != table.get(room)
+        for room in sorted(rooms_with_code | set(documented))
+        if actual.get(room, set()) != documented.get(room)
     ]
     assert not wrong, "docs/architecture.md's room table is out of date; the rows as the code has them:\n" + "\n".join(
         wrong
+    )
+
+
+def test_each_room_imports_only_the_rooms_below_it():
+    order = [room for room, _ in table()]
+    assert len(order) == len(set(order)), "a room is listed twice in docs/architecture.md's room table"
+    position = {room: i for i, room in enumerate(order)}
+    upward = [
+        f"{where}: room `{other}` is not below `{room}` in docs/architecture.md's room table"
+        for room, other, where in arrows()
+        if other != room and room in position and position.get(other, -1) < position[room]
+    ]
+    assert not upward, "imports against the room order (move the code to a lower room, or the room):\n" + "\n".join(
+        upward
     )

@@ -172,3 +172,20 @@ def test_the_order_of_the_points_cannot_bias_the_result(tmp_path, monkeypatch):
         {**backward["report"].recommended[0], "job": forward["report"].recommended[0]["job"]}
     ]
     assert forward["report"].recommended[0]["batch_size"] == 8
+
+
+def test_auto_says_how_its_batch_changes_the_answers(tmp_path):
+    """Quality beside speed for batch_size=auto: the chosen size's outputs vs each probe row alone, by the
+    task's measure (labels here), in metrics.json and on screen; the run then starts from the seed again."""
+    write_rows(tmp_path, 6)
+    out = tmp_path / "out"
+    result = run_job(
+        *BASE, "batch_size=auto", "bench.auto_until=memory", "bench.min_seconds=0", f"hydra.run.dir={out}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    autobatch = metrics_of(out)["autobatch"]
+    assert autobatch["batch_size"] == 6  # until memory: the largest the rows allow
+    agreement = autobatch["agreement"]
+    assert agreement["reference"] == "batch_size=1" and agreement["kind"] == "labels"
+    assert agreement["rows"] == 6 and agreement["label_agreement"] == 1.0  # padding does not move a label
+    assert "outputs at batch size 6 vs each row alone, on 6 rows: label agreement 1.000" in result.stderr

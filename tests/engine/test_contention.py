@@ -72,3 +72,47 @@ def test_the_real_readers_count_this_process_busy_time():
     machine_spent, own_spent = machine_busy_seconds() - machine_before, own_busy_seconds() - own_before
     assert own_spent > 0.05
     assert machine_spent >= own_spent * 0.8  # the machine's busy time includes this process's
+
+
+def test_a_run_says_it_once_across_its_benchmark_passes(tmp_path, caplog, monkeypatch):
+    """The watch is the execution's: checked after every batch, the re-timing passes included (cores taken
+    only then are seen), and it speaks once per run however many passes see them taken."""
+    import json
+    import re
+
+    from runner.engine import contention
+    from tests.conftest import run_job
+
+    looks = []
+
+    def machine() -> float:
+        """Idle beside this run through the written pass (8 rows, a look after each), then others take every
+        core: only the re-timing passes can see it."""
+        looks.append(None)
+        own = contention.own_busy_seconds()
+        return own if len(looks) <= 9 else own + 50.0 * len(looks)
+
+    monkeypatch.setattr(contention, "machine_busy_seconds", machine)
+    monkeypatch.setattr(contention, "EVERY_SECONDS", 0.0)
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(8)))
+    with caplog.at_level(logging.INFO, logger="runner"):
+        result = run_job(
+            "+task=text-classification",
+            "model=tiny",
+            "dataset=file",
+            "dataset.path=rows.jsonl",
+            "batch_size=1",
+            "bench.enabled=true",
+            "bench.min_seconds=0.001",
+            "bench.repeats=2",
+            "bench.min_batches=16",
+            "bench.warmup_batches=0",
+            "progress=false",
+            f"hydra.run.dir={tmp_path / 'out'}",
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, result.stderr
+    assert int(re.search(r"timed in (\d+) passes", result.stderr).group(1)) > 1
+    said = [r for r in caplog.records if r.getMessage().startswith("other processes are using")]
+    assert len(said) == 1
+    assert len(looks) > 9  # it was a re-timing pass's look that saw the cores taken

@@ -62,7 +62,7 @@ def test_random_lengths_keep_every_limit(seed):
 @pytest.fixture(scope="module")
 def tiny_pipe():
     from runner.config.compose import compose_config
-    from runner.models.cache import PipelineCache
+    from runner.backends.cache import PipelineCache
     from runner.plan import make_plan
 
     plan = make_plan(compose_config(["+task=text-generation", "model=tiny", "batch_size=4"]))

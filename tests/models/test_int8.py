@@ -78,7 +78,7 @@ def test_int8_with_device_map_is_a_config_error():
 
 
 def test_the_load_key_holds_the_quantization_mode_but_not_probe_rows():
-    from runner.models.cache import load_key
+    from runner.backends.cache import load_key
 
     def cfg(quantization):
         return {

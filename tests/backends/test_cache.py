@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from runner.models import cache as cache_module
-from runner.models.cache import PipelineCache, load_key
+from runner.backends import cache as cache_module
+from runner.backends.cache import PipelineCache, load_key
 
 
 def _cfg(model: str, batch_size: int = 1) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner.config.extras import install_hint, is_installed
+from runner.extras import install_hint, is_installed
 from runner.errors import ConfigError
 
 LOCAL, RAY = "local", "ray"

@@ -1,4 +1,4 @@
-"""predictions.parquet / predictions.csv, made from predictions.jsonl when a run completes (output.format).
+"""output.format=parquet: predictions.parquet.
 
 Parquet keeps the JSON types: `id` as the source gave it (an int stays an int), the output as Arrow
 values (an embedding is a list<double>, a text classification with top_k a list<struct<label, score>>),
@@ -7,85 +7,21 @@ exactly those of predictions.jsonl. The schema comes from the data, in two strea
 JSONL (one row group in memory at a time): the first infers each group's types and merges them (an int
 column that meets a float becomes double, null takes the other rows' type, a struct gets every field
 seen), the second writes each group with the merged schema. A column whose values cannot share one Arrow
-type (a string in one row, a number in another) is written as JSON text, and the log names it.
-
-CSV has neither types nor nesting: cells are text, lists and mappings are JSON text, and the output
-columns are JSON text as they always were (a string output keeps its quotes, so every cell parses)."""
+type (a string in one row, a number in another) is written as JSON text, and the log names it."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
-from runner.sinks import iter_jsonl, open_output
+from runner.sinks import open_output
+from runner.tables.base import Groups, OutputFormat
 
 log = logging.getLogger("runner")
 
-ROWS_PER_GROUP = 2048
 
-
-def flat_record(record: dict, step_names: list[str] | None = None) -> dict:
-    """A prediction as flat columns: id, index, input_<field>, and output (one output_<step> column per
-    step when the output holds several steps), values as they are in the JSONL."""
-    row = {"id": record["id"], "index": record.get("index")}
-    for key, value in (record.get("input") or {}).items():
-        row[f"input_{key}"] = value
-    output = record.get("output")
-    if step_names and (output is None or isinstance(output, dict)):
-        for step in step_names:
-            row[f"output_{step}"] = None if output is None else output.get(step)
-    else:
-        row["output"] = output
-    return row
-
-
-def export_table(
-    predictions: Path, fmt: str, step_names: list[str] | None = None, rows_per_group: int = ROWS_PER_GROUP
-) -> Path:
-    """predictions.<fmt> (parquet or csv) beside predictions.jsonl; returns its path."""
-    target = Path(predictions).with_suffix(f".{fmt}")
-    groups = lambda: _groups(predictions, step_names, rows_per_group)  # noqa: E731 - read twice
-    if fmt == "parquet":
-        _write_parquet(target, groups)
-    else:
-        _write_csv(target, groups)
-    return target
-
-
-def _groups(predictions: Path, step_names: list[str] | None, size: int) -> Iterator[list[dict]]:
-    group: list[dict] = []
-    for record in iter_jsonl(predictions):
-        group.append(flat_record(record, step_names))
-        if len(group) >= size:
-            yield group
-            group = []
-    if group:
-        yield group
-
-
-def _write_csv(target: Path, groups) -> None:
-    import csv
-
-    columns: dict[str, None] = {}
-    for group in groups():
-        for row in group:
-            columns.update(dict.fromkeys(row))
-    with open_output(target, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns))
-        writer.writeheader()
-        for group in groups():
-            writer.writerows([{c: _csv_cell(c, v) for c, v in row.items()} for row in group])
-
-
-def _csv_cell(column: str, value):
-    if column == "output" or column.startswith("output_") or isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
-def _write_parquet(target: Path, groups) -> None:
+def write_parquet(target: Path, groups: Groups) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -145,3 +81,6 @@ def _parquet_writable(kind) -> bool:
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
         return _parquet_writable(kind.value_type)
     return True
+
+
+FORMAT = OutputFormat("parquet", ".parquet", write_parquet)

@@ -45,12 +45,3 @@ def require(module: str, key: str, needed_for: str) -> None:
     """ConfigError on `key` when `module`, needed for `needed_for`, is not installed."""
     if not is_installed(module):
         raise ConfigError(key, f"{needed_for} needs {module}, which is not installed", install_hint(module))
-
-
-def check_quantization_extra(quant_mode: str) -> None:
-    """bitsandbytes for 8bit/4bit; none (torch's own) for int8."""
-    from runner.models.quantization import MODES
-
-    library = MODES[quant_mode].library if quant_mode in MODES else None
-    if library is not None:
-        require(library, "quantization", f"quantization={quant_mode}")
