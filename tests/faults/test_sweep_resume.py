@@ -91,7 +91,6 @@ def test_finished_points_are_kept_stopped_resumed_failed_rerun(reference, tmp_pa
     assert "sweep.resume" not in report  # not a swept key of the report
 
 
-@pytest.mark.slow  # a whole sweep's start and report (~9 s on 2 busy cores) for one refusal
 def test_a_point_finished_with_another_config_is_refused_by_name(reference, tmp_path, run_command, capsys):
     from runner.repro.record import config_hash
 
