@@ -142,6 +142,20 @@ def plan_job(
     return plan, rerun
 
 
+def kept_point_exit_code(point, cfg: dict, overrides: list[str]) -> int:
+    """A point that a resumed sweep (sweep.resume) finds finished: checked to have run this config
+    (ConfigError naming the point), kept as it is; its exit code is the one it had (4 when more rows
+    failed than max_error_fraction allows)."""
+    from runner.engine.error_summary import rows_failed_code
+    from runner.repro.sweep_resume import check_same_config
+
+    from runner.config.checked import check_run
+
+    cfg = check_run(cfg).cfg  # as planned and recorded (run.json's config hash)
+    check_same_config(point, cfg, overrides)
+    return rows_failed_code(cfg, RunDir(point.run_dir).read_metrics())
+
+
 def check_rows_fit(plan) -> None:
     """In-memory rows (the API's inputs=) cannot reach a child process, and an iterator cannot be read twice."""
     from runner.sources.python import ONE_PASS, PythonSource

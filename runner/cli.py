@@ -47,6 +47,7 @@ def main() -> None:
         session = ConfigSession(ConfigSearch.from_argv(sys.argv[1:]))
         _print_help(sys.argv[1:], session)
         sys.argv = [sys.argv[0], *normalize_overrides(sys.argv[1:], session)]
+        sys.argv = [sys.argv[0], *_sweep_resumed(sys.argv[1:])]
         prepared = _prepared(sys.argv[1:], session)
     except ConfigError as error:
         print(f"config error: {redact_text(_with_rerun_hint(error, sys.argv[1:]).render())}", file=sys.stderr)
@@ -105,6 +106,19 @@ def _prepared(argv: list[str], session: ConfigSession):
             return prepared
     check_composes(argv, session)
     return None
+
+
+def _sweep_resumed(argv: list[str]) -> list[str]:
+    """`run -m ... sweep.resume=<sweep dir>`: checked against that sweep, launched into it
+    (runner.repro.sweep_resume); any other command as it is."""
+    from runner.config.compose import MULTIRUN
+    from runner.repro.sweep_resume import launch_overrides, requested
+
+    overrides = job_overrides(argv)
+    if requested(overrides) is None:
+        return argv
+    flags = [arg for arg in argv if arg not in overrides]
+    return [*flags, *launch_overrides(overrides, any(arg in MULTIRUN for arg in argv))]
 
 
 def version_text() -> str:
@@ -253,23 +267,44 @@ def _job(cfg, invocation: Invocation, prepared=None) -> int:
         with RunDirLock(run_dir, key, argv), LibraryLogs():
             # A job its scheduler requeued (SLURM time limit, preemption) finds its own earlier attempt
             # here and resumes it; any other run already in the dir is refused.
-            requeued = not cfg.get("resume") and requeued_from(run_dir) is not None
-            if not (cfg.get("resume") or requeued):  # a finished run's dir keeps its own config copies
+            point = _sweep_point(cfg, run_dir) if multirun else None
+            requeued = not cfg.get("resume") and point is None and requeued_from(run_dir) is not None
+            resumed = requeued or (point is not None and point.action == "resume")
+            if not (cfg.get("resume") or resumed or point is not None):  # a finished run's dir keeps its configs
                 refuse_written(run_dir, key)
-            write_job_configs(run_dir, cfg, HydraConfig.instance().cfg)
+            if point is None or point.action != "skip":
+                write_job_configs(run_dir, cfg, HydraConfig.instance().cfg)
             if multirun:
                 redact_multirun_file(Path(hydra_cfg.sweep.dir))
-            resume = run_dir if requeued else None
+            resume = run_dir if resumed else None
             if prepared is not None:
                 return _prepared_job(prepared, argv, invocation, resume)
-            return _job_in(run_dir, cfg, argv, invocation, resume)
+            return _job_in(run_dir, cfg, argv, invocation, resume, point)
     except ConfigError as error:  # the dir is another run's, or holds one: nothing of ours was written into it
         log.error("config error: %s", error.render())
         return error.exit_code
 
 
-def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume: Path | None = None) -> int:
-    """The job of a Hydra-composed config; `resume`: the dir a requeued job resumes (its own)."""
+def _sweep_point(cfg, run_dir: Path):
+    """With sweep.resume: what this job's dir holds and what the job does about it (a Point of
+    runner.repro.sweep_resume), said in the job's log; None for any other job."""
+    if not (cfg.get("sweep") or {}).get("resume"):
+        return None
+    from runner.repro.sweep_resume import FRESH, RERUN, examine_point
+
+    point = examine_point(run_dir)
+    if point.action == RERUN:
+        log.warning("sweep.resume: point %s: %s: running it again", run_dir.name, point.why)
+        point.clear()
+    elif point.action != FRESH:
+        said = "kept" if point.action == "skip" else "resuming it"
+        log.info("sweep.resume: point %s: %s: %s", run_dir.name, point.why, said)
+    return point
+
+
+def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume: Path | None = None, point=None) -> int:
+    """The job of a Hydra-composed config; `resume`: the dir a requeued job (or an interrupted point of a
+    resumed sweep) resumes (its own); `point`: what a resumed sweep found in the job dir."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -288,6 +323,10 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume:
         if resume is not None:
             plain["resume"] = str(resume)
         composed = finish_composed(plain, overrides, session)
+        if point is not None and point.action == "skip":
+            from runner.app import kept_point_exit_code
+
+            return kept_point_exit_code(point, composed.cfg, overrides)
     except ConfigError as error:
         log.error("config error: %s", error.render())
         return error.exit_code

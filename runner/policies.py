@@ -51,12 +51,24 @@ def run_plan(
     from runner.sources.fingerprint import fingerprint
 
     source = fingerprint(plan.source)
-    run_dir, done = resume_target(cfg, Path(run_dir), source)
+    total = plan.source.total_rows() if cfg.get("resume") else None  # the last batch of the data may be short
+    run_dir, done = resume_target(cfg, Path(run_dir), source, total, lambda position: _ends_after(plan, position))
     run_dir.mkdir(parents=True, exist_ok=True)
     skipped = _skip_after_oom(cfg, bench, RunDir(run_dir), invocation)
     if skipped is not None:
         return skipped
     return _execute_recorded(plan, RunDir(run_dir), argv, cwd, invocation, bench, done, keep, source)
+
+
+def _ends_after(plan: Plan, position: int) -> bool:
+    """Whether the run's rows (its shard's) end at `position`: read to find out, for a resume whose last
+    batch is short and whose source cannot count its rows (resume.cut_batches); an iterator, which cannot
+    be read twice, is taken to end there."""
+    from runner.sources.sharding import shard_of
+
+    if not plan.source.rereadable():
+        return True
+    return all(row.index <= position for row in plan.source.rows(plan.source_mapping, shard_of(plan.cfg)))
 
 
 def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:

@@ -304,6 +304,29 @@ def _complete_part(line: bytes) -> bytes | None:
 RECORD_START = b'{"id": '
 
 
+def drop_records(path: Path, indices: set[int]) -> None:
+    """`path` without the records at these dataset positions, through a copy renamed over it (resume=
+    redoes a batch that an interruption cut, runner.repro.resume.cut_batches)."""
+    path = Path(path)
+    if not indices or not path.is_file():
+        return
+    temporary = path.with_name(f".{path.name}.repair")
+    try:
+        with (
+            open_output(path, "rb", encoding=None) as source,
+            writing(temporary),
+            open_output(temporary, "wb", encoding=None) as target,
+        ):
+            for line in source:
+                if _record_index(line) not in indices:
+                    target.write(line)
+        with writing(path):
+            os.replace(temporary, path)
+    except BaseException:
+        _remove(temporary)
+        raise
+
+
 def _rewrite_complete(path: Path) -> None:
     """`path` with only its complete records (a missing last newline added), through a copy renamed over it."""
     temporary = path.with_name(f".{path.name}.repair")

@@ -49,9 +49,10 @@ def earlier_segments(run_dir: Path, append: bool) -> Earlier:
     data = metrics.to_json() if metrics is not None and metrics.rows_in is not None else None
     segments = list(data.get("segments") or [_segment(data)]) if data else []
     earlier = Earlier(line_count(folder.predictions), line_count(folder.errors), data, segments)
+    # Clamped at 0: rows of a batch a stop cut are removed before a resume redoes them (resume.cut_batches)
     unrecorded = (
-        earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments),
-        earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments),
+        max(0, earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments)),
+        max(0, earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments)),
     )
     if any(unrecorded):  # a segment that was killed before it could write metrics.json
         out, error = unrecorded

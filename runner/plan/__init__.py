@@ -13,6 +13,7 @@ from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render
 from runner.repro.resume import resume_record
 from runner.sources import REFERENCE, Source, open_source, reference_column, resolve_mapping
 from runner.sources.checks import check_first_rows
+from runner.sources.sharding import shard_of
 from runner.tasks import MODALITIES, TASKS
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
         source_mapping[REFERENCE] = reference_column(source)
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(steps, graph)
-    check_first_rows(source, source_mapping, graph, steps, cfg.get("shard"))
+    check_first_rows(source, source_mapping, graph, steps, shard_of(cfg))
     if cfg.get("resume"):
         resume_record(cfg["resume"])
     if not cfg["graph"]["show"]:

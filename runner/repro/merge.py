@@ -1,10 +1,10 @@
 """`run merge=<multirun dir>`: join the outputs of a sharded multirun into one predictions file.
 
 Each job of `run -m ... shard.count=N 'shard.index=range(N)'` wrote the rows at the positions it owns
-(p % N == index, or for a Parquet file a contiguous block: runner.sources.sharding). Merging checks
-that the jobs belong together (same config apart from `shard`), that every shard 0..N-1 is there
-exactly once and finished, and that the rows cover positions 0..R-1 with none twice, each in the
-shard that owns it; then it writes <multirun dir>/merged/{predictions,errors}.jsonl in input order (each
+(whole batch units round-robin, unit k to shard k % N, or for a Parquet file a contiguous run of
+them: runner.sources.sharding). Merging checks that the jobs belong together (same config apart from
+`shard`), that every shard 0..N-1 is there exactly once and finished, and that the rows cover positions
+0..R-1 with none twice, each in the shard that owns it; then it writes <multirun dir>/merged/{predictions,errors}.jsonl in input order (each
 line byte for byte as its shard wrote it) and merge.json. Nothing is written when a check fails.
 
 Exit codes: 0 merged; 1 the shards are incomplete (a shard missing, failed, or rows missing) —
@@ -24,7 +24,7 @@ from runner.errors import ConfigError, RunError
 from runner.repro.record import config_hash, dotted_differences, now_iso, output_config
 from runner.repro.saved import read_saved
 from runner.rundir import ERRORS, MERGE, PREDICTIONS, RECORD, RunDir
-from runner.sources.sharding import ROUND_ROBIN, assignment, owner
+from runner.sources.sharding import ROUND_ROBIN, assignment, batch_unit, owner, owns
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,10 @@ def merge_multirun(multirun_dir: Path) -> dict:
     check_same_config(jobs)
     by_index = check_shards_present(jobs, multirun_dir)
     how = assignment(by_index[0].config.get("dataset") or {})
-    predictions = {i: _indexed_lines(job.dir / PREDICTIONS, job, how) for i, job in by_index.items()}
-    errors = {i: _indexed_lines(job.dir / ERRORS, job, how) for i, job in by_index.items()}
-    total = check_complete(by_index, predictions, errors, how)
+    unit = batch_unit(by_index[0].config)  # the shards own whole batch units (the same config: one unit)
+    predictions = {i: _indexed_lines(job.dir / PREDICTIONS, job, how, unit) for i, job in by_index.items()}
+    errors = {i: _indexed_lines(job.dir / ERRORS, job, how, unit) for i, job in by_index.items()}
+    total = check_complete(by_index, predictions, errors, how, unit)
     out = multirun_dir / MERGED_DIR
     out.mkdir(exist_ok=True)
     write_in_order(out / PREDICTIONS, predictions)
@@ -179,7 +180,7 @@ def check_shards_present(jobs: list[ShardJob], multirun_dir: Path) -> dict[int, 
     return by_index
 
 
-def _indexed_lines(path: Path, job: ShardJob, how: str = ROUND_ROBIN) -> list[tuple[int, str]]:
+def _indexed_lines(path: Path, job: ShardJob, how: str = ROUND_ROBIN, unit: int = 1) -> list[tuple[int, str]]:
     """(index, line) for each record, the line kept byte for byte. Round-robin rows are checked for their
     shard here; blocks (a Parquet file's shards) once the total is known, in check_complete."""
     if not path.is_file():
@@ -198,13 +199,15 @@ def _indexed_lines(path: Path, job: ShardJob, how: str = ROUND_ROBIN) -> list[tu
                 ) from None
             if not isinstance(index, int):
                 raise RunError(f"{path}:{number} has no row index", "re-run that shard with this version of the runner")
-            if how == ROUND_ROBIN and index % job.count != job.index:
+            if how == ROUND_ROBIN and not owns(index, job.index, job.count, unit):
                 raise RunError(f"{path}:{number}: row {index} does not belong to shard {job.index} of {job.count}")
             lines.append((index, line if line.endswith("\n") else line + "\n"))
     return lines
 
 
-def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dict, how: str = ROUND_ROBIN) -> int:
+def check_complete(
+    by_index: dict[int, ShardJob], predictions: dict, errors: dict, how: str = ROUND_ROBIN, unit: int = 1
+) -> int:
     """Every position 0..R-1 exactly once across predictions and errors, and each shard as many rows
     as it read (a shard cut short shows here even when its last rows would be the last overall)."""
     seen: dict[int, int] = {}
@@ -220,7 +223,7 @@ def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dic
         if rows_in is not None and rows_in != got:
             raise RunError(f"shard {shard} ({job.dir}) read {rows_in} rows but wrote {got}", "re-run that shard")
     total, count = len(seen), len(by_index)
-    strays = [(i, shard) for i, shard in sorted(seen.items()) if owner(i, total, count, how) != shard]
+    strays = [(i, shard) for i, shard in sorted(seen.items()) if owner(i, total, count, how, unit) != shard]
     if strays:
         index, shard = strays[0]
         raise RunError(
@@ -229,7 +232,7 @@ def check_complete(by_index: dict[int, ShardJob], predictions: dict, errors: dic
         )
     gaps = [i for i in range(total) if i not in seen]
     if gaps:
-        shown = ", ".join(f"{i} (shard {owner(i, total, count, how)})" for i in gaps[:10])
+        shown = ", ".join(f"{i} (shard {owner(i, total, count, how, unit)})" for i in gaps[:10])
         raise RunError(
             f"rows missing from the shards: {shown}{' ...' if len(gaps) > 10 else ''}", "re-run those shards"
         )

@@ -37,6 +37,7 @@ NON_OUTPUT_KEYS = (
     "tracking",
     "engine",
     "quantization.probe_rows",
+    "sweep.resume",
 )  # probe_rows: int8's float32 probe runs after the rows are written
 
 PACKAGES = (

@@ -21,10 +21,14 @@ log = logging.getLogger(__name__)
 RESUMABLE_DIFFERENCES = ("on_error", "dataset.fingerprint")
 
 
-def resume_target(cfg: dict, run_dir: Path, source: dict | None = None) -> tuple[Path, set[int]]:
+def resume_target(
+    cfg: dict, run_dir: Path, source: dict | None = None, total: int | None = None, ends_after=None
+) -> tuple[Path, set[int]]:
     """With resume=<dir>: that dir and the dataset positions already written there; else run_dir, none.
     `source`: the fingerprint of today's source (runner.sources.fingerprint), checked against the one the
-    interrupted run recorded: a changed source is refused unless resume_allow_changed=true."""
+    interrupted run recorded: a changed source is refused unless resume_allow_changed=true. `total`: the
+    rows of the source after skip and limit, when known (the last batch of the data may be short), else
+    `ends_after(position)`: whether the data has no row after that position (runner.sources.sharding.cut_units)."""
     if not cfg.get("resume"):
         return run_dir, set()
     from runner.rundir_lock import refuse_unsafe
@@ -43,8 +47,31 @@ def resume_target(cfg: dict, run_dir: Path, source: dict | None = None) -> tuple
             "resume with the same config (only progress and bench keys may change), or start a new run",
         )
     done = completed_indices(target.predictions) | completed_indices(target.errors)
+    done -= cut_batches(target, done, cfg, total, ends_after)
     log.info("resuming %s: %d rows already done, appending the rest", target.path, len(done))
     return target.path, done
+
+
+def cut_batches(target: RunDir, done: set[int], cfg: dict, total: int | None = None, ends_after=None) -> set[int]:
+    """The rows of the batch units (runner.sources.sharding.batch_unit) the interruption cut, removed
+    from the outputs so they run again as one batch: the resumed run then batches, pads, hence computes
+    every row as the uninterrupted run would. A unit's rows are the last ones written (outputs are in
+    input order): at most one unit of rows."""
+    from runner.sinks import drop_records
+    from runner.sources.sharding import batch_unit, cut_units
+
+    redo = cut_units(done, batch_unit(cfg), total, ends_after)
+    if redo:
+        log.info(
+            "resume: redoing the %d written rows of a batch the stop cut (positions %d..%d), so that it is "
+            "batched as an uninterrupted run batches it",
+            len(redo),
+            min(redo),
+            max(redo),
+        )
+        drop_records(target.predictions, redo)
+        drop_records(target.errors, redo)
+    return redo
 
 
 def check_source(before: dict | None, now: dict | None, allow_changed: bool) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from runner.errors import ConfigError
-from runner.sources.sharding import assignment, owned, rows_after
+from runner.sources.sharding import assignment, owned_count, owns, rows_after
 from runner.tasks import Task
 
 
@@ -89,7 +89,7 @@ class Source:
         total = limit if size is None else rows_after(size, self.cfg.get("skip") or 0, limit)
         if total is None or not shard or shard["count"] == 1:
             return total
-        return len(owned(total, shard["index"], shard["count"], assignment(self.cfg)))
+        return owned_count(total, shard["index"], shard["count"], assignment(self.cfg), shard.get("unit", 1))
 
     def default_mapping(self) -> dict[str, str]:
         """Task input -> column used when the config names none; sources may know better."""
@@ -100,8 +100,8 @@ class Source:
         return None
 
     def rows(self, mapping: dict[str, str], shard: dict | None = None) -> Iterator[Row]:
-        """Rows after `skip`, up to `limit`; with `shard` {index, count}, only the positions that shard
-        owns (runner.sources.sharding), so shards never overlap and together cover every row."""
+        """Rows after `skip`, up to `limit`; with `shard` {index, count, unit} (sharding.shard_of), only the
+        positions that shard owns (runner.sources.sharding), so shards never overlap and together cover every row."""
         id_column = self.cfg.get("id_column")
         for index, row_id, record in self.shard_records(shard or {"index": 0, "count": 1}):
             if id_column:
@@ -110,13 +110,13 @@ class Source:
             yield Row(row_id, fields, error=record.get(BAD_RECORD), index=index)
 
     def shard_records(self, shard: dict) -> Iterator[tuple[int, Any, dict[str, Any]]]:
-        """(position after skip, id, record) of the shard's rows, round-robin. This reads every record
-        but has records_where parse only the shard's; sources that can jump to their rows override it."""
+        """(position after skip, id, record) of the shard's rows, round-robin by batch unit. This reads every
+        record but has records_where parse only the shard's; sources that can jump to their rows override it."""
         skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
-        shard_index, shard_count = shard["index"], shard["count"]
+        shard_index, shard_count, unit = shard["index"], shard["count"], shard.get("unit", 1)
 
         def wanted(position: int) -> bool:
-            return position >= skip and (position - skip) % shard_count == shard_index
+            return position >= skip and owns(position - skip, shard_index, shard_count, unit)
 
         for position, (row_id, record) in enumerate(self.records_where(wanted)):
             index = position - skip

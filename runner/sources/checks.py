@@ -110,9 +110,12 @@ def _no_rows(source: Source, source_mapping: dict[str, str], shard: dict | None)
             "dataset.skip", f"skip={skip} leaves no rows: {source.describe()} has at most {skip}", "lower dataset.skip"
         )
     total = source.total_rows() if source.size() is not None else None  # with a size unknown, total is the limit
-    rows = f"only {total} rows" if total is not None else f"fewer than {shard['index'] + 1} rows"
+    unit = shard.get("unit", 1)
+    rows = f"only {total} rows" if total is not None else f"fewer than {shard['index'] * unit + 1} rows"
+    batches = f" (shards take whole batches of {unit} rows)" if unit > 1 else ""
     return ConfigError(
         "shard.index",
-        f"shard {shard['index']} of {shard['count']} gets no rows: {source.describe()} has {rows} after skip and limit",
-        "use fewer shards (shard.count)",
+        f"shard {shard['index']} of {shard['count']} gets no rows: {source.describe()} has {rows} after skip "
+        f"and limit{batches}",
+        "use fewer shards (shard.count)" + (", or a smaller batch_size" if unit > 1 else ""),
     )

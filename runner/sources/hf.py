@@ -99,6 +99,11 @@ class HFSource(Source):
         others in Arrow, before they become Python rows or a feature decodes them (split_dataset_by_node,
         strategy "examples"). Its "shards" strategy would hand out whole files instead, but a shard
         cannot know its rows' positions in the unsharded order without reading the files before its own."""
+        if shard.get("unit", 1) != 1:  # batch units: read in order, the others' rows skipped unparsed
+            return super().shard_records(shard)
+        return self._strided_records(shard)
+
+    def _strided_records(self, shard: dict):
         skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
         index, count = shard["index"], shard["count"]
         total = limit if self.size() is None else rows_after(self.size(), skip, limit)

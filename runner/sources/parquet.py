@@ -24,7 +24,7 @@ def parquet_shard_records(
 
     file = pq.ParquetFile(path)
     total = rows_after(file.metadata.num_rows, skip, limit)
-    positions = owned(total, shard["index"], shard["count"], BLOCKS)
+    positions = owned(total, shard["index"], shard["count"], BLOCKS, shard.get("unit", 1))
     start, stop = skip + positions.start, skip + positions.stop  # rows of the file
     groups, first = groups_between(file.metadata, start, stop)
     if not groups:

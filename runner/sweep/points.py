@@ -18,6 +18,7 @@ MARKERS = (".hydra/overrides.yaml", METRICS, RECORD)
 EXIT_FILE = "job_exit.json"
 ROWS_FAILED_CODE = 4  # runner.engine.error_summary.ROWS_FAILED: failed rows beyond max_error_fraction
 BATCH_KEY = "batch_size"
+SWEEP_RESUME = "sweep.resume"  # a sweep-level key, never one of a point's own
 STATUSES = ("ok", "too_short", "oom", "error", "rows_failed", "skipped_after_oom")
 
 
@@ -123,13 +124,15 @@ def peak_memory(metrics: dict) -> dict:
 
 
 def read_override_args(job_dir: Path) -> list[str]:
-    """The job's command-line overrides as typed (Hydra saves them in .hydra/overrides.yaml)."""
+    """The job's command-line overrides as typed (Hydra saves them in .hydra/overrides.yaml), without
+    sweep.resume: a resumed sweep's points are the same points as before (runner.repro.sweep_resume)."""
     path = job_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return []
     import yaml  # PyYAML comes with Hydra
 
-    return [str(item) for item in yaml.safe_load(path.read_text()) or []]
+    args = [str(item) for item in yaml.safe_load(path.read_text()) or []]
+    return [arg for arg in args if arg.partition("=")[0].lstrip("+~") != SWEEP_RESUME]
 
 
 def read_overrides(job_dir: Path) -> dict[str, str]:

@@ -192,7 +192,7 @@ def test_a_torn_last_line_is_cut_in_place_and_a_complete_unterminated_one_kept(t
     assert path.read_bytes() == b"".join(_lines(0, 1, 2))
 
 
-def test_resume_after_a_torn_middle_line_redoes_only_that_row(copied_run, tmp_path):
+def test_resume_after_a_torn_middle_line_redoes_only_that_rows_batch(copied_run, tmp_path):
     predictions = copied_run / "predictions.jsonl"
     reference = read_jsonl(predictions)
     lines = predictions.read_bytes().splitlines(keepends=True)
@@ -203,7 +203,9 @@ def test_resume_after_a_torn_middle_line_redoes_only_that_row(copied_run, tmp_pa
     assert result.returncode == 0, result.stderr
     resumed = read_jsonl(predictions)
     assert sorted(resumed, key=lambda r: r["index"]) == reference
-    assert [r["index"] for r in resumed][-1] == 2  # the only row done again, appended
+    # Only the torn row's batch (batch_size=2: positions 2 and 3) is done again, as one batch, appended;
+    # the complete rows around it stay (runner.repro.resume.cut_batches).
+    assert [r["index"] for r in resumed] == [0, 1, 4, 5, 2, 3]
 
 
 # -- full disk ------------------------------------------------------------------------------------------
