@@ -12,6 +12,7 @@ import logging
 import os
 import stat
 from pathlib import Path
+from typing import Callable
 
 from runner.errors import OutputError
 
@@ -310,25 +311,22 @@ def drop_records(path: Path, indices: set[int]) -> None:
     path = Path(path)
     if not indices or not path.is_file():
         return
-    temporary = path.with_name(f".{path.name}.repair")
-    try:
-        with (
-            open_output(path, "rb", encoding=None) as source,
-            writing(temporary),
-            open_output(temporary, "wb", encoding=None) as target,
-        ):
-            for line in source:
-                if _record_index(line) not in indices:
-                    target.write(line)
-        with writing(path):
-            os.replace(temporary, path)
-    except BaseException:
-        _remove(temporary)
-        raise
+    _rewrite(path, lambda line: None if _record_index(line) in indices else line)
 
 
 def _rewrite_complete(path: Path) -> None:
     """`path` with only its complete records (a missing last newline added), through a copy renamed over it."""
+
+    def complete(line: bytes) -> bytes | None:
+        kept = line if _record_index(line) is not None else _complete_part(line)
+        return None if kept is None else kept if kept.endswith(b"\n") else kept + b"\n"
+
+    _rewrite(path, complete)
+
+
+def _rewrite(path: Path, keep: Callable[[bytes], bytes | None]) -> None:
+    """`path` with each line replaced by keep(line) (None: dropped), written to a copy in the same dir and
+    renamed over it, so a stop mid-way leaves the old file whole; the copy is removed on any failure."""
     temporary = path.with_name(f".{path.name}.repair")
     try:
         with (
@@ -337,9 +335,9 @@ def _rewrite_complete(path: Path) -> None:
             open_output(temporary, "wb", encoding=None) as target,
         ):
             for line in source:
-                kept = line if _record_index(line) is not None else _complete_part(line)
+                kept = keep(line)
                 if kept is not None:
-                    target.write(kept if kept.endswith(b"\n") else kept + b"\n")
+                    target.write(kept)
         with writing(path):
             os.replace(temporary, path)
     except BaseException:
