@@ -32,12 +32,17 @@ from typing import Callable
 from hydra._internal.callbacks import Callbacks
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.config_repository import CachingConfigRepository
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.hydra import Hydra
 from hydra._internal.utils import create_config_search_path, run_and_report
 
 TESTED_HYDRA_CORE = "1.3.8"
+# Hydra's grid sweeper as a sweep's multirun.yaml names it (hydra.sweeper._target_): sweep.resume only
+# resumes grids, whose points come back in the same order.
+BASIC_SWEEPER_TARGET = f"{BasicSweeper.__module__}.{BasicSweeper.__qualname__}"
 
 __all__ = [
+    "BASIC_SWEEPER_TARGET",
     "TESTED_HYDRA_CORE",
     "Callbacks",
     "ComposingLoader",

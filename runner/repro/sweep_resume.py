@@ -25,6 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.config.hydra_private import BASIC_SWEEPER_TARGET
 from runner.errors import ConfigError
 from runner.rundir import FINISHED, HYDRA_DIR, LOG, MEDIA, METRICS, RECORD, STAGES, WRITTEN, RunDir, RunRecord
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 KEY = "sweep.resume"
 MULTIRUN_FILE = "multirun.yaml"  # what Hydra writes at the root of every sweep dir
 EXIT_FILE = "job_exit.json"  # runner.sweep.exit_codes: the job's exit code, from the earlier attempt
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 # Overrides that name the sweep dir rather than the points: left out when the two commands are compared.
 _NOT_POINTS = (KEY, "hydra.sweep.dir")
 
@@ -62,7 +62,7 @@ def launch_overrides(overrides: list[str], multirun: bool) -> list[str]:
     sweep_dir = Path(given).expanduser().absolute()
     saved = read_multirun(sweep_dir)
     sweeper = str(_select(saved, "hydra.sweeper._target_") or "")
-    if sweeper != BASIC_SWEEPER:
+    if sweeper != BASIC_SWEEPER_TARGET:
         raise ConfigError(
             KEY,
             f"{sweep_dir} was swept by {sweeper or 'an unknown sweeper'}; only a grid sweep (Hydra's basic sweeper) "

@@ -96,6 +96,12 @@ def test_6_what_hydra_main_runs():
     assert list(inspect.signature(loader._compose_config_from_defaults_list).parameters)[1:] == ["defaults", "repo"]
 
 
+def test_7_the_grid_sweepers_name_in_a_composed_multirun(session):
+    """sweep.resume reads hydra.sweeper._target_ from a sweep's multirun.yaml and resumes only grids."""
+    cfg = session.compose(["+task=text-classification", "model=tiny"])  # the default sweeper: the grid
+    assert cfg.hydra.sweeper._target_ == hydra_private.BASIC_SWEEPER_TARGET
+
+
 def test_the_tested_version_is_the_pinned_and_installed_one():
     import hydra
 
