@@ -59,7 +59,7 @@ def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
     )
     run.batch_size = run.step.batch_size = result.batch_size
     run.autobatch["agreement"] = _agreement_with_batch_one(run, longest, result.batch_size)
-    if run.autobatch["agreement"] is not None:
+    if run.autobatch["agreement"] is not None and "error" not in run.autobatch["agreement"]:
         log.info("step %s: %s", run.name, agreement_text(run.autobatch["agreement"], result.batch_size))
     # the trials' count depends on timings: a sampling task's first batch must not depend on how many ran
     seed_everything(cfg.get("seed", 0))
@@ -72,9 +72,7 @@ def _agreement_with_batch_one(run: StepRun, longest: list, batch_size: int) -> d
     pad token, a left/right padding mismatch) changes answers, and this says so. None at batch size 1."""
     if batch_size <= 1:
         return None
-    from runner.bench.agreement import compare
-    from runner.engine.pipeline_step import to_jsonable
-    from runner.sinks import plain
+    from runner.engine.probe import compare_as_written
 
     rows = list(longest[:batch_size])
     try:
@@ -83,19 +81,13 @@ def _agreement_with_batch_one(run: StepRun, longest: list, batch_size: int) -> d
     except Exception as error:  # the figure is missing; the chosen size stands (it ran in the trials)
         log.warning("step %s: batch_size=auto could not compare with batch size 1 (%s)", run.name, error)
         return {"error": f"{type(error).__name__}: {error}"}
-    kind, output_field = run.spec.comparison()
-    figures = compare(
-        kind, output_field, [plain(to_jsonable(o)) for o in alone], [plain(to_jsonable(o)) for o in batched]
-    )
-    return {"reference": "batch_size=1", **figures}
+    return {"reference": "batch_size=1", **compare_as_written(run.spec, alone, batched)}
 
 
 def agreement_text(result: dict, batch_size: int) -> str:
     """e.g. `batch_size=auto: outputs at batch size 16 vs each row alone, on 8 rows: label agreement 1.000`."""
     from runner.engine.probe import said
 
-    if "error" in result:
-        return f"batch_size=auto: no comparison with batch size 1 ({result['error']})"
     return f"batch_size=auto: outputs at batch size {batch_size} vs each row alone, on {result['rows']} rows: {said(result)}"
 
 

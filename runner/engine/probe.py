@@ -61,9 +61,6 @@ def run_probe(run: StepRun) -> None:
     probe = run.probe
     if probe is None or probe.result is not None or not probe.inputs or run.step.pipe is None:
         return
-    from runner.bench.agreement import compare
-    from runner.engine.pipeline_step import to_jsonable
-    from runner.sinks import plain
     from runner.engine.step_run import seed_everything
 
     started = time.perf_counter()
@@ -86,13 +83,22 @@ def run_probe(run: StepRun) -> None:
         pipe.model = quantized
         del reference
         _release_memory()
-    kind, output_field = run.spec.comparison()
-    # compared as predictions.jsonl holds them (float32 vectors as the numbers written, runner.sinks.plain)
-    figures = compare(
-        kind, output_field, [plain(to_jsonable(o)) for o in outputs], [plain(to_jsonable(o)) for o in probe.outputs]
-    )
+    figures = compare_as_written(run.spec, outputs, probe.outputs)
     probe.result = {"reference": "float32", **figures, "seconds": round(time.perf_counter() - started, 4)}
     probe.inputs, probe.outputs = [], []  # the decoded inputs are not kept past the probe
+
+
+def compare_as_written(spec, reference: list, candidate: list) -> dict:
+    """Two lists of pipeline outputs compared by the task's own measure (runner.bench.agreement.compare), as
+    predictions.jsonl holds them (float32 vectors as the numbers written, runner.sinks.plain)."""
+    from runner.bench.agreement import compare
+    from runner.engine.pipeline_step import to_jsonable
+    from runner.sinks import plain
+
+    kind, output_field = spec.comparison()
+    return compare(
+        kind, output_field, [plain(to_jsonable(o)) for o in reference], [plain(to_jsonable(o)) for o in candidate]
+    )
 
 
 def _load_float32(cfg: dict, spec):
