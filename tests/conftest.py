@@ -62,6 +62,17 @@ def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedPr
     )
 
 
+# Benchmark mode that times a short dataset in several passes (one written, the others re-timed): for
+# tests of what a run says or checks across its passes.
+RETIMED_BENCH = (
+    "bench.enabled=true",
+    "bench.min_seconds=0.001",
+    "bench.repeats=2",
+    "bench.min_batches=16",
+    "bench.warmup_batches=0",
+)
+
+
 def run_job(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """What `run <args>` does, in this process: the job entry the command uses (app.run_job, reached
     through runner.run), for end-to-end checks that are not about the command itself (exit codes,

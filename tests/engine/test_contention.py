@@ -81,7 +81,7 @@ def test_a_run_says_it_once_across_its_benchmark_passes(tmp_path, caplog, monkey
     import re
 
     from runner.engine import contention
-    from tests.conftest import run_job
+    from tests.conftest import RETIMED_BENCH, run_job
 
     looks = []
 
@@ -102,11 +102,7 @@ def test_a_run_says_it_once_across_its_benchmark_passes(tmp_path, caplog, monkey
             "dataset=file",
             "dataset.path=rows.jsonl",
             "batch_size=1",
-            "bench.enabled=true",
-            "bench.min_seconds=0.001",
-            "bench.repeats=2",
-            "bench.min_batches=16",
-            "bench.warmup_batches=0",
+            *RETIMED_BENCH,
             "progress=false",
             f"hydra.run.dir={tmp_path / 'out'}",
             cwd=tmp_path,

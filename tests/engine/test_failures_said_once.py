@@ -8,7 +8,7 @@ import logging
 import re
 
 from runner.engine.loop import ROWS_SHOWN
-from tests.conftest import run_job
+from tests.conftest import RETIMED_BENCH, run_job
 
 
 def test_each_failing_row_is_said_once_and_only_the_first_ones_on_screen(tmp_path, caplog):
@@ -23,11 +23,7 @@ def test_each_failing_row_is_said_once_and_only_the_first_ones_on_screen(tmp_pat
             "dataset=file",
             "dataset.path=rows.jsonl",
             "batch_size=1",
-            "bench.enabled=true",
-            "bench.min_seconds=0.001",
-            "bench.repeats=2",
-            "bench.min_batches=16",
-            "bench.warmup_batches=0",
+            *RETIMED_BENCH,
             "max_error_fraction=0.9",
             "progress=false",
             f"hydra.run.dir={out}",
