@@ -88,9 +88,9 @@ class Runner:
 
     def transcribe(self, dataset: list[str], batch_size: int, params: dict, threads: int) -> tuple[list[str], float]:
         from runner.config.compose import compose_config
-        from runner.invocation import Invocation
+        from runner.job.invocation import Invocation
         from runner.plan import make_plan
-        from runner.policies import run_plan
+        from runner.job.policies import run_plan
 
         overrides = [
             "+task=asr",

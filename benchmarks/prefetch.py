@@ -89,7 +89,7 @@ class Sides:
     def __init__(self, task: str, folder: Path, out: Path, threads: int):
         from transformers import pipeline
 
-        from runner.invocation import Invocation
+        from runner.job.invocation import Invocation
         from runner.models.tiny import tiny_model_dir
 
         self.task, self.folder, self.out, self.threads = task, folder, out, threads
@@ -101,7 +101,7 @@ class Sides:
     def runner(self, prefetch) -> float:
         from runner.config.compose import compose_config
         from runner.plan import make_plan
-        from runner.policies import run_plan
+        from runner.job.policies import run_plan
 
         plan = make_plan(
             compose_config(

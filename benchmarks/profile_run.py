@@ -43,9 +43,9 @@ PHASES = {
     "rows (read, infer, write)": [("runner.engine.loop", "RowLoop.run_chunks")],
     "run.json (versions, git, hashes)": [
         ("runner.repro.record", "build_record"),
-        ("runner.rundir", "RunDir.write_record"),
+        ("runner.outputs.rundir", "RunDir.write_record"),
     ],
-    ".hydra config copies": [("runner.hydra_files", "write_job_configs")],
+    ".hydra config copies": [("runner.outputs.hydra_files", "write_job_configs")],
 }
 
 CHILD = r"""
@@ -90,8 +90,8 @@ for name, targets in phases.items():
                 if getattr(other, "__name__", "").startswith("runner") and getattr(other, attr, None) is original:
                     setattr(other, attr, wrapped)
 
-import runner.fast_exit
-real_exit = runner.fast_exit.exit_process
+import runner.core.fast_exit
+real_exit = runner.core.fast_exit.exit_process
 
 def write_phases(code):
     main_seconds = time.perf_counter() - started
@@ -103,7 +103,7 @@ def exit_process(code):  # the command's own exit, once the phases are written
     write_phases(code)
     real_exit(code)
 
-runner.fast_exit.exit_process = exit_process
+runner.core.fast_exit.exit_process = exit_process
 sys.argv = ["run", *sys.argv[3:]]
 started = time.perf_counter()
 runner.cli.command()  # ends the process through exit_process above

@@ -70,7 +70,7 @@ class Scale:
         return make_plan(compose_config(overrides))
 
     def run(self, extra: list[str]) -> dict:
-        from runner.policies import run_plan
+        from runner.job.policies import run_plan
 
         self.rounds_run += 1
         out = self.root / f"run{self.rounds_run}"

@@ -1,4 +1,4 @@
-"""predictions.parquet with native types (runner/tables.py) against the previous export (the output as
+"""predictions.parquet with native types (runner/outputs/tables.py) against the previous export (the output as
 JSON text), on feature-extraction-shaped rows: [1][tokens][384] floats per row, int ids.
 
     .venv/bin/python benchmarks/tables.py [--rows 2000] [--rounds 5]
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import Ratio, interleaved  # noqa: E402
-from runner.tables import export_table  # noqa: E402
+from runner.outputs.tables import export_table  # noqa: E402
 
 HIDDEN = 384  # all-MiniLM-L6-v2's width
 

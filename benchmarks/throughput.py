@@ -110,7 +110,7 @@ def shared_invocation():
     and warm from round to round, as raw's pipeline object stays. (A fresh Invocation per round loaded
     the model again: its load time was subtracted, but the first calls on a freshly loaded model are
     slower, and that was timed against a warm raw pipeline.)"""
-    from runner.invocation import Invocation
+    from runner.job.invocation import Invocation
 
     if not _SHARED:
         _SHARED.append(Invocation())
@@ -118,7 +118,7 @@ def shared_invocation():
 
 
 def time_runner(data_file: Path, batch_size: int, out: Path, extra: list[str] = (), model: str | None = None) -> float:
-    from runner.policies import run_plan
+    from runner.job.policies import run_plan
 
     plan = runner_plan(data_file, batch_size, list(extra), model)
     started = time.perf_counter()

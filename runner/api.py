@@ -7,7 +7,7 @@
 
 Keyword arguments are config keys. They are written as Hydra override strings and go through the same
 composition (`compose_run`), validation, plan and execution as `run` on the command line, so presets,
-error messages, run.json and run.log agree; failures raise runner.errors.ConfigError (exit code 2 on
+error messages, run.json and run.log agree; failures raise runner.core.errors.ConfigError (exit code 2 on
 the command line) and RunError (exit code 1) instead. Rows given as Python objects (`inputs=`) never
 enter the config: it records what they were (dataset.type=python, kind, fingerprint), and the objects
 themselves travel beside it to the source (runner/sources/python.py).
@@ -31,10 +31,10 @@ import functools
 import re
 
 from runner.config.overrides import choice, group_mapping, leaves, strings, value
-from runner.errors import ConfigError, ConfigErrors
-from runner.invocation import Invocation
-from runner.rundir import LOG, MEDIA, RECORD, STAGES, WRITTEN, Metrics, RunDir
-from runner.runlog import RunLog
+from runner.core.errors import ConfigError, ConfigErrors
+from runner.job.invocation import Invocation
+from runner.outputs.rundir import LOG, MEDIA, RECORD, STAGES, WRITTEN, Metrics, RunDir
+from runner.outputs.runlog import RunLog
 
 # Keyword spellings of dotted config keys (a keyword argument cannot hold a dot).
 KEY_ALIASES = {"task_params": "task.params"}
@@ -151,7 +151,7 @@ def run(
         strings, applied last.
     output_dir: where to write (default: a new outputs/api/<date>/<time> under the cwd per call); a
         dir that already holds a run (run.json) is refused unless overwrite=True.
-    invocation: a runner.invocation.Invocation to share between calls (a batch-size sweep in a loop
+    invocation: a runner.job.invocation.Invocation to share between calls (a batch-size sweep in a loop
         skips the batch sizes above one that ran out of memory); by default each call has its own.
 
     Raises ConfigError before any model loads when the config is wrong, RunError when the run fails
@@ -286,8 +286,8 @@ def _composed(request: _Request):
 
 
 def _run(request: _Request, claim_run_dir, invocation: Invocation) -> RunResult:
-    """runner.app.run_job, the path the command line takes; its exceptions reach the caller."""
-    from runner.app import Job, run_job
+    """runner.job.app.run_job, the path the command line takes; its exceptions reach the caller."""
+    from runner.job.app import Job, run_job
 
     from runner.tracking.api import tracked
 
@@ -314,7 +314,7 @@ def _run(request: _Request, claim_run_dir, invocation: Invocation) -> RunResult:
 def _result(plan, metrics: Metrics, run_dir: Path, keep: dict, exit_code: int = 0) -> RunResult:
     """The outputs kept as they were written; a resumed run (whose earlier rows were written before)
     or a run in a child process is read back from its files, once."""
-    from runner.sinks import iter_jsonl
+    from runner.outputs.sinks import iter_jsonl
 
     done = RunDir(metrics.run_dir or run_dir)
     if plan.cfg.get("resume") or plan.cfg["bench"]["isolation"] == "process":
@@ -331,7 +331,7 @@ def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
     if output_dir is None:
         return None
     path = Path(output_dir).expanduser()
-    from runner.rundir_lock import check_run_dir
+    from runner.outputs.rundir_lock import check_run_dir
 
     check_run_dir(path, "output_dir")
     if (path / RECORD).is_file() and not overwrite:
@@ -344,9 +344,9 @@ def _checked_output_dir(output_dir, overwrite: bool) -> Path | None:
 
 
 def _claim_run_dir(target: Path | None, overwrite: bool, held: ExitStack, argv: list[str]) -> Path:
-    """The run dir, held for this call (runner.rundir_lock) before anything in it is cleared or written;
+    """The run dir, held for this call (runner.outputs.rundir_lock) before anything in it is cleared or written;
     one that holds a run (written since _checked_output_dir looked) is refused unless overwrite=True."""
-    from runner.rundir_lock import RunDirLock, refuse_written
+    from runner.outputs.rundir_lock import RunDirLock, refuse_written
 
     if target is None:
         target = _new_run_dir(Path.cwd() / "outputs" / "api")

@@ -25,10 +25,10 @@ from pathlib import Path
 from runner.config.choices import normalize_overrides
 from runner.config.compose import check_composes, is_plain_multirun, is_single_run, job_overrides
 from runner.config.search import ConfigSearch, ConfigSession
-from runner.errors import ConfigError, RunError
-from runner.invocation import Invocation
-from runner.paths import PRIMARY_CONFIG
-from runner.redact import redact_text
+from runner.core.errors import ConfigError, RunError
+from runner.job.invocation import Invocation
+from runner.core.paths import PRIMARY_CONFIG
+from runner.core.redact import redact_text
 
 log = logging.getLogger("runner")
 
@@ -54,7 +54,7 @@ def main() -> None:
         sys.exit(2)
     invocation = Invocation()
     if prepared is not None:
-        from runner.prepared import run_prepared
+        from runner.job.prepared import run_prepared
 
         run_prepared(prepared, _task_function(invocation, prepared))
     else:
@@ -65,9 +65,9 @@ def main() -> None:
 
 def command() -> None:
     """The `run` console script and `python -m runner`: main(), then the process ends without Python's
-    interpreter teardown (runner/fast_exit.py). main() itself exits the normal way, so code that calls
+    interpreter teardown (runner/core/fast_exit.py). main() itself exits the normal way, so code that calls
     it in its own process (the tests, a notebook) is never cut short."""
-    from runner.fast_exit import exit_process
+    from runner.core.fast_exit import exit_process
 
     try:
         main()
@@ -92,14 +92,14 @@ def _print_help(argv: list[str], session: ConfigSession) -> None:
 
 
 def _prepared(argv: list[str], session: ConfigSession):
-    """A single run composed once and planned (runner.prepared); None for what Hydra's app runs: a
+    """A single run composed once and planned (runner.job.prepared); None for what Hydra's app runs: a
     sweep (checked here at its first point), Hydra's own commands (--cfg, --info ...)."""
     if any("hydra/sweeper=" in arg for arg in argv):
         from runner.sweep.objective import check_search_plugin
 
         check_search_plugin(argv)
     if is_single_run(argv):
-        from runner.prepared import prepare
+        from runner.job.prepared import prepare
 
         prepared = prepare(job_overrides(argv), session)
         if prepared is not None:
@@ -175,7 +175,7 @@ def _merge(multirun_dir: str) -> int:
 def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
     """Hydra runs the jobs: each one's exit code lands in `invocation`, also those that other launchers
     ran in other processes (runner.sweep.exit_codes hands those back once the multirun ends). A plain
-    `run -m` runs Hydra's multirun on our config loader (runner.prepared); Hydra's own commands
+    `run -m` runs Hydra's multirun on our config loader (runner.job.prepared); Hydra's own commands
     (--cfg, --info, -cp ...) go through hydra.main."""
     import hydra
 
@@ -185,7 +185,7 @@ def _run_hydra(invocation: Invocation, session: ConfigSession) -> None:
 
     with launched_exit_codes() as collected:
         if is_plain_multirun(sys.argv[1:]):
-            from runner.prepared import run_multirun
+            from runner.job.prepared import run_multirun
 
             stopped = run_multirun(job_overrides(sys.argv[1:]), session, _task_function(invocation))
         else:
@@ -246,14 +246,14 @@ def _return_value(cfg, code: int):
 
 
 def _job(cfg, invocation: Invocation, prepared=None) -> int:
-    """One job in the run dir Hydra made: held (runner.rundir_lock) before the runner writes into it,
-    beginning with Hydra's config copies, redacted (runner.hydra_files)."""
+    """One job in the run dir Hydra made: held (runner.outputs.rundir_lock) before the runner writes into it,
+    beginning with Hydra's config copies, redacted (runner.outputs.hydra_files)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from runner.hydra_files import redact_multirun_file, write_job_configs
+    from runner.outputs.hydra_files import redact_multirun_file, write_job_configs
     from runner.repro.requeue import requeued_from
-    from runner.rundir_lock import RunDirLock, refuse_written
+    from runner.outputs.rundir_lock import RunDirLock, refuse_written
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -261,7 +261,7 @@ def _job(cfg, invocation: Invocation, prepared=None) -> int:
     # In a multirun this job may run in another process (joblib, submitit): record its own overrides.
     argv = ["run", *hydra_cfg.overrides.task] if multirun else sys.argv
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    from runner.runlog import LibraryLogs
+    from runner.outputs.runlog import LibraryLogs
 
     try:
         with RunDirLock(run_dir, key, argv), LibraryLogs():
@@ -310,7 +310,7 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume:
 
     from omegaconf import OmegaConf
 
-    from runner.app import Job, job_exit_code
+    from runner.job.app import Job, job_exit_code
     from runner.config.compose import finish_composed, to_plain
 
     hydra_cfg = HydraConfig.get()
@@ -324,7 +324,7 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume:
             plain["resume"] = str(resume)
         composed = finish_composed(plain, overrides, session)
         if point is not None and point.action == "skip":
-            from runner.app import kept_point_exit_code
+            from runner.job.app import kept_point_exit_code
 
             return kept_point_exit_code(point, composed.cfg, overrides)
     except ConfigError as error:
@@ -337,7 +337,7 @@ def _job_in(run_dir: Path, cfg, argv: list[str], invocation: Invocation, resume:
 
 
 def _prepared_job(prepared, argv: list[str], invocation: Invocation, resume: Path | None = None) -> int:
-    from runner.app import Job, job_exit_code
+    from runner.job.app import Job, job_exit_code
 
     if resume is not None:  # planned before the run dir existed: a requeued job resumes its own dir
         prepared.planned[0].cfg["resume"] = str(resume)

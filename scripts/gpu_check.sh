@@ -70,7 +70,7 @@ if [ "${1:-}" = "--download-wheels" ]; then download_wheels; exit; fi
 REPORT=${1:-${OUT:+$OUT/gpu_check.md}}
 REPORT=${REPORT:-benchmarks/results/gpu_check.md}
 install_missing
-# The checkout itself, uninstalled: runner finds conf/ and schemas/ at the top level (runner/paths.py).
+# The checkout itself, uninstalled: runner finds conf/ and schemas/ at the top level (runner/core/paths.py).
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 timeout 480 "$PY" -m benchmarks.gpu_check --report "$REPORT" --memory-gb "${GPU_CHECK_MEMORY_GB:-24}"
 status=$?

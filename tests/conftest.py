@@ -79,7 +79,7 @@ def run_job(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     Hydra's own dirs and flags, sweeps and signals keep run_cli). The exit code is the command's for
     the exception raised; stderr holds the run's log, run.log."""
     import runner
-    from runner.errors import ConfigError, RunError
+    from runner.core.errors import ConfigError, RunError
 
     out = next((Path(a.split("=", 1)[1]) for a in args if a.startswith("hydra.run.dir=")), None)
     overrides = [a for a in args if not a.startswith("hydra.run.dir=")]

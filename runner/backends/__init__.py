@@ -2,7 +2,7 @@
 
 Adding a backend: a module here defining BACKEND (a runner.backends.base.Backend), its conf file, its
 name in the schema's enum (schemas/config.schema.json, checked against this registry by the tests) and,
-when it needs a library, that library in runner.extras.EXTRAS. Static data: importing this
+when it needs a library, that library in runner.core.extras.EXTRAS. Static data: importing this
 package imports no ML library.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from runner.backends import ctranslate2, transformers
 from runner.backends.base import Backend
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 BACKENDS: dict[str, Backend] = {module.BACKEND.name: module.BACKEND for module in (transformers, ctranslate2)}
 DEFAULT = transformers.BACKEND.name
@@ -30,7 +30,7 @@ def backend_for(cfg: dict) -> Backend:
 def check_backend(cfg: dict) -> None:
     """ConfigError, before any model loads, for a task the backend does not run (naming both), a task
     parameter only another backend reads, the backend's extra missing, or the backend's own rules."""
-    from runner.extras import require
+    from runner.core.extras import require
 
     backend = backend_for(cfg)
     task = cfg["task"]["name"]

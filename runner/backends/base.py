@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 class Backend:
     name: str
     tasks: tuple[str, ...] | None = None  # task ids it runs; None: every task
-    library: str | None = None  # import name of the library its extra installs (runner.extras.EXTRAS)
+    library: str | None = None  # import name of the library its extra installs (runner.core.extras.EXTRAS)
     own_params: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> params only it reads
 
     def check(self, cfg: dict) -> None:

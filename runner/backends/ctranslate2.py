@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from runner.backends.base import Backend
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.paths import SAMPLE_DIR
+from runner.core.paths import SAMPLE_DIR
 
 RATE = 16000
 PAUSE_SECONDS = 0.4

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.tasks import TASKS, TEXT
 
 KEY = "batching.max_tokens"

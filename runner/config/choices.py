@@ -11,7 +11,7 @@ import re
 
 from runner.config.search import ConfigSession
 from runner.config.validate import _unknown_choice
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 GROUPS = ("task", "model", "dataset", "quantization", "output", "experiment")
 # Groups that are not in the defaults list: `task=x` means `+task=x`.

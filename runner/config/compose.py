@@ -15,7 +15,7 @@ from runner.config.choices import normalize_overrides
 from runner.config.presets import expand_step_presets
 from runner.config.provenance import describe
 from runner.config.search import CONFIG_DIR_FLAGS, ConfigSearch, ConfigSession
-from runner.errors import ConfigError, did_you_mean
+from runner.core.errors import ConfigError, did_you_mean
 
 
 @dataclass

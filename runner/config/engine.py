@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner.extras import install_hint, is_installed
-from runner.errors import ConfigError
+from runner.core.extras import install_hint, is_installed
+from runner.core.errors import ConfigError
 
 LOCAL, RAY = "local", "ray"
 

@@ -12,7 +12,7 @@ point at the step (graph.steps.<name>.<key>), so a step fails as clearly as a to
 from __future__ import annotations
 
 from runner.config.validate import check_config
-from runner.errors import ConfigError, ConfigErrors
+from runner.core.errors import ConfigError, ConfigErrors
 
 SINGLE_STEP = "main"
 SOURCE = "source"

@@ -4,7 +4,7 @@ Hydra's own --help composes the whole config and lists the groups through its lo
 its repository for every group it asks about (about 0.5 s). The text is the same when we fill the
 template's one placeholder, $APP_CONFIG_GROUPS, from ConfigSession (which lists a user's -cd dir too).
 $TASKS and $EXIT_CODES are ours too: the tasks with their aliases and parameters (from the task
-registry and schemas/tasks/), and the exit codes (runner.errors.EXIT_CODES), so the help says what exists.
+registry and schemas/tasks/), and the exit codes (runner.core.errors.EXIT_CODES), so the help says what exists.
 A help config that asks for more of Hydra ($FLAGS_HELP, $CONFIG, other interpolations), or a
 `hydra/help` chosen on the command line, is left to Hydra: render_help returns None.
 """
@@ -55,7 +55,7 @@ def tasks_text() -> str:
     """One line per task: its id, aliases and the parameters its schema takes (task.params.<name>)."""
     import json
 
-    from runner.paths import SCHEMA_DIR
+    from runner.core.paths import SCHEMA_DIR
     from runner.tasks import TASKS
 
     lines = []
@@ -68,6 +68,6 @@ def tasks_text() -> str:
 
 
 def exit_codes_text() -> str:
-    from runner.errors import EXIT_CODES
+    from runner.core.errors import EXIT_CODES
 
     return "".join(f"  {code:>3}  {meaning}\n" for code, meaning in sorted(EXIT_CODES.items()))

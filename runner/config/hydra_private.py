@@ -21,7 +21,7 @@ without `hydra.main`):
    without computing it a second time.
 5. `create_config_search_path(primary)` builds the search path Hydra's app would start from.
 6. `Callbacks(cfg)`, `Hydra(task_name, config_loader)`, `run_and_report(fn)`: what `hydra.main` runs,
-   used to run a job (runner.prepared) and a multirun on the runner's own loader.
+   used to run a job (runner.job.prepared) and a multirun on the runner's own loader.
 """
 
 from __future__ import annotations

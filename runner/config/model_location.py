@@ -15,8 +15,8 @@ import os
 import re
 from pathlib import Path
 
-from runner.extras import is_installed
-from runner.errors import ConfigError, did_you_mean
+from runner.core.extras import is_installed
+from runner.core.errors import ConfigError, did_you_mean
 from runner.models.loading import package_install_hint
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")

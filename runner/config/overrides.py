@@ -11,7 +11,7 @@ import re
 import sys
 from collections.abc import Mapping
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 # Config groups whose mapping picks its preset with one of its keys: dataset={"type": "file", ...}.
 GROUP_SELECTORS = {"dataset": "type", "quantization": "mode"}

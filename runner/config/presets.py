@@ -11,7 +11,7 @@ import copy
 
 from runner.config.search import ConfigSession
 from runner.config.validate import _unknown_choice
-from runner.errors import ConfigError, ConfigErrors
+from runner.core.errors import ConfigError, ConfigErrors
 
 STEP_PRESET_GROUPS = ("model", "quantization")
 

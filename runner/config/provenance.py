@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from runner.config.search import ConfigSession
-from runner.errors import ConfigError, ConfigErrors
+from runner.core.errors import ConfigError, ConfigErrors
 
 
 def describe(session: ConfigSession, overrides: list[str]) -> dict:

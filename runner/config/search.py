@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import ConfigError
-from runner.paths import PRIMARY_CONFIG
+from runner.core.errors import ConfigError
+from runner.core.paths import PRIMARY_CONFIG
 
 CONFIG_NAME = "config"
 CONFIG_DIR_FLAGS = ("-cd", "--config-dir")

@@ -13,11 +13,11 @@ from typing import Any
 
 from runner.backends import BACKENDS, check_backend
 from runner.config.model_location import check_model_location, check_model_package
-from runner.errors import ConfigError, ConfigErrors, did_you_mean
-from runner.extras import require
+from runner.core.errors import ConfigError, ConfigErrors, did_you_mean
+from runner.core.extras import require
 from runner.models.quantization import check_device as check_quantization_device
 from runner.models.quantization import MODES, check_int8, mode_of
-from runner.paths import SCHEMA_DIR
+from runner.core.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
 
 
@@ -69,9 +69,9 @@ def _validator_class():
 def config_schema() -> dict:
     """schemas/config.schema.json with the choices that live in code filled in: the task ids (from the
     task definitions), the tiny architectures (from the tiny builders), the backends, the sources with
-    each one's keys (runner.sources.registry) and the output formats (runner.tables), so no list is copied."""
+    each one's keys (runner.sources.registry) and the output formats (runner.outputs.tables), so no list is copied."""
     from runner.sources.registry import SOURCES
-    from runner.tables import FORMATS
+    from runner.outputs.tables import FORMATS
 
     return _config_schema(tuple(SOURCES), tuple(FORMATS))
 

@@ -2,7 +2,7 @@
 out-of-memory detection, and the error policy.
 
 No Hydra here: the CLI, the Python API and the tests all call `execute` with a plan. engine=ray runs
-the same plan on Ray Data actors with this package's row loop (runner/ray_engine/; runner.policies picks).
+the same plan on Ray Data actors with this package's row loop (runner/engine/ray/; runner.job.policies picks).
 Rows travel in chunks (one batch, or a bucketing window): each step runs over the chunk's rows
 that are still alive, then every finished row is written at once, so memory holds one chunk whatever
 the dataset's size and a `kill -9` loses at most the chunk in flight. A row that cannot be prepared or that breaks its batch fails alone (errors.jsonl
@@ -40,7 +40,7 @@ from runner.engine.progress import library_progress_bars
 from runner.engine.settings import Settings
 from runner.engine.step_run import apply_threads, seed_everything
 from runner.backends.cache import PipelineCache
-from runner.rundir import Metrics, RunDir
+from runner.outputs.rundir import Metrics, RunDir
 
 __all__ = ["execute", "OutOfMemory", "RowFailed"]
 

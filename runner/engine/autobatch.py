@@ -9,7 +9,7 @@ from runner.bench.oom import check_injected_oom
 from runner.engine.errors import OutOfMemory
 from runner.engine.rows import Item, RowReader, step_view
 from runner.engine.step_run import StepRun, seed_everything
-from runner.errors import RunError
+from runner.core.errors import RunError
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.errors import OutputError, RunError
+from runner.core.errors import OutputError, RunError
 
 
 class OutOfMemory(Exception):

@@ -23,10 +23,10 @@ from runner.engine.segments import earlier_segments
 from runner.engine.settings import Settings
 from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
-from runner.media import MediaFiles
+from runner.outputs.media import MediaFiles
 from runner.backends.cache import PipelineCache, load_key
-from runner.rundir import ERRORS, PREDICTIONS
-from runner.sinks import JsonlSink
+from runner.outputs.rundir import ERRORS, PREDICTIONS
+from runner.outputs.sinks import JsonlSink
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from runner.engine.pipeline_step import to_jsonable
 from runner.engine.rows import Item, step_view
 from runner.engine.settings import Settings
 from runner.engine.step_run import StepRun
-from runner.media import MediaFiles
-from runner.sinks import JsonlSink
+from runner.outputs.media import MediaFiles
+from runner.outputs.sinks import JsonlSink
 from runner.sources import REFERENCE
 
 log = logging.getLogger(__name__)

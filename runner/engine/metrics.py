@@ -10,7 +10,7 @@ from runner.bench.repeats import summarize
 from runner.engine.error_summary import errors_by_cause, file_messages
 from runner.engine.probe import figures as quantization_figures
 from runner.engine.segments import with_totals
-from runner.rundir import ERRORS
+from runner.outputs.rundir import ERRORS
 
 if TYPE_CHECKING:
     from runner.engine.execution import Execution

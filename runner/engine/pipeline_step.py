@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runner.sinks import JsonNumbers
+from runner.outputs.sinks import JsonNumbers
 from runner.sources import Row
 from runner.sources.decode import decode_audio, decode_image, decode_text
 from runner.tasks import AUDIO, DATA, IMAGE, Task
@@ -141,7 +141,7 @@ def field_value(output: Any, name: str) -> Any:
 
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types from pipeline outputs (numpy scalars/arrays, tensors, tuples); a 1-D float32 array
-    becomes runner.sinks.JsonNumbers, which the JSONL writer formats (runner.sinks.plain gives its list)."""
+    becomes runner.outputs.sinks.JsonNumbers, which the JSONL writer formats (runner.outputs.sinks.plain gives its list)."""
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -12,7 +12,7 @@ over once and freed after the probe; a later run that reuses the cached int8 pip
 point) loads a float32 one again for its own probe.
 
 engine=ray keeps the rows on its actors and runs this same probe in one Ray task at the end
-(runner/ray_engine/probe.py).
+(runner/engine/ray/probe.py).
 """
 
 from __future__ import annotations
@@ -90,10 +90,10 @@ def run_probe(run: StepRun) -> None:
 
 def compare_as_written(spec, reference: list, candidate: list) -> dict:
     """Two lists of pipeline outputs compared by the task's own measure (runner.bench.agreement.compare), as
-    predictions.jsonl holds them (float32 vectors as the numbers written, runner.sinks.plain)."""
+    predictions.jsonl holds them (float32 vectors as the numbers written, runner.outputs.sinks.plain)."""
     from runner.bench.agreement import compare
     from runner.engine.pipeline_step import to_jsonable
-    from runner.sinks import plain
+    from runner.outputs.sinks import plain
 
     kind, output_field = spec.comparison()
     return compare(

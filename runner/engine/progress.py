@@ -79,7 +79,7 @@ def library_progress_bars(enabled: bool):
     the switch is global, so a notebook gets its setting back afterwards."""
     from transformers.utils import logging as hf_logging
 
-    from runner.runlog import adopt_library_logger
+    from runner.outputs.runlog import adopt_library_logger
 
     adopt_library_logger("transformers")  # in a `run` job: its warnings to run.log (the screen: verbose=true)
     if enabled or not hf_logging.is_progress_bar_enabled():

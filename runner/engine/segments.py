@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.rundir import RunDir
-from runner.sinks import line_count
+from runner.outputs.rundir import RunDir
+from runner.outputs.sinks import line_count
 
 SEGMENT_KEYS = (
     "status",

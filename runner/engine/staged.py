@@ -14,8 +14,8 @@ from runner.engine.loop import Finish, RowLoop
 from runner.engine.probe import run_probe
 from runner.engine.pipeline_step import to_jsonable
 from runner.engine.rows import Item
-from runner.rundir import STAGES
-from runner.sinks import JsonlSink
+from runner.outputs.rundir import STAGES
+from runner.outputs.sinks import JsonlSink
 
 if TYPE_CHECKING:
     from runner.engine.execution import Execution

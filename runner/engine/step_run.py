@@ -57,7 +57,7 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
         log.warning(warning)
     refused = spec.refused_settings(loaded.pipe, cfg["task"]["params"])
     if refused:
-        from runner.errors import ConfigError
+        from runner.core.errors import ConfigError
 
         raise ConfigError(*refused[0])
     run = StepRun(

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 from runner.tasks import Task
 
 log = logging.getLogger(__name__)

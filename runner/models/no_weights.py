@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from runner.errors import RunError
+from runner.core.errors import RunError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from runner.config import check_run
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
 from runner.repro.resume import resume_record
 from runner.sources import REFERENCE, Source, open_source, reference_column, resolve_mapping

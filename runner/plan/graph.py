@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runner.config.graph_steps import given_as_one_task
-from runner.errors import ConfigError, did_you_mean
+from runner.core.errors import ConfigError, did_you_mean
 from runner.tasks import TASKS
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.config.provenance import file_sha256
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 from runner.repro.record import config_hash, dotted_differences, now_iso, output_config
 from runner.repro.saved import read_saved
-from runner.rundir import ERRORS, MERGE, PREDICTIONS, RECORD, RunDir
+from runner.outputs.rundir import ERRORS, MERGE, PREDICTIONS, RECORD, RunDir
 from runner.sources.sharding import ROUND_ROBIN, assignment, batch_unit, owner, owns
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from importlib import metadata
 from pathlib import Path
 
 from runner.config.provenance import dirty_dirs, file_sha256, run_git
-from runner.redact import redact
+from runner.core.redact import redact
 from runner.repro.requeue import scheduler_entry
-from runner.rundir import PREDICTIONS
+from runner.outputs.rundir import PREDICTIONS
 
 log = logging.getLogger(__name__)
 

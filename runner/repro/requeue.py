@@ -11,7 +11,7 @@ How a requeue is told from a user who re-runs into a dir that holds another job'
 records the scheduler job that wrote it (`scheduler`: name, job id, attempt). Only the same scheduler
 job id (submitit's, which a requeue keeps; a new submission gets a new one), and for a plain SLURM
 script a higher SLURM_RESTART_COUNT too, is a requeue. Anything else is refused as before
-(runner.rundir_lock.refuse_written), with the resume= hint.
+(runner.outputs.rundir_lock.refuse_written), with the resume= hint.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from runner.rundir import RunDir
-from runner.rundir_lock import is_same_job, scheduler_job
+from runner.outputs.rundir import RunDir
+from runner.outputs.rundir_lock import is_same_job, scheduler_job
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from runner.config.provenance import file_sha256
 from runner.config.search import ConfigSession
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.repro.record import dotted_differences, output_config
 from runner.repro.saved import read_saved
 from runner.repro.untrusted import check_redacted, check_saved_config
-from runner.rundir import ERRORS, PREDICTIONS, RECORD, RERUN, RunDir, RunRecord
+from runner.outputs.rundir import ERRORS, PREDICTIONS, RECORD, RERUN, RunDir, RunRecord
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.repro.saved import read_saved
-from runner.rundir import RunDir, RunRecord
-from runner.sinks import completed_indices
+from runner.outputs.rundir import RunDir, RunRecord
+from runner.outputs.sinks import completed_indices
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def resume_target(
     `ends_after(position)`: whether the data has no row after that position (runner.sources.sharding.cut_units)."""
     if not cfg.get("resume"):
         return run_dir, set()
-    from runner.rundir_lock import refuse_unsafe
+    from runner.outputs.rundir_lock import refuse_unsafe
 
     target = RunDir(Path(cfg["resume"]).expanduser())
     refuse_unsafe(target.path, "resume")
@@ -57,7 +57,7 @@ def cut_batches(target: RunDir, done: set[int], cfg: dict, total: int | None = N
     from the outputs so they run again as one batch: the resumed run then batches, pads, hence computes
     every row as the uninterrupted run would. A unit's rows are the last ones written (outputs are in
     input order): at most one unit of rows."""
-    from runner.sinks import drop_records
+    from runner.outputs.sinks import drop_records
     from runner.sources.sharding import batch_unit, cut_units
 
     redo = cut_units(done, batch_unit(cfg), total, ends_after)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from runner.errors import ConfigError
-from runner.rundir import RunFileError
+from runner.core.errors import ConfigError
+from runner.outputs.rundir import RunFileError
 
 T = TypeVar("T")
 

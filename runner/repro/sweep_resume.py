@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.config.hydra_private import BASIC_SWEEPER_TARGET
-from runner.errors import ConfigError
-from runner.rundir import FINISHED, HYDRA_DIR, LOG, MEDIA, METRICS, RECORD, STAGES, WRITTEN, RunDir, RunRecord
+from runner.core.errors import ConfigError
+from runner.outputs.rundir import FINISHED, HYDRA_DIR, LOG, MEDIA, METRICS, RECORD, STAGES, WRITTEN, RunDir, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class Point:
 def examine_point(run_dir: Path) -> Point:
     """What a job of a resumed sweep does with its job dir (called under the dir's lock: a live run
     holding it was refused before)."""
-    from runner.rundir_lock import artefacts
+    from runner.outputs.rundir_lock import artefacts
 
     folder = RunDir(run_dir)
     try:

@@ -12,15 +12,15 @@ Refused unless the same key is given on the command line beside rerun=:
     model.kwargs.offload_folder / cache_dir  paths outside the run dir that loading writes into
 Interpolations in a saved config (${oc.env:...}, any resolver) are never evaluated: they are text
 (runner.repro.rerun reads the saved config as data).
-Values redacted when saved (runner/redact.py: tokens, passwords) must be given again.
+Values redacted when saved (runner/core/redact.py: tokens, passwords) must be given again.
 resume= needs nothing here: it runs the config composed from the command line (and checks that it matches
 the saved one), never the saved one.
 """
 
 from __future__ import annotations
 
-from runner.errors import ConfigError, ConfigErrors
-from runner.redact import REDACTED, redacted_keys
+from runner.core.errors import ConfigError, ConfigErrors
+from runner.core.redact import REDACTED, redacted_keys
 
 # from_pretrained keyword arguments that choose how known code loads weights, never which code runs.
 SAFE_MODEL_KWARGS = frozenset(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources.sharding import assignment, owned_count, owns, rows_after
 from runner.tasks import Task
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources import Row, Source, no_rows
 from runner.sources.decode import probe
 from runner.tasks import DATA, TASKS

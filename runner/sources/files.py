@@ -6,7 +6,7 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources import BAD_RECORD, Source, SourceType, TextFile
 from runner.sources.parquet import parquet_shard_records
 from runner.sources.readers import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 from runner.sources import BAD_RECORD, Source, SourceType
 from runner.sources.sharding import rows_after
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runner.paths import SAMPLE_DIR
+from runner.core.paths import SAMPLE_DIR
 from runner.sources import Source, SourceType
 
 

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Iterator
 
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 from runner.sources import Source, SourceType
 from runner.tasks import AUDIO, IMAGE
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources import BAD_RECORD
 from runner.tasks import TEXT
 

@@ -25,7 +25,7 @@ class SweepReport(Callback):
         return {**self.__dict__, "plotter": None}
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        from runner.extras import install_hint, is_installed
+        from runner.core.extras import install_hint, is_installed
 
         if not is_installed("matplotlib"):  # said before the jobs run, so a user can stop and install it
             log.warning("sweep.png will not be drawn: matplotlib is not installed; %s", install_hint("matplotlib"))

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.rundir import METRICS
+from runner.outputs.rundir import METRICS
 
 SEARCH_PLUGIN = "hydra_plugins.hydra_optuna_sweeper"  # the `search` extra: hydra-optuna-sweeper
 
@@ -79,7 +79,7 @@ def direction_mismatch(objective: str, sweeper_direction) -> str | None:
 def check_search_plugin(argv: list[str]) -> None:
     """hydra/sweeper=optuna without the plugin installed is a config error naming the extra, rather
     than Hydra's "Could not find 'hydra/sweeper/optuna'" and its search path."""
-    from runner.extras import require
+    from runner.core.extras import require
 
     if any(arg.lstrip("+~").replace("override ", "") == "hydra/sweeper=optuna" for arg in argv):
         require(SEARCH_PLUGIN, "hydra/sweeper", "hydra/sweeper=optuna (Hydra's Optuna sweeper plugin)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from runner.rundir import METRICS, RECORD, JsonFile, RunDir
+from runner.outputs.rundir import METRICS, RECORD, JsonFile, RunDir
 
 MARKERS = (".hydra/overrides.yaml", METRICS, RECORD)
 # A job's exit code, written by runner.sweep.exit_codes.JobExitCodes in each job's folder.

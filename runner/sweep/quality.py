@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from runner.rundir import PREDICTIONS, RECORD
+from runner.outputs.rundir import PREDICTIONS, RECORD
 
 DEFAULT_MIN_AGREEMENT = 0.99  # conf/config.yaml sweep.min_agreement: int8 MiniLM (mean cosine ~0.93) is below it
 CHUNK_ROWS = 256  # vector rows compared at a time

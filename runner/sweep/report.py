@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.extras import install_hint
+from runner.core.extras import install_hint
 from runner.sweep.points import BATCH_KEY, annotate, common_overrides, find_job_dirs, read_point
 from runner.sweep.quality import annotate_agreement, describe, settings_of
 from runner.sweep.recommend import NOISE_FLOOR, label, recommend, sentence

@@ -96,7 +96,7 @@ class Task:
 
     def record_output(self, output: Any, media) -> Any:
         """The output as predictions.jsonl holds it. Media it carries (masks, depth maps, audio) is written
-        through `media` (runner.media.RowMedia: .image(pil, name), .audio(samples, rate, name)) and
+        through `media` (runner.outputs.media.RowMedia: .image(pil, name), .audio(samples, rate, name)) and
         replaced by the file's path."""
         return output
 

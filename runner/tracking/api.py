@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.tracking.settings import TrackingSettings
 
 INTERRUPTED = 130
@@ -23,7 +23,7 @@ class ApiTracking:
         self._claim = claim_run_dir
         self.opened: tuple | None = None
         self.run_dir: Path | None = None
-        self.exit_code = 0  # the finished job's (runner.app.Outcome.exit_code), set by the caller
+        self.exit_code = 0  # the finished job's (runner.job.app.Outcome.exit_code), set by the caller
 
     def claim(self, plan) -> Path:
         """The API's claim_run_dir, opening the MLflow run once the dir is there."""
@@ -44,7 +44,7 @@ class ApiTracking:
 
 @contextmanager
 def tracked(cfg: dict, claim_run_dir: Callable[[Any], Path]) -> Iterator[ApiTracking]:
-    """Around runner.app.run_job: the run logged and ended with the exit code the command would give."""
+    """Around runner.job.app.run_job: the run logged and ended with the exit code the command would give."""
     tracking = ApiTracking(cfg, claim_run_dir)
     code = None
     try:

@@ -223,7 +223,7 @@ def _read_parent(config: Any) -> dict | None:
 def _exit_code_from_files(job_dir: Path) -> int:
     """The job's exit code when its task function returned something else: from metrics.json's status
     (a finished run, out-of-memory points included: 0; interrupted: 130; anything else: 1)."""
-    from runner.rundir import FINISHED, RunDir
+    from runner.outputs.rundir import FINISHED, RunDir
 
     try:
         metrics = RunDir(job_dir).read_metrics()

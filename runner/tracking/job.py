@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from runner.rundir import ERRORS, HYDRA_DIR, LOG, METRICS, PREDICTIONS, RECORD, RERUN, TABLES, RunDir
+from runner.outputs.rundir import ERRORS, HYDRA_DIR, LOG, METRICS, PREDICTIONS, RECORD, RERUN, TABLES, RunDir
 from runner.tracking import store
 from runner.tracking.settings import TrackingSettings
 
@@ -95,7 +95,7 @@ def _job_config(config: Any) -> dict:
     """A job that wrote no run.json (a config error): Hydra's config, secrets redacted."""
     from omegaconf import OmegaConf
 
-    from runner.redact import redact
+    from runner.core.redact import redact
 
     plain = dict(config) if isinstance(config, dict) else OmegaConf.to_container(config, resolve=False)
     plain.pop("hydra", None)

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.errors import ConfigError
-from runner.extras import is_installed
+from runner.core.errors import ConfigError
+from runner.core.extras import is_installed
 
 # Where runs land when tracking.tracking_uri is null and MLFLOW_TRACKING_URI is unset: one SQLite store
 # under the directory `run` is started from, beside outputs/ and multirun/, so single runs and sweeps

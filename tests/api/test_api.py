@@ -14,7 +14,7 @@ import sys
 import pytest
 
 import runner
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 from tests.conftest import read_jsonl, write_png, write_wav
 
 TEXTS = ["a great film", "an awful plot, truly", "fine"]

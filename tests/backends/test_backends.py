@@ -13,12 +13,12 @@ import sys
 import pytest
 
 import runner
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 ASR = ["+task=asr", "model=tiny", "dataset=sample", "dataset.limit=2", "progress=false", "threads=1"]
 CT2 = [*ASR, "backend=ctranslate2"]
 needs_ct2 = pytest.mark.skipif(
-    not __import__("runner.extras", fromlist=["x"]).is_installed("faster_whisper"),
+    not __import__("runner.core.extras", fromlist=["x"]).is_installed("faster_whisper"),
     reason="faster-whisper (extra ctranslate2) not installed",
 )
 
@@ -33,7 +33,7 @@ def refused(tmp_path, overrides) -> ConfigError:
 def test_the_registry_and_the_schema_list_the_same_backends():
     from runner.backends import BACKENDS, DEFAULT
     from runner.config.validate import load_schema
-    from runner.paths import CONF_DIR
+    from runner.core.paths import CONF_DIR
 
     assert DEFAULT == "transformers" and set(BACKENDS) == {"transformers", "ctranslate2"}
     assert load_schema("config.schema.json")["properties"]["backend"]["properties"]["name"]["enum"] == list(BACKENDS)

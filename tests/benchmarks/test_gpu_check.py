@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from runner.paths import REPO_ROOT
+from runner.core.paths import REPO_ROOT
 
 CUDA_ONLY = ["gpu_tests", "quantization", "fp16_throughput"]
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from runner.paths import REPO_ROOT
+from runner.core.paths import REPO_ROOT
 
 # The part modules benchmarks/run.py knows; each lands on its own branch, so a missing one is skipped.
 PARTS = [

@@ -91,7 +91,7 @@ def test_config_errors_do_not_import_torch(tmp_path):
         "import sys\n"
         "from runner.config.compose import compose_config\n"
         "from runner.config import validate_config\n"
-        "from runner.errors import ConfigError\n"
+        "from runner.core.errors import ConfigError\n"
         "try:\n"
         "    validate_config(compose_config(['+task=text-classification', 'batch_size=0']))\n"
         "except ConfigError as e:\n"

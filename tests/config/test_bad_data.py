@@ -12,7 +12,7 @@ import time
 import pytest
 
 import runner
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 from tests.conftest import write_png, write_wav
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from runner.api import compose
 from runner.config.search import ConfigSession
-from runner.paths import SCHEMA_DIR
+from runner.core.paths import SCHEMA_DIR
 from runner.tasks import TASKS, canonical_task_id
 
 
@@ -128,7 +128,7 @@ def test_registry_agrees_with_installed_transformers():
 
 def test_schema_tiny_choices_come_from_the_builders():
     from runner.config.validate import config_schema
-    from runner.errors import ConfigError
+    from runner.core.errors import ConfigError
     from runner.models.tiny import ARCHS
 
     assert set(config_schema()["properties"]["model"]["properties"]["tiny"]["enum"]) == {*ARCHS, "auto", None}

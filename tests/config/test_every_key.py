@@ -11,8 +11,8 @@ import pytest
 from runner.api import compose
 from runner.config import validate_config
 from runner.config.compose import compose_config
-from runner.errors import ConfigError
-from runner.paths import SCHEMA_DIR
+from runner.core.errors import ConfigError
+from runner.core.paths import SCHEMA_DIR
 from runner.tasks import TASKS
 
 BAD_VALUES = [

@@ -10,7 +10,7 @@ import yaml
 from runner.api import compose
 from runner.config import check_run
 from runner.config.search import ConfigSession
-from runner.paths import CONF_DIR
+from runner.core.paths import CONF_DIR
 from tests.conftest import read_jsonl, run_cli
 
 EXPERIMENTS = ConfigSession().options("experiment")

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 import runner
-from runner.extras import EXTRAS, is_installed
-from runner.errors import ConfigError
+from runner.core.extras import EXTRAS, is_installed
+from runner.core.errors import ConfigError
 from runner.sweep import write_report
 from runner.sweep.callback import SweepReport
 from tests.sweep.test_report import COMMON, ok_metrics, write_job

@@ -1,5 +1,5 @@
 """`run --help` says what exists: every task with its aliases and parameters (from the task registry
-and schemas/tasks/), every exit code (runner.errors.EXIT_CODES, checked against the constants that
+and schemas/tasks/), every exit code (runner.core.errors.EXIT_CODES, checked against the constants that
 produce them), defaults equal to the composed config's, and only paths that exist. In-process."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 from runner.config.help import render_help
 from runner.config.search import ConfigSession
-from runner.errors import EXIT_CODES, ConfigError, RunError
-from runner.paths import REPO_ROOT, SCHEMA_DIR
+from runner.core.errors import EXIT_CODES, ConfigError, RunError
+from runner.core.paths import REPO_ROOT, SCHEMA_DIR
 from runner.tasks import TASKS
 
 
@@ -39,7 +39,7 @@ def test_every_task_with_its_aliases_and_parameters(help_text):
 
 
 def test_exit_codes_are_the_ones_the_code_returns(help_text):
-    from runner.app import INTERRUPTED
+    from runner.job.app import INTERRUPTED
     from runner.engine.error_summary import ROWS_FAILED
     from runner.repro.rerun import DIFFERS
     from runner.tracking.api import INTERRUPTED as TRACKED_INTERRUPTED

@@ -11,7 +11,7 @@ import pytest
 
 from runner.config import hydra_private
 from runner.config.search import ConfigSearch, ConfigSession, file_of
-from runner.paths import PRIMARY_CONFIG, REPO_ROOT
+from runner.core.paths import PRIMARY_CONFIG, REPO_ROOT
 
 TINY = ["+task=text-classification", "model=tiny"]
 

@@ -11,8 +11,8 @@ import pytest
 from runner.config import validate_config
 from runner.config.compose import compose_config
 from runner.config.validate import INT64_MAX
-from runner.errors import ConfigError
-from runner.paths import SCHEMA_DIR
+from runner.core.errors import ConfigError
+from runner.core.paths import SCHEMA_DIR
 from runner.tasks import TASKS
 
 # (dotted key, its maximum) for the top-level integer keys

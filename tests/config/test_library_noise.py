@@ -12,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from runner.config.search import ConfigSession
-from runner.runlog import LibraryLogs, adopt_library_logger
+from runner.outputs.runlog import LibraryLogs, adopt_library_logger
 
 
 @pytest.fixture

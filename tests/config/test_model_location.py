@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.config.model_location import check_model_location, looks_local
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 HUB = ["gpt2", "google/gemma-2-2b", "openai/whisper-large-v3", "sentence-transformers/all-MiniLM-L6-v2"]
 LOCAL = [

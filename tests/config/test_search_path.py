@@ -7,9 +7,9 @@ import pytest
 from runner.config.compose import compose_run, first_point, job_overrides
 from runner.config.provenance import file_sha256
 from runner.config.search import ConfigSearch, ConfigSession
-from runner.errors import ConfigError, ConfigErrors
+from runner.core.errors import ConfigError, ConfigErrors
 from runner.plan import make_plan
-from runner.paths import CONF_DIR
+from runner.core.paths import CONF_DIR
 
 EXPERIMENT = """# @package _global_
 defaults:

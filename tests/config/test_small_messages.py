@@ -8,7 +8,7 @@ import importlib.util
 import pytest
 
 import runner
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

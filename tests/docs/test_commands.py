@@ -162,7 +162,7 @@ def test_command(command: Command, session, user_conf):
     if program in UNCHECKED:
         return
     if program == "run" and command.fails:
-        from runner.errors import ConfigError
+        from runner.core.errors import ConfigError
 
         with pytest.raises(ConfigError):
             _check_run(args, session, user_conf)

@@ -1,4 +1,4 @@
-"""The `run` command ends without Python's interpreter teardown (runner/fast_exit.py), yet keeps what
+"""The `run` command ends without Python's interpreter teardown (runner/core/fast_exit.py), yet keeps what
 a normal exit does: its exit code, every output written, stdout flushed, and atexit handlers run
 (registered here by a sitecustomize module on PYTHONPATH, as a tracker or a coverage tool would)."""
 
@@ -16,7 +16,7 @@ import atexit, os, sys, traceback
 
 def _at_exit():
     print("atexit handler ran", flush=False)  # flushed by the exit itself, as a normal exit would
-    # called from runner.fast_exit.exit_process on the fast path; from the interpreter (no frame) otherwise
+    # called from runner.core.fast_exit.exit_process on the fast path; from the interpreter (no frame) otherwise
     path = "fast" if any(f.name == "exit_process" for f in traceback.extract_stack()) else "normal"
     with open(os.environ["RUNNER_TEST_ATEXIT_FILE"], "w") as f:
         f.write(path)

@@ -105,7 +105,7 @@ def test_a_sweep_over_quantization_loads_each_model(tmp_path):
 
 
 def test_a_reused_int8_model_loads_float32_again_for_its_probe(tmp_path):
-    from runner.invocation import Invocation
+    from runner.job.invocation import Invocation
 
     invocation = Invocation()
     first = run(

@@ -9,7 +9,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runner.tables import export_table
+from runner.outputs.tables import export_table
 from tests.conftest import read_jsonl, run_job
 
 

@@ -10,7 +10,7 @@ import random
 import pytest
 
 import runner
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from tests.conftest import read_jsonl, run_job
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()

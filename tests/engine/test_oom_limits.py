@@ -3,7 +3,7 @@ combination at least as large in rows per batch and, with batching.max_tokens, i
 
 from __future__ import annotations
 
-from runner.invocation import OomLimits
+from runner.job.invocation import OomLimits
 
 
 def point(batch_size, max_tokens=None, dtype="float32") -> dict:

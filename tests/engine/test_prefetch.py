@@ -15,7 +15,7 @@ import pytest
 import runner
 from runner.engine.prefetch import prefetched
 from runner.engine.rows import Item
-from runner.errors import ConfigError, RunError
+from runner.core.errors import ConfigError, RunError
 from runner.sources import Row
 from tests.conftest import read_jsonl, run_cli, run_job, write_png, write_wav
 

@@ -114,8 +114,8 @@ def test_skip_limit_and_shards_apply_to_the_estimate(tmp_path, monkeypatch):
 
 def test_the_done_line_names_both_rates():
     """The bar counts rows end to end; items_per_second times the pipeline calls only: the done line says which."""
-    from runner.app import rate_text
-    from runner.rundir import Metrics
+    from runner.job.app import rate_text
+    from runner.outputs.rundir import Metrics
 
     text = rate_text(Metrics(items_per_second=116.198, rest={"end_to_end_items_per_second": 76.67}))
     assert text == "116.198 rows/s in pipeline calls, 76.67 rows/s end to end (the progress bar's rate)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from tests.conftest import read_jsonl, run_job
 from tests.faults.conftest import BASE, write_rows
 
@@ -63,7 +63,7 @@ def test_a_missing_value_on_the_command_line_is_exit_2_without_a_traceback(tmp_p
 # -- the run dir ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", ["file", "under_a_file", "long_name"])
 def test_a_run_dir_that_cannot_be_made_is_exit_2(tmp_path, shape):
-    from runner.rundir_lock import check_run_dir
+    from runner.outputs.rundir_lock import check_run_dir
 
     (tmp_path / "afile").write_text("x")
     target = {
@@ -80,7 +80,7 @@ def test_a_run_dir_that_cannot_be_made_is_exit_2(tmp_path, shape):
 def test_an_unwritable_run_dir_parent_is_exit_2(tmp_path, monkeypatch):
     import os
 
-    from runner.rundir_lock import check_run_dir
+    from runner.outputs.rundir_lock import check_run_dir
 
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # as on a read-only filesystem (root ignores modes)
     with pytest.raises(ConfigError, match="not writable"):

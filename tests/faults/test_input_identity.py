@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.repro.resume import check_source
 from runner.sources.fingerprint import BLOCK, SAMPLED_BYTES, changes, file_fingerprint
 from tests.conftest import read_jsonl, run_job

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources import BAD_RECORD
 from runner.sources.readers import Reading, csv_records, detect_encoding, json_records, jsonl_records, txt_records
 from tests.conftest import read_jsonl, run_job

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import OutputError
-from runner.sinks import completed_indices, open_output, write_json
+from runner.core.errors import OutputError
+from runner.outputs.sinks import completed_indices, open_output, write_json
 from tests.conftest import read_jsonl, run_job
 from tests.faults.conftest import BASE, interrupted, write_rows
 
@@ -125,7 +125,7 @@ def test_a_dir_with_run_outputs_but_no_run_json_is_refused(tmp_path, name, conte
 
 def test_the_api_refuses_rows_without_run_json_and_overwrite_clears_them(tmp_path):
     import runner
-    from runner.errors import ConfigError
+    from runner.core.errors import ConfigError
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "predictions.jsonl").write_text('{"id": 0, "index": 0}\n')
@@ -232,15 +232,15 @@ class _FullAfter:
 
 
 def _fill_disk(monkeypatch, names: tuple[str, ...], room: int) -> None:
-    import runner.sinks
+    import runner.outputs.sinks
 
-    real = runner.sinks.open_output
+    real = runner.outputs.sinks.open_output
 
     def opened(path, mode="w", **kwargs):
         file = real(path, mode, **kwargs)
         return _FullAfter(file, room) if Path(path).name in names else file
 
-    monkeypatch.setattr(runner.sinks, "open_output", opened)
+    monkeypatch.setattr(runner.outputs.sinks, "open_output", opened)
 
 
 def test_a_full_disk_mid_run_ends_in_one_line_and_resume_finishes_it(tmp_path, monkeypatch, finished_run):
@@ -261,18 +261,18 @@ def test_a_full_disk_mid_run_ends_in_one_line_and_resume_finishes_it(tmp_path, m
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EIO])
 def test_write_json_on_a_full_disk_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch, code):
-    import runner.sinks
+    import runner.outputs.sinks
 
     path = tmp_path / "run.json"
     write_json(path, {"status": "running"})
-    real = runner.sinks.open_output
+    real = runner.outputs.sinks.open_output
 
     def broken(target, mode="w", **kwargs):
         file = real(target, mode, **kwargs)
         file.write = lambda text: (_ for _ in ()).throw(OSError(code, os.strerror(code)))
         return file
 
-    monkeypatch.setattr(runner.sinks, "open_output", broken)
+    monkeypatch.setattr(runner.outputs.sinks, "open_output", broken)
     with pytest.raises(OutputError) as caught:
         write_json(path, {"status": "ok"})
     assert os.strerror(code) in caught.value.message and caught.value.errno == code

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from runner.errors import ConfigError
-from runner.redact import REDACTED, redact
+from runner.core.errors import ConfigError
+from runner.core.redact import REDACTED, redact
 from runner.repro.rerun import _apply_overrides
 from runner.repro.untrusted import check_saved_config
 from tests.conftest import run_job
@@ -114,7 +114,7 @@ def test_values_that_hold_no_secret_stay(value):
 def test_hydra_copies_redact_numbers_too():
     from omegaconf import OmegaConf
 
-    from runner.hydra_files import _yaml_text
+    from runner.outputs.hydra_files import _yaml_text
 
     text = _yaml_text(
         OmegaConf.create(

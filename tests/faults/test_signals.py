@@ -1,6 +1,6 @@
 """SIGTERM is honoured within seconds even inside a long pipeline call, and the run ends "interrupted"
 with whole lines written, so that resume= finishes it (issue 29, class 2). In this process: a timer
-thread sends the signal once the long call has started; the runner's handler (runner.policies) turns
+thread sends the signal once the long call has started; the runner's handler (runner.job.policies) turns
 it into KeyboardInterrupt in the main thread, at its next Python bytecode, which a generate() loop
 reaches every token."""
 

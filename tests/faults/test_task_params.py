@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from runner.errors import ConfigError
-from runner.paths import PACKAGE_DIR, SCHEMA_DIR
+from runner.core.errors import ConfigError
+from runner.core.paths import PACKAGE_DIR, SCHEMA_DIR
 
 # The generation parameters the three encoder-decoder text tasks list alike.
 SEQ2SEQ: dict[str, Any] = {
@@ -211,7 +211,7 @@ class Runs:
 
     def __init__(self, root: Path):
         from runner.api import _session
-        from runner.invocation import Invocation
+        from runner.job.invocation import Invocation
 
         self.root, self.invocation, self.composed, self.baselines, self.count = root, Invocation(), {}, {}, 0
         self.session = _session(None)  # one for every composition: it registers the task group once
@@ -249,7 +249,7 @@ class Runs:
 
     def run_rows(self, task: str, name: str | None, backend: str, value: Any = None) -> tuple[list, list, list]:
         """(outputs, errors, calls) of a run that finished, whatever its rows did."""
-        from runner.app import Job, run_job
+        from runner.job.app import Job, run_job
         from runner.config.compose import Composed
 
         composed, samples, session, overrides = self.base(task, backend)

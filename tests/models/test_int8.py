@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.models.quantization import check_device, check_int8, quantize_int8
 from runner.models.tiny import tiny_model_dir
 

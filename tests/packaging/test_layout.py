@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.paths import REPO_ROOT
+from runner.core.paths import REPO_ROOT
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 MAPPED = {"runner": "runner", "runner.conf": "conf", "runner.schemas": "schemas"}

@@ -8,7 +8,7 @@ import os
 import stat
 import subprocess
 
-from runner.paths import REPO_ROOT
+from runner.core.paths import REPO_ROOT
 
 FAKE_PYTHON = """#!/usr/bin/env bash
 case "$*" in

@@ -348,7 +348,7 @@ def test_wheel_ships_conf_schemas_and_sample_data(wheel):
 # -- 2. the install ----------------------------------------------------------------------------------
 def test_the_venv_holds_the_wheel_not_the_checkout(venv, project, run):
     probe = (
-        "import importlib.metadata as m, json, runner, runner.conf, runner.paths as p; "
+        "import importlib.metadata as m, json, runner, runner.conf, runner.core.paths as p; "
         "d = m.distribution('hf-pipeline-runner'); "
         "print(json.dumps({'runner': runner.__file__, 'primary': p.PRIMARY_CONFIG, "
         "'direct_url': json.loads(d.read_text('direct_url.json') or '{}'), "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.paths import REPO_ROOT
+from runner.core.paths import REPO_ROOT
 
 
 def v4_python() -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.plan.graph import Edge, Graph, Node, check, render_mermaid, render_text
 from runner.plan import make_plan
 from runner.config.compose import compose_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.config.compose import compose_config
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.plan import make_plan
 from tests.conftest import run_cli
 

@@ -11,7 +11,7 @@ TEXT = ["+task=text-classification", "model=tiny", "dataset=inline", "dataset.ro
 
 def test_engine_ray_without_ray_installed_names_the_extra(tmp_path, monkeypatch):
     import runner
-    from runner.errors import ConfigError
+    from runner.core.errors import ConfigError
 
     monkeypatch.setitem(sys.modules, "ray", None)  # how Python blocks an import: is_installed says missing
     with pytest.raises(ConfigError) as caught:
@@ -31,7 +31,7 @@ def test_engine_ray_without_ray_installed_names_the_extra(tmp_path, monkeypatch)
 def test_keys_ray_actors_cannot_honour_are_config_errors(tmp_path, override, key):
     pytest.importorskip("ray")
     import runner
-    from runner.errors import ConfigError
+    from runner.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         runner.run([*TEXT, "engine=ray", override], output_dir=tmp_path / "out")
@@ -40,7 +40,7 @@ def test_keys_ray_actors_cannot_honour_are_config_errors(tmp_path, override, key
 
 def test_an_unknown_engine_lists_the_choices(tmp_path):
     import runner
-    from runner.errors import ConfigError
+    from runner.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         runner.run([*TEXT, "engine=spark"], output_dir=tmp_path / "out")
@@ -52,7 +52,7 @@ def test_more_actors_than_the_local_cluster_holds_fail_before_ray_starts(tmp_pat
     if ray.is_initialized():
         pytest.skip("a Ray cluster is already connected: the run would join it")
     import runner
-    from runner.errors import RunError
+    from runner.core.errors import RunError
 
     with pytest.raises(RunError) as caught:  # Ray Data would wait forever for the third actor
         runner.run([*TEXT, "engine=ray", "engine.num_cpus=2", "engine.actors=3"], output_dir=tmp_path / "out")
@@ -70,7 +70,7 @@ def test_gpu_actors_on_a_machine_without_gpus_fail_instead_of_waiting(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     import runner
-    from runner.errors import RunError
+    from runner.core.errors import RunError
 
     with pytest.raises(RunError) as caught:
         runner.run([*TEXT, "engine=ray", "engine.num_cpus=2", "engine.gpus_per_actor=1"], output_dir=tmp_path / "out")
@@ -82,7 +82,7 @@ def test_an_iterator_of_python_rows_cannot_go_to_ray(tmp_path):
     """A one-pass iterator lives in this process; Ray's read task runs elsewhere (a list is fine)."""
     pytest.importorskip("ray")
     import runner
-    from runner.errors import ConfigError
+    from runner.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         runner.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import RunError
+from runner.core.errors import RunError
 from runner.repro.merge import ShardJob, _indexed_lines
 
 

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from runner.errors import ConfigError
-from runner.invocation import Invocation
-from runner.rundir_lock import RunDirLock, read_holder
+from runner.core.errors import ConfigError
+from runner.job.invocation import Invocation
+from runner.outputs.rundir_lock import RunDirLock, read_holder
 from tests.conftest import read_jsonl, run_cli, run_job
 
 pytestmark = pytest.mark.slow  # subprocesses, signalled on purpose
@@ -225,12 +225,12 @@ def test_a_pickled_invocation_leaves_its_loaded_models_behind():
 def test_run_json_stopped_mid_write_keeps_its_previous_version(tmp_path, monkeypatch):
     """A scheduler's signal can land while run.json or metrics.json is written; the requeued attempt must
     still read the earlier attempt's record (who wrote the dir), so a write is whole or not at all."""
-    import runner.sinks
-    from runner.rundir import RunDir
+    import runner.outputs.sinks
+    from runner.outputs.rundir import RunDir
 
     folder = RunDir(tmp_path)
     folder.write_record({"status": "running", "scheduler": {"name": "slurm", "job_id": "4242", "attempt": 1}})
-    open_output = runner.sinks.open_output  # where every run-dir file is opened for writing
+    open_output = runner.outputs.sinks.open_output  # where every run-dir file is opened for writing
 
     def stopped_halfway(path, mode="w", **kwargs):
         file = open_output(path, mode, **kwargs)
@@ -243,7 +243,7 @@ def test_run_json_stopped_mid_write_keeps_its_previous_version(tmp_path, monkeyp
         file.write = half
         return file
 
-    monkeypatch.setattr(runner.sinks, "open_output", stopped_halfway)
+    monkeypatch.setattr(runner.outputs.sinks, "open_output", stopped_halfway)
     with pytest.raises(SystemExit):
         folder.write_record({"status": "interrupted", "scheduler": {"name": "slurm", "job_id": "4242"}})
     monkeypatch.undo()

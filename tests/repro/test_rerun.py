@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.config.provenance import describe, file_sha256
 from runner.config.search import ConfigSearch, ConfigSession
-from runner.paths import CONF_DIR
+from runner.core.paths import CONF_DIR
 from runner.repro.record import run_warnings
 from runner.repro.rerun import DIFFERS, _apply_overrides, compare
 from tests.conftest import run_cli

@@ -10,9 +10,9 @@ import string
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.models.loading import ModelRef, pipeline_kwargs
-from runner.redact import REDACTED, RedactFilter, is_secret_key, redact, redact_text
+from runner.core.redact import REDACTED, RedactFilter, is_secret_key, redact, redact_text
 from runner.repro.untrusted import check_saved_config
 from tests.conftest import read_jsonl, run_cli
 

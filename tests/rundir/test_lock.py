@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from runner.errors import ConfigError
-from runner.rundir_lock import RunDirLock, read_holder, refuse_written
+from runner.core.errors import ConfigError
+from runner.outputs.rundir_lock import RunDirLock, read_holder, refuse_written
 from tests.conftest import read_jsonl, run_cli, run_job
 
 FAST = ["+task=sentiment", "model=tiny", "progress=false"]
@@ -46,7 +46,7 @@ def test_a_second_holder_is_refused_naming_the_first(tmp_path):
 
 def test_a_lock_left_by_a_killed_process_is_taken_over_with_a_warning(tmp_path, caplog):
     code = (
-        "import sys, time; from runner.rundir_lock import RunDirLock; "
+        "import sys, time; from runner.outputs.rundir_lock import RunDirLock; "
         "lock = RunDirLock(sys.argv[1], 'hydra.run.dir', ['run', 'killed']); lock.acquire(); "
         "print('held', flush=True); time.sleep(60)"
     )

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from runner.invocation import Invocation
-from runner.rundir import Metrics, RunDir, RunRecord
+from runner.job.invocation import Invocation
+from runner.outputs.rundir import Metrics, RunDir, RunRecord
 from runner.sweep.exit_codes import HANDOVER_ENV, _hand_over, launched_exit_codes
 
 
@@ -82,7 +82,7 @@ def test_the_callback_hands_exit_codes_to_the_caller(monkeypatch):
     ],
 )
 def test_an_unreadable_run_file_says_which_and_why(tmp_path, content, reason):
-    from runner.rundir import RunFileError
+    from runner.outputs.rundir import RunFileError
 
     for name, read in (("run.json", RunDir(tmp_path).read_record), ("metrics.json", RunDir(tmp_path).read_metrics)):
         (tmp_path / name).write_bytes(content)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources import open_source, resolve_mapping
 from runner.tasks import TASKS
 

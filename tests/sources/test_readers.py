@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources import open_source, resolve_mapping
 from runner.tasks import TASKS
 

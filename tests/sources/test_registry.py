@@ -9,8 +9,8 @@ import json
 import pytest
 
 import runner
-from runner.errors import ConfigError
-from runner.paths import CONF_DIR, SCHEMA_DIR
+from runner.core.errors import ConfigError
+from runner.core.paths import CONF_DIR, SCHEMA_DIR
 from runner.sources import Source, SourceType
 from runner.sources.registry import SOURCES
 

@@ -74,7 +74,7 @@ def test_four_shards_read_a_quarter_each_and_merge_into_the_unsharded_run(tmp_pa
 
 def test_merge_refuses_a_row_outside_its_shards_block(tmp_path):
     """Parquet shards own blocks, not p % N: merge checks a row against the block its shard owns."""
-    from runner.errors import RunError
+    from runner.core.errors import RunError
     from runner.repro.merge import merge_multirun
 
     dataset = _parquet(tmp_path)

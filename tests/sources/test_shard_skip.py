@@ -188,7 +188,7 @@ def test_a_parquet_shard_whose_block_is_empty_is_a_config_error_naming_the_rows(
     import pyarrow.parquet as pq
 
     import runner
-    from runner.errors import ConfigError
+    from runner.core.errors import ConfigError
 
     pq.write_table(pa.table({"text": ["a", "b", "c"]}), tmp_path / "d.parquet")
     monkeypatch.chdir(tmp_path)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.sources import open_source, resolve_mapping
 from runner.sources.decode import decode_audio, decode_image
 from runner.tasks import TASKS

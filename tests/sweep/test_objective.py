@@ -12,8 +12,8 @@ import yaml
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from runner.errors import ConfigError
-from runner.paths import SCHEMA_DIR
+from runner.core.errors import ConfigError
+from runner.core.paths import SCHEMA_DIR
 from runner.sweep.exit_codes import JobExitCodes, read_exit_codes
 from runner.sweep.objective import (
     OBJECTIVES,

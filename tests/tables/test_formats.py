@@ -1,4 +1,4 @@
-"""Output formats are registered units (runner.tables.FORMATS): output.format's choices come from the
+"""Output formats are registered units (runner.outputs.tables.FORMATS): output.format's choices come from the
 registry, and a format defined outside runner/ (here, in this test module) is written by a real run beside
 the journal, predictions.jsonl, with no other file of the runner touched."""
 
@@ -9,14 +9,14 @@ import json
 import pytest
 
 import runner
-from runner.errors import ConfigError
-from runner.paths import CONF_DIR, SCHEMA_DIR
-from runner.tables import FORMATS, OutputFormat
+from runner.core.errors import ConfigError
+from runner.core.paths import CONF_DIR, SCHEMA_DIR
+from runner.outputs.tables import FORMATS, OutputFormat
 
 
 def test_the_registry_the_presets_and_the_schema_name_the_same_formats():
     from runner.config.validate import config_schema
-    from runner.rundir import TABLES
+    from runner.outputs.rundir import TABLES
 
     assert list(FORMATS) == ["jsonl", "parquet", "csv"] and FORMATS["jsonl"].write is None  # the journal
     assert {p.stem for p in (CONF_DIR / "output").glob("*.yaml")} == set(FORMATS)

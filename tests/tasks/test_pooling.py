@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import runner
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 from runner.models.tiny import tiny_model_dir
 from runner.models.tiny.text import with_sentence_head
-from runner.sinks import JsonNumbers, dumps, plain
+from runner.outputs.sinks import JsonNumbers, dumps, plain
 from runner.tasks.pooling import ModelFiles, pool, resolve
 from tests.conftest import read_jsonl
 

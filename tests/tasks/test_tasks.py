@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from runner.models.tiny import ARCHS
-from runner.paths import PACKAGE_DIR, SCHEMA_DIR
+from runner.core.paths import PACKAGE_DIR, SCHEMA_DIR
 from runner.tasks import ALIASES, MODALITIES, TASKS, Task, canonical_task_id
 from runner.tasks.base import DATA
 

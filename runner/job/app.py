@@ -1,8 +1,8 @@
 """One job from a composed config to its outcome: the path every entry point takes (the `run` command
-and its sweeps, the Python API; a child process runs the `run` stage of it, runner.policies).
+and its sweeps, the Python API; a child process runs the `run` stage of it, runner.job.policies).
 
     plan    rerun= swaps in the saved config; validate and plan (ConfigError: exit code 2)
-    run     the plan into the run dir through the run-level policies (runner.policies): resume,
+    run     the plan into the run dir through the run-level policies (runner.job.policies): resume,
             SIGTERM, out of memory, process isolation
     report  "done: ..." or an out-of-memory sweep point, on screen and in run.log; a failure in one
             line with its hint, the traceback in run.log, raised as RunError (exit code 1)
@@ -26,9 +26,9 @@ from typing import Any
 
 from runner.config.compose import Composed
 from runner.config.search import ConfigSession
-from runner.errors import ConfigError, RunError
-from runner.invocation import Invocation
-from runner.rundir import ERRORS, LOG, METRICS, RECORD, RERUN, Metrics, RunDir
+from runner.core.errors import ConfigError, RunError
+from runner.job.invocation import Invocation
+from runner.outputs.rundir import ERRORS, LOG, METRICS, RECORD, RERUN, Metrics, RunDir
 
 log = logging.getLogger("runner")
 
@@ -94,9 +94,9 @@ def run_job(job: Job, invocation: Invocation) -> Outcome:
 
 @contextmanager
 def _resumed_dir_held(job: Job, cfg: dict, run_dir: Path):
-    """The dir a resume= writes into, held (runner.rundir_lock) like the job's own run dir, which its
+    """The dir a resume= writes into, held (runner.outputs.rundir_lock) like the job's own run dir, which its
     entry point (runner.cli, runner.api) holds, and refuses when it already holds a run."""
-    from runner.rundir_lock import RunDirLock
+    from runner.outputs.rundir_lock import RunDirLock
 
     with ExitStack() as held:
         target = Path(cfg["resume"]).expanduser() if cfg.get("resume") else None
@@ -108,7 +108,7 @@ def _resumed_dir_held(job: Job, cfg: dict, run_dir: Path):
                     log.error("config error: %s", error.render())
                 raise
             if (target / RECORD).is_file():  # a run to resume (else resume= refuses it, said in the job's log)
-                from runner.runlog import SegmentLog
+                from runner.outputs.runlog import SegmentLog
 
                 held.enter_context(SegmentLog(target / LOG, job.argv))
         yield
@@ -201,8 +201,8 @@ def execute_job(
     multirun: bool = False,
     keep: dict[str, list] | None = None,
 ) -> Metrics:
-    """runner.policies.run_plan, reported: returns the metrics of a finished run, else logs and raises."""
-    from runner.policies import run_plan
+    """runner.job.policies.run_plan, reported: returns the metrics of a finished run, else logs and raises."""
+    from runner.job.policies import run_plan
 
     try:
         metrics = run_plan(plan, run_dir, argv, cwd, invocation, multirun=multirun, keep=keep)
@@ -234,7 +234,7 @@ def finish_rerun(rerun: Rerun, run_dir: Path) -> int:
     from runner.repro.rerun import compare, report
 
     verdict = compare(rerun.original, run_dir, rerun.filled)
-    from runner.sinks import open_output, writing
+    from runner.outputs.sinks import open_output, writing
 
     with writing(run_dir / RERUN), open_output(run_dir / RERUN) as f:
         f.write(json.dumps(verdict, indent=2, default=str) + "\n")

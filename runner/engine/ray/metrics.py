@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from runner.bench.memory import peak_memory
 from runner.engine.error_summary import errors_by_cause, file_messages
 from runner.engine.segments import with_totals
-from runner.rundir import ERRORS
+from runner.outputs.rundir import ERRORS
 
 if TYPE_CHECKING:
-    from runner.ray_engine.driver import RayRun
+    from runner.engine.ray.driver import RayRun
 
 BASIS = "timed pipeline calls of the last step, seconds summed over its actors (a rate per actor)"
 

@@ -19,7 +19,7 @@ from ray.data.block import BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 
 from runner.engine.rows import RowReader
-from runner.ray_engine.chunk import COLUMN, Chunk
+from runner.engine.ray.chunk import COLUMN, Chunk
 
 
 @dataclass

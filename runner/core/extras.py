@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from runner.errors import ConfigError
+from runner.core.errors import ConfigError
 
 # import name -> (the extra that installs it, the distribution it installs)
 EXTRAS = {

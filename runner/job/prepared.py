@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.config.search import ConfigSession
-from runner.runlog import HeldRecords
+from runner.outputs.runlog import HeldRecords
 
 
 def JobRuntime():  # noqa: N802 - Hydra's singleton, imported when first used
@@ -50,7 +50,7 @@ def prepare(overrides: list[str], session: ConfigSession) -> PreparedJob | None:
     (then Hydra's own app runs it)."""
     from hydra.types import RunMode
 
-    from runner.app import plan_job
+    from runner.job.app import plan_job
     from runner.config.compose import Composed, explain_composition_error, to_plain
     from runner.config.presets import expand_step_presets
     from runner.config.provenance import describe
@@ -67,7 +67,7 @@ def prepare(overrides: list[str], session: ConfigSession) -> PreparedJob | None:
             return None
         cfg.hydra.mode = RunMode.RUN  # as Hydra's run sets it
         run_dir = _run_dir(cfg)
-        from runner.rundir_lock import check_run_dir
+        from runner.outputs.rundir_lock import check_run_dir
 
         check_run_dir(run_dir, "hydra.run.dir")
         task_overrides = list(cfg.hydra.overrides.task)

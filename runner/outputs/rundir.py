@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.sinks import write_json
-from runner.tables import FORMATS
+from runner.outputs.sinks import write_json
+from runner.outputs.tables import FORMATS
 
 PREDICTIONS = "predictions.jsonl"  # one line per input row, in input order; what resume reads back
 ERRORS = "errors.jsonl"  # one line per row that failed
@@ -22,12 +22,12 @@ LOG = "run.log"  # the log, tracebacks included
 CHILD_LOG = "child.log"  # bench.isolation=process: the child's output
 CHILD_REQUEST = "child_request.json"
 MERGE = "merge.json"  # a merged sharded run's summary
-# output.format exports of PREDICTIONS (runner.tables): predictions.parquet, predictions.csv
+# output.format exports of PREDICTIONS (runner.outputs.tables): predictions.parquet, predictions.csv
 TABLES = tuple(str(Path(PREDICTIONS).with_suffix(kind.suffix)) for kind in FORMATS.values() if kind.write is not None)
 STAGES = ".stages"  # graph.free_finished_models: state between stages
-MEDIA = "media"  # images and audio that outputs carry (runner/media.py), by step and row
-LOCK = "run.lock"  # who owns the dir while a run writes into it (runner/rundir_lock.py)
-HYDRA_DIR = ".hydra"  # the composed config and overrides, written redacted (runner/hydra_files.py)
+MEDIA = "media"  # images and audio that outputs carry (runner/outputs/media.py), by step and row
+LOCK = "run.lock"  # who owns the dir while a run writes into it (runner/outputs/rundir_lock.py)
+HYDRA_DIR = ".hydra"  # the composed config and overrides, written redacted (runner/outputs/hydra_files.py)
 
 # What a finished run's metrics.json may say; a benchmark point that ran out of memory is a result.
 FINISHED = ("ok", "oom", "skipped_after_oom")

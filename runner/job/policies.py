@@ -5,7 +5,7 @@ SIGTERM        a scheduler's or `kill`'s stop ends the run like Ctrl-C, outputs 
                submitit job submitit's handlers stay: its SIGUSR2 requeue ends the run the same way)
 out of memory  a benchmark point that runs out of memory is a result (status oom), and the larger
                batch sizes of that point are skipped (status skipped_after_oom; Invocation.oom)
-isolation      bench.isolation=process runs the point in a child process (run_in_child; runner.child is
+isolation      bench.isolation=process runs the point in a child process (run_in_child; runner.job.child is
                the child's side)
 run.json       written before the run (status running) and after it, whatever happened
 """
@@ -20,13 +20,13 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from runner.errors import OutputError, RunError
-from runner.invocation import Invocation
+from runner.core.errors import OutputError, RunError
+from runner.job.invocation import Invocation
 from runner.plan import Plan, output_formats
 from runner.repro.resume import resume_target
-from runner.redact import redact, redact_text
-from runner.rundir import CHILD_LOG, CHILD_REQUEST, Metrics, RunDir
-from runner.sinks import open_output, write_json
+from runner.core.redact import redact, redact_text
+from runner.outputs.rundir import CHILD_LOG, CHILD_REQUEST, Metrics, RunDir
+from runner.outputs.sinks import open_output, write_json
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,9 @@ def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
         "multirun": multirun,
     }
     write_json(run_dir / CHILD_REQUEST, redact(request))  # for the record; the child reads the real one on stdin
-    # The parent holds the run dir's lock (runner.rundir_lock); the child runs the policies, which take none.
+    # The parent holds the run dir's lock (runner.outputs.rundir_lock); the child runs the policies, which take none.
     child = subprocess.run(
-        [sys.executable, "-m", "runner.child", "-"], input=json.dumps(request), capture_output=True, text=True
+        [sys.executable, "-m", "runner.job.child", "-"], input=json.dumps(request), capture_output=True, text=True
     )
     with open_output(run_dir / CHILD_LOG) as f:
         f.write(redact_text(child.stdout + child.stderr))
@@ -129,7 +129,7 @@ def _execute_recorded(
     from runner.repro.record import build_record, now_iso, quantized_steps
 
     if EngineSettings.from_config(plan.cfg).on_ray:  # engine=ray: the same plan on Ray Data actors
-        from runner.ray_engine.driver import execute
+        from runner.engine.ray.driver import execute
 
     started_at = now_iso()
     status, metrics = "error", None
@@ -184,7 +184,7 @@ def _write_final_record(run_dir: RunDir, record: dict, status: str) -> None:
 
 def _export_tables(plan: Plan, run_dir: RunDir) -> None:
     """output.format beyond jsonl: predictions.parquet / .csv, converted from predictions.jsonl."""
-    from runner.tables import export_tables
+    from runner.outputs.tables import export_tables
 
     outputs = None if plan.graph.one_task else list(plan.graph.nodes["predictions"].consumes)
     for written in export_tables(run_dir.predictions, output_formats(plan.cfg), outputs):

@@ -26,10 +26,10 @@ import time
 from typing import TYPE_CHECKING
 
 from runner.engine.settings import Settings
-from runner.ray_engine.chunk import Chunk
+from runner.engine.ray.chunk import Chunk
 
 if TYPE_CHECKING:
-    from runner.ray_engine.stage import StagePlan
+    from runner.engine.ray.stage import StagePlan
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def probe_step(stage: StagePlan, name: str, rows: list) -> dict | None:
     """In a Ray worker: the step loaded as its actors load it, the rows kept in its Probe as engine=local
     keeps them, and engine=local's run_probe; the probe's result (None when the step is not quantized)."""
     from runner.engine.probe import run_probe
-    from runner.ray_engine.stage import load_stage_step
+    from runner.engine.ray.stage import load_stage_step
 
     run = load_stage_step(stage, name, Settings.from_config(stage.cfg, bench=False))
     if run.probe is None:

@@ -20,7 +20,7 @@ from runner.engine.loop import Counters, PredictionWriter, RowLoop
 from runner.engine.metrics import step_metrics
 from runner.engine.progress import NoBar
 from runner.engine.settings import Settings
-from runner.ray_engine.chunk import COLUMN, Chunk, loads
+from runner.engine.ray.chunk import COLUMN, Chunk, loads
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class StageActor:
         self.settings = Settings.from_config(stage.cfg, bench=False)
         self.run = load_stage_step(stage, name, self.settings)
         # quantization=int8: the actor keeps its first probe rows and sends them to the driver on their
-        # chunks; the float32 comparison runs once at the end (runner/ray_engine/probe.py), so the float32
+        # chunks; the float32 comparison runs once at the end (runner/engine/ray/probe.py), so the float32
         # copy is not kept here.
         self.run.loaded.reference = None
         self.probe_sent = 0
@@ -135,7 +135,7 @@ class StageActor:
         loop.run_steps(chunk.items, [self.run])
         if not self.last:
             return
-        from runner.media import MediaFiles
+        from runner.outputs.media import MediaFiles
 
         writer = PredictionWriter(
             _Collected(chunk.records, "prediction"),

@@ -1,8 +1,8 @@
-"""bench.isolation=process, the child's side: `python -m runner.child <request.json>` runs one run in its
+"""bench.isolation=process, the child's side: `python -m runner.job.child <request.json>` runs one run in its
 own Python process.
 
-The parent (runner.policies.run_in_child) writes the validated config and run dir to child_request.json
-and starts this module; main runs it through the same policies as any run (runner.policies) under an
+The parent (runner.job.policies.run_in_child) writes the validated config and run dir to child_request.json
+and starts this module; main runs it through the same policies as any run (runner.job.policies) under an
 Invocation of its own. The outcome comes back through the run dir's metrics.json and the child's exit
 code, so even a crash that kills Python reaches the parent. The parent names this module by its command
 line only, never imports it: the child sits above the policies it runs."""
@@ -14,13 +14,13 @@ import logging
 import sys
 from pathlib import Path
 
-from runner.redact import RedactFilter
+from runner.core.redact import RedactFilter
 
 
 def main(request_path: str) -> int:
-    from runner.invocation import Invocation
+    from runner.job.invocation import Invocation
     from runner.plan import make_plan
-    from runner.policies import run_plan
+    from runner.job.policies import run_plan
 
     logging.basicConfig(level=logging.INFO, format="[child] %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # runner/ (this file is runner/core/paths.py)
 REPO_ROOT = PACKAGE_DIR.parent
 SAMPLE_DIR = PACKAGE_DIR / "sample_data"
 

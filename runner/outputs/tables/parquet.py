@@ -15,8 +15,8 @@ import json
 import logging
 from pathlib import Path
 
-from runner.sinks import open_output
-from runner.tables.base import Groups, OutputFormat
+from runner.outputs.sinks import open_output
+from runner.outputs.tables.base import Groups, OutputFormat
 
 log = logging.getLogger("runner")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.rundir import MEDIA
-from runner.sinks import open_output
+from runner.outputs.rundir import MEDIA
+from runner.outputs.sinks import open_output
 
 
 class MediaFiles:

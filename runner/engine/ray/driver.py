@@ -25,13 +25,13 @@ from runner.engine.progress import library_progress_bars, progress_bar
 from runner.engine.rows import chunk_size
 from runner.engine.segments import earlier_segments
 from runner.engine.settings import Settings
-from runner.ray_engine.chunk import COLUMN, Chunk, loads
-from runner.ray_engine.cluster import ordered_data_context, ray_cluster
-from runner.ray_engine.metrics import build_ray_metrics
-from runner.ray_engine.probe import ProbeRows
+from runner.engine.ray.chunk import COLUMN, Chunk, loads
+from runner.engine.ray.cluster import ordered_data_context, ray_cluster
+from runner.engine.ray.metrics import build_ray_metrics
+from runner.engine.ray.probe import ProbeRows
 from runner.config.engine import EngineSettings
-from runner.rundir import ERRORS, PREDICTIONS, Metrics, RunDir
-from runner.sinks import JsonlSink
+from runner.outputs.rundir import ERRORS, PREDICTIONS, Metrics, RunDir
+from runner.outputs.sinks import JsonlSink
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class RayRun:
     def dataset(self):
         import ray.data
 
-        from runner.ray_engine.reader import ChunkSource
+        from runner.engine.ray.reader import ChunkSource
 
         size = chunk_size([_Sized(s["batch_size"]) for s in self.plan.steps.values()], self.settings)
         dataset = ray.data.read_datasource(
@@ -133,7 +133,7 @@ class RayRun:
 
     def stage_plan(self):
         """What an actor (or the int8 probe's task) needs of the plan."""
-        from runner.ray_engine.stage import BaseDir, StagePlan
+        from runner.engine.ray.stage import BaseDir, StagePlan
 
         return StagePlan(
             self.plan.cfg,
@@ -148,7 +148,7 @@ class RayRun:
     def _stage(self, dataset, stage, name: str, last: bool):
         import ray.data
 
-        from runner.ray_engine.stage import StageActor, fault_from_env
+        from runner.engine.ray.stage import StageActor, fault_from_env
 
         # batch_size=1: a row of the dataset is one whole chunk of the local engine
         return dataset.map_batches(

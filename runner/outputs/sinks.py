@@ -1,6 +1,6 @@
 """Output writers. JSONL, one object per line, flushed as written: a killed run leaves complete lines,
 and a resumed run reads back which rows are done. Parquet and CSV tables are made from the JSONL
-when a run completes (runner.tables), streaming, so they never hold the whole run in memory."""
+when a run completes (runner.outputs.tables), streaming, so they never hold the whole run in memory."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 from typing import Callable
 
-from runner.errors import OutputError
+from runner.core.errors import OutputError
 
 log = logging.getLogger(__name__)
 

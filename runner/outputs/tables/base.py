@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.sinks import iter_jsonl
+from runner.outputs.sinks import iter_jsonl
 
 ROWS_PER_GROUP = 2048
 
@@ -17,12 +17,12 @@ Groups = Callable[[], Iterator[list[dict]]]
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """An `output.format` choice: a module of runner/tables defines it as FORMAT, runner.tables collects them."""
+    """An `output.format` choice: a module of runner/outputs/tables defines it as FORMAT, runner.outputs.tables collects them."""
 
     name: str  # the value in output.format (and conf/output/<name>.yaml, a preset that picks it)
     suffix: str  # the file it writes: predictions<suffix> beside predictions.jsonl
     # write(target, groups): the file, made from predictions.jsonl once the run completes; None for the
-    # journal itself (predictions.jsonl, written row by row by runner.sinks).
+    # journal itself (predictions.jsonl, written row by row by runner.outputs.sinks).
     write: Callable[[Path, Groups], None] | None
 
 

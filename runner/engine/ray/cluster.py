@@ -11,7 +11,7 @@ import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
-from runner.errors import RunError
+from runner.core.errors import RunError
 from runner.config.engine import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def ray_cluster(engine: EngineSettings, steps: int) -> Iterator[dict]:
     `steps`: the stages, each with its own pool of engine.actors actors."""
     import ray
 
-    from runner.runlog import adopt_library_logger
+    from runner.outputs.runlog import adopt_library_logger
 
     adopt_library_logger("ray")  # in a `run` job: Ray's Python log lines to run.log (the screen: verbose=true)
     started_at = time.perf_counter()
@@ -98,7 +98,7 @@ def ordered_data_context() -> Iterator[None]:
     previous settings come back afterwards."""
     from ray.data import DataContext
 
-    from runner.runlog import adopt_library_logger
+    from runner.outputs.runlog import adopt_library_logger
 
     # Ray Data's logger prints through a handler of its own ("Progress bars disabled ..."): to run.log
     adopt_library_logger("ray.data")

@@ -8,17 +8,17 @@ import os
 import sys
 from pathlib import Path
 
-from runner.redact import RedactFilter, redact_text
+from runner.core.redact import RedactFilter, redact_text
 
 
 class RunLogHandler(logging.FileHandler):
     """logging.FileHandler that opens run.log as the runner opens every file it writes
-    (runner.sinks.open_output): never through a symbolic link or into a special file. One refused is
-    not written (the run itself is then refused, naming it: runner.rundir_lock.refuse_unsafe)."""
+    (runner.outputs.sinks.open_output): never through a symbolic link or into a special file. One refused is
+    not written (the run itself is then refused, naming it: runner.outputs.rundir_lock.refuse_unsafe)."""
 
     def _open(self):
-        from runner.errors import OutputError
-        from runner.sinks import open_output
+        from runner.core.errors import OutputError
+        from runner.outputs.sinks import open_output
 
         try:
             return open_output(Path(self.baseFilename), self.mode[0], encoding=self.encoding)
@@ -53,7 +53,7 @@ class RunLog:
     def to_file(self, path: Path) -> None:
         self.file = RunLogHandler(path, encoding="utf-8")
         self.file.setFormatter(logging.Formatter(self.FORMAT))
-        self.file.addFilter(RedactFilter())  # secrets never reach run.log (runner/redact.py)
+        self.file.addFilter(RedactFilter())  # secrets never reach run.log (runner/core/redact.py)
         for record in self.held.records:
             self.file.handle(record)
         self.logger.removeHandler(self.held)
@@ -113,7 +113,7 @@ class SegmentLog:
 
 class HeldRecords:
     """The `runner` loggers' records held while no handler exists yet: a `run` job is composed and
-    planned before Hydra sets up its logging (runner.prepared). replay() hands them to the handlers
+    planned before Hydra sets up its logging (runner.job.prepared). replay() hands them to the handlers
     set up since (run.log, the screen); a block left by an exception (a config error: no run dir, no
     run.log) shows them on the screen instead, before the error."""
 

@@ -21,9 +21,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from runner.errors import ConfigError
-from runner.redact import redact
-from runner.rundir import (
+from runner.core.errors import ConfigError
+from runner.core.redact import redact
+from runner.outputs.rundir import (
     CHILD_REQUEST,
     ERRORS,
     FINISHED,
@@ -40,7 +40,7 @@ from runner.rundir import (
     WRITTEN,
     RunDir,
 )
-from runner.sinks import line_count
+from runner.outputs.sinks import line_count
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def artefacts(folder: RunDir) -> list[str]:
 def refuse_unsafe(run_dir: Path, key: str) -> None:
     """Every file a run writes or appends to in `run_dir` is a regular file with one name, or absent: a
     symbolic link (or a hard link) there would have the run write over a file outside the dir, and a
-    fifo would hang it. Checked before the run (exit code 2); runner.sinks.open_output checks again."""
+    fifo would hang it. Checked before the run (exit code 2); runner.outputs.sinks.open_output checks again."""
     for name in (*WRITTEN, MERGE, LOCK, f".{RECORD}.tmp", f".{METRICS}.tmp"):
         path = Path(run_dir) / name
         try:

@@ -26,7 +26,7 @@ class Chunk:
     stats: list[dict] = field(default_factory=list)  # one per stage that ran it: actor, step, rows, seconds
     step_metrics: dict[str, dict] = field(default_factory=dict)  # step -> its actor's figures (placement, ...)
     # quantization=int8: step -> the rows its actor kept for the agreement probe while running this chunk,
-    # as (index, prepared inputs, int8 output) in the order kept (runner/ray_engine/probe.py)
+    # as (index, prepared inputs, int8 output) in the order kept (runner/engine/ray/probe.py)
     probe: dict[str, list] = field(default_factory=dict)
 
     def dumps(self) -> bytes:

@@ -1,11 +1,11 @@
 """Output formats (`output.format`): predictions.jsonl, always written, and the tables made from it when a
 run completes (predictions.parquet, predictions.csv), streaming, one row group in memory at a time.
 
-Each table format is a unit, an OutputFormat (runner/tables/base.py) that its module defines as FORMAT:
+Each table format is a unit, an OutputFormat (runner/outputs/tables/base.py) that its module defines as FORMAT:
 its name, its file's suffix, its writer. Adding one: its module here, its entry in FORMATS below and,
 when a preset should pick it, conf/output/<name>.yaml; output.format's choices in the schema are filled
 in from FORMATS (runner.config.validate). predictions.jsonl is the run's journal, which resume, merge,
-rerun and the run-dir lock read: it is written row by row by runner.sinks, never here; "jsonl" is its
+rerun and the run-dir lock read: it is written row by row by runner.outputs.sinks, never here; "jsonl" is its
 entry so that output.format can name it.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.tables import csv, parquet
-from runner.tables.base import ROWS_PER_GROUP, OutputFormat, flat_record, groups
+from runner.outputs.tables import csv, parquet
+from runner.outputs.tables.base import ROWS_PER_GROUP, OutputFormat, flat_record, groups
 
 JOURNAL = OutputFormat("jsonl", ".jsonl", write=None)
 FORMATS: dict[str, OutputFormat] = {kind.name: kind for kind in (JOURNAL, parquet.FORMAT, csv.FORMAT)}

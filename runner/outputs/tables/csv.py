@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runner.sinks import open_output
-from runner.tables.base import Groups, OutputFormat
+from runner.outputs.sinks import open_output
+from runner.outputs.tables.base import Groups, OutputFormat
 
 
 def write_csv(target: Path, groups: Groups) -> None:

@@ -14,8 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from runner.redact import redact
-from runner.rundir import HYDRA_DIR
+from runner.core.redact import redact
+from runner.outputs.rundir import HYDRA_DIR
 
 MULTIRUN_FILE = "multirun.yaml"
 # Sweep dirs whose multirun.yaml this process has already cleaned: Hydra writes the file once per
