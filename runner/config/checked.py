@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from runner.config.batching import check_token_budget
 from runner.config.graph_steps import step_configs
 from runner.config.validate import check_config
-from runner.config.engine import check_engine, check_engine_steps
+from runner.config.engine import check_engine
 from runner.tracking.settings import check_tracking
 
 
@@ -21,9 +21,8 @@ def check_run(raw_cfg: dict) -> CheckedRun:
     """Raise ConfigError (or ConfigErrors) on the first level that is wrong."""
     cfg = check_config(raw_cfg)
     check_tracking(cfg)  # the [mlflow] extra, when tracking=mlflow
-    check_engine(cfg)  # the [ray] extra, and keys Ray actors cannot honour, when engine=ray
     steps = step_configs(cfg)
-    check_engine_steps(cfg, steps)
+    check_engine(cfg, steps)  # the engine's extra ([ray]), and keys it cannot honour
     check_token_budget(cfg, steps)
     return CheckedRun(cfg, steps)
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from runner.backends import BACKENDS, check_backend
+from runner.config.engine import ENGINES
 from runner.config.model_location import check_model_location, check_model_package
 from runner.core.errors import ConfigError, ConfigErrors, did_you_mean
 from runner.core.extras import require
@@ -68,16 +69,16 @@ def _validator_class():
 
 def config_schema() -> dict:
     """schemas/config.schema.json with the choices that live in code filled in: the task ids (from the
-    task definitions), the tiny architectures (from the tiny builders), the backends, the sources with
+    task definitions), the tiny architectures (from the tiny builders), the backends, the engines, the sources with
     each one's keys (runner.sources.registry) and the output formats (runner.outputs.tables), so no list is copied."""
     from runner.sources.registry import SOURCES
     from runner.outputs.tables import FORMATS
 
-    return _config_schema(tuple(SOURCES), tuple(FORMATS))
+    return _config_schema(tuple(SOURCES), tuple(FORMATS), tuple(ENGINES))
 
 
 @lru_cache(maxsize=None)
-def _config_schema(sources: tuple[str, ...], formats: tuple[str, ...]) -> dict:
+def _config_schema(sources: tuple[str, ...], formats: tuple[str, ...], engines: tuple[str, ...]) -> dict:
     from runner.models.tiny import ARCHS
     from runner.sources.registry import SOURCES
 
@@ -86,6 +87,7 @@ def _config_schema(sources: tuple[str, ...], formats: tuple[str, ...]) -> dict:
     properties["task"]["properties"]["name"]["enum"] = sorted(TASKS)
     properties["model"]["properties"]["tiny"]["enum"] = ["auto", *ARCHS, None]
     properties["backend"]["properties"]["name"]["enum"] = list(BACKENDS)
+    properties["engine"]["properties"]["name"]["enum"] = list(engines)
     dataset = properties["dataset"]
     dataset["properties"]["type"]["enum"] = list(sources)
     every_source = dataset["$defs"]["every_source"]["properties"]

@@ -172,10 +172,11 @@ def check_rows_fit(plan) -> None:
         return
     from runner.config.engine import EngineSettings
 
-    if EngineSettings.from_config(plan.cfg).on_ray:
+    engine = EngineSettings.from_config(plan.cfg).engine
+    if not engine.reads_iterators:
         raise ConfigError(
             "engine",
-            "engine=ray reads the rows in a Ray task; an iterator lives in this process only",
+            f"engine={engine.name} reads the rows in another process; an iterator lives in this process only",
             "pass the rows as a list, or use engine=local",
         )
     if any(step["batch_size"] == "auto" for step in plan.steps.values()):

@@ -124,13 +124,11 @@ def _execute_recorded(
     keep: dict[str, list] | None,
     source: dict | None = None,
 ) -> Metrics:
-    from runner.engine import OutOfMemory, execute
+    from runner.engine import OutOfMemory
     from runner.config.engine import EngineSettings
     from runner.repro.record import build_record, now_iso, quantized_steps
 
-    if EngineSettings.from_config(plan.cfg).on_ray:  # engine=ray: the same plan on Ray Data actors
-        from runner.engine.ray.driver import execute
-
+    execute = EngineSettings.from_config(plan.cfg).engine.executor()  # engine=local, engine=ray ...
     started_at = now_iso()
     status, metrics = "error", None
     first = build_record(plan.cfg, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf)
