@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 # Keys that cannot change what a run writes to predictions.jsonl/errors.jsonl: how it is shown,
 # where it came from, how it is timed. Every other key, known or not, counts (a new key is assumed
 # to matter until it is listed here), so a resume or a merge never mixes outputs of two configs.
-# `engine`: where rows run, not what they become (engine=ray writes engine=local's bytes: tests/ray_engine),
+# `engine`: where rows run, not what they become (engine=ray writes engine=local's bytes: tests/engine/ray),
 # so a run interrupted on one engine resumes on the other, and runs saved before the key still resume.
 NON_OUTPUT_KEYS = (
     "progress",
