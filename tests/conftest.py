@@ -97,6 +97,48 @@ def run_job(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(list(args), code, "", log.read_text() if log and log.is_file() else "")
 
 
+def run_main(monkeypatch, *argv: str, cwd: Path) -> int:
+    """`run <argv>` through the command's own entry (runner.cli.main) in this process, from `cwd`: its exit
+    code (what it says: capsys/capfd). ~0.7 s a case instead of ~1.5 s for a subprocess. Hydra's global state
+    is cleared before and after, and the root logger's handlers restored after, so no test depends on what
+    ran before it in the same worker (a run that stopped inside Hydra leaves "GlobalHydra is already
+    initialized"; Hydra's job logging leaves handlers bound to closed streams). Module-scoped fixtures
+    pass a pytest.MonkeyPatch.context()."""
+    import logging
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    from runner.cli import main
+
+    saved = (logging.root.level, list(logging.root.handlers))
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["run", *argv])
+    GlobalHydra.instance().clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        for handler in [h for h in logging.root.handlers if h not in saved[1]]:
+            logging.root.removeHandler(handler)
+            handler.close()
+        for handler in saved[1]:
+            if handler not in logging.root.handlers:
+                logging.root.addHandler(handler)
+        logging.root.setLevel(saved[0])
+        GlobalHydra.instance().clear()
+    return exited.value.code
+
+
+@pytest.fixture
+def run_command(monkeypatch):
+    """run_main with this test's monkeypatch: `run_command(*argv, cwd=...)`, the exit code."""
+
+    def run(*argv: str, cwd: Path) -> int:
+        return run_main(monkeypatch, *argv, cwd=cwd)
+
+    return run
+
+
 def read_jsonl(path: Path) -> list[dict]:
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]

@@ -53,36 +53,3 @@ def interrupted(run_dir: Path) -> Path:
     record["status"] = "interrupted"
     (run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     return run_dir
-
-
-@pytest.fixture
-def run_command(monkeypatch):
-    """`run <argv>` through the command's own entry (runner.cli.main), in this process, from `cwd`:
-    its exit code (what it says: capsys). Cheaper than a subprocess; Hydra's logging handlers are removed after."""
-
-    def run(*argv: str, cwd: Path) -> int:
-        return run_main(monkeypatch, *argv, cwd=cwd)
-
-    return run
-
-
-def run_main(monkeypatch, *argv: str, cwd: Path) -> int:
-    """runner.cli.main(argv) from `cwd` in this process, its exit code (run_command; module-scoped
-    fixtures pass a pytest.MonkeyPatch.context())."""
-    import logging
-    import sys
-
-    from runner.cli import main
-
-    saved = (logging.root.level, list(logging.root.handlers))
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", ["run", *argv])
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        for handler in [h for h in logging.root.handlers if h not in saved[1]]:
-            logging.root.removeHandler(handler)
-            handler.close()
-        logging.root.setLevel(saved[0])
-    return exited.value.code

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import interrupted, run_main
+from tests.conftest import run_main
+from tests.faults.conftest import interrupted
 
 POINTS = 6
 SWEEP = (
