@@ -152,8 +152,15 @@ def test_the_pages_show_commands():
     """The README's newcomer commands stay where the guide says they are (line 10: the test command)."""
     assert len(ALL) >= 40, [str(c) for c in ALL]
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    assert lines[9] == "bash scripts/setup.sh && .venv/bin/python -m pytest -q"
+    assert lines[9] == "bash scripts/setup.sh && .venv/bin/python -m pytest -q -n auto --dist loadfile"
     assert lines[6].startswith("bash scripts/setup.sh && .venv/bin/run ")
+
+
+def test_ci_runs_the_readmes_test_command():
+    """CI must call the README's test command as written (after its set-up), not a variant of it."""
+    test_command = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[9].split(" && ", 1)[1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert any(line.endswith(test_command) and "-m slow" not in line for line in ci), test_command
 
 
 @pytest.mark.parametrize("command", ALL + INLINE, ids=str)
