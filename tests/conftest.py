@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -95,6 +96,20 @@ def run_job(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         os.chdir(previous)
     log = out / "run.log" if out is not None else None
     return subprocess.CompletedProcess(list(args), code, "", log.read_text() if log and log.is_file() else "")
+
+
+def step_view(*overrides: str):
+    """The StepView (runner/views.py) of the composed and checked config `run <overrides>` runs."""
+    return _step_view(tuple(overrides))
+
+
+@functools.lru_cache(maxsize=None)
+def _step_view(overrides: tuple[str, ...]):
+    from runner.config.checked import check_run
+    from runner.config.compose import compose_config
+    from runner.views import StepView
+
+    return StepView.from_config(check_run(compose_config(list(overrides))).steps["main"])
 
 
 def read_jsonl(path: Path) -> list[dict]:

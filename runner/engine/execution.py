@@ -25,6 +25,7 @@ from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
 from runner.media import MediaFiles
 from runner.backends.cache import PipelineCache, load_key
+from runner.views import StepView
 from runner.rundir import ERRORS, PREDICTIONS
 from runner.sinks import JsonlSink
 
@@ -54,16 +55,15 @@ class Execution:
         run loads each step's model when its stage starts and frees it when the stage ends."""
         names = list(self.plan.steps)
         first = names[:1] if self.staged else names
-        self.cache.keep_only({load_key(self.plan.steps[n]) for n in first})
+        self.cache.keep_only({load_key(StepView.from_config(self.plan.steps[n])) for n in first})
         for name in first:
             self.load_step(name)
 
     def load_step(self, name: str) -> StepRun:
         run = load_step(self.plan, name, self.cache, self.settings)
         self.steps.append(run)  # before the batch size search, so an oom there still reports the step
-        cfg = self.plan.steps[name]
-        if cfg["batch_size"] == "auto":
-            choose_batch_size(run, cfg, self.reader)
+        if run.view.run.batch_size == "auto":
+            choose_batch_size(run, self.reader)
         return run
 
     def run(self, append: bool, keep: dict[str, list]) -> None:

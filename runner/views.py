@@ -1,0 +1,294 @@
+"""Typed, read-only views of a validated config: one frozen dataclass per concern, read once.
+
+The defaults live in the conf YAML (conf/config.yaml and its groups), which composition always fills,
+so `from_config` reads `cfg["key"]`. The few fallbacks below are for configs that lack a key although
+they were validated: a run.json saved before the key existed (rerun=, resume= fill only missing
+top-level keys, never nested ones), or a preset that leaves a key out on purpose. Each says why, and
+tests/config/test_views.py checks that every fallback equals the value the conf YAML gives, and that
+every key read here is a property of schemas/config.schema.json.
+
+Code that runs a step takes these views, not the config dict: `StepView.from_config(step_cfg)` builds
+them all for one step (runner/config/graph_steps.py makes the step configs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Top-level keys of one run or step: placement, numerics, batch size, seeding, row errors."""
+
+    SECTION: ClassVar[str | None] = None  # where its keys sit in the config (None: the top level)
+
+    device: str
+    device_map: str | dict | None
+    dtype: str
+    batch_size: int | str  # a number, or "auto"
+    threads: int | None
+    seed: int
+    deterministic: bool
+    progress: bool
+    on_error: str
+    max_error_fraction: float
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> RunView:
+        return cls(
+            device=cfg["device"],
+            device_map=cfg["device_map"],
+            dtype=cfg["dtype"],
+            batch_size=cfg["batch_size"],
+            threads=cfg["threads"],
+            seed=cfg["seed"],
+            deterministic=cfg["deterministic"],
+            progress=cfg["progress"],
+            on_error=cfg["on_error"],
+            max_error_fraction=cfg["max_error_fraction"],
+        )
+
+    @property
+    def fixed_batch_size(self) -> int:
+        """The batch size to start with: batch_size=auto starts at 1 until its search chooses."""
+        return self.batch_size if isinstance(self.batch_size, int) else 1
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """`model` (conf/model/*.yaml): where the weights come from; exactly one of id, tiny, package (or none)."""
+
+    SECTION: ClassVar[str | None] = "model"  # where its keys sit in the config (None: the top level)
+
+    name: str
+    id: str | None
+    revision: str | None
+    trust_remote_code: bool
+    tiny: str | None
+    package: str | None
+    no_weights: bool
+    kwargs: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> ModelView:
+        model = cfg["model"]
+        return cls(
+            name=model["name"],
+            id=model["id"],
+            revision=model["revision"],
+            trust_remote_code=bool(model["trust_remote_code"]),
+            tiny=model["tiny"],
+            package=model["package"],
+            no_weights=bool(model["no_weights"]),
+            kwargs=dict(model["kwargs"] or {}),
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# What a `quantization` mode leaves out, as its own preset (conf/quantization/<mode>.yaml) gives it: a
+# mode set on its own (quantization.mode=4bit over quantization=none) has only `mode`.
+QUANTIZATION_FALLBACKS = {
+    "probe_rows": 0,  # int8's probe is off unless conf/quantization/int8.yaml's probe_rows is given
+    "skip_modules": None,
+    "llm_int8_threshold": 6.0,  # conf/quantization/8bit.yaml
+    "quant_type": "nf4",  # conf/quantization/4bit.yaml
+    "compute_dtype": "auto",  # conf/quantization/4bit.yaml
+    "double_quant": False,  # conf/quantization/4bit.yaml
+}
+
+
+@dataclass(frozen=True)
+class QuantizationView:
+    """`quantization` (conf/quantization/*.yaml): the mode and its own keys (see QUANTIZATION_FALLBACKS)."""
+
+    SECTION: ClassVar[str | None] = "quantization"  # where its keys sit in the config (None: the top level)
+    DERIVED: ClassVar[tuple[str, ...]] = ("given",)  # fields that are no config key
+
+    mode: str = "none"
+    probe_rows: int = 0
+    skip_modules: tuple[str, ...] | None = None
+    llm_int8_threshold: float = 6.0
+    quant_type: str = "nf4"
+    compute_dtype: str = "auto"
+    double_quant: bool = False
+    given: tuple[str, ...] = ()  # the keys the config gave (the pipeline cache's identity uses those only)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> QuantizationView:
+        quant = cfg["quantization"]
+        values = {key: quant.get(key, fallback) for key, fallback in QUANTIZATION_FALLBACKS.items()}
+        skip = values.pop("skip_modules")
+        return cls(
+            mode=quant["mode"],
+            skip_modules=tuple(skip) if skip else None,
+            given=tuple(quant),
+            **values,
+        )
+
+    def identity(self) -> dict | None:
+        """The keys given, as given, but probe_rows (read after the model loads)."""
+        values = {**asdict(self), "skip_modules": list(self.skip_modules) if self.skip_modules else None}
+        return {key: values[key] for key in self.given if key != "probe_rows"} or None
+
+
+@dataclass(frozen=True)
+class BackendView:
+    """`backend` (conf/backend/*.yaml): which engine computes a step, and its compute type."""
+
+    SECTION: ClassVar[str | None] = "backend"  # where its keys sit in the config (None: the top level)
+
+    name: str = "transformers"
+    compute_type: str = "auto"
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> BackendView:
+        # A run.json saved before `backend` existed ran on transformers; conf/backend/transformers.yaml
+        # has no compute_type (only backend=ctranslate2 reads it).
+        backend = cfg.get("backend") or {}
+        return cls(name=backend.get("name") or cls.name, compute_type=backend.get("compute_type", cls.compute_type))
+
+
+@dataclass(frozen=True)
+class BatchingView:
+    """`batching`: length bucketing."""
+
+    SECTION: ClassVar[str | None] = "batching"  # where its keys sit in the config (None: the top level)
+
+    sort_by_length: bool
+    window_batches: int
+    max_tokens: int | None = None
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> BatchingView:
+        batching = cfg["batching"]
+        return cls(
+            sort_by_length=batching["sort_by_length"],
+            window_batches=batching["window_batches"],
+            max_tokens=batching.get("max_tokens", None),  # a run.json saved before batching.max_tokens
+        )
+
+
+@dataclass(frozen=True)
+class BenchView:
+    """`bench`: benchmark-mode timings, their minimum, and batch_size=auto's search."""
+
+    SECTION: ClassVar[str | None] = "bench"  # where its keys sit in the config (None: the top level)
+
+    warmup_batches: int
+    max_rows: int | None
+    max_seconds: float | None
+    max_batch_size: int
+    probe_rows: int
+    repeats: int = 3
+    min_batches: int = 5
+    min_seconds: float = 0.5
+    auto_until: str = "plateau"
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> BenchView:
+        bench = cfg["bench"]
+        return cls(
+            warmup_batches=bench["warmup_batches"],
+            max_rows=bench["max_rows"],
+            max_seconds=bench["max_seconds"],
+            max_batch_size=bench["max_batch_size"],
+            probe_rows=bench["probe_rows"],
+            # a run.json saved before bench.repeats/min_batches/min_seconds measured as these say
+            repeats=bench.get("repeats", cls.repeats),
+            min_batches=bench.get("min_batches", cls.min_batches),
+            min_seconds=bench.get("min_seconds", cls.min_seconds),
+            auto_until=bench.get("auto_until", cls.auto_until),  # ... and before bench.auto_until
+        )
+
+
+@dataclass(frozen=True)
+class OutputView:
+    """`output` (conf/output/*.yaml): what each prediction record holds, and which steps are written."""
+
+    SECTION: ClassVar[str | None] = "output"  # where its keys sit in the config (None: the top level)
+
+    steps: str
+    include_inputs: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> OutputView:
+        output = cfg["output"]
+        # a run.json saved before output.include_inputs wrote the inputs
+        return cls(steps=output["steps"], include_inputs=output.get("include_inputs", cls.include_inputs))
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    """`dataset` (conf/dataset/*.yaml): the keys every source type has. A source's own keys (path,
+    format, name, split ...) are read by its module in runner/sources."""
+
+    SECTION: ClassVar[str | None] = "dataset"  # where its keys sit in the config (None: the top level)
+
+    type: str
+    column: str | None
+    fields: dict
+    id_column: str | None
+    limit: int | None
+    skip: int
+    prefetch: int | str = "auto"
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> DatasetView:
+        dataset = cfg["dataset"]
+        return cls(
+            type=dataset["type"],
+            column=dataset["column"],
+            fields={k: v for k, v in (dataset["fields"] or {}).items() if v},
+            id_column=dataset["id_column"],
+            limit=dataset["limit"],
+            skip=dataset["skip"] or 0,
+            prefetch=dataset.get("prefetch", cls.prefetch),  # a run.json saved before dataset.prefetch
+        )
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """`task`: the task id and its parameters (checked by schemas/tasks/<id>.schema.json)."""
+
+    SECTION: ClassVar[str | None] = "task"  # where its keys sit in the config (None: the top level)
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> TaskView:
+        return cls(name=cfg["task"]["name"], params=dict(cfg["task"]["params"]))
+
+
+@dataclass(frozen=True)
+class StepView:
+    """The views a step is loaded and sized with, built once from its single-task config (config/graph_steps.py)."""
+
+    run: RunView
+    model: ModelView
+    quantization: QuantizationView
+    backend: BackendView
+    task: TaskView
+    bench: BenchView  # batch_size=auto's search (engine/autobatch.py)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> StepView:
+        return cls(
+            run=RunView.from_config(cfg),
+            model=ModelView.from_config(cfg),
+            quantization=QuantizationView.from_config(cfg),
+            backend=BackendView.from_config(cfg),
+            task=TaskView.from_config(cfg),
+            bench=BenchView.from_config(cfg),
+        )
+
+
+VIEWS = (RunView, ModelView, QuantizationView, BackendView, BatchingView, BenchView, OutputView, DatasetView, TaskView)
+
+
+def config_keys(view: type) -> list[str]:
+    """The config keys a view reads (under its SECTION): its fields, less those it derives."""
+    return [f.name for f in fields(view) if f.name not in getattr(view, "DERIVED", ())]
