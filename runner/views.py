@@ -250,6 +250,23 @@ class DatasetView:
 
 
 @dataclass(frozen=True)
+class GraphView:
+    """`graph`: whether to only show the pipeline graph, and whether a chain frees each model when its
+    step is done. Its `steps` are read once, into step configs, by runner/config/graph_steps.py."""
+
+    SECTION: ClassVar[str | None] = "graph"
+
+    show: bool
+    free_finished_models: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> GraphView:
+        graph = cfg["graph"]
+        # a run.json saved before graph.free_finished_models ran every step's model at once
+        return cls(show=graph["show"], free_finished_models=graph.get("free_finished_models", cls.free_finished_models))
+
+
+@dataclass(frozen=True)
 class TaskView:
     """`task`: the task id and its parameters (checked by schemas/tasks/<id>.schema.json)."""
 
@@ -286,7 +303,18 @@ class StepView:
         )
 
 
-VIEWS = (RunView, ModelView, QuantizationView, BackendView, BatchingView, BenchView, OutputView, DatasetView, TaskView)
+VIEWS = (
+    RunView,
+    ModelView,
+    QuantizationView,
+    BackendView,
+    BatchingView,
+    BenchView,
+    OutputView,
+    DatasetView,
+    GraphView,
+    TaskView,
+)
 
 
 def config_keys(view: type) -> list[str]:

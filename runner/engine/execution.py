@@ -25,7 +25,7 @@ from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
 from runner.media import MediaFiles
 from runner.backends.cache import PipelineCache, load_key
-from runner.views import StepView
+from runner.views import GraphView, StepView
 from runner.rundir import ERRORS, PREDICTIONS
 from runner.sinks import JsonlSink
 
@@ -44,7 +44,7 @@ class Execution:
         self.counters = Counters()
         self.steps: list[StepRun] = []  # loaded so far (a staged run loads them one stage at a time)
         self.earlier = earlier_segments(self.run_dir, append)  # a resumed run's segments so far
-        self.staged = bool(plan.cfg["graph"].get("free_finished_models")) and len(plan.steps) > 1
+        self.staged = GraphView.from_config(plan.cfg).free_finished_models and len(plan.steps) > 1
         self.rows_seconds: float | None = None  # run(): first row read to last row written, loads excluded
         self.prefetch_rows = 0  # dataset.prefetch as resolved for the rows read so far (the largest, staged)
         self.measuring: Measuring | None = None  # benchmark mode: the passes that timed the rows

@@ -15,6 +15,7 @@ from runner.sources import REFERENCE, Source, open_source, reference_column, res
 from runner.sources.checks import check_first_rows
 from runner.sources.sharding import shard_of
 from runner.tasks import MODALITIES, TASKS
+from runner.views import GraphView
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     check_first_rows(source, source_mapping, graph, steps, shard_of(cfg))
     if cfg.get("resume"):
         resume_record(cfg["resume"])
-    if not cfg["graph"]["show"]:
+    if not GraphView.from_config(cfg).show:
         for step in steps.values():
             check_device_available(step["device"])
     return Plan(cfg, steps, source, source_mapping, graph, conf)
