@@ -21,7 +21,7 @@ from typing import ClassVar
 class RunView:
     """Top-level keys of one run or step: placement, numerics, batch size, seeding, row errors."""
 
-    SECTION: ClassVar[str | None] = None  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = None  # where a view's keys sit in the config (None: the top level)
 
     device: str
     device_map: str | dict | None
@@ -59,7 +59,7 @@ class RunView:
 class ModelView:
     """`model` (conf/model/*.yaml): where the weights come from; exactly one of id, tiny, package (or none)."""
 
-    SECTION: ClassVar[str | None] = "model"  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = "model"
 
     name: str
     id: str | None
@@ -67,8 +67,8 @@ class ModelView:
     trust_remote_code: bool
     tiny: str | None
     package: str | None
-    no_weights: bool
-    kwargs: dict = field(default_factory=dict)
+    kwargs: dict
+    no_weights: bool = False
 
     @classmethod
     def from_config(cls, cfg: dict) -> ModelView:
@@ -80,65 +80,56 @@ class ModelView:
             trust_remote_code=bool(model["trust_remote_code"]),
             tiny=model["tiny"],
             package=model["package"],
-            no_weights=bool(model["no_weights"]),
             kwargs=dict(model["kwargs"] or {}),
+            no_weights=bool(model.get("no_weights", cls.no_weights)),  # a run.json saved before model.no_weights
         )
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-# What a `quantization` mode leaves out, as its own preset (conf/quantization/<mode>.yaml) gives it: a
-# mode set on its own (quantization.mode=4bit over quantization=none) has only `mode`.
-QUANTIZATION_FALLBACKS = {
-    "probe_rows": 0,  # int8's probe is off unless conf/quantization/int8.yaml's probe_rows is given
-    "skip_modules": None,
-    "llm_int8_threshold": 6.0,  # conf/quantization/8bit.yaml
-    "quant_type": "nf4",  # conf/quantization/4bit.yaml
-    "compute_dtype": "auto",  # conf/quantization/4bit.yaml
-    "double_quant": False,  # conf/quantization/4bit.yaml
-}
-
-
 @dataclass(frozen=True)
 class QuantizationView:
-    """`quantization` (conf/quantization/*.yaml): the mode and its own keys (see QUANTIZATION_FALLBACKS)."""
+    """`quantization` (conf/quantization/*.yaml): the mode and the keys of each mode's preset.
 
-    SECTION: ClassVar[str | None] = "quantization"  # where its keys sit in the config (None: the top level)
+    Each mode's preset gives only its own keys, and a mode set alone (quantization.mode=4bit over
+    quantization=none) gives none: the defaults below are the presets' values, but probe_rows, whose
+    0 (no int8 probe) is what quantization.mode=int8 set alone has always meant."""
+
+    SECTION: ClassVar[str | None] = "quantization"
     DERIVED: ClassVar[tuple[str, ...]] = ("given",)  # fields that are no config key
 
     mode: str = "none"
-    probe_rows: int = 0
-    skip_modules: tuple[str, ...] | None = None
-    llm_int8_threshold: float = 6.0
-    quant_type: str = "nf4"
-    compute_dtype: str = "auto"
-    double_quant: bool = False
+    probe_rows: int = 0  # int8 (conf/quantization/int8.yaml: 16)
+    skip_modules: tuple[str, ...] | None = None  # 8bit, 4bit, int8 (None and () differ for bitsandbytes)
+    llm_int8_threshold: float = 6.0  # 8bit
+    quant_type: str = "nf4"  # 4bit
+    compute_dtype: str = "auto"  # 4bit
+    double_quant: bool = False  # 4bit
     given: tuple[str, ...] = ()  # the keys the config gave (the pipeline cache's identity uses those only)
 
     @classmethod
     def from_config(cls, cfg: dict) -> QuantizationView:
         quant = cfg["quantization"]
-        values = {key: quant.get(key, fallback) for key, fallback in QUANTIZATION_FALLBACKS.items()}
+        values = {f.name: quant.get(f.name, f.default) for f in fields(cls) if f.name not in ("mode", "given")}
         skip = values.pop("skip_modules")
-        return cls(
-            mode=quant["mode"],
-            skip_modules=tuple(skip) if skip else None,
-            given=tuple(quant),
-            **values,
-        )
+        return cls(mode=quant["mode"], skip_modules=None if skip is None else tuple(skip), given=tuple(quant), **values)
 
     def identity(self) -> dict | None:
         """The keys given, as given, but probe_rows (read after the model loads)."""
-        values = {**asdict(self), "skip_modules": list(self.skip_modules) if self.skip_modules else None}
+        values = {**asdict(self), "skip_modules": self.skip_modules_list}
         return {key: values[key] for key in self.given if key != "probe_rows"} or None
+
+    @property
+    def skip_modules_list(self) -> list[str] | None:
+        return None if self.skip_modules is None else list(self.skip_modules)
 
 
 @dataclass(frozen=True)
 class BackendView:
     """`backend` (conf/backend/*.yaml): which engine computes a step, and its compute type."""
 
-    SECTION: ClassVar[str | None] = "backend"  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = "backend"
 
     name: str = "transformers"
     compute_type: str = "auto"
@@ -155,7 +146,7 @@ class BackendView:
 class BatchingView:
     """`batching`: length bucketing."""
 
-    SECTION: ClassVar[str | None] = "batching"  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = "batching"
 
     sort_by_length: bool
     window_batches: int
@@ -175,7 +166,7 @@ class BatchingView:
 class BenchView:
     """`bench`: benchmark-mode timings, their minimum, and batch_size=auto's search."""
 
-    SECTION: ClassVar[str | None] = "bench"  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = "bench"
 
     warmup_batches: int
     max_rows: int | None
@@ -208,7 +199,7 @@ class BenchView:
 class OutputView:
     """`output` (conf/output/*.yaml): what each prediction record holds, and which steps are written."""
 
-    SECTION: ClassVar[str | None] = "output"  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = "output"
 
     steps: str
     include_inputs: bool = True
@@ -225,7 +216,7 @@ class DatasetView:
     """`dataset` (conf/dataset/*.yaml): the keys every source type has. A source's own keys (path,
     format, name, split ...) are read by its module in runner/sources."""
 
-    SECTION: ClassVar[str | None] = "dataset"  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = "dataset"
 
     type: str
     column: str | None
@@ -270,7 +261,7 @@ class GraphView:
 class TaskView:
     """`task`: the task id and its parameters (checked by schemas/tasks/<id>.schema.json)."""
 
-    SECTION: ClassVar[str | None] = "task"  # where its keys sit in the config (None: the top level)
+    SECTION: ClassVar[str | None] = "task"
 
     name: str
     params: dict = field(default_factory=dict)

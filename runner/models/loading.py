@@ -164,7 +164,7 @@ def quantization_config(quant: QuantizationView, dtype: str, device: str):
     bnb_logger = logging.getLogger("bitsandbytes.autograd._functions")
     if not any(isinstance(f, _OncePerMessage) for f in bnb_logger.filters):
         bnb_logger.addFilter(_OncePerMessage())
-    skip = list(quant.skip_modules) if quant.skip_modules else None
+    skip = quant.skip_modules_list
     if quant.mode == "8bit":
         return BitsAndBytesConfig(
             load_in_8bit=True,

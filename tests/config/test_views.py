@@ -64,7 +64,7 @@ def _expected(view_type: type, section: dict, key: str):
     """What the view should hold for `key`, as the config gives it."""
     value = section[key]
     if view_type is views.QuantizationView and key == "skip_modules":
-        return tuple(value) if value else None
+        return None if value is None else tuple(value)
     if view_type is views.DatasetView and key == "fields":
         return {k: v for k, v in (value or {}).items() if v}
     return value
@@ -130,6 +130,8 @@ def test_the_views_fallbacks_are_the_conf_yaml_values():
     sections = {
         views.BenchView: top["bench"],
         views.BatchingView: top["batching"],
+        views.GraphView: top["graph"],
+        views.ModelView: _conf("model/default.yaml"),
         views.OutputView: _conf("output/jsonl.yaml"),
         views.BackendView: {**_conf("backend/ctranslate2.yaml"), "name": _conf("backend/transformers.yaml")["name"]},
     }
@@ -139,15 +141,16 @@ def test_the_views_fallbacks_are_the_conf_yaml_values():
             for key, fallback in _fallbacks(view_type).items():
                 if fallback is not MISSING:
                     assert given[key] == fallback, (view_type.__name__, key)
+    with_fallbacks = {v for v in views.VIEWS if any(d is not MISSING for d in _fallbacks(v).values())}
+    assert with_fallbacks <= {*sections, views.QuantizationView}, "a view with fallbacks: compare them here"
     assert {"backend": views.BackendView.name} in top["defaults"]  # a config without `backend` ran on the default
-    given = {}
+    given = {"mode": _conf("quantization/none.yaml")["mode"]}
     for mode in _options("quantization"):
         given.update({k: v for k, v in _conf(f"quantization/{mode}.yaml").items() if k != "mode"})
+    fallbacks = _fallbacks(views.QuantizationView)
     # int8's preset turns its probe on; quantization.mode=int8 set alone (no preset keys) runs without one
-    assert given.pop("probe_rows") > 0 and views.QUANTIZATION_FALLBACKS["probe_rows"] == 0
-    assert given == {k: v for k, v in views.QUANTIZATION_FALLBACKS.items() if k != "probe_rows"}
-    quantization = _fallbacks(views.QuantizationView)
-    assert quantization.pop("mode") == "none" and quantization == views.QUANTIZATION_FALLBACKS
+    assert given.pop("probe_rows") > 0 and fallbacks.pop("probe_rows") == 0
+    assert given == fallbacks
 
 
 def test_schema_defaults_agree_with_the_conf_yaml():
