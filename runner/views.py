@@ -213,30 +213,38 @@ class OutputView:
 
 @dataclass(frozen=True)
 class DatasetView:
-    """`dataset` (conf/dataset/*.yaml): the keys every source type has. A source's own keys (path,
-    format, name, split ...) are read by its module in runner/sources."""
+    """`dataset` (conf/dataset/*.yaml): its type and the keys every source type has. A source's own keys
+    (path, format, name, split ...) are read by its module in runner/sources.
+
+    The schema requires only `type`: a source registered from outside the package (runner.sources.registry)
+    brings its own preset, which may leave the shared keys out. Those fall back to what every preset of
+    conf/dataset/ gives them; prefetch also for a run.json saved before dataset.prefetch."""
 
     SECTION: ClassVar[str | None] = "dataset"
 
     type: str
-    column: str | None
-    fields: dict
-    id_column: str | None
-    limit: int | None
-    skip: int
+    column: str | None = None
+    fields: dict = field(default_factory=dict)  # task input -> column, the ones set (null values dropped)
+    id_column: str | None = None
+    limit: int | None = None
+    skip: int = 0
     prefetch: int | str = "auto"
 
     @classmethod
     def from_config(cls, cfg: dict) -> DatasetView:
-        dataset = cfg["dataset"]
+        return cls.from_dataset(cfg["dataset"])
+
+    @classmethod
+    def from_dataset(cls, dataset: dict) -> DatasetView:
+        """From the `dataset` node itself (what a Source is given)."""
         return cls(
             type=dataset["type"],
-            column=dataset["column"],
-            fields={k: v for k, v in (dataset["fields"] or {}).items() if v},
-            id_column=dataset["id_column"],
-            limit=dataset["limit"],
-            skip=dataset["skip"] or 0,
-            prefetch=dataset.get("prefetch", cls.prefetch),  # a run.json saved before dataset.prefetch
+            column=dataset.get("column", cls.column),
+            fields={k: v for k, v in (dataset.get("fields") or {}).items() if v},
+            id_column=dataset.get("id_column", cls.id_column),
+            limit=dataset.get("limit", cls.limit),
+            skip=dataset.get("skip") or cls.skip,
+            prefetch=dataset.get("prefetch", cls.prefetch),
         )
 
 

@@ -153,6 +153,22 @@ def test_the_views_fallbacks_are_the_conf_yaml_values():
     assert given == fallbacks
 
 
+@pytest.mark.parametrize("name", ["file", "folder", "hf"])
+def test_a_sources_own_fallbacks_are_its_presets_values(name):
+    """runner/sources' own option views (FileOptions ...) fall back to what conf/dataset/<name>.yaml gives."""
+    from dataclasses import MISSING
+
+    from runner.sources.files import FileOptions, FolderOptions
+    from runner.sources.hf import HfOptions
+
+    options = {"file": FileOptions, "folder": FolderOptions, "hf": HfOptions}[name]
+    preset = _conf(f"dataset/{name}.yaml")
+    fallbacks = {key: value for key, value in _fallbacks(options).items() if value is not MISSING}
+    assert fallbacks and fallbacks == {key: preset[key] for key in fallbacks}
+    built = options.from_dataset(preset | {fields(options)[0].name: "x"})  # the preset, its required key given
+    assert {key: getattr(built, key) for key in fallbacks} == fallbacks
+
+
 def test_schema_defaults_agree_with_the_conf_yaml():
     """Where schemas/config.schema.json states a `default`, the composed config (the conf YAML) has it."""
     from runner.config.compose import compose_config
@@ -199,11 +215,8 @@ PINNED = {
     "runner/ray_engine/stage.py": 2,
     "runner/repro/record.py": 1,
     "runner/repro/resume.py": 4,
-    "runner/sources/__init__.py": 17,
-    "runner/sources/checks.py": 3,
-    "runner/sources/files.py": 16,
-    "runner/sources/hf.py": 16,
-    "runner/sources/inline.py": 2,
+    "runner/sources/__init__.py": 2,
+    "runner/sources/inline.py": 1,
     "runner/sources/sharding.py": 6,
 }
 
