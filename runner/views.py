@@ -33,6 +33,7 @@ class RunView:
     progress: bool
     on_error: str
     max_error_fraction: float
+    resume: str | None  # a run dir to continue
 
     @classmethod
     def from_config(cls, cfg: dict) -> RunView:
@@ -47,6 +48,7 @@ class RunView:
             progress=cfg["progress"],
             on_error=cfg["on_error"],
             max_error_fraction=cfg["max_error_fraction"],
+            resume=cfg["resume"],
         )
 
     @property
@@ -202,13 +204,22 @@ class OutputView:
     SECTION: ClassVar[str | None] = "output"
 
     steps: str
+    format: str | list[str]  # one format, or a list
     include_inputs: bool = True
 
     @classmethod
     def from_config(cls, cfg: dict) -> OutputView:
         output = cfg["output"]
         # a run.json saved before output.include_inputs wrote the inputs
-        return cls(steps=output["steps"], include_inputs=output.get("include_inputs", cls.include_inputs))
+        return cls(
+            steps=output["steps"],
+            format=output["format"],
+            include_inputs=output.get("include_inputs", cls.include_inputs),
+        )
+
+    @property
+    def formats(self) -> list[str]:
+        return [self.format] if isinstance(self.format, str) else list(self.format)
 
 
 @dataclass(frozen=True)
@@ -277,6 +288,23 @@ class TaskView:
     @classmethod
     def from_config(cls, cfg: dict) -> TaskView:
         return cls(name=cfg["task"]["name"], params=dict(cfg["task"]["params"]))
+
+
+@dataclass(frozen=True)
+class StepMeta:
+    """`step`, which runner/config/graph_steps.py adds to each step's config: its name, the output of
+    another step it reads (None: the dataset) and the name its own output is written under."""
+
+    SECTION: ClassVar[str | None] = "step"
+
+    name: str
+    input: str | None
+    output: str
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> StepMeta:
+        step = cfg["step"]
+        return cls(name=step["name"], input=step["input"], output=step["output"])
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.bench.stats import BatchRecorder
-from runner.views import StepView
+from runner.views import StepMeta, StepView
 from runner.engine.metrics import placement
 from runner.engine.pipeline_step import PipelineStep
 from runner.engine.probe import Probe, new_probe
@@ -60,7 +60,7 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
         raise ConfigError(*refused[0])
     run = StepRun(
         name,
-        cfg["step"]["output"],
+        StepMeta.from_config(cfg).output,
         step,
         view,
         plan.graph.inputs[name],

@@ -21,7 +21,7 @@ from runner.engine.metrics import step_metrics
 from runner.engine.progress import NoBar
 from runner.engine.settings import Settings
 from runner.ray_engine.chunk import COLUMN, Chunk, loads
-from runner.views import RunView, TaskView
+from runner.views import RunView, StepMeta, TaskView
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class StageActor:
         from runner.tasks import TASKS
 
         earlier = [
-            _EarlierStep(name, cfg["step"]["output"], TASKS[TaskView.from_config(cfg).name])
+            _EarlierStep(name, StepMeta.from_config(cfg).output, TASKS[TaskView.from_config(cfg).name])
             for name, cfg in self.stage.steps.items()
             if name != self.name
         ]
