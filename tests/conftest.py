@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -137,6 +138,20 @@ def run_command(monkeypatch):
         return run_main(monkeypatch, *argv, cwd=cwd)
 
     return run
+
+
+def step_view(*overrides: str):
+    """The StepView (runner/core/views.py) of the composed and checked config `run <overrides>` runs."""
+    return _step_view(tuple(overrides))
+
+
+@functools.lru_cache(maxsize=None)
+def _step_view(overrides: tuple[str, ...]):
+    from runner.config.checked import check_run
+    from runner.config.compose import compose_config
+    from runner.core.views import StepView
+
+    return StepView.from_config(check_run(compose_config(list(overrides))).steps["main"])
 
 
 def read_jsonl(path: Path) -> list[dict]:

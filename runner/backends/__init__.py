@@ -10,37 +10,33 @@ from __future__ import annotations
 
 from runner.backends import ctranslate2, transformers
 from runner.backends.base import Backend
+from runner.core.views import StepView
 from runner.core.errors import ConfigError
 
 BACKENDS: dict[str, Backend] = {module.BACKEND.name: module.BACKEND for module in (transformers, ctranslate2)}
 DEFAULT = transformers.BACKEND.name
 
-__all__ = ["BACKENDS", "DEFAULT", "Backend", "backend_name", "backend_for", "check_backend"]
+__all__ = ["BACKENDS", "DEFAULT", "Backend", "backend_for", "check_backend"]
 
 
-def backend_name(cfg: dict) -> str:
-    """The config's backend; a config saved before the key existed (rerun=, resume=) ran on transformers."""
-    return (cfg.get("backend") or {}).get("name") or DEFAULT
+def backend_for(step: StepView) -> Backend:
+    return BACKENDS[step.backend.name]
 
 
-def backend_for(cfg: dict) -> Backend:
-    return BACKENDS[backend_name(cfg)]
-
-
-def check_backend(cfg: dict) -> None:
+def check_backend(step: StepView) -> None:
     """ConfigError, before any model loads, for a task the backend does not run (naming both), a task
     parameter only another backend reads, the backend's extra missing, or the backend's own rules."""
     from runner.core.extras import require
 
-    backend = backend_for(cfg)
-    task = cfg["task"]["name"]
+    backend = backend_for(step)
+    task = step.task.name
     if backend.tasks is not None and task not in backend.tasks:
         raise ConfigError(
             "backend",
             f"backend={backend.name} does not support task {task}",
             f"backend={backend.name} runs: {', '.join(backend.tasks)}; use backend={DEFAULT} for {task}",
         )
-    params = cfg["task"]["params"]
+    params = step.task.params
     for other in BACKENDS.values():
         for key in other.own_params.get(task, ()) if other is not backend else ():
             if key in params:
@@ -51,4 +47,4 @@ def check_backend(cfg: dict) -> None:
                 )
     if backend.library is not None:
         require(backend.library, "backend", f"backend={backend.name}")
-    backend.check(cfg)
+    backend.check(step)

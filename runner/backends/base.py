@@ -11,6 +11,10 @@ extra installs (`library`, checked without importing it), the task parameters on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.core.views import StepView
 
 
 @dataclass(frozen=True)
@@ -20,13 +24,13 @@ class Backend:
     library: str | None = None  # import name of the library its extra installs (runner.core.extras.EXTRAS)
     own_params: dict[str, tuple[str, ...]] = field(default_factory=dict)  # task id -> params only it reads
 
-    def check(self, cfg: dict) -> None:
+    def check(self, step: StepView) -> None:
         """ConfigError for a single-task config this backend cannot honour (called after the generic checks)."""
 
-    def load(self, cfg: dict, spec):
+    def load(self, step: StepView, spec):
         """The step's LoadedPipeline (runner.models.loading)."""
         raise NotImplementedError
 
-    def identity(self, cfg: dict) -> dict:
+    def identity(self, step: StepView) -> dict:
         """Config keys the loaded model depends on beyond the shared ones (runner.backends.cache.load_key)."""
         return {}

@@ -12,36 +12,37 @@ import json
 import logging
 
 from runner.backends import backend_for
+from runner.core.views import StepView
 from runner.models.loading import LoadedPipeline, prepare_for_batching
 from runner.tasks import Task
 
 log = logging.getLogger(__name__)
 
 
-def load_key(cfg: dict) -> str:
+def load_key(step: StepView) -> str:
     """Everything that decides which model is loaded, and where and how."""
     from runner.tasks import TASKS
 
-    params = cfg["task"]["params"]
-    load_params = TASKS[cfg["task"]["name"]].load_params  # read when the pipeline is built
+    params, run, model = step.task.params, step.run, step.model
+    load_params = TASKS[step.task.name].load_params  # read when the pipeline is built
     identity = {
-        "task": cfg["task"]["name"],
+        "task": step.task.name,
         "load_params": {k: params.get(k) for k in load_params if params.get(k) is not None},
-        "model": cfg["model"],
-        "seed": cfg.get("seed")
-        if cfg["model"].get("tiny") or cfg["model"].get("no_weights")
-        else None,  # random weights depend on it
-        **{k: cfg.get(k) for k in ("dtype", "device", "device_map")},
+        "model": model.as_dict(),
+        "seed": run.seed if model.tiny or model.no_weights else None,  # random weights depend on it
+        "dtype": run.dtype,
+        "device": run.device,
+        "device_map": run.device_map,
         # int8's probe_rows is read after the model loads (a reused model loads float32 again for its probe)
-        "quantization": {k: v for k, v in (cfg.get("quantization") or {}).items() if k != "probe_rows"} or None,
-        **backend_for(cfg).identity(cfg),  # {} for backend=transformers
+        "quantization": step.quantization.identity(),
+        **backend_for(step).identity(step),  # {} for backend=transformers
     }
     return json.dumps(identity, sort_keys=True, default=str)
 
 
-def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
+def load_pipeline(step: StepView, spec: Task) -> LoadedPipeline:
     """The step's pipeline from its backend (runner/backends; backend=transformers: runner.models.loading)."""
-    return backend_for(cfg).load(cfg, spec)
+    return backend_for(step).load(step, spec)
 
 
 class PipelineCache:
@@ -59,21 +60,21 @@ class PipelineCache:
         if stale:
             _release_memory()
 
-    def get(self, cfg: dict, spec: Task) -> tuple[LoadedPipeline, bool]:
-        """The pipeline for this config and whether it was reused from an earlier job."""
-        key = load_key(cfg)
+    def get(self, step: StepView, spec: Task) -> tuple[LoadedPipeline, bool]:
+        """The pipeline for this step and whether it was reused from an earlier job."""
+        key = load_key(step)
         if key in self._loaded:
             loaded = self._loaded[key]
-            prepare_for_batching(loaded.pipe, spec, cfg["batch_size"])
+            prepare_for_batching(loaded.pipe, spec, step.run.batch_size)
             log.info("reusing the loaded %s model %s", loaded.ref.origin, loaded.ref.location)
             return loaded, True
-        loaded = load_pipeline(cfg, spec)
+        loaded = load_pipeline(step, spec)
         self._loaded[key] = loaded
         return loaded, False
 
-    def forget(self, cfg: dict) -> None:
+    def forget(self, step: StepView) -> None:
         """Drop one pipeline (a finished step, when graph.free_finished_models is set)."""
-        if self._loaded.pop(load_key(cfg), None) is not None:
+        if self._loaded.pop(load_key(step), None) is not None:
             _release_memory()
 
     def clear(self) -> None:

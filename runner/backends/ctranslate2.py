@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from runner.backends.base import Backend
+from runner.core.views import ModelView, StepView
 from runner.core.errors import ConfigError, RunError
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ _COMPUTE_FOR_DTYPE = {"float32": "float32", "float16": "float16", "bfloat16": "b
 
 
 class CTranslate2(Backend):
-    def check(self, cfg: dict) -> None:
-        params = cfg["task"]["params"]
+    def check(self, step: StepView) -> None:
+        params, run = step.task.params, step.run
         for key, hint in _REFUSED.items():
             if key in params:
                 raise ConfigError(f"task.params.{key}", "is not available with backend=ctranslate2", hint)
@@ -59,7 +60,7 @@ class CTranslate2(Backend):
                     f"it reads {', '.join(_GENERATE_KWARGS)}; decoding options are task.params "
                     "beam_size, temperature, vad_filter, max_new_tokens",
                 )
-        batch_size = cfg["batch_size"]
+        batch_size = run.batch_size
         if batch_size == "auto":
             raise ConfigError(
                 "batch_size",
@@ -73,64 +74,61 @@ class CTranslate2(Backend):
                 "the batched pipeline cuts recordings at the pauses the VAD finds",
                 "drop vad_filter (it is on when batched), or use batch_size=1",
             )
-        mode = (cfg.get("quantization") or {}).get("mode", "none")
+        mode = step.quantization.mode
         if mode not in ("none", "int8"):
             raise ConfigError(
                 "quantization",
                 f"quantization={mode} (bitsandbytes) is for backend=transformers",
                 "use quantization=int8 (CTranslate2's int8) or none with backend=ctranslate2",
             )
-        if mode == "int8" and (cfg.get("backend") or {}).get("compute_type", "auto") != "auto":
+        if mode == "int8" and step.backend.compute_type != "auto":
             raise ConfigError(
                 "backend.compute_type",
                 "is set and quantization=int8 too",
                 "keep one: quantization=int8 means compute_type int8",
             )
-        if cfg.get("device_map") is not None:
+        if run.device_map is not None:
             raise ConfigError(
                 "device_map",
                 "accelerate's placement is for backend=transformers",
                 "drop device_map; use device=cpu or cuda[:N]",
             )
-        if str(cfg.get("device")).startswith("mps"):
+        if str(run.device).startswith("mps"):
             raise ConfigError("device", "CTranslate2 has no mps backend", "use device=cpu with backend=ctranslate2")
-        model = cfg["model"]
-        if model.get("no_weights"):
+        model = step.model
+        if model.no_weights:
             raise ConfigError("model.no_weights", "is for backend=transformers", "drop it with backend=ctranslate2")
-        if model.get("tiny") not in (None, "auto", "whisper"):
+        if model.tiny not in (None, "auto", "whisper"):
             raise ConfigError(
                 "model.tiny",
-                f"'{model['tiny']}' is not a Whisper: backend=ctranslate2 runs Whisper",
+                f"'{model.tiny}' is not a Whisper: backend=ctranslate2 runs Whisper",
                 "use model=tiny (Whisper for speech recognition)",
             )
-        if not (model.get("tiny") or model.get("package") or _is_local(model.get("id"))):
+        if not (model.tiny or model.package or _is_local(model.id)):
             raise ConfigError(
-                "model.id" if model.get("id") else "model",
-                f"backend=ctranslate2 loads a local Whisper folder, not the hub id {model.get('id')!r}"
-                if model.get("id")
+                "model.id" if model.id else "model",
+                f"backend=ctranslate2 loads a local Whisper folder, not the hub id {model.id!r}"
+                if model.id
                 else "backend=ctranslate2 needs a Whisper model (the task's default is not one)",
                 "use model=whisper_tiny_en, or model.id=<a CTranslate2 or transformers Whisper folder>",
             )
 
-    def identity(self, cfg: dict) -> dict:
+    def identity(self, step: StepView) -> dict:
         """CTranslate2 takes its thread count and compute type when the model loads."""
-        return {
-            "backend": self.name,
-            "threads": cfg.get("threads"),
-            "compute_type": (cfg.get("backend") or {}).get("compute_type", "auto"),
-        }
+        return {"backend": self.name, "threads": step.run.threads, "compute_type": step.backend.compute_type}
 
-    def load(self, cfg: dict, spec):
+    def load(self, step: StepView, spec):
         import ctranslate2
         from faster_whisper import WhisperModel
 
         from runner.models.loading import LoadedPipeline, ModelRef
 
         started = time.perf_counter()
-        ref = ModelRef(str(model_folder(cfg["model"], spec, cfg.get("seed", 0))), None, _origin(cfg["model"]))
-        device, index = _device(cfg["device"])
-        compute = compute_type(cfg, device)
-        threads = cfg.get("threads") or 0
+        run = step.run
+        ref = ModelRef(str(model_folder(step.model, spec, run.seed)), None, _origin(step.model))
+        device, index = _device(run.device)
+        compute = compute_type(step, device)
+        threads = run.threads or 0
         log.info(
             "loading %s model %s for %s on CTranslate2 (%s, compute_type %s)",
             ref.origin,
@@ -139,7 +137,7 @@ class CTranslate2(Backend):
             device,
             compute,
         )
-        ctranslate2.set_random_seed(cfg.get("seed", 0))  # temperature fallback samples
+        ctranslate2.set_random_seed(run.seed)  # temperature fallback samples
         try:
             model = WhisperModel(
                 ref.location,
@@ -157,7 +155,7 @@ class CTranslate2(Backend):
         pipe = FasterWhisperPipeline(model, compute)
         kwargs = {"model": ref.location, "device": pipe.device, "compute_type": compute, "cpu_threads": threads}
         quantization = None
-        if (cfg.get("quantization") or {}).get("mode") == "int8":
+        if step.quantization.mode == "int8":
             quantization = {
                 "mode": "int8",
                 "method": f"CTranslate2 compute_type {compute}",
@@ -171,23 +169,23 @@ def _is_local(model_id: str | None) -> bool:
     return bool(model_id) and Path(model_id).expanduser().is_dir()
 
 
-def _origin(model: dict) -> str:
-    return "tiny" if model.get("tiny") else "package" if model.get("package") else "path"
+def _origin(model: ModelView) -> str:
+    return "tiny" if model.tiny else "package" if model.package else "path"
 
 
-def model_folder(model: dict, spec, seed: int) -> Path:
+def model_folder(model: ModelView, spec, seed: int) -> Path:
     """The CTranslate2 folder for the model config: a package's or a local folder, converted when needed."""
     from runner.models.convert import ct2_folder
     from runner.models.loading import package_model_dir
 
-    if model.get("tiny"):
+    if model.tiny:
         from runner.models.tiny import tiny_model_dir
 
-        folder = tiny_model_dir(spec.id, model["tiny"], seed=seed)
-    elif model.get("package"):
-        folder = package_model_dir(model["package"])
+        folder = tiny_model_dir(spec.id, model.tiny, seed=seed)
+    elif model.package:
+        folder = package_model_dir(model.package)
     else:
-        folder = Path(model["id"]).expanduser()
+        folder = Path(model.id).expanduser()
     try:
         return ct2_folder(folder)
     except ValueError as error:
@@ -207,14 +205,14 @@ def _device(device: str) -> tuple[str, int]:
     return device, 0
 
 
-def compute_type(cfg: dict, device: str) -> str:
+def compute_type(step: StepView, device: str) -> str:
     """backend.compute_type, or one from dtype and quantization (auto: float32 on cpu, float16 on cuda)."""
-    chosen = (cfg.get("backend") or {}).get("compute_type", "auto")
+    chosen = step.backend.compute_type
     if chosen != "auto":
         return chosen
-    if (cfg.get("quantization") or {}).get("mode") == "int8":
+    if step.quantization.mode == "int8":
         return "int8"
-    dtype = cfg.get("dtype", "auto")
+    dtype = step.run.dtype
     if dtype != "auto":
         return _COMPUTE_FOR_DTYPE[dtype]
     return "float16" if device == "cuda" else "float32"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from runner.backends.base import Backend
+from runner.core.views import StepView
 
 
 class Transformers(Backend):
-    def load(self, cfg: dict, spec):
+    def load(self, step: StepView, spec):
         from runner.models.loading import load_pipeline
 
-        return load_pipeline(cfg, spec)
+        return load_pipeline(step, spec)
 
 
 BACKEND = Transformers("transformers")

@@ -17,7 +17,8 @@ from runner.config.model_location import check_model_location, check_model_packa
 from runner.core.errors import ConfigError, ConfigErrors, did_you_mean
 from runner.core.extras import require
 from runner.models.quantization import check_device as check_quantization_device
-from runner.models.quantization import MODES, check_int8, mode_of
+from runner.core.views import StepView
+from runner.models.quantization import MODES, check_int8
 from runner.core.paths import SCHEMA_DIR
 from runner.tasks import TASKS, all_task_names, canonical_task_id
 
@@ -292,9 +293,10 @@ def check_consistency(cfg: dict) -> None:
             f"device_map={device_map!r} and device={device!r} are both set",
             "device_map places the model itself (via accelerate); keep one: device=auto with device_map, or drop device_map",
         )
-    quant_mode = mode_of(cfg)
+    step = StepView.from_config(cfg)
+    quant_mode = step.quantization.mode
     check_quantization_device(quant_mode, device or "auto")  # device=auto: checked once it is resolved
-    check_int8(cfg)
+    check_int8(step)
     check_no_weights(cfg, quant_mode)
     check_quantization_extra(quant_mode)
     model = cfg["model"]
@@ -309,7 +311,7 @@ def check_consistency(cfg: dict) -> None:
     check_model_package(model.get("package"))
     check_shard(cfg)
     check_field_mapping(cfg)
-    check_backend(cfg)  # the task/backend pair, its extra, its own rules (runner/backends)
+    check_backend(step)  # the task/backend pair, its extra, its own rules (runner/backends)
 
 
 def check_quantization_extra(quant_mode: str) -> None:

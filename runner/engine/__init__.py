@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from runner.bench.memory import reset_peak_memory
+from runner.core.views import RunView
 from runner.engine.errors import OutOfMemory, RowFailed, ended_by
 from runner.engine.execution import Execution
 from runner.engine.progress import library_progress_bars
@@ -63,8 +64,9 @@ def execute(
     Raises OutOfMemory (metrics.json then says `oom`), RowFailed (on_error=fail) or the load error."""
     run_dir = Path(run_dir)
     started = time.perf_counter()
-    apply_threads(plan.cfg.get("threads"))
-    seed_everything(plan.cfg.get("seed", 0), plan.cfg.get("deterministic", False))
+    top = RunView.from_config(plan.cfg)
+    apply_threads(top.threads)
+    seed_everything(top.seed, top.deterministic)
     reset_peak_memory()
     execution = Execution(
         plan,

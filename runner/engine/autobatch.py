@@ -17,10 +17,11 @@ log = logging.getLogger(__name__)
 AUTO_DISTINCT_ROWS = 8
 
 
-def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
+def choose_batch_size(run: StepRun, reader: RowReader) -> None:
     """batch_size=auto: trials on the longest inputs among the first bench.probe_rows rows.
     Sets run.batch_size and run.autobatch; raises OutOfMemory when even batch size 1 does not fit."""
-    probe = _Probe(run, reader, cfg["bench"]["probe_rows"])
+    bench = run.view.bench
+    probe = _Probe(run, reader, bench.probe_rows)
     # Padding makes a batch as long as its longest row, so a few of the longest rows, repeated,
     # are the worst case for every batch size; streaming keeps only those in memory.
     longest = longest_rows(probe.usable_inputs(), input_size, AUTO_DISTINCT_ROWS)
@@ -32,20 +33,16 @@ def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
         run.step.run(worst_case_batch(longest, size), batch_size=size)
 
     # A batch larger than the rows there are would never be filled: its timings would measure nothing.
-    bound = min(cfg["bench"]["max_batch_size"], probe.rows_known or cfg["bench"]["max_batch_size"])
-    result = search_batch_size(try_batch, bound, plateau=cfg["bench"].get("auto_until", "plateau") == "plateau")
-    stopped_by = (
-        "rows"
-        if result.stopped_by == "max_batch_size" and bound < cfg["bench"]["max_batch_size"]
-        else result.stopped_by
-    )
+    bound = min(bench.max_batch_size, probe.rows_known or bench.max_batch_size)
+    result = search_batch_size(try_batch, bound, plateau=bench.auto_until == "plateau")
+    stopped_by = "rows" if result.stopped_by == "max_batch_size" and bound < bench.max_batch_size else result.stopped_by
     run.autobatch = {
         "batch_size": result.batch_size,
         "stopped_by": stopped_by,
         "trials": result.trials,
         "probe_rows": probe.prepared,
         "rows_known": probe.rows_known,
-        "max_batch_size": cfg["bench"]["max_batch_size"],
+        "max_batch_size": bench.max_batch_size,
     }
     if result.batch_size is None:
         raise OutOfMemory(run.name, 1, MemoryError("even batch size 1 does not fit"))
@@ -62,7 +59,7 @@ def choose_batch_size(run: StepRun, cfg: dict, reader: RowReader) -> None:
     if run.autobatch["agreement"] is not None and "error" not in run.autobatch["agreement"]:
         log.info("step %s: %s", run.name, agreement_text(run.autobatch["agreement"], result.batch_size))
     # the trials' count depends on timings: a sampling task's first batch must not depend on how many ran
-    seed_everything(cfg.get("seed", 0))
+    seed_everything(run.view.run.seed)
 
 
 def _agreement_with_batch_one(run: StepRun, longest: list, batch_size: int) -> dict | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from runner.core.views import RunView
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -118,7 +119,7 @@ def rows_failed_code(cfg: dict, metrics) -> int:
     if metrics is None:
         return 0
     log_summary(metrics.rest.get("errors_by_cause") or [])
-    verdict = failed_rows_verdict(metrics, float(cfg.get("max_error_fraction") or 0))
+    verdict = failed_rows_verdict(metrics, float(RunView.from_config(cfg).max_error_fraction or 0))
     if verdict is None:
         return 0
     log.error("error: %s (exit code %d; outputs kept in %s)", verdict, ROWS_FAILED, metrics.run_dir)

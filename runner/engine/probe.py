@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runner.core.views import StepView
+
 if TYPE_CHECKING:
     from runner.engine.step_run import StepRun
 
@@ -33,7 +35,7 @@ class Probe:
     """The rows kept for the probe, and its result once it ran."""
 
     limit: int
-    cfg: dict  # the step's config: how to load the float32 model again when the cached one was taken
+    view: StepView  # the step's config: how to load the float32 model again when the cached one was taken
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     seen: set = field(default_factory=set)
@@ -48,12 +50,11 @@ class Probe:
             self.outputs.append(output)
 
 
-def new_probe(cfg: dict, loaded) -> Probe | None:
+def new_probe(view: StepView, loaded) -> Probe | None:
     """A probe for a step whose model was quantized to int8 with probe_rows > 0; else None."""
-    quant = cfg.get("quantization") or {}
-    if loaded.quantization is None or not quant.get("probe_rows"):
+    if loaded.quantization is None or not view.quantization.probe_rows:
         return None
-    return Probe(quant["probe_rows"], cfg)
+    return Probe(view.quantization.probe_rows, view)
 
 
 def run_probe(run: StepRun) -> None:
@@ -66,10 +67,10 @@ def run_probe(run: StepRun) -> None:
     started = time.perf_counter()
     reference, run.loaded.reference = run.loaded.reference, None
     if reference is None:
-        reference = _load_float32(probe.cfg, run.spec)
+        reference = _load_float32(probe.view, run.spec)
     pipe = run.step.pipe
     quantized = pipe.model
-    seed_everything(probe.cfg.get("seed", 0))  # a sampling task draws as the run's first batch did
+    seed_everything(probe.view.run.seed)  # a sampling task draws as the run's first batch did
     pipe.model = reference
     try:
         outputs = run.step.run(list(probe.inputs))
@@ -101,11 +102,14 @@ def compare_as_written(spec, reference: list, candidate: list) -> dict:
     )
 
 
-def _load_float32(cfg: dict, spec):
+def _load_float32(view: StepView, spec):
+    from dataclasses import replace
+
     from runner.backends import backend_for
+    from runner.core.views import QuantizationView
 
     log.info("quantization=int8: loading the float32 model again for the agreement probe")
-    return backend_for(cfg).load({**cfg, "quantization": {"mode": "none"}}, spec).pipe.model
+    return backend_for(view).load(replace(view, quantization=QuantizationView()), spec).pipe.model
 
 
 def _release_memory() -> None:

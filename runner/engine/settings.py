@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from runner.bench.repeats import Minimum
 from runner.bench.stats import BatchRecorder
+from runner.core.views import BatchingView, BenchView, DatasetView, OutputView, RunView
 
 
 @dataclass
@@ -26,20 +27,27 @@ class Settings:
 
     @classmethod
     def from_config(cls, cfg: dict, bench: bool) -> "Settings":
+        """The engine's settings from the run's views (runner/core/views.py)."""
+        timing, batching, output = (
+            BenchView.from_config(cfg),
+            BatchingView.from_config(cfg),
+            OutputView.from_config(cfg),
+        )
+        run = RunView.from_config(cfg)
         return cls(
             bench=bench,
-            warmup_batches=cfg["bench"]["warmup_batches"],
-            max_rows=cfg["bench"]["max_rows"],
-            max_seconds=cfg["bench"]["max_seconds"],
-            sort_by_length=cfg["batching"]["sort_by_length"],
-            window_batches=cfg["batching"]["window_batches"],
-            max_tokens=cfg["batching"].get("max_tokens"),
-            on_error=cfg["on_error"],
-            include_inputs=cfg["output"].get("include_inputs", True),
-            output_steps=cfg["output"]["steps"],
-            progress=cfg.get("progress", True),
-            prefetch=cfg["dataset"].get("prefetch", "auto"),
-            minimum=minimum_from(cfg["bench"]),
+            warmup_batches=timing.warmup_batches,
+            max_rows=timing.max_rows,
+            max_seconds=timing.max_seconds,
+            sort_by_length=batching.sort_by_length,
+            window_batches=batching.window_batches,
+            max_tokens=batching.max_tokens,
+            on_error=run.on_error,
+            include_inputs=output.include_inputs,
+            output_steps=output.steps,
+            progress=run.progress,
+            prefetch=DatasetView.from_config(cfg).prefetch,
+            minimum=Minimum(timing.repeats, timing.min_batches, timing.min_seconds),
         )
 
     def new_recorder(self) -> BatchRecorder:
@@ -47,13 +55,3 @@ class Settings:
         if not self.bench:
             return BatchRecorder()
         return BatchRecorder(self.warmup_batches, self.max_rows, self.max_seconds)
-
-
-def minimum_from(bench: dict) -> Minimum:
-    """A saved config from before these keys measures as the defaults say."""
-    default = Minimum()
-    return Minimum(
-        bench.get("repeats", default.repeats),
-        bench.get("min_batches", default.batches),
-        bench.get("min_seconds", default.seconds),
-    )

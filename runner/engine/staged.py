@@ -44,7 +44,7 @@ def run_staged(execution: Execution, loop: RowLoop, write: Finish) -> None:
         previous = state_path
         run_probe(run)  # quantization=int8: while the stage's model is still there
         run.step.pipe = run.loaded.pipe = None
-        execution.cache.forget(plan.steps[name])
+        execution.cache.forget(run.view)
         log.info("step %s done: model freed", name)
     previous.unlink()
     state_dir.rmdir()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.bench.stats import BatchRecorder
+from runner.core.views import StepMeta, StepView
 from runner.engine.metrics import placement
 from runner.engine.pipeline_step import PipelineStep
 from runner.engine.probe import Probe, new_probe
@@ -23,6 +24,7 @@ class StepRun:
     name: str
     output: str
     step: PipelineStep
+    view: StepView  # the step's config, read once
     inputs: dict[str, tuple[str, str]]
     loaded: Any
     reused: bool
@@ -41,40 +43,37 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
     """The step's pipeline from `cache` (loaded unless an earlier run left it there), ready to run.
     batch_size=auto starts at 1; the caller then searches for the real size."""
     cfg = plan.steps[name]
-    spec = TASKS[cfg["task"]["name"]]
-    loaded, reused = cache.get(cfg, spec)
-    batch_size = cfg["batch_size"] if isinstance(cfg["batch_size"], int) else 1
+    view = StepView.from_config(cfg)
+    params = view.task.params
+    spec = TASKS[view.task.name]
+    loaded, reused = cache.get(view, spec)
+    batch_size = view.run.fixed_batch_size
     step = PipelineStep(
-        name,
-        spec,
-        loaded.pipe,
-        loaded.pipeline_task,
-        cfg["task"]["params"],
-        batch_size,
-        base_dir=plan.source.base_dir(),
+        name, spec, loaded.pipe, loaded.pipeline_task, params, batch_size, base_dir=plan.source.base_dir()
     )
-    for warning in spec.lossy_settings(loaded.pipe, cfg["task"]["params"]):
+    for warning in spec.lossy_settings(loaded.pipe, params):
         log.warning(warning)
-    refused = spec.refused_settings(loaded.pipe, cfg["task"]["params"])
+    refused = spec.refused_settings(loaded.pipe, params)
     if refused:
         from runner.core.errors import ConfigError
 
         raise ConfigError(*refused[0])
     run = StepRun(
         name,
-        cfg["step"]["output"],
+        StepMeta.from_config(cfg).output,
         step,
+        view,
         plan.graph.inputs[name],
         loaded,
         reused,
         batch_size,
         settings.new_recorder(),
         placement=placement(loaded),
-        probe=new_probe(cfg, loaded),
+        probe=new_probe(view, loaded),
     )
     # Loading may draw random numbers (differently across versions, or not at all when the model
     # is reused in a sweep): re-seed so the first batch always starts from the same state.
-    seed_everything(cfg.get("seed", 0))
+    seed_everything(view.run.seed)
     return run
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.core.views import ModelView, QuantizationView, StepView
 from runner.core.errors import ConfigError, RunError
 from runner.tasks import Task
 
@@ -28,24 +29,24 @@ class ModelRef:
     origin: str  # default | hub | path | tiny | package
 
 
-def resolve_model(model_cfg: dict, spec: Task, seed: int) -> ModelRef:
-    if model_cfg.get("tiny"):
+def resolve_model(model: ModelView, spec: Task, seed: int) -> ModelRef:
+    if model.tiny:
         from runner.models.tiny import tiny_model_dir
 
         try:
-            folder = tiny_model_dir(spec.id, model_cfg["tiny"], seed=seed)
+            folder = tiny_model_dir(spec.id, model.tiny, seed=seed)
         except ValueError as error:
             raise ConfigError("model.tiny", str(error)) from error
         return ModelRef(str(folder), None, "tiny")
-    if model_cfg.get("package"):
-        return ModelRef(str(loadable_folder(package_model_dir(model_cfg["package"]))), None, "package")
-    if model_cfg.get("id"):
-        location = model_cfg["id"]
+    if model.package:
+        return ModelRef(str(loadable_folder(package_model_dir(model.package))), None, "package")
+    if model.id:
+        location = model.id
         if Path(location).expanduser().exists():
-            return ModelRef(str(loadable_folder(Path(location).expanduser())), model_cfg.get("revision"), "path")
-        return ModelRef(location, model_cfg.get("revision"), "hub")
+            return ModelRef(str(loadable_folder(Path(location).expanduser())), model.revision, "path")
+        return ModelRef(location, model.revision, "hub")
     model_id, revision = spec.default_model
-    return ModelRef(model_id, model_cfg.get("revision") or revision, "default")
+    return ModelRef(model_id, model.revision or revision, "default")
 
 
 def loadable_folder(folder: Path) -> Path:
@@ -151,11 +152,11 @@ def _quiet_whisper_generate() -> None:
         generation_logger.addFilter(_WhisperOwnDeprecation())
 
 
-def quantization_config(quant: dict, dtype: str, device: str):
+def quantization_config(quant: QuantizationView, dtype: str, device: str):
     """The BitsAndBytesConfig for modes that quantize while loading; None for none and int8 (after loading)."""
     from runner.models.quantization import MODES
 
-    if not MODES[quant["mode"]].while_loading:
+    if not MODES[quant.mode].while_loading:
         return None
     import torch
     from transformers import BitsAndBytesConfig
@@ -163,44 +164,45 @@ def quantization_config(quant: dict, dtype: str, device: str):
     bnb_logger = logging.getLogger("bitsandbytes.autograd._functions")
     if not any(isinstance(f, _OncePerMessage) for f in bnb_logger.filters):
         bnb_logger.addFilter(_OncePerMessage())
-    skip = quant.get("skip_modules")
-    if quant["mode"] == "8bit":
+    skip = quant.skip_modules_list
+    if quant.mode == "8bit":
         return BitsAndBytesConfig(
             load_in_8bit=True,
-            llm_int8_threshold=quant.get("llm_int8_threshold", 6.0),
+            llm_int8_threshold=quant.llm_int8_threshold,
             llm_int8_skip_modules=skip,
         )
-    compute = quant.get("compute_dtype", "auto")
+    compute = quant.compute_dtype
     if compute == "auto":
         compute = dtype if dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
     return BitsAndBytesConfig(
         load_in_4bit=True,
-        bnb_4bit_quant_type=quant.get("quant_type", "nf4"),
+        bnb_4bit_quant_type=quant.quant_type,
         bnb_4bit_compute_dtype=getattr(torch, compute),
-        bnb_4bit_use_double_quant=quant.get("double_quant", False),
+        bnb_4bit_use_double_quant=quant.double_quant,
         llm_int8_skip_modules=skip,
     )
 
 
-def pipeline_kwargs(cfg: dict, ref: ModelRef) -> dict:
+def pipeline_kwargs(step: StepView, ref: ModelRef) -> dict:
     """Keyword arguments for transformers.pipeline(), minus `task`."""
-    from runner.models.quantization import check_device, mode_of
+    from runner.models.quantization import check_device
 
-    device = resolve_device(cfg["device"])
-    check_device(mode_of(cfg), device)  # device=auto found a CUDA device: said before the model loads
-    model_kwargs = dict(cfg["model"].get("kwargs") or {})
-    quant = quantization_config(cfg.get("quantization") or {"mode": "none"}, cfg["dtype"], device)
+    run, mode = step.run, step.quantization.mode
+    device = resolve_device(run.device)
+    check_device(mode, device)  # device=auto found a CUDA device: said before the model loads
+    model_kwargs = dict(step.model.kwargs)
+    quant = quantization_config(step.quantization, run.dtype, device)
     # int8 quantizes a float32 model: dtype=auto would load a float16 checkpoint as float16.
-    dtype = "float32" if mode_of(cfg) == "int8" else cfg["dtype"]
-    kwargs = {"model": ref.location, "trust_remote_code": bool(cfg["model"].get("trust_remote_code")), "dtype": dtype}
+    dtype = "float32" if mode == "int8" else run.dtype
+    kwargs = {"model": ref.location, "trust_remote_code": step.model.trust_remote_code, "dtype": dtype}
     if ref.revision:
         kwargs["revision"] = ref.revision
     if quant is not None:
         model_kwargs["quantization_config"] = quant
         # bitsandbytes models refuse .to(): they are placed when loaded, through device_map.
-        kwargs["device_map"] = cfg.get("device_map") or device
-    elif cfg.get("device_map"):
-        kwargs["device_map"] = cfg["device_map"]
+        kwargs["device_map"] = run.device_map or device
+    elif run.device_map:
+        kwargs["device_map"] = run.device_map
     else:
         kwargs["device"] = device
     # pipeline() passes its own `token` to every from_pretrained: inside model_kwargs it would clash.
@@ -225,18 +227,18 @@ class LoadedPipeline:
     reference: object | None = None
 
 
-def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
-    ref = resolve_model(cfg["model"], spec, cfg.get("seed", 0))
-    kwargs = pipeline_kwargs(cfg, ref)
+def load_pipeline(step: StepView, spec: Task) -> LoadedPipeline:
+    ref = resolve_model(step.model, spec, step.run.seed)
+    kwargs = pipeline_kwargs(step, ref)
     log.info("loading %s model %s for %s", ref.origin, ref.location, spec.id)
     started = time.perf_counter()
-    task_name, extra = choose_pipeline_task(spec, cfg["task"]["params"], ref, kwargs)
-    if cfg["model"].get("no_weights"):
+    task_name, extra = choose_pipeline_task(spec, step.task.params, ref, kwargs)
+    if step.model.no_weights:
         pipe = _build_without_weights(task_name, {**kwargs, **extra}, ref)
     else:
         pipe = _build(task_name, {**kwargs, **extra}, ref)
-    applied = _quantize_after_load(pipe, cfg.get("quantization") or {"mode": "none"})
-    prepare_for_batching(pipe, spec, cfg["batch_size"])
+    applied = _quantize_after_load(pipe, step.quantization)
+    prepare_for_batching(pipe, spec, step.run.batch_size)
     if getattr(pipe.model.config, "model_type", None) == "whisper":
         _quiet_whisper_generate()
     return LoadedPipeline(
@@ -250,13 +252,13 @@ def load_pipeline(cfg: dict, spec: Task) -> LoadedPipeline:
     )
 
 
-def _quantize_after_load(pipe, quant: dict):
+def _quantize_after_load(pipe, quant: QuantizationView):
     """quantization=int8: the pipeline's model swapped for its int8 copy; None for every other mode."""
-    if quant["mode"] != "int8":
+    if quant.mode != "int8":
         return None
     from runner.models.quantization import quantize_int8
 
-    pipe.model, applied = quantize_int8(pipe.model, quant, keep_reference=quant.get("probe_rows", 0) > 0)
+    pipe.model, applied = quantize_int8(pipe.model, quant, keep_reference=quant.probe_rows > 0)
     return applied
 
 

@@ -31,6 +31,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 
+from runner.core.views import QuantizationView, StepView
 from runner.core.errors import ConfigError, RunError
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,6 @@ MODES = {
 INT8_DTYPES = ("auto", "float32")
 
 
-def mode_of(cfg: dict) -> str:
-    return (cfg.get("quantization") or {}).get("mode", "none")
-
-
 def check_device(quant_mode: str, device: str) -> None:
     """ConfigError on `quantization` when its mode cannot run on `device` (cpu, cuda:N, mps; not auto)."""
     mode = MODES.get(quant_mode)
@@ -87,21 +84,22 @@ def check_device(quant_mode: str, device: str) -> None:
     raise ConfigError("quantization", reason, mode.elsewhere)
 
 
-def check_int8(cfg: dict) -> None:
+def check_int8(step: StepView) -> None:
     """quantization=int8's own rules, found before any model loads."""
-    if mode_of(cfg) != "int8":
+    if step.quantization.mode != "int8":
         return
-    if cfg.get("dtype", "auto") not in INT8_DTYPES:
+    run = step.run
+    if run.dtype not in INT8_DTYPES:
         raise ConfigError(
             "dtype",
-            f"dtype={cfg['dtype']} cannot be combined with quantization=int8: its int8 Linear layers "
+            f"dtype={run.dtype} cannot be combined with quantization=int8: its int8 Linear layers "
             "take float32 activations",
             "use dtype=float32 (or auto) with quantization=int8, or quantization=none",
         )
-    if cfg.get("device_map") is not None:
+    if run.device_map is not None:
         raise ConfigError(
             "quantization",
-            f"quantization=int8 cannot be combined with device_map={cfg['device_map']!r}: "
+            f"quantization=int8 cannot be combined with device_map={run.device_map!r}: "
             "int8 runs the whole model on cpu",
             "drop device_map (device=cpu or auto)",
         )
@@ -115,13 +113,13 @@ class Int8Applied:
     reference: object | None  # the float32 model it started from, kept for the probe (None: not kept)
 
 
-def quantize_int8(model, quant: dict, keep_reference: bool) -> tuple[object, Int8Applied]:
+def quantize_int8(model, quant: QuantizationView, keep_reference: bool) -> tuple[object, Int8Applied]:
     """The int8 copy of `model` (its nn.Linear layers dynamically quantized), and what was done.
     quantize_dynamic copies the model before it swaps layers, so the float32 original is there to
     keep as the probe's reference at no extra load; with keep_reference False it is dropped."""
     import torch
 
-    skipped = tuple(quant.get("skip_modules") or ())
+    skipped = quant.skip_modules or ()
     names = [
         name
         for name, module in model.named_modules()

@@ -15,6 +15,7 @@ from runner.sources import REFERENCE, Source, open_source, reference_column, res
 from runner.sources.checks import check_first_rows
 from runner.sources.sharding import shard_of
 from runner.tasks import MODALITIES, TASKS
+from runner.core.views import GraphView, OutputView, RunView
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
         first_mapping,
         columns,
         {c: c for c in columns if c in MODALITIES},
-        cfg["output"]["steps"],
+        OutputView.from_config(cfg).steps,
         "+".join(formats),
     )
     source_mapping = {}
@@ -72,17 +73,17 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(steps, graph)
     check_first_rows(source, source_mapping, graph, steps, shard_of(cfg))
-    if cfg.get("resume"):
-        resume_record(cfg["resume"])
-    if not cfg["graph"]["show"]:
+    resume = RunView.from_config(cfg).resume
+    if resume:
+        resume_record(resume)
+    if not GraphView.from_config(cfg).show:
         for step in steps.values():
             check_device_available(step["device"])
     return Plan(cfg, steps, source, source_mapping, graph, conf)
 
 
 def output_formats(cfg: dict) -> list[str]:
-    fmt = cfg["output"]["format"]
-    return [fmt] if isinstance(fmt, str) else list(fmt)
+    return OutputView.from_config(cfg).formats
 
 
 def _check_auto_batch(steps: dict[str, dict], graph: Graph) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from runner.config.graph_steps import given_as_one_task
 from runner.core.errors import ConfigError, did_you_mean
 from runner.tasks import TASKS
+from runner.core.views import ModelView, RunView, StepMeta, TaskView
 
 
 @dataclass
@@ -97,7 +98,7 @@ def build_graph(
     nodes = [Node(SOURCE, "source", produces=source_produces, detail=_source_detail(steps[names[0]]["dataset"]))]
     edges = []
     for name, cfg in steps.items():
-        spec = TASKS[cfg["task"]["name"]]
+        spec = TASKS[TaskView.from_config(cfg).name]
         inputs = step_inputs[name]
         nodes.append(
             Node(
@@ -111,8 +112,9 @@ def build_graph(
         for producer in dict.fromkeys(p for p, _ in inputs.values()):
             edges.append(Edge(producer, name, {k: f for k, (p, f) in inputs.items() if p == producer}))
     written = names if sink_steps == "all" else names[-1:]
-    nodes.append(Node(SINK, "sink", consumes={steps[n]["step"]["output"]: "json" for n in written}, detail=sink_detail))
-    edges += [Edge(n, SINK, {steps[n]["step"]["output"]: "*"}) for n in written]
+    outputs = {n: StepMeta.from_config(steps[n]).output for n in written}
+    nodes.append(Node(SINK, "sink", consumes={outputs[n]: "json" for n in written}, detail=sink_detail))
+    edges += [Edge(n, SINK, {outputs[n]: "*"}) for n in written]
     graph = Graph({n.name: n for n in nodes}, edges, step_inputs, one_task)
     check(graph)
     return graph
@@ -123,9 +125,9 @@ def resolve_inputs(
 ) -> dict[str, tuple[str, str]]:
     """{task input: (producer, field)}: producer is "source" (field = a column, or the task input
     for one-step runs) or a step name (field = one of the fields that step's task produces)."""
-    spec = TASKS[cfg["task"]["name"]]
+    spec = TASKS[TaskView.from_config(cfg).name]
     key = f"graph.steps.{name}.input"
-    given = cfg["step"]["input"]
+    given = StepMeta.from_config(cfg).input
     position = names.index(name)
     if given is None:
         if len(names) == 1:
@@ -217,10 +219,10 @@ def _source_detail(dataset: dict) -> str:
 
 
 def _step_detail(cfg: dict, spec) -> str:
-    model = cfg["model"]
-    model_name = model.get("id") or model.get("package") or (f"tiny/{model['tiny']}" if model.get("tiny") else None)
+    model = ModelView.from_config(cfg)
+    model_name = model.id or model.package or (f"tiny/{model.tiny}" if model.tiny else None)
     model_name = model_name or f"default {spec.default_model[0]}"
-    return f"{spec.id} ({model_name}, batch_size={cfg['batch_size']})"
+    return f"{spec.id} ({model_name}, batch_size={RunView.from_config(cfg).batch_size})"
 
 
 def check(graph: Graph) -> None:

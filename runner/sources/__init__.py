@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from runner.core.errors import ConfigError
 from runner.sources.sharding import assignment, owned_count, owns, rows_after
 from runner.tasks import Task
+from runner.core.views import DatasetView
 
 
 @dataclass
@@ -54,7 +55,8 @@ class Source:
     columns_seen = "the data"
 
     def __init__(self, cfg: dict, spec: Task):
-        self.cfg = cfg
+        self.cfg = cfg  # the `dataset` node: a source reads its own keys from it
+        self.shared = DatasetView.from_dataset(cfg)  # the keys every source has
         self.spec = spec
 
     def columns(self) -> list[str]:
@@ -83,10 +85,10 @@ class Source:
     def total_rows(self, shard: dict | None = None, estimated: bool = False) -> int | None:
         """Rows this run (shard) will read; with `estimated`, a source that cannot count them cheaply
         answers with its estimate so far."""
-        size, limit = self.size(), self.cfg.get("limit")
+        size, limit = self.size(), self.shared.limit
         if size is None and estimated:
             size = self.estimated_size()
-        total = limit if size is None else rows_after(size, self.cfg.get("skip") or 0, limit)
+        total = limit if size is None else rows_after(size, self.shared.skip, limit)
         if total is None or not shard or shard["count"] == 1:
             return total
         return owned_count(total, shard["index"], shard["count"], assignment(self.cfg), shard.get("unit", 1))
@@ -102,7 +104,7 @@ class Source:
     def rows(self, mapping: dict[str, str], shard: dict | None = None) -> Iterator[Row]:
         """Rows after `skip`, up to `limit`; with `shard` {index, count, unit} (sharding.shard_of), only the
         positions that shard owns (runner.sources.sharding), so shards never overlap and together cover every row."""
-        id_column = self.cfg.get("id_column")
+        id_column = self.shared.id_column
         for index, row_id, record in self.shard_records(shard or {"index": 0, "count": 1}):
             if id_column:
                 row_id = record.get(id_column, row_id)
@@ -112,7 +114,7 @@ class Source:
     def shard_records(self, shard: dict) -> Iterator[tuple[int, Any, dict[str, Any]]]:
         """(position after skip, id, record) of the shard's rows, round-robin by batch unit. This reads every
         record but has records_where parse only the shard's; sources that can jump to their rows override it."""
-        skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
+        skip, limit = self.shared.skip, self.shared.limit
         shard_index, shard_count, unit = shard["index"], shard["count"], shard.get("unit", 1)
 
         def wanted(position: int) -> bool:
@@ -151,7 +153,8 @@ def open_source(cfg: dict, spec: Task, rows: Any = None) -> Source:
     Python API passes beside the config because they cannot be written into it."""
     from runner.sources.registry import SOURCES
 
-    kind = SOURCES[cfg["type"]]
+    dataset_type = DatasetView.from_dataset(cfg).type
+    kind = SOURCES[dataset_type]
     if kind.rows_from_api:
         if rows is None:
             others = [name for name, other in SOURCES.items() if not other.rows_from_api and name != "sample"]
@@ -164,7 +167,7 @@ def open_source(cfg: dict, spec: Task, rows: Any = None) -> Source:
     if rows is not None:
         raise ConfigError(
             "dataset.type",
-            f"Python rows were given (inputs=...) but dataset.type is '{cfg['type']}'",
+            f"Python rows were given (inputs=...) but dataset.type is '{dataset_type}'",
             "leave dataset.type alone with inputs=, or drop inputs= to read the dataset",
         )
     return kind.reader(cfg, spec)
@@ -172,13 +175,13 @@ def open_source(cfg: dict, spec: Task, rows: Any = None) -> Source:
 
 def resolve_mapping(source: Source) -> dict[str, str]:
     """Decide which column feeds each task input, or raise ConfigError naming the key to set."""
-    cfg, spec = source.cfg, source.spec
+    dataset, spec = source.shared, source.spec
     columns = source.columns()
     if not columns and source.rereadable() and next(iter(source.records()), None) is None:
         raise no_rows(source)  # say so, rather than that no column feeds the task
-    given = {k: v for k, v in (cfg.get("fields") or {}).items() if v}
-    if cfg.get("column"):
-        given[spec.primary_input] = cfg["column"]
+    given = dict(dataset.fields)
+    if dataset.column:
+        given[spec.primary_input] = dataset.column
     defaults = source.default_mapping()
     mapping = {}
     for name in spec.inputs:
@@ -187,7 +190,7 @@ def resolve_mapping(source: Source) -> dict[str, str]:
             if columns and column not in columns:
                 key = (
                     "dataset.column"
-                    if cfg.get("column") == column and name == spec.primary_input
+                    if dataset.column == column and name == spec.primary_input
                     else f"dataset.fields.{name}"
                 )
                 raise ConfigError(key, f"column '{column}' is not in {source.columns_seen}", _columns_hint(columns))
@@ -207,16 +210,16 @@ def resolve_mapping(source: Source) -> dict[str, str]:
                 f"no column feeds the task input '{name}' ({spec.inputs[name]})",
                 f"set {key}=<column>; {_columns_hint(columns)}",
             )
-    if cfg.get("id_column") and columns and cfg["id_column"] not in columns:
+    if dataset.id_column and columns and dataset.id_column not in columns:
         raise ConfigError(
-            "dataset.id_column", f"column '{cfg['id_column']}' is not in the data", _columns_hint(columns)
+            "dataset.id_column", f"column '{dataset.id_column}' is not in the data", _columns_hint(columns)
         )
     return mapping
 
 
 def reference_column(source: Source) -> str | None:
     """dataset.fields.reference, checked against the data's columns; None when it is not set."""
-    column = (source.cfg.get("fields") or {}).get(REFERENCE)
+    column = source.shared.fields.get(REFERENCE)
     columns = source.columns()
     if column and columns and column not in columns:
         raise ConfigError(

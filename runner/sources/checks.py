@@ -16,6 +16,7 @@ from runner.core.errors import ConfigError
 from runner.sources import Row, Source, no_rows
 from runner.sources.decode import probe
 from runner.tasks import DATA, TASKS
+from runner.core.views import DatasetView
 
 # How many first rows are read: enough that one bad row does not fail the run, few enough to stay cheap.
 PEEK_ROWS = 5
@@ -65,14 +66,14 @@ def feeds(source: Source, source_mapping: dict[str, str], graph, steps: dict[str
             elif source.feed_key:
                 key = source.feed_key
             else:
-                key = _dataset_key(source.cfg, wanted, wanted == spec.primary_input)
+                key = _dataset_key(source.shared, wanted, wanted == spec.primary_input)
             found.setdefault((field, modality), Feed(key, field, modality, wanted in spec.optional_inputs))
     return list(found.values())
 
 
-def _dataset_key(cfg: dict, wanted: str, primary: bool) -> str:
+def _dataset_key(dataset: DatasetView, wanted: str, primary: bool) -> str:
     """The key that chose the column, as resolve_mapping reads them (dataset.column wins for the main input)."""
-    if primary and (cfg.get("column") or not (cfg.get("fields") or {}).get(wanted)):
+    if primary and (dataset.column or not dataset.fields.get(wanted)):
         return "dataset.column"
     return f"dataset.fields.{wanted}"
 
@@ -104,7 +105,7 @@ def _check_feed(feed: Feed, column: str, rows: list[Row], source: Source) -> Non
 def _no_rows(source: Source, source_mapping: dict[str, str], shard: dict | None) -> ConfigError:
     if next(iter(source.records()), None) is None:
         return no_rows(source)
-    skip = source.cfg.get("skip") or 0
+    skip = source.shared.skip
     if skip and next(source.rows(source_mapping), None) is None:
         return ConfigError(
             "dataset.skip", f"skip={skip} leaves no rows: {source.describe()} has at most {skip}", "lower dataset.skip"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner.core.errors import ConfigError
@@ -34,16 +34,54 @@ PEEK_ROWS = 50
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".txt": "txt"}
 
 
-def _existing_path(cfg: dict, want_dir: bool) -> Path:
-    path = Path(cfg["path"]).expanduser()
+@dataclass(frozen=True)
+class FileOptions:
+    """dataset=file's own keys (conf/dataset/file.yaml), read once. The fallbacks are that preset's values,
+    for a run.json saved before a key existed (tests/config/test_views.py keeps them equal)."""
+
+    path: str
+    format: str = "auto"
+    encoding: str = "auto"  # null: auto too
+    max_row_bytes: int | None = DEFAULT_MAX_ROW_BYTES
+
+    @classmethod
+    def from_dataset(cls, dataset: dict) -> FileOptions:
+        return cls(
+            path=dataset["path"],
+            format=dataset.get("format", cls.format),
+            encoding=dataset.get("encoding") or cls.encoding,
+            max_row_bytes=dataset.get("max_row_bytes", cls.max_row_bytes),
+        )
+
+
+@dataclass(frozen=True)
+class FolderOptions:
+    """dataset=folder's own keys (conf/dataset/folder.yaml), read once; fallbacks as FileOptions'."""
+
+    path: str
+    extensions: tuple[str, ...] | None = None  # lower-cased; None: every file of the task's modality
+    recursive: bool = True
+
+    @classmethod
+    def from_dataset(cls, dataset: dict) -> FolderOptions:
+        extensions = dataset.get("extensions")
+        return cls(
+            path=dataset["path"],
+            extensions=tuple(e.lower() for e in extensions) if extensions else None,
+            recursive=dataset.get("recursive", cls.recursive),
+        )
+
+
+def _existing_path(given: str, want_dir: bool) -> Path:
+    path = Path(given).expanduser()
     if not path.exists():
         raise ConfigError(
-            "dataset.path", f"'{cfg['path']}' does not exist", f"resolved from the current directory {Path.cwd()}"
+            "dataset.path", f"'{given}' does not exist", f"resolved from the current directory {Path.cwd()}"
         )
     if want_dir != path.is_dir():
         kind = "a folder" if want_dir else "a file"
         other = "dataset=file" if want_dir else "dataset=folder"
-        raise ConfigError("dataset.path", f"'{cfg['path']}' is not {kind}", f"use {other} for it")
+        raise ConfigError("dataset.path", f"'{given}' is not {kind}", f"use {other} for it")
     return path
 
 
@@ -52,17 +90,16 @@ class FileSource(Source):
 
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
-        self.path = _existing_path(cfg, want_dir=False)
-        self.reading = Reading(
-            detect_encoding(self.path, cfg.get("encoding") or "auto"), cfg.get("max_row_bytes", DEFAULT_MAX_ROW_BYTES)
-        )
+        self.options = FileOptions.from_dataset(cfg)
+        self.path = _existing_path(self.options.path, want_dir=False)
+        self.reading = Reading(detect_encoding(self.path, self.options.encoding), self.options.max_row_bytes)
         self.format = self._format()
         # how far the run's reader is through a text file, for the progress bar's estimated total
         self.meter = ReadMeter(self.path) if self.format != "parquet" else None
 
     def _format(self) -> str:
-        if self.cfg.get("format", "auto") != "auto":
-            return self.cfg["format"]
+        if self.options.format != "auto":
+            return self.options.format
         fmt = FORMATS.get(self.path.suffix.lower())
         if fmt is None:
             raise ConfigError(
@@ -88,7 +125,7 @@ class FileSource(Source):
     def columns(self) -> list[str]:
         if self.path.stat().st_size == 0:
             raise ConfigError(
-                "dataset.path", f"'{self.cfg['path']}' is empty", "point dataset.path at a file with rows"
+                "dataset.path", f"'{self.options.path}' is empty", "point dataset.path at a file with rows"
             )
         if self.format == "csv":
             return csv_header(self.path, self.reading)
@@ -113,7 +150,7 @@ class FileSource(Source):
         if first_bad and not names:
             raise ConfigError(
                 "dataset.path",
-                f"none of the first rows of '{self.cfg['path']}' can be read: {first_bad}",
+                f"none of the first rows of '{self.options.path}' can be read: {first_bad}",
                 "check the file's format and encoding (UTF-8)",
             )
         return list(names)
@@ -146,7 +183,7 @@ class FileSource(Source):
     def shard_records(self, shard: dict):
         if self.format != "parquet":
             return super().shard_records(shard)
-        return parquet_shard_records(self.path, self.cfg.get("skip") or 0, self.cfg.get("limit"), shard)
+        return parquet_shard_records(self.path, self.shared.skip, self.shared.limit, shard)
 
     @staticmethod
     def _parquet_records(path: Path):
@@ -169,25 +206,26 @@ class FolderSource(Source):
 
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
-        self.path = _existing_path(cfg, want_dir=True)
+        self.options = FolderOptions.from_dataset(cfg)
+        self.path = _existing_path(self.options.path, want_dir=True)
         self._listed: list[Path] | None = None
 
     def _extensions(self) -> tuple[str, ...]:
-        if self.cfg.get("extensions"):
-            return tuple(e.lower() for e in self.cfg["extensions"])
+        if self.options.extensions:
+            return self.options.extensions
         return tuple(ext for modality in set(self.spec.inputs.values()) for ext in EXTENSIONS[modality])
 
     def _files(self) -> list[Path]:
         """The folder's matching files, listed once; none is a config error, found before the model loads."""
         if self._listed is None:
-            pattern = "**/*" if self.cfg.get("recursive", True) else "*"
+            pattern = "**/*" if self.options.recursive else "*"
             extensions = self._extensions()
             self._listed = sorted(p for p in self.path.glob(pattern) if p.is_file() and p.suffix.lower() in extensions)
         if not self._listed:
-            where = "" if self.cfg.get("recursive", True) else " (dataset.recursive=false: its subfolders not searched)"
+            where = "" if self.options.recursive else " (dataset.recursive=false: its subfolders not searched)"
             raise ConfigError(
                 "dataset.path",
-                f"no {'/'.join(self._extensions())} files in '{self.cfg['path']}'{where}",
+                f"no {'/'.join(self._extensions())} files in '{self.options.path}'{where}",
                 "set dataset.extensions to the files' extensions" + _found_hint(self.path),
             )
         return self._listed

@@ -3,6 +3,7 @@ folders written by `save_to_disk`, which only `load_from_disk` reads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from runner.core.errors import ConfigError, RunError
@@ -13,11 +14,43 @@ from runner.sources.sharding import rows_after
 SAVED_MARKERS = ("state.json", "dataset_dict.json")
 
 
+@dataclass(frozen=True)
+class HfOptions:
+    """dataset=hf's own keys (conf/dataset/hf.yaml), read once. The fallbacks are that preset's values
+    (tests/config/test_views.py keeps them equal)."""
+
+    name: str
+    config: str | None = None
+    split: str | None = "train"  # null: load_dataset's whole DatasetDict; a saved one's "train"
+    data_files: str | list | dict | None = None
+    data_dir: str | None = None
+    revision: str | None = None
+    streaming: bool = False
+
+    @classmethod
+    def from_dataset(cls, dataset: dict) -> HfOptions:
+        return cls(
+            name=dataset["name"],
+            config=dataset.get("config", cls.config),
+            split=dataset.get("split", cls.split),
+            data_files=dataset.get("data_files", cls.data_files),
+            data_dir=dataset.get("data_dir", cls.data_dir),
+            revision=dataset.get("revision", cls.revision),
+            streaming=bool(dataset.get("streaming", cls.streaming)),
+        )
+
+    def load_kwargs(self) -> dict:
+        """data_files, data_dir and revision for load_dataset, those that are set."""
+        given = {"data_files": self.data_files, "data_dir": self.data_dir, "revision": self.revision}
+        return {key: value for key, value in given.items() if value is not None}
+
+
 class HFSource(Source):
     location_key = "dataset.name"
 
     def __init__(self, cfg, spec):
         super().__init__(cfg, spec)
+        self.options = HfOptions.from_dataset(cfg)
         self._dataset = None
 
     def dataset(self):
@@ -28,22 +61,17 @@ class HFSource(Source):
     def _load(self):
         import datasets
 
-        cfg = self.cfg
-        saved = saved_dataset(cfg["name"])
+        options = self.options
+        saved = saved_dataset(options.name)
         if saved is not None:
             return self._load_saved(saved)
-        kwargs = {k: cfg[k] for k in ("data_files", "data_dir", "revision") if cfg.get(k) is not None}
         try:
             return datasets.load_dataset(
-                cfg["name"],
-                cfg.get("config"),
-                split=cfg.get("split", "train"),
-                streaming=bool(cfg.get("streaming")),
-                **kwargs,
+                options.name, options.config, split=options.split, streaming=options.streaming, **options.load_kwargs()
             )
         except Exception as error:  # datasets raises many types; the cause is in the message
             raise RunError(
-                f"dataset.name={cfg['name']!r}: could not load it ({type(error).__name__}: {error})",
+                f"dataset.name={options.name!r}: could not load it ({type(error).__name__}: {error})",
                 "check dataset.name/config/split/data_files; a hub dataset needs the network or a local cache",
             ) from error
 
@@ -55,20 +83,20 @@ class HFSource(Source):
             dataset = datasets.load_from_disk(str(path))
         except Exception as error:  # a damaged folder: datasets raises FileNotFoundError, ValueError, ArrowInvalid...
             raise RunError(
-                f"dataset.name={self.cfg['name']!r}: could not load the saved dataset "
+                f"dataset.name={self.options.name!r}: could not load the saved dataset "
                 f"({type(error).__name__}: {error})",
                 "save it again with Dataset.save_to_disk",
             ) from error
         if isinstance(dataset, datasets.DatasetDict):
-            split = self.cfg.get("split") or "train"
+            split = self.options.split or "train"
             if split not in dataset:
                 raise ConfigError(
                     "dataset.split",
-                    f"'{split}' is not a split of the saved dataset {self.cfg['name']!r}",
+                    f"'{split}' is not a split of the saved dataset {self.options.name!r}",
                     f"its splits: {', '.join(dataset)}",
                 )
             dataset = dataset[split]
-        return dataset.to_iterable_dataset() if self.cfg.get("streaming") else dataset
+        return dataset.to_iterable_dataset() if self.options.streaming else dataset
 
     def columns(self) -> list[str]:
         dataset = self.dataset()
@@ -88,7 +116,7 @@ class HFSource(Source):
         identity = getattr(dataset, "_fingerprint", None)
         if identity is None or not hasattr(dataset, "__len__"):
             return None
-        return {"rows_of": f"dataset.name={self.cfg['name']}", "size": len(dataset), "datasets_fingerprint": identity}
+        return {"rows_of": f"dataset.name={self.options.name}", "size": len(dataset), "datasets_fingerprint": identity}
 
     def records(self):
         return _decoded(self.dataset(), lambda after: self.dataset().skip(after), lambda taken: taken)
@@ -104,7 +132,7 @@ class HFSource(Source):
         return self._strided_records(shard)
 
     def _strided_records(self, shard: dict):
-        skip, limit = self.cfg.get("skip") or 0, self.cfg.get("limit")
+        skip, limit = self.shared.skip, self.shared.limit
         index, count = shard["index"], shard["count"]
         total = limit if self.size() is None else rows_after(self.size(), skip, limit)
         rows = _decoded(
@@ -118,7 +146,7 @@ class HFSource(Source):
 
     def _from(self, start: int, step: int, total: int | None):
         """The dataset from position `start` (after skip) on, every `step`-th row, up to position `total`."""
-        dataset, skip = self.dataset(), self.cfg.get("skip") or 0
+        dataset, skip = self.dataset(), self.shared.skip
         if hasattr(dataset, "__len__"):
             rows = range(skip + start, skip + total, step)
             return dataset.select(rows if rows else [])  # datasets refuses an empty range past the end

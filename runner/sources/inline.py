@@ -12,11 +12,15 @@ from runner.sources import Source, SourceType
 class InlineSource(Source):
     location_key = "dataset.rows"
 
+    def __init__(self, cfg, spec):
+        super().__init__(cfg, spec)
+        self.given = cfg["rows"]  # dataset.rows: strings, or mappings of field -> value
+
     def describe(self) -> str:
         return "dataset.rows"
 
     def _records(self) -> list[dict]:
-        return [row if isinstance(row, dict) else {self.spec.primary_input: row} for row in self.cfg["rows"]]
+        return [row if isinstance(row, dict) else {self.spec.primary_input: row} for row in self.given]
 
     def columns(self) -> list[str]:
         names: dict[str, None] = {}
@@ -25,7 +29,7 @@ class InlineSource(Source):
         return list(names)
 
     def size(self) -> int:
-        return len(self.cfg["rows"])
+        return len(self.given)
 
     def records(self):
         yield from enumerate(self._records())

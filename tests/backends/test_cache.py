@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 
 from runner.backends import cache as cache_module
 from runner.backends.cache import PipelineCache, load_key
+from tests.conftest import step_view
 
 
-def _cfg(model: str, batch_size: int = 1) -> dict:
-    return {
-        "task": {"name": "text-classification", "params": {}},
-        "model": {"name": model},
-        "batch_size": batch_size,
-        "seed": 0,
-        "dtype": None,
-        "device": "cpu",
-        "device_map": None,
-        "quantization": None,
-    }
+def _cfg(model: str, batch_size: int = 1):
+    """A text-classification step on the cpu whose model is named `model` (never loaded: see `loads`)."""
+    step = step_view("+task=text-classification", "device=cpu")
+    return replace(step, model=replace(step.model, name=model), run=replace(step.run, batch_size=batch_size))
 
 
 @pytest.fixture
@@ -28,9 +23,9 @@ def loads(monkeypatch):
     """Loading is replaced by a counter: every load returns a new stand-in pipeline."""
     loaded = []
 
-    def load_pipeline(cfg, spec):
-        loaded.append(cfg["model"]["name"])
-        return SimpleNamespace(pipe=object(), ref=SimpleNamespace(origin="hub", location=cfg["model"]["name"]))
+    def load_pipeline(step, spec):
+        loaded.append(step.model.name)
+        return SimpleNamespace(pipe=object(), ref=SimpleNamespace(origin="hub", location=step.model.name))
 
     monkeypatch.setattr(cache_module, "load_pipeline", load_pipeline)
     monkeypatch.setattr(cache_module, "prepare_for_batching", lambda pipe, spec, batch_size: None)

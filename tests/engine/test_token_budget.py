@@ -65,11 +65,13 @@ def tiny_pipe():
     from runner.backends.cache import PipelineCache
     from runner.plan import make_plan
 
+    from runner.core.views import StepView
+
     plan = make_plan(compose_config(["+task=text-generation", "model=tiny", "batch_size=4"]))
-    cfg = plan.steps["main"]
+    step = StepView.from_config(plan.steps["main"])
     from runner.tasks import TASKS
 
-    loaded, _ = PipelineCache().get(cfg, TASKS["text-generation"])
+    loaded, _ = PipelineCache().get(step, TASKS["text-generation"])
     return loaded.pipe
 
 

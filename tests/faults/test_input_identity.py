@@ -215,11 +215,11 @@ def test_a_saved_hf_dataset_that_changed_is_told_without_reading_its_rows(tmp_pa
 
     def saved(texts, name):
         datasets.Dataset.from_list([{"text": t} for t in texts]).save_to_disk(str(tmp_path / name))
-        return fingerprint(HFSource({"name": str(tmp_path / name)}, TASKS["text-classification"]))
+        return fingerprint(HFSource({"type": "hf", "name": str(tmp_path / name)}, TASKS["text-classification"]))
 
     first = saved(["a", "b", "c"], "one")
     assert first["size"] == 3 and first["rows_of"] == f"dataset.name={tmp_path / 'one'}"
-    assert fingerprint(HFSource({"name": str(tmp_path / "one")}, TASKS["text-classification"])) == first
+    assert fingerprint(HFSource({"type": "hf", "name": str(tmp_path / "one")}, TASKS["text-classification"])) == first
     edited = saved(["a", "x", "c"], "two")
     assert changes(first, edited) == ["its datasets fingerprint differs"]
     with pytest.raises(ConfigError, match="dataset.name=.* changed"):

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from runner.api import compose, run
+from runner.core.views import StepView
 from runner.models.loading import load_pipeline
 from runner.models.tiny import tiny_model_dir
 from runner.tasks import TASKS
@@ -39,7 +40,7 @@ def load(task: str, no_weights: bool, *overrides: str):
         ]
     )
     set_seed(cfg["seed"])  # as execute() does before loading
-    return load_pipeline(cfg, TASKS[cfg["task"]["name"]]).pipe
+    return load_pipeline(StepView.from_config(cfg), TASKS[cfg["task"]["name"]]).pipe
 
 
 def linear_weights(pipe) -> list[torch.Tensor]:

@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import string
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +15,7 @@ from runner.core.errors import ConfigError
 from runner.models.loading import ModelRef, pipeline_kwargs
 from runner.core.redact import REDACTED, RedactFilter, is_secret_key, redact, redact_text
 from runner.repro.untrusted import check_saved_config
-from tests.conftest import read_jsonl, run_cli
+from tests.conftest import read_jsonl, run_cli, step_view
 
 TINY = ["+task=sentiment", "model=tiny", "progress=false"]
 
@@ -99,8 +100,9 @@ def test_the_log_filter_redacts_messages_and_tracebacks(tmp_path):
 
 
 def test_the_token_reaches_the_pipeline_as_its_own_argument():
-    cfg = {"device": "cpu", "dtype": "auto", "model": {"kwargs": {"token": "hf_x", "low_cpu_mem_usage": True}}}
-    kwargs = pipeline_kwargs(cfg, ModelRef("some/model", None, "hub"))
+    step = step_view("+task=text-classification", "device=cpu")
+    step = replace(step, model=replace(step.model, kwargs={"token": "hf_x", "low_cpu_mem_usage": True}))
+    kwargs = pipeline_kwargs(step, ModelRef("some/model", None, "hub"))
     assert kwargs["token"] == "hf_x" and kwargs["model_kwargs"] == {"low_cpu_mem_usage": True}
 
 

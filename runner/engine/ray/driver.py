@@ -32,6 +32,7 @@ from runner.engine.ray.probe import ProbeRows
 from runner.config.engine import EngineSettings
 from runner.outputs.rundir import ERRORS, PREDICTIONS, Metrics, RunDir
 from runner.outputs.sinks import JsonlSink
+from runner.core.views import RunView
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class RayRun:
             BaseDir(self.plan.source.base_dir()),
             str(self.run_dir),
             os.getcwd(),
-            self.engine.actor_threads(self.plan.cfg.get("threads")),
+            self.engine.actor_threads(RunView.from_config(self.plan.cfg).threads),
         )
 
     def _stage(self, dataset, stage, name: str, last: bool):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from runner.engine.settings import Settings
 from runner.engine.ray.chunk import Chunk
+from runner.core.views import QuantizationView
 
 if TYPE_CHECKING:
     from runner.engine.ray.stage import StagePlan
@@ -38,7 +39,7 @@ class ProbeRows:
     """The driver's side: each quantized step's first probe_rows rows, from the chunks as they are written."""
 
     def __init__(self, steps: dict[str, dict]):
-        self.limits = {name: (cfg.get("quantization") or {}).get("probe_rows") or 0 for name, cfg in steps.items()}
+        self.limits = {name: QuantizationView.from_config(cfg).probe_rows for name, cfg in steps.items()}
         self.rows: dict[str, list] = {}  # step -> [(index, prepared inputs, int8 output)], in engine=local's order
 
     def add(self, chunk: Chunk) -> None:

@@ -21,6 +21,7 @@ from runner.engine.metrics import step_metrics
 from runner.engine.progress import NoBar
 from runner.engine.settings import Settings
 from runner.engine.ray.chunk import COLUMN, Chunk, loads
+from runner.core.views import RunView, StepMeta, TaskView
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class StageActor:
         from runner.tasks import TASKS
 
         earlier = [
-            _EarlierStep(name, cfg["step"]["output"], TASKS[cfg["task"]["name"]])
+            _EarlierStep(name, StepMeta.from_config(cfg).output, TASKS[TaskView.from_config(cfg).name])
             for name, cfg in self.stage.steps.items()
             if name != self.name
         ]
@@ -179,7 +180,8 @@ def load_stage_step(stage: StagePlan, name: str, settings: Settings):
     if os.path.isdir(stage.cwd):
         os.chdir(stage.cwd)
     apply_threads(stage.threads)
-    seed_everything(stage.cfg.get("seed", 0), stage.cfg.get("deterministic", False))
+    run = RunView.from_config(stage.cfg)
+    seed_everything(run.seed, run.deterministic)
     return load_step(stage, name, PipelineCache(), settings)
 
 
