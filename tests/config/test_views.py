@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner import views
+from runner.core import views
 from runner.config.checked import check_run
 from runner.config.compose import compose_run
 from runner.config.engine import EngineSettings
