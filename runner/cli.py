@@ -74,6 +74,11 @@ def command() -> None:
         code = 0
     except SystemExit as stop:
         code = stop.code
+    except BrokenPipeError:
+        # `run --help | head`: the reader stopped reading. No traceback; what is left unprinted goes nowhere
+        # (a later flush would fail again), and the status is 1, as Python's own is on a broken pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     if code is None or isinstance(code, int):
         exit_process(code or 0)
     sys.exit(code)  # a message: printed, exit status 1, as sys.exit does

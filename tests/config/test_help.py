@@ -87,3 +87,25 @@ def test_defaults_shown_are_the_config_defaults(help_text):
             else str(actual)
         )
         assert str(rendered) == value, f"--help shows {key}={value}, the config's default is {actual!r}"
+
+
+def test_help_into_a_pipe_closed_early_ends_without_a_traceback(tmp_path):
+    """`run --help | head -2`: the reader is gone before the help is written; no traceback on the screen."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as head does once it has its lines: every write now fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "runner", "--help"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr.decode() and "BrokenPipe" not in done.stderr.decode(), done.stderr
+    assert done.returncode == 1
