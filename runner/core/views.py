@@ -317,6 +317,7 @@ class StepView:
     backend: BackendView
     task: TaskView
     bench: BenchView  # batch_size=auto's search (engine/autobatch.py)
+    meta: StepMeta | None = None  # None while the step is being checked: graph_steps adds `step` after
 
     @classmethod
     def from_config(cls, cfg: dict) -> StepView:
@@ -327,6 +328,37 @@ class StepView:
             backend=BackendView.from_config(cfg),
             task=TaskView.from_config(cfg),
             bench=BenchView.from_config(cfg),
+            meta=StepMeta.from_config(cfg) if "step" in cfg else None,
+        )
+
+    @property
+    def output(self) -> str:
+        """The name the step's output is written under (a checked step always has its meta)."""
+        assert self.meta is not None, "a step's views before graph_steps added its meta"
+        return self.meta.output
+
+
+@dataclass(frozen=True)
+class ConfigViews:
+    """The views of a validated top-level config, built once (runner/plan's make_plan keeps them on the plan,
+    beside a StepView per step): what the job and the engine read instead of the config dict."""
+
+    run: RunView
+    batching: BatchingView
+    bench: BenchView
+    output: OutputView
+    dataset: DatasetView
+    graph: GraphView
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> ConfigViews:
+        return cls(
+            run=RunView.from_config(cfg),
+            batching=BatchingView.from_config(cfg),
+            bench=BenchView.from_config(cfg),
+            output=OutputView.from_config(cfg),
+            dataset=DatasetView.from_config(cfg),
+            graph=GraphView.from_config(cfg),
         )
 
 
