@@ -19,7 +19,7 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class RunView:
-    """Top-level keys of one run or step: placement, numerics, batch size, seeding, row errors."""
+    """Top-level keys of one run or step: placement, numerics, batch size, seeding, row errors, resuming."""
 
     SECTION: ClassVar[str | None] = None  # where a view's keys sit in the config (None: the top level)
 
@@ -34,6 +34,7 @@ class RunView:
     on_error: str
     max_error_fraction: float
     resume: str | None  # a run dir to continue
+    resume_allow_changed: bool  # ... even though its source changed since the stop
 
     @classmethod
     def from_config(cls, cfg: dict) -> RunView:
@@ -49,6 +50,7 @@ class RunView:
             on_error=cfg["on_error"],
             max_error_fraction=cfg["max_error_fraction"],
             resume=cfg["resume"],
+            resume_allow_changed=cfg["resume_allow_changed"],
         )
 
     @property
@@ -166,7 +168,8 @@ class BatchingView:
 
 @dataclass(frozen=True)
 class BenchView:
-    """`bench`: benchmark-mode timings, their minimum, and batch_size=auto's search."""
+    """`bench`: whether to benchmark, its timings and their minimum, batch_size=auto's search, and how a
+    sweep point runs (skipped above a size that ran out of memory; in a child process)."""
 
     SECTION: ClassVar[str | None] = "bench"
 
@@ -175,6 +178,9 @@ class BenchView:
     max_seconds: float | None
     max_batch_size: int
     probe_rows: int
+    enabled: bool | str  # true, false, or "auto" (on in multirun sweeps)
+    skip_after_oom: bool
+    isolation: str  # none | process
     repeats: int = 3
     min_batches: int = 5
     min_seconds: float = 0.5
@@ -189,6 +195,9 @@ class BenchView:
             max_seconds=bench["max_seconds"],
             max_batch_size=bench["max_batch_size"],
             probe_rows=bench["probe_rows"],
+            enabled=bench["enabled"],
+            skip_after_oom=bench["skip_after_oom"],
+            isolation=bench["isolation"],
             # a run.json saved before bench.repeats/min_batches/min_seconds measured as these say
             repeats=bench.get("repeats", cls.repeats),
             min_batches=bench.get("min_batches", cls.min_batches),
@@ -277,6 +286,20 @@ class GraphView:
 
 
 @dataclass(frozen=True)
+class ShardView:
+    """`shard`: this job takes the rows of shard `index` of `count` (runner/sources/sharding.py)."""
+
+    SECTION: ClassVar[str | None] = "shard"
+
+    index: int
+    count: int
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> ShardView:
+        return cls(index=cfg["shard"]["index"], count=cfg["shard"]["count"])
+
+
+@dataclass(frozen=True)
 class TaskView:
     """`task`: the task id and its parameters (checked by schemas/tasks/<id>.schema.json)."""
 
@@ -349,6 +372,7 @@ class ConfigViews:
     output: OutputView
     dataset: DatasetView
     graph: GraphView
+    shard: ShardView
 
     @classmethod
     def from_config(cls, cfg: dict) -> ConfigViews:
@@ -359,6 +383,7 @@ class ConfigViews:
             output=OutputView.from_config(cfg),
             dataset=DatasetView.from_config(cfg),
             graph=GraphView.from_config(cfg),
+            shard=ShardView.from_config(cfg),
         )
 
 
@@ -372,6 +397,7 @@ VIEWS = (
     OutputView,
     DatasetView,
     GraphView,
+    ShardView,
     TaskView,
 )
 

@@ -14,9 +14,9 @@ from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render
 from runner.repro.resume import resume_record
 from runner.sources import REFERENCE, Source, open_source, reference_column, resolve_mapping
 from runner.sources.checks import check_first_rows
-from runner.sources.sharding import shard_of
+from runner.sources.sharding import shard_of, unit_of
 from runner.tasks import MODALITIES, TASKS
-from runner.core.views import ConfigViews, OutputView, StepView
+from runner.core.views import ConfigViews, StepView
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,14 @@ class Plan:
             self.step_views = {name: StepView.from_config(step) for name, step in self.steps.items()}
 
     @cached_property
+    def batch_unit(self) -> int:
+        """The rows a shard, and a resume, own whole (runner/sources/sharding.batch_unit)."""
+        return _batch_unit(self.views, self.step_views)
+
+    @cached_property
     def shard(self) -> dict | None:
         """The rows this job owns (runner/sources/sharding.shard_of): None unsharded."""
-        return shard_of(self.cfg)
+        return shard_of(self.views.shard.index, self.views.shard.count, self.batch_unit)
 
     def describe(self) -> str:
         return f"{render_text(self.graph)}\n\nMermaid:\n{render_mermaid(self.graph)}"
@@ -65,9 +70,7 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     from runner.models.loading import check_device_available
 
     checked = check_run(raw_cfg)
-    cfg, steps = checked.cfg, checked.steps
-    views = ConfigViews.from_config(cfg)
-    step_views = {name: StepView.from_config(step) for name, step in steps.items()}
+    cfg, steps, views, step_views = checked.cfg, checked.steps, checked.views, checked.step_views
     first = next(iter(step_views.values()))
     source = open_source(cfg["dataset"], TASKS[first.task.name], rows)
     first_mapping = resolve_mapping(source)
@@ -90,7 +93,8 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
         source_mapping[REFERENCE] = reference_column(source)
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(step_views, graph)
-    check_first_rows(source, source_mapping, graph, steps, shard_of(cfg))
+    shard = shard_of(views.shard.index, views.shard.count, _batch_unit(views, step_views))
+    check_first_rows(source, source_mapping, graph, steps, shard)
     if views.run.resume:
         resume_record(views.run.resume)
     if not views.graph.show:
@@ -99,8 +103,9 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     return Plan(cfg, steps, source, source_mapping, graph, conf, views, step_views)
 
 
-def output_formats(cfg: dict) -> list[str]:
-    return OutputView.from_config(cfg).formats
+def _batch_unit(views: ConfigViews, steps: dict[str, StepView]) -> int:
+    sizes = [step.run.batch_size for step in steps.values()]
+    return unit_of(sizes, views.batching.sort_by_length, views.batching.window_batches)
 
 
 def _check_auto_batch(steps: dict[str, StepView], graph: Graph) -> None:
