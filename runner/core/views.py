@@ -8,7 +8,9 @@ tests/config/test_views.py checks that every fallback equals the value the conf 
 every key read here is a property of schemas/config.schema.json.
 
 Code that runs a step takes these views, not the config dict: `StepView.from_config(step_cfg)` builds
-them all for one step (runner/config/graph_steps.py makes the step configs).
+them all for one step (runner/config/graph_steps.py makes the step configs), `ConfigViews` those of the
+top level. runner.config.check_run builds both once, and the plan keeps them (`plan.views`,
+`plan.step_views`): code that has a plan reads those, never rebuilds them from `plan.cfg`.
 """
 
 from __future__ import annotations
