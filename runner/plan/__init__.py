@@ -10,7 +10,7 @@ from functools import cached_property
 
 from runner.config import check_run
 from runner.core.errors import ConfigError
-from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text
+from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text, source_detail
 from runner.repro.resume import resume_record
 from runner.sources import REFERENCE, Source, open_source, reference_column, resolve_mapping
 from runner.sources.checks import check_first_rows
@@ -72,17 +72,19 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     checked = check_run(raw_cfg)
     cfg, steps, views, step_views = checked.cfg, checked.steps, checked.views, checked.step_views
     first = next(iter(step_views.values()))
-    source = open_source(cfg["dataset"], TASKS[first.task.name], rows)
+    dataset = cfg["dataset"]  # a Source reads its own keys (runner/sources)
+    source = open_source(dataset, TASKS[first.task.name], rows)
     first_mapping = resolve_mapping(source)
     columns = source.columns()
     formats = views.output.formats
     graph = build_graph(
-        steps,
+        step_views,
         first_mapping,
         columns,
         {c: c for c in columns if c in MODALITIES},
         views.output.steps,
         "+".join(formats),
+        source_detail(dataset),
     )
     source_mapping = {}
     for inputs in graph.inputs.values():
@@ -94,7 +96,7 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     log.info("rows: %s", ", ".join(f"{name} <- column '{column}'" for name, column in source_mapping.items()))
     _check_auto_batch(step_views, graph)
     shard = shard_of(views.shard.index, views.shard.count, _batch_unit(views, step_views))
-    check_first_rows(source, source_mapping, graph, steps, shard)
+    check_first_rows(source, source_mapping, graph, step_views, shard)
     if views.run.resume:
         resume_record(views.run.resume)
     if not views.graph.show:
