@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from runner.config.batching import check_token_budget
 from runner.config.graph_steps import step_configs
 from runner.config.validate import check_config
-from runner.config.engine import check_engine
+from runner.config.engine import EngineSettings, check_engine
 from runner.core.views import ConfigViews, StepView
 from runner.tracking.settings import check_tracking
 
@@ -18,6 +18,7 @@ class CheckedRun:
     steps: dict[str, dict]  # step name -> its complete single-task config (one step, "main", without graph.steps)
     views: ConfigViews  # of cfg, built once here (runner/plan's Plan keeps them)
     step_views: dict[str, StepView]  # of each step's config
+    engine: EngineSettings  # `engine` (engine=local, engine=ray ...)
 
 
 def check_run(raw_cfg: dict) -> CheckedRun:
@@ -29,7 +30,7 @@ def check_run(raw_cfg: dict) -> CheckedRun:
     views = ConfigViews.from_config(cfg)
     step_views = {name: StepView.from_config(step) for name, step in steps.items()}
     check_token_budget(views, step_views)
-    return CheckedRun(cfg, steps, views, step_views)
+    return CheckedRun(cfg, steps, views, step_views, EngineSettings.from_config(cfg))
 
 
 def validate_config(raw_cfg: dict) -> dict:

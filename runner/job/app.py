@@ -171,9 +171,7 @@ def check_rows_fit(plan) -> None:
         )
     if plan.source.kind not in ONE_PASS:
         return
-    from runner.config.engine import EngineSettings
-
-    engine = EngineSettings.from_config(plan.cfg).engine
+    engine = plan.engine.engine
     if not engine.reads_iterators:
         raise ConfigError(
             "engine",

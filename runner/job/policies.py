@@ -123,10 +123,9 @@ def _execute_recorded(
     source: dict | None = None,
 ) -> Metrics:
     from runner.engine import OutOfMemory
-    from runner.config.engine import EngineSettings
     from runner.repro.record import build_record, now_iso, quantized_steps
 
-    execute = EngineSettings.from_config(plan.cfg).engine.executor()  # engine=local, engine=ray ...
+    execute = plan.engine.engine.executor()  # engine=local, engine=ray ...
     started_at = now_iso()
     status, metrics = "error", None
     first = build_record(plan, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf)

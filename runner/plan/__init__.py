@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from runner.config import check_run
+from runner.config.engine import EngineSettings
 from runner.core.errors import ConfigError
 from runner.plan.graph import SOURCE, Graph, build_graph, render_mermaid, render_text, source_detail
 from runner.repro.resume import resume_record
@@ -33,12 +34,15 @@ class Plan:
     # read; cfg and steps stay what run.json records. Left out, they are built from cfg and steps.
     views: ConfigViews = None  # type: ignore[assignment]
     step_views: dict[str, StepView] = field(default_factory=dict)
+    engine: EngineSettings = None  # type: ignore[assignment]  # runner/config/engine.py's view of `engine`
 
     def __post_init__(self) -> None:
         if self.views is None:
             self.views = ConfigViews.from_config(self.cfg)
         if not self.step_views:
             self.step_views = {name: StepView.from_config(step) for name, step in self.steps.items()}
+        if self.engine is None:
+            self.engine = EngineSettings.from_config(self.cfg)
 
     @cached_property
     def batch_unit(self) -> int:
@@ -102,7 +106,7 @@ def _make_plan(raw_cfg: dict, conf: dict | None, rows) -> Plan:
     if not views.graph.show:
         for step in step_views.values():
             check_device_available(step.run.device)
-    return Plan(cfg, steps, source, source_mapping, graph, conf, views, step_views)
+    return Plan(cfg, steps, source, source_mapping, graph, conf, views, step_views, checked.engine)
 
 
 def _batch_unit(views: ConfigViews, steps: dict[str, StepView]) -> int:

@@ -131,6 +131,7 @@ def test_the_plan_owns_the_views_of_its_config_built_once():
     """plan.views and plan.step_views: what the job and the engine read (engine=ray pickles them to its actors)."""
     import pickle
 
+    from runner.config.engine import EngineSettings
     from runner.core.views import ConfigViews, StepView
 
     chain = plan(
@@ -151,3 +152,4 @@ def test_the_plan_owns_the_views_of_its_config_built_once():
     assert chain.batch_unit == 3 * 4 == batch_unit(chain.cfg)  # merge's, from the config a shard saved
     assert chain.shard == {"index": 0, "count": 2, "unit": 12}
     assert pickle.loads(pickle.dumps((chain.views, chain.step_views))) == (chain.views, chain.step_views)
+    assert chain.engine == EngineSettings.from_config(chain.cfg) and chain.engine.name == "local"

@@ -48,7 +48,7 @@ def execute(
     """runner.engine.execute's contract on Ray: the same files and metrics keys. `bench` is off on Ray
     (bench.enabled=true is a config error; auto in a sweep runs as a normal run); `cache` is unused:
     models live in the actors."""
-    run = RayRun(plan, Path(run_dir), EngineSettings.from_config(plan.cfg), done or set(), append)
+    run = RayRun(plan, Path(run_dir), plan.engine, done or set(), append)
     started, status, error = time.perf_counter(), "error", None
     reset_peak_memory()
     try:
