@@ -150,11 +150,10 @@ def kept_point_exit_code(point, cfg: dict, overrides: list[str]) -> int:
     from runner.repro.sweep_resume import check_same_config
 
     from runner.config.checked import check_run
-    from runner.core.views import RunView
 
-    cfg = check_run(cfg).cfg  # as planned and recorded (run.json's config hash)
-    check_same_config(point, cfg, overrides)
-    return rows_failed_code(RunView.from_config(cfg), RunDir(point.run_dir).read_metrics())
+    checked = check_run(cfg)  # as planned and recorded (run.json's config hash)
+    check_same_config(point, checked.cfg, overrides)
+    return rows_failed_code(checked.views.run, RunDir(point.run_dir).read_metrics())
 
 
 def check_rows_fit(plan) -> None:
