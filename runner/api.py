@@ -317,7 +317,7 @@ def _result(plan, metrics: Metrics, run_dir: Path, keep: dict, exit_code: int = 
     from runner.outputs.sinks import iter_jsonl
 
     done = RunDir(metrics.run_dir or run_dir)
-    if plan.cfg.get("resume") or plan.cfg["bench"]["isolation"] == "process":
+    if plan.views.run.resume or plan.views.bench.isolation == "process":
         keep = {
             name: list(iter_jsonl(path)) if path.is_file() else []
             for name, path in (("predictions", done.predictions), ("errors", done.errors))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from runner.config.validate import check_config
 from runner.core.errors import ConfigError, ConfigErrors
+from runner.core.views import StepView
 
 SINGLE_STEP = "main"
 SOURCE = "source"
@@ -47,11 +48,11 @@ def step_configs(cfg: dict) -> dict[str, dict]:
     return result
 
 
-def given_as_one_task(steps: dict[str, dict]) -> bool:
+def given_as_one_task(steps: dict[str, StepView]) -> bool:
     """A run given as `+task=...` rather than graph.steps: a one-step graph whose source fields are named
     by the task's inputs and whose predictions hold the step's output as it is (a chain names fields by
     column and outputs by step). The graph records the answer (Graph.one_task); the rest ask the graph."""
-    return len(steps) == 1 and next(iter(steps.values()))["step"]["input"] is None
+    return len(steps) == 1 and next(iter(steps.values())).meta.input is None
 
 
 def _step_config(cfg: dict, name: str, step: dict, first: bool) -> dict:

@@ -8,7 +8,9 @@ tests/config/test_views.py checks that every fallback equals the value the conf 
 every key read here is a property of schemas/config.schema.json.
 
 Code that runs a step takes these views, not the config dict: `StepView.from_config(step_cfg)` builds
-them all for one step (runner/config/graph_steps.py makes the step configs).
+them all for one step (runner/config/graph_steps.py makes the step configs), `ConfigViews` those of the
+top level. runner.config.check_run builds both once, and the plan keeps them (`plan.views`,
+`plan.step_views`): code that has a plan reads those, never rebuilds them from `plan.cfg`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import ClassVar
 
 @dataclass(frozen=True)
 class RunView:
-    """Top-level keys of one run or step: placement, numerics, batch size, seeding, row errors."""
+    """Top-level keys of one run or step: placement, numerics, batch size, seeding, row errors, resuming."""
 
     SECTION: ClassVar[str | None] = None  # where a view's keys sit in the config (None: the top level)
 
@@ -34,6 +36,7 @@ class RunView:
     on_error: str
     max_error_fraction: float
     resume: str | None  # a run dir to continue
+    resume_allow_changed: bool  # ... even though its source changed since the stop
 
     @classmethod
     def from_config(cls, cfg: dict) -> RunView:
@@ -49,6 +52,7 @@ class RunView:
             on_error=cfg["on_error"],
             max_error_fraction=cfg["max_error_fraction"],
             resume=cfg["resume"],
+            resume_allow_changed=cfg["resume_allow_changed"],
         )
 
     @property
@@ -166,7 +170,8 @@ class BatchingView:
 
 @dataclass(frozen=True)
 class BenchView:
-    """`bench`: benchmark-mode timings, their minimum, and batch_size=auto's search."""
+    """`bench`: whether to benchmark, its timings and their minimum, batch_size=auto's search, and how a
+    sweep point runs (skipped above a size that ran out of memory; in a child process)."""
 
     SECTION: ClassVar[str | None] = "bench"
 
@@ -175,6 +180,9 @@ class BenchView:
     max_seconds: float | None
     max_batch_size: int
     probe_rows: int
+    enabled: bool | str  # true, false, or "auto" (on in multirun sweeps)
+    skip_after_oom: bool
+    isolation: str  # none | process
     repeats: int = 3
     min_batches: int = 5
     min_seconds: float = 0.5
@@ -189,6 +197,9 @@ class BenchView:
             max_seconds=bench["max_seconds"],
             max_batch_size=bench["max_batch_size"],
             probe_rows=bench["probe_rows"],
+            enabled=bench["enabled"],
+            skip_after_oom=bench["skip_after_oom"],
+            isolation=bench["isolation"],
             # a run.json saved before bench.repeats/min_batches/min_seconds measured as these say
             repeats=bench.get("repeats", cls.repeats),
             min_batches=bench.get("min_batches", cls.min_batches),
@@ -277,6 +288,20 @@ class GraphView:
 
 
 @dataclass(frozen=True)
+class ShardView:
+    """`shard`: this job takes the rows of shard `index` of `count` (runner/sources/sharding.py)."""
+
+    SECTION: ClassVar[str | None] = "shard"
+
+    index: int
+    count: int
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> ShardView:
+        return cls(index=cfg["shard"]["index"], count=cfg["shard"]["count"])
+
+
+@dataclass(frozen=True)
 class TaskView:
     """`task`: the task id and its parameters (checked by schemas/tasks/<id>.schema.json)."""
 
@@ -317,6 +342,7 @@ class StepView:
     backend: BackendView
     task: TaskView
     bench: BenchView  # batch_size=auto's search (engine/autobatch.py)
+    meta: StepMeta | None = None  # None while the step is being checked: graph_steps adds `step` after
 
     @classmethod
     def from_config(cls, cfg: dict) -> StepView:
@@ -327,6 +353,39 @@ class StepView:
             backend=BackendView.from_config(cfg),
             task=TaskView.from_config(cfg),
             bench=BenchView.from_config(cfg),
+            meta=StepMeta.from_config(cfg) if "step" in cfg else None,
+        )
+
+    @property
+    def output(self) -> str:
+        """The name the step's output is written under (a checked step always has its meta)."""
+        assert self.meta is not None, "a step's views before graph_steps added its meta"
+        return self.meta.output
+
+
+@dataclass(frozen=True)
+class ConfigViews:
+    """The views of a validated top-level config, built once (runner/plan's make_plan keeps them on the plan,
+    beside a StepView per step): what the job and the engine read instead of the config dict."""
+
+    run: RunView
+    batching: BatchingView
+    bench: BenchView
+    output: OutputView
+    dataset: DatasetView
+    graph: GraphView
+    shard: ShardView
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> ConfigViews:
+        return cls(
+            run=RunView.from_config(cfg),
+            batching=BatchingView.from_config(cfg),
+            bench=BenchView.from_config(cfg),
+            output=OutputView.from_config(cfg),
+            dataset=DatasetView.from_config(cfg),
+            graph=GraphView.from_config(cfg),
+            shard=ShardView.from_config(cfg),
         )
 
 
@@ -340,6 +399,7 @@ VIEWS = (
     OutputView,
     DatasetView,
     GraphView,
+    ShardView,
     TaskView,
 )
 

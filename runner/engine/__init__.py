@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 from runner.bench.memory import reset_peak_memory
-from runner.core.views import RunView
 from runner.engine.errors import OutOfMemory, RowFailed, ended_by
 from runner.engine.execution import Execution
 from runner.engine.progress import library_progress_bars
@@ -64,14 +63,14 @@ def execute(
     Raises OutOfMemory (metrics.json then says `oom`), RowFailed (on_error=fail) or the load error."""
     run_dir = Path(run_dir)
     started = time.perf_counter()
-    top = RunView.from_config(plan.cfg)
+    top = plan.views.run
     apply_threads(top.threads)
     seed_everything(top.seed, top.deterministic)
     reset_peak_memory()
     execution = Execution(
         plan,
         run_dir,
-        Settings.from_config(plan.cfg, bench),
+        Settings.from_views(plan.views, bench),
         done or set(),
         PipelineCache() if cache is None else cache,
         append,

@@ -114,12 +114,12 @@ def failed_rows_verdict(metrics, max_error_fraction: float) -> str | None:
     return None
 
 
-def rows_failed_code(cfg: dict, metrics) -> int:
+def rows_failed_code(run: RunView, metrics) -> int:
     """The end of a finished run: its failed rows by cause, then 0, or ROWS_FAILED with the reason."""
     if metrics is None:
         return 0
     log_summary(metrics.rest.get("errors_by_cause") or [])
-    verdict = failed_rows_verdict(metrics, float(RunView.from_config(cfg).max_error_fraction or 0))
+    verdict = failed_rows_verdict(metrics, float(run.max_error_fraction or 0))
     if verdict is None:
         return 0
     log.error("error: %s (exit code %d; outputs kept in %s)", verdict, ROWS_FAILED, metrics.run_dir)

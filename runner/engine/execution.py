@@ -25,7 +25,6 @@ from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
 from runner.outputs.media import MediaFiles
 from runner.backends.cache import PipelineCache, load_key
-from runner.core.views import GraphView, StepView
 from runner.outputs.rundir import ERRORS, PREDICTIONS
 from runner.outputs.sinks import JsonlSink
 
@@ -44,7 +43,7 @@ class Execution:
         self.counters = Counters()
         self.steps: list[StepRun] = []  # loaded so far (a staged run loads them one stage at a time)
         self.earlier = earlier_segments(self.run_dir, append)  # a resumed run's segments so far
-        self.staged = GraphView.from_config(plan.cfg).free_finished_models and len(plan.steps) > 1
+        self.staged = plan.views.graph.free_finished_models and len(plan.steps) > 1
         self.rows_seconds: float | None = None  # run(): first row read to last row written, loads excluded
         self.prefetch_rows = 0  # dataset.prefetch as resolved for the rows read so far (the largest, staged)
         self.measuring: Measuring | None = None  # benchmark mode: the passes that timed the rows
@@ -55,7 +54,7 @@ class Execution:
         run loads each step's model when its stage starts and frees it when the stage ends."""
         names = list(self.plan.steps)
         first = names[:1] if self.staged else names
-        self.cache.keep_only({load_key(StepView.from_config(self.plan.steps[n])) for n in first})
+        self.cache.keep_only({load_key(self.plan.step_views[n]) for n in first})
         for name in first:
             self.load_step(name)
 

@@ -21,9 +21,7 @@ def progress_bar(plan, enabled: bool, done: int, staged: bool, step_ids: list[st
     if not enabled:
         return NoBar()
     desc = "+".join(step_ids) if len(step_ids) <= 3 else f"{len(step_ids)} steps"
-    from runner.sources.sharding import shard_of
-
-    return RowBar(plan.source, shard_of(plan.cfg), done, len(plan.steps) if staged else 1, desc)
+    return RowBar(plan.source, plan.shard, done, len(plan.steps) if staged else 1, desc)
 
 
 class RowBar:

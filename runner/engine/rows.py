@@ -17,7 +17,6 @@ from runner.engine.pipeline_step import field_value
 from runner.engine.prefetch import prefetched
 from runner.engine.settings import Settings
 from runner.sources import Row
-from runner.sources.sharding import shard_of
 
 if TYPE_CHECKING:
     from runner.engine.step_run import StepRun
@@ -47,8 +46,7 @@ class RowReader:
         self.rows_read = 0  # rows read from the source for the first step (not those of later stages)
 
     def rows(self, limit: int | None = None) -> Iterator[Row]:
-        shard = shard_of(self.plan.cfg)
-        for count, row in enumerate(self.plan.source.rows(self.plan.source_mapping, shard)):
+        for count, row in enumerate(self.plan.source.rows(self.plan.source_mapping, self.plan.shard)):
             if limit is not None and count >= limit:
                 return
             yield row

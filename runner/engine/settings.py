@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from runner.bench.repeats import Minimum
 from runner.bench.stats import BatchRecorder
-from runner.core.views import BatchingView, BenchView, DatasetView, OutputView, RunView
+from runner.core.views import ConfigViews
 
 
 @dataclass
@@ -27,13 +27,13 @@ class Settings:
 
     @classmethod
     def from_config(cls, cfg: dict, bench: bool) -> "Settings":
+        """The engine's settings from a validated config (a plan has its views: from_views)."""
+        return cls.from_views(ConfigViews.from_config(cfg), bench)
+
+    @classmethod
+    def from_views(cls, views: ConfigViews, bench: bool) -> "Settings":
         """The engine's settings from the run's views (runner/core/views.py)."""
-        timing, batching, output = (
-            BenchView.from_config(cfg),
-            BatchingView.from_config(cfg),
-            OutputView.from_config(cfg),
-        )
-        run = RunView.from_config(cfg)
+        timing, batching, output, run = views.bench, views.batching, views.output, views.run
         return cls(
             bench=bench,
             warmup_batches=timing.warmup_batches,
@@ -46,7 +46,7 @@ class Settings:
             include_inputs=output.include_inputs,
             output_steps=output.steps,
             progress=run.progress,
-            prefetch=DatasetView.from_config(cfg).prefetch,
+            prefetch=views.dataset.prefetch,
             minimum=Minimum(timing.repeats, timing.min_batches, timing.min_seconds),
         )
 

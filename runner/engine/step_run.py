@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.bench.stats import BatchRecorder
-from runner.core.views import StepMeta, StepView
+from runner.core.views import StepView
 from runner.engine.metrics import placement
 from runner.engine.pipeline_step import PipelineStep
 from runner.engine.probe import Probe, new_probe
@@ -42,8 +42,7 @@ class StepRun:
 def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
     """The step's pipeline from `cache` (loaded unless an earlier run left it there), ready to run.
     batch_size=auto starts at 1; the caller then searches for the real size."""
-    cfg = plan.steps[name]
-    view = StepView.from_config(cfg)
+    view = plan.step_views[name]
     params = view.task.params
     spec = TASKS[view.task.name]
     loaded, reused = cache.get(view, spec)
@@ -60,7 +59,7 @@ def load_step(plan, name: str, cache, settings: Settings) -> StepRun:
         raise ConfigError(*refused[0])
     run = StepRun(
         name,
-        StepMeta.from_config(cfg).output,
+        view.output,
         step,
         view,
         plan.graph.inputs[name],

@@ -80,26 +80,26 @@ def job_exit_code(job: Job, invocation: Invocation) -> int:
 def run_job(job: Job, invocation: Invocation) -> Outcome:
     """plan -> run -> report -> rerun verdict. Raises ConfigError, RunError or KeyboardInterrupt."""
     plan, rerun = _plan_reported(job)
-    if plan.cfg["graph"]["show"]:
+    if plan.views.graph.show:
         print(plan.describe())
         return Outcome(plan, None, None)
     run_dir = job.claim_run_dir(plan) if job.claim_run_dir else job.run_dir
-    with _resumed_dir_held(job, plan.cfg, run_dir):
+    with _resumed_dir_held(job, plan.views.run.resume, run_dir):
         metrics = execute_job(plan, run_dir, job.argv, job.cwd, invocation, job.multirun, job.keep)
         from runner.engine.error_summary import rows_failed_code  # exit code 4: rows failed beyond max_error_fraction
 
-        code = rows_failed_code(plan.cfg, metrics)
+        code = rows_failed_code(plan.views.run, metrics)
         return Outcome(plan, run_dir, metrics, max(code, finish_rerun(rerun, run_dir) if rerun else 0))
 
 
 @contextmanager
-def _resumed_dir_held(job: Job, cfg: dict, run_dir: Path):
+def _resumed_dir_held(job: Job, resume: str | None, run_dir: Path):
     """The dir a resume= writes into, held (runner.outputs.rundir_lock) like the job's own run dir, which its
     entry point (runner.cli, runner.api) holds, and refuses when it already holds a run."""
     from runner.outputs.rundir_lock import RunDirLock
 
     with ExitStack() as held:
-        target = Path(cfg["resume"]).expanduser() if cfg.get("resume") else None
+        target = Path(resume).expanduser() if resume else None
         if target is not None and target.resolve() != Path(run_dir).resolve():
             try:
                 held.enter_context(RunDirLock(target, "resume", job.argv))
@@ -151,9 +151,9 @@ def kept_point_exit_code(point, cfg: dict, overrides: list[str]) -> int:
 
     from runner.config.checked import check_run
 
-    cfg = check_run(cfg).cfg  # as planned and recorded (run.json's config hash)
-    check_same_config(point, cfg, overrides)
-    return rows_failed_code(cfg, RunDir(point.run_dir).read_metrics())
+    checked = check_run(cfg)  # as planned and recorded (run.json's config hash)
+    check_same_config(point, checked.cfg, overrides)
+    return rows_failed_code(checked.views.run, RunDir(point.run_dir).read_metrics())
 
 
 def check_rows_fit(plan) -> None:
@@ -162,7 +162,7 @@ def check_rows_fit(plan) -> None:
 
     if not isinstance(plan.source, PythonSource):
         return
-    if plan.cfg["bench"]["isolation"] == "process":
+    if plan.views.bench.isolation == "process":
         raise ConfigError(
             "bench.isolation",
             "inputs= rows live in this process; a child process cannot read them",
@@ -170,22 +170,20 @@ def check_rows_fit(plan) -> None:
         )
     if plan.source.kind not in ONE_PASS:
         return
-    from runner.config.engine import EngineSettings
-
-    engine = EngineSettings.from_config(plan.cfg).engine
+    engine = plan.engine.engine
     if not engine.reads_iterators:
         raise ConfigError(
             "engine",
             f"engine={engine.name} reads the rows in another process; an iterator lives in this process only",
             "pass the rows as a list, or use engine=local",
         )
-    if any(step["batch_size"] == "auto" for step in plan.steps.values()):
+    if any(step.run.batch_size == "auto" for step in plan.step_views.values()):
         raise ConfigError(
             "batch_size",
             "batch_size=auto reads the first rows twice (trials, then the run); an iterator gives its rows once",
             "give a number, or pass the rows as a list",
         )
-    if plan.cfg["graph"].get("free_finished_models") and len(plan.steps) > 1:
+    if plan.views.graph.free_finished_models and len(plan.steps) > 1:
         raise ConfigError(
             "graph.free_finished_models",
             "a staged graph reads the rows once per step; an iterator gives them once",

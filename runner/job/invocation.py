@@ -5,7 +5,7 @@ a run lives in module globals, so two API calls, or a test and the command, neve
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass
@@ -19,26 +19,23 @@ class OomLimits:
 
     sizes: dict[str, list[tuple[int, int | None]]] = field(default_factory=dict)
 
-    def record(self, cfg: dict, batch_size: int) -> None:
-        """`batch_size`: the rows of the batch that ran out of memory. With a token budget, batches
-        differ in rows, so the point's own batch_size (the most rows a batch may hold) counts."""
-        tokens = max_tokens(cfg)
-        rows = cfg["batch_size"] if tokens is not None and isinstance(cfg["batch_size"], int) else batch_size
-        self.sizes.setdefault(point_key(cfg), []).append((rows, tokens))
+    def record(self, plan, batch_size: int) -> None:
+        """`plan`: the point's (runner.plan.Plan). `batch_size`: the rows of the batch that ran out of memory.
+        With a token budget, batches differ in rows, so the point's own batch_size (the most rows a batch
+        may hold) counts."""
+        own, tokens = plan.views.run.batch_size, plan.views.batching.max_tokens
+        rows = own if tokens is not None and isinstance(own, int) else batch_size
+        self.sizes.setdefault(point_key(plan), []).append((rows, tokens))
 
-    def covering(self, cfg: dict) -> tuple[int, int | None] | None:
+    def covering(self, plan) -> tuple[int, int | None] | None:
         """The size that ran out of memory and that this point is at least as large as, or None."""
-        rows, tokens = cfg["batch_size"], max_tokens(cfg)
+        rows, tokens = plan.views.run.batch_size, plan.views.batching.max_tokens
         if not isinstance(rows, int):
             return None
-        for failed_rows, failed_tokens in self.sizes.get(point_key(cfg), []):
+        for failed_rows, failed_tokens in self.sizes.get(point_key(plan), []):
             if rows >= failed_rows and _at_least(tokens, failed_tokens):
                 return failed_rows, failed_tokens
         return None
-
-
-def max_tokens(cfg: dict) -> int | None:
-    return (cfg.get("batching") or {}).get("max_tokens")
 
 
 def _at_least(tokens: int | None, failed: int | None) -> bool:
@@ -47,10 +44,11 @@ def _at_least(tokens: int | None, failed: int | None) -> bool:
     return failed is not None and tokens >= failed
 
 
-def point_key(cfg: dict) -> str:
-    """A sweep point minus its size: points with the same key differ only in batch size and token budget."""
-    rest = {k: v for k, v in cfg.items() if k not in ("batch_size", "bench", "progress", "resume")}
-    rest["batching"] = {k: v for k, v in (cfg.get("batching") or {}).items() if k != "max_tokens"}
+def point_key(plan) -> str:
+    """A sweep point minus its size: points with the same key differ only in batch size and token budget.
+    The whole config is its identity, but the keys of its size (and those that never change outputs)."""
+    rest = {k: v for k, v in plan.cfg.items() if k not in ("batch_size", "bench", "progress", "resume")}
+    rest["batching"] = {k: v for k, v in asdict(plan.views.batching).items() if k != "max_tokens"}
     return json.dumps(rest, sort_keys=True, default=str)
 
 

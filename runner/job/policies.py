@@ -22,7 +22,7 @@ from pathlib import Path
 
 from runner.core.errors import OutputError, RunError
 from runner.job.invocation import Invocation
-from runner.plan import Plan, output_formats
+from runner.plan import Plan
 from runner.repro.resume import resume_target
 from runner.core.redact import redact, redact_text
 from runner.outputs.rundir import CHILD_LOG, CHILD_REQUEST, Metrics, RunDir
@@ -44,17 +44,17 @@ def run_plan(
     metrics.json with the run's status: ok, oom, skipped_after_oom, error or interrupted.
     `keep`: {"predictions": [...], "errors": [...]} lists that also receive each record written
     (the Python API returns them from memory); a run in a child process fills none."""
-    cfg = plan.cfg
-    bench = cfg["bench"]["enabled"] is True or (cfg["bench"]["enabled"] == "auto" and multirun)
-    if cfg["bench"]["isolation"] == "process":
+    views = plan.views
+    bench = views.bench.enabled is True or (views.bench.enabled == "auto" and multirun)
+    if views.bench.isolation == "process":
         return run_in_child(plan, Path(run_dir), argv, cwd, multirun)
     from runner.sources.fingerprint import fingerprint
 
     source = fingerprint(plan.source)
-    total = plan.source.total_rows() if cfg.get("resume") else None  # the last batch of the data may be short
-    run_dir, done = resume_target(cfg, Path(run_dir), source, total, lambda position: _ends_after(plan, position))
+    total = plan.source.total_rows() if views.run.resume else None  # the last batch of the data may be short
+    run_dir, done = resume_target(plan, Path(run_dir), source, total, lambda position: _ends_after(plan, position))
     run_dir.mkdir(parents=True, exist_ok=True)
-    skipped = _skip_after_oom(cfg, bench, RunDir(run_dir), invocation)
+    skipped = _skip_after_oom(plan, bench, RunDir(run_dir), invocation)
     if skipped is not None:
         return skipped
     return _execute_recorded(plan, RunDir(run_dir), argv, cwd, invocation, bench, done, keep, source)
@@ -64,18 +64,16 @@ def _ends_after(plan: Plan, position: int) -> bool:
     """Whether the run's rows (its shard's) end at `position`: read to find out, for a resume whose last
     batch is short and whose source cannot count its rows (resume.cut_batches); an iterator, which cannot
     be read twice, is taken to end there."""
-    from runner.sources.sharding import shard_of
-
     if not plan.source.rereadable():
         return True
-    return all(row.index <= position for row in plan.source.rows(plan.source_mapping, shard_of(plan.cfg)))
+    return all(row.index <= position for row in plan.source.rows(plan.source_mapping, plan.shard))
 
 
 def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
     """A crash (even a segfault or the kernel's OOM killer) becomes this point's `error` status,
     and the next point starts clean."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfg = {**plan.cfg, "bench": {**plan.cfg["bench"], "isolation": "none"}}
+    cfg = {**plan.cfg, "bench": {**plan.cfg["bench"], "isolation": "none"}}  # the child's config: runs in place
     request = {
         "cfg": cfg,
         "conf": plan.conf,
@@ -96,7 +94,7 @@ def run_in_child(plan, run_dir: Path, argv, cwd, multirun: bool) -> Metrics:
         return written
     # After a failure an oom the child recorded stands; anything else is recorded here as an error.
     metrics = written if written is not None and written.status == "oom" else _record_crash(plan, run_dir, child)
-    if metrics.status == "oom" and (plan.cfg["bench"]["enabled"] is True or multirun):
+    if metrics.status == "oom" and (plan.views.bench.enabled is True or multirun):
         return metrics
     raise RunError(f"the isolated run failed: {metrics.error}", f"its output is in {run_dir / CHILD_LOG}")
 
@@ -106,8 +104,8 @@ def _record_crash(plan, run_dir: Path, child: subprocess.CompletedProcess) -> Me
     metrics = Metrics(
         status="error",
         error=f"child process exited with {child.returncode}: {tail}",
-        batch_size=plan.cfg["batch_size"],
-        batch_size_requested=plan.cfg["batch_size"],
+        batch_size=plan.views.run.batch_size,
+        batch_size_requested=plan.views.run.batch_size,
     )
     RunDir(run_dir).write_metrics(metrics)
     return metrics
@@ -125,19 +123,18 @@ def _execute_recorded(
     source: dict | None = None,
 ) -> Metrics:
     from runner.engine import OutOfMemory
-    from runner.config.engine import EngineSettings
     from runner.repro.record import build_record, now_iso, quantized_steps
 
-    execute = EngineSettings.from_config(plan.cfg).engine.executor()  # engine=local, engine=ray ...
+    execute = plan.engine.engine.executor()  # engine=local, engine=ray ...
     started_at = now_iso()
     status, metrics = "error", None
-    first = build_record(plan.cfg, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf)
+    first = build_record(plan, run_dir.path, argv, cwd, "running", started_at, conf=plan.conf)
     if source is not None:  # what was read: resume= refuses a source that changed (runner.sources.fingerprint)
         first["source"] = source
     run_dir.write_record(first)
     try:
         with _sigterm_as_interrupt():
-            append = bool(done) or plan.cfg.get("resume") is not None
+            append = bool(done) or plan.views.run.resume is not None
             metrics = execute(
                 plan, run_dir.path, bench=bench, done=done, append=append, keep=keep, cache=invocation.pipelines()
             )
@@ -146,7 +143,7 @@ def _execute_recorded(
         return metrics
     except OutOfMemory as oom:
         status = "oom"
-        invocation.oom.record(plan.cfg, oom.batch_size)
+        invocation.oom.record(plan, oom.batch_size)
         metrics = run_dir.read_metrics()
         if bench:  # a sweep point that does not fit is a result, not a failure
             log.warning("%s: recorded as oom", oom)
@@ -162,9 +159,7 @@ def _execute_recorded(
     finally:
         model = metrics.model if metrics else None
         quantization = quantized_steps(metrics.to_json() if metrics else None)
-        final = build_record(
-            plan.cfg, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first, quantization
-        )
+        final = build_record(plan, run_dir.path, argv, cwd, status, started_at, model, plan.conf, first, quantization)
         _write_final_record(run_dir, {**final, **({"source": source} if source is not None else {})}, status)
 
 
@@ -185,7 +180,7 @@ def _export_tables(plan: Plan, run_dir: RunDir) -> None:
     from runner.outputs.tables import export_tables
 
     outputs = None if plan.graph.one_task else list(plan.graph.nodes["predictions"].consumes)
-    for written in export_tables(run_dir.predictions, output_formats(plan.cfg), outputs):
+    for written in export_tables(run_dir.predictions, plan.views.output.formats, outputs):
         log.info("wrote %s", written)
 
 
@@ -219,15 +214,15 @@ def _is_submitits(handler) -> bool:
     return type(owner).__module__.startswith("submitit.")
 
 
-def _skip_after_oom(cfg: dict, bench: bool, run_dir: RunDir, invocation: Invocation) -> Metrics | None:
+def _skip_after_oom(plan: Plan, bench: bool, run_dir: RunDir, invocation: Invocation) -> Metrics | None:
     """A benchmark point at least as large as one that already ran out of memory in this invocation
     (batch size, and token budget when set) is not run: metrics.json says skipped_after_oom."""
-    if not (bench and cfg["bench"]["skip_after_oom"]):
+    if not (bench and plan.views.bench.skip_after_oom):
         return None
-    covering = invocation.oom.covering(cfg)
+    covering = invocation.oom.covering(plan)
     if covering is None:
         return None
-    size = cfg["batch_size"]
+    size = plan.views.run.batch_size
     failed = f"batch size {covering[0]}" + (
         f" with batching.max_tokens={covering[1]}" if covering[1] is not None else ""
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from runner.config.graph_steps import given_as_one_task
 from runner.core.errors import ConfigError, did_you_mean
 from runner.tasks import TASKS
-from runner.core.views import ModelView, RunView, StepMeta, TaskView
+from runner.core.views import StepView
 
 
 @dataclass
@@ -74,31 +74,34 @@ SINK = "predictions"
 
 
 def build_graph(
-    steps: dict[str, dict],
+    steps: dict[str, StepView],
     first_mapping: dict[str, str],
     columns: list[str],
     column_modalities: dict[str, str],
     sink_steps: str = "all",
     sink_detail: str = "jsonl",
+    source_detail: str = "",
 ) -> Graph:
-    """The graph of validated step configs ({name: single-task config with `step` meta}).
+    """The graph of validated steps ({name: the views of its single-task config, with its `step` meta}).
 
     `first_mapping` (task input -> column) feeds the first step when it names no input. A one-step
     run (no graph.steps) keys the source's fields by task input, as it always has; a multi-step run
     keys them by column, since several steps may read the same column."""
     names = list(steps)
     one_task = given_as_one_task(steps)
-    step_inputs = {name: resolve_inputs(name, cfg, names, first_mapping, columns, steps) for name, cfg in steps.items()}
+    step_inputs = {
+        name: resolve_inputs(name, step, names, first_mapping, columns, steps) for name, step in steps.items()
+    }
     source_produces: dict[str, str | None] = {}
     for name, inputs in step_inputs.items():
-        spec = TASKS[steps[name]["task"]["name"]]
+        spec = TASKS[steps[name].task.name]
         for wanted, (producer, column) in inputs.items():
             if producer == SOURCE:
                 source_produces[column] = spec.inputs[wanted] if one_task else column_modalities.get(column)
-    nodes = [Node(SOURCE, "source", produces=source_produces, detail=_source_detail(steps[names[0]]["dataset"]))]
+    nodes = [Node(SOURCE, "source", produces=source_produces, detail=source_detail)]
     edges = []
-    for name, cfg in steps.items():
-        spec = TASKS[TaskView.from_config(cfg).name]
+    for name, step in steps.items():
+        spec = TASKS[step.task.name]
         inputs = step_inputs[name]
         nodes.append(
             Node(
@@ -106,13 +109,13 @@ def build_graph(
                 "step",
                 consumes={k: spec.inputs[k] for k in inputs},
                 produces=dict(spec.produces),
-                detail=_step_detail(cfg, spec),
+                detail=_step_detail(step, spec),
             )
         )
         for producer in dict.fromkeys(p for p, _ in inputs.values()):
             edges.append(Edge(producer, name, {k: f for k, (p, f) in inputs.items() if p == producer}))
     written = names if sink_steps == "all" else names[-1:]
-    outputs = {n: StepMeta.from_config(steps[n]).output for n in written}
+    outputs = {n: steps[n].output for n in written}
     nodes.append(Node(SINK, "sink", consumes={outputs[n]: "json" for n in written}, detail=sink_detail))
     edges += [Edge(n, SINK, {outputs[n]: "*"}) for n in written]
     graph = Graph({n.name: n for n in nodes}, edges, step_inputs, one_task)
@@ -121,13 +124,18 @@ def build_graph(
 
 
 def resolve_inputs(
-    name: str, cfg: dict, names: list[str], first_mapping: dict[str, str], columns: list[str], steps: dict[str, dict]
+    name: str,
+    step: StepView,
+    names: list[str],
+    first_mapping: dict[str, str],
+    columns: list[str],
+    steps: dict[str, StepView],
 ) -> dict[str, tuple[str, str]]:
     """{task input: (producer, field)}: producer is "source" (field = a column, or the task input
     for one-step runs) or a step name (field = one of the fields that step's task produces)."""
-    spec = TASKS[TaskView.from_config(cfg).name]
+    spec = TASKS[step.task.name]
     key = f"graph.steps.{name}.input"
-    given = StepMeta.from_config(cfg).input
+    given = step.meta.input
     position = names.index(name)
     if given is None:
         if len(names) == 1:
@@ -135,7 +143,7 @@ def resolve_inputs(
         if position == 0:
             return {wanted: (SOURCE, column) for wanted, column in first_mapping.items()}
         previous = names[position - 1]
-        produced = TASKS[steps[previous]["task"]["name"]].produces
+        produced = TASKS[steps[previous].task.name].produces
         if len(spec.required_inputs) != 1:
             raise ConfigError(
                 key,
@@ -173,7 +181,7 @@ def resolve_inputs(
 
 
 def _parse_ref(
-    ref, key: str, this: str, names: list[str], columns: list[str], steps: dict[str, dict]
+    ref, key: str, this: str, names: list[str], columns: list[str], steps: dict[str, StepView]
 ) -> tuple[str, str]:
     if not isinstance(ref, str) or not ref:
         raise ConfigError(key, f"expected a source column or <step>.<field>, got {ref!r}")
@@ -183,11 +191,11 @@ def _parse_ref(
     if dot and head in steps:
         if head == this:
             raise ConfigError(key, f"step '{this}' cannot feed itself", "name an earlier step or a source column")
-        produced = TASKS[steps[head]["task"]["name"]].produces
+        produced = TASKS[steps[head].task.name].produces
         if field not in produced:
             raise ConfigError(
                 key,
-                f"step '{head}' ({steps[head]['task']['name']}) does not produce '{field}'",
+                f"step '{head}' ({steps[head].task.name}) does not produce '{field}'",
                 did_you_mean(field, produced) + f"it produces: {', '.join(produced)}",
             )
         return head, field
@@ -213,16 +221,17 @@ def _source_ref(column: str, key: str, columns: list[str]) -> tuple[str, str]:
     return SOURCE, column
 
 
-def _source_detail(dataset: dict) -> str:
+def source_detail(dataset: dict) -> str:
+    """The source node's detail, from the `dataset` node (a source's own keys: path, name)."""
     where = dataset.get("path") or dataset.get("name")
     return f"dataset={dataset['type']}" + (f" {where}" if where else "")
 
 
-def _step_detail(cfg: dict, spec) -> str:
-    model = ModelView.from_config(cfg)
+def _step_detail(step: StepView, spec) -> str:
+    model = step.model
     model_name = model.id or model.package or (f"tiny/{model.tiny}" if model.tiny else None)
     model_name = model_name or f"default {spec.default_model[0]}"
-    return f"{spec.id} ({model_name}, batch_size={RunView.from_config(cfg).batch_size})"
+    return f"{spec.id} ({model_name}, batch_size={step.run.batch_size})"
 
 
 def check(graph: Graph) -> None:

@@ -159,7 +159,7 @@ def config_hash(cfg: dict, exclude=()) -> str:
 
 
 def build_record(
-    cfg: dict,
+    plan,
     run_dir: Path,
     argv: list[str],
     cwd: Path,
@@ -170,12 +170,12 @@ def build_record(
     earlier: dict | None = None,
     quantization: dict | None = None,
 ) -> dict:
-    """run.json. `conf` is the config's provenance (config/provenance.describe): the config dirs of
+    """run.json of `plan` (runner.plan.Plan: its config, recorded as it is, and its views). `conf` is the config's provenance (config/provenance.describe): the config dirs of
     the search path with their git state, and each config file read with its sha256. `earlier`: the
     record this run wrote when it started, whose git state, versions, warnings and config hash hold
     for its end too (read once per run). `quantization`: what quantization=int8 did to each step's
     model (quantized_steps), recorded because the library version that quantized changes outputs."""
-    conf = conf or {}
+    cfg, conf = plan.cfg, conf or {}
     if earlier is None:
         warnings = run_warnings(conf)
         for warning in warnings:  # said once, when the run starts
@@ -196,7 +196,7 @@ def build_record(
             "finished_at": now_iso(),
             "command": argv,
             "cwd": str(cwd),
-            "seed": cfg.get("seed"),
+            "seed": plan.views.run.seed,
             "model": model_location,
             "config_hash": fixed["config_hash"],
             "predictions_sha256": file_sha256(Path(run_dir) / PREDICTIONS),

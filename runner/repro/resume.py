@@ -22,21 +22,26 @@ RESUMABLE_DIFFERENCES = ("on_error", "dataset.fingerprint")
 
 
 def resume_target(
-    cfg: dict, run_dir: Path, source: dict | None = None, total: int | None = None, ends_after=None
+    plan,
+    run_dir: Path,
+    source: dict | None = None,
+    total: int | None = None,
+    ends_after=None,
 ) -> tuple[Path, set[int]]:
-    """With resume=<dir>: that dir and the dataset positions already written there; else run_dir, none.
+    """`plan`: the run's (runner.plan.Plan). With resume=<dir>: that dir and the dataset positions already written there; else run_dir, none.
     `source`: the fingerprint of today's source (runner.sources.fingerprint), checked against the one the
     interrupted run recorded: a changed source is refused unless resume_allow_changed=true. `total`: the
     rows of the source after skip and limit, when known (the last batch of the data may be short), else
     `ends_after(position)`: whether the data has no row after that position (runner.sources.sharding.cut_units)."""
-    if not cfg.get("resume"):
+    cfg, run = plan.cfg, plan.views.run
+    if not run.resume:
         return run_dir, set()
     from runner.outputs.rundir_lock import refuse_unsafe
 
-    target = RunDir(Path(cfg["resume"]).expanduser())
+    target = RunDir(Path(run.resume).expanduser())
     refuse_unsafe(target.path, "resume")
-    record = resume_record(cfg["resume"])
-    check_source(record.rest.get("source"), source, bool(cfg.get("resume_allow_changed")))
+    record = resume_record(run.resume)
+    check_source(record.rest.get("source"), source, bool(run.resume_allow_changed))
     saved = record.config or {}
     differences = config_differences(saved, cfg)
     if differences:
@@ -47,20 +52,20 @@ def resume_target(
             "resume with the same config (only progress and bench keys may change), or start a new run",
         )
     done = completed_indices(target.predictions) | completed_indices(target.errors)
-    done -= cut_batches(target, done, cfg, total, ends_after)
+    done -= cut_batches(target, done, plan.batch_unit, total, ends_after)
     log.info("resuming %s: %d rows already done, appending the rest", target.path, len(done))
     return target.path, done
 
 
-def cut_batches(target: RunDir, done: set[int], cfg: dict, total: int | None = None, ends_after=None) -> set[int]:
+def cut_batches(target: RunDir, done: set[int], unit: int, total: int | None = None, ends_after=None) -> set[int]:
     """The rows of the batch units (runner.sources.sharding.batch_unit) the interruption cut, removed
     from the outputs so they run again as one batch: the resumed run then batches, pads, hence computes
     every row as the uninterrupted run would. A unit's rows are the last ones written (outputs are in
     input order): at most one unit of rows."""
     from runner.outputs.sinks import drop_records
-    from runner.sources.sharding import batch_unit, cut_units
+    from runner.sources.sharding import cut_units
 
-    redo = cut_units(done, batch_unit(cfg), total, ends_after)
+    redo = cut_units(done, unit, total, ends_after)
     if redo:
         log.info(
             "resume: redoing the %d written rows of a batch the stop cut (positions %d..%d), so that it is "

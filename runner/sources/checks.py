@@ -16,7 +16,7 @@ from runner.core.errors import ConfigError
 from runner.sources import Row, Source, no_rows
 from runner.sources.decode import probe
 from runner.tasks import DATA, TASKS
-from runner.core.views import DatasetView
+from runner.core.views import DatasetView, StepView
 
 # How many first rows are read: enough that one bad row does not fail the run, few enough to stay cheap.
 PEEK_ROWS = 5
@@ -34,7 +34,7 @@ class Feed:
 
 
 def check_first_rows(
-    source: Source, source_mapping: dict[str, str], graph, steps: dict[str, dict], shard: dict | None
+    source: Source, source_mapping: dict[str, str], graph, steps: dict[str, StepView], shard: dict | None
 ) -> None:
     """ConfigError when the run would read no rows, or could use none of its first ones."""
     if not source.rereadable():
@@ -53,15 +53,15 @@ def check_first_rows(
         _check_feed(feed, source_mapping[feed.field], readable, source)
 
 
-def feeds(source: Source, source_mapping: dict[str, str], graph, steps: dict[str, dict]) -> list[Feed]:
+def feeds(source: Source, source_mapping: dict[str, str], graph, steps: dict[str, StepView]) -> list[Feed]:
     found = {}
     for name, inputs in graph.inputs.items():
-        spec = TASKS[steps[name]["task"]["name"]]
+        spec = TASKS[steps[name].task.name]
         for wanted, (producer, field) in inputs.items():
             modality = spec.inputs[wanted]
             if producer != "source" or modality == DATA or field not in source_mapping:
                 continue
-            if steps[name]["step"].get("input") is not None:
+            if steps[name].meta.input is not None:
                 key = f"graph.steps.{name}.input"
             elif source.feed_key:
                 key = source.feed_key

@@ -9,7 +9,8 @@ Two assignments of the units, both a partition of the positions 0..T-1 (T: rows 
 - blocks, N balanced contiguous runs of units: a Parquet file's shard then reads only the row groups that
   hold its range, about 1/N of the file, where round-robin would read every row group.
 Records keep "index" = the position, so merge and resume order rows the same whichever assignment ran.
-Pure functions of the config: merge calls them with the config a shard saved, without opening data.
+Pure functions: a run's plan gives them its views (runner/plan); merge calls batch_unit and assignment
+with the config a shard saved (its run.json), without opening data.
 """
 
 from __future__ import annotations
@@ -29,12 +30,19 @@ def batch_unit(cfg: dict) -> int:
     top = cfg.get("batch_size")
     steps = ((cfg.get("graph") or {}).get("steps") or {}).values()
     sizes = [step.get("batch_size", top) if isinstance(step, dict) else top for step in steps] or [top]
-    sizes = [top if size is None else size for size in sizes]
+    batching = cfg.get("batching") or {}
+    return unit_of(
+        [top if size is None else size for size in sizes],
+        bool(batching.get("sort_by_length")),
+        int(batching.get("window_batches") or 1),
+    )
+
+
+def unit_of(sizes: list, sort_by_length: bool, window_batches: int) -> int:
+    """batch_unit from the steps' batch sizes and the batching keys (a plan gives its views' values)."""
     if not all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in sizes):
         return 1
-    batching = cfg.get("batching") or {}
-    window = int(batching.get("window_batches") or 1) if batching.get("sort_by_length") else 1
-    return max(sizes) * window
+    return max(sizes) * (window_batches if sort_by_length else 1)
 
 
 def cut_units(done: set[int], unit: int, total: int | None = None, ends_after=None) -> set[int]:
@@ -64,12 +72,11 @@ def assignment(dataset_cfg: dict) -> str:
     return BLOCKS if fmt == "parquet" else ROUND_ROBIN
 
 
-def shard_of(cfg: dict) -> dict | None:
+def shard_of(index: int, count: int, unit: int) -> dict | None:
     """The run's `shard` ({index, count}) with the batch unit its rows are owned in ("unit"); None unsharded."""
-    shard = cfg.get("shard")
-    if not shard or shard.get("count", 1) == 1:
+    if count == 1:
         return None
-    return {"index": shard["index"], "count": shard["count"], "unit": batch_unit(cfg)}
+    return {"index": index, "count": count, "unit": unit}
 
 
 def owns(position: int, index: int, count: int, unit: int = 1) -> bool:

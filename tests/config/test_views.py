@@ -82,9 +82,11 @@ def test_every_view_is_built_from_every_preset_and_holds_the_configs_values(over
             for key in views.config_keys(view_type):
                 if key in section:
                     assert getattr(view, key) == _expected(view_type, section, key), (view_type.__name__, key)
-    for step in checked.steps.values():
-        assert views.StepView.from_config(step).task.name == step["task"]["name"]
-        assert views.StepMeta.from_config(step).output == step["step"]["output"]  # added after validation
+    assert checked.views == views.ConfigViews.from_config(checked.cfg)  # built once, by check_run
+    for name, step in checked.steps.items():
+        assert checked.step_views[name] == views.StepView.from_config(step)
+        assert checked.step_views[name].task.name == step["task"]["name"]
+        assert checked.step_views[name].output == step["step"]["output"]  # the meta, added after validation
     settings = Settings.from_config(checked.cfg, bench=True)
     assert settings.warmup_batches == checked.cfg["bench"]["warmup_batches"]
     EngineSettings.from_config(checked.cfg)
@@ -202,20 +204,17 @@ ALLOWED = {
     "runner/config/graph_steps.py",
     "runner/config/presets.py",
 }
-# The config's dict reads left elsewhere, by module: converting one to a view lowers its number here.
+# The config's dict reads left elsewhere, by module, each for a reason: none reads a validated setting that
+# a view holds. Converting one to a view lowers its number here.
 PINNED = {
-    "runner/api.py": 4,
-    "runner/job/app.py": 10,
-    "runner/cli.py": 4,
-    "runner/config/batching.py": 3,
-    "runner/job/invocation.py": 5,
-    "runner/plan/__init__.py": 1,
-    "runner/job/policies.py": 16,
-    "runner/repro/record.py": 1,
-    "runner/repro/resume.py": 4,
-    "runner/sources/__init__.py": 2,
-    "runner/sources/inline.py": 1,
-    "runner/sources/sharding.py": 6,
+    "runner/api.py": 1,  # the composed config before validation: rerun= and merge= are refused
+    "runner/cli.py": 4,  # Hydra's composed config before validation: resume, sweep.resume, objective pick the dir
+    "runner/job/app.py": 2,  # rerun= before validation: its run.json's config replaces the composed one
+    "runner/job/policies.py": 1,  # bench.isolation=process: the child's config is the plan's, isolation off
+    "runner/plan/__init__.py": 1,  # a Source is given its dataset node (its own keys are read in runner/sources)
+    "runner/sources/__init__.py": 2,  # a source's own keys (dataset.path)
+    "runner/sources/inline.py": 1,  # a source's own keys (dataset.rows)
+    "runner/sources/sharding.py": 5,  # merge: batch_unit and assignment of the config a shard saved (run.json)
 }
 
 

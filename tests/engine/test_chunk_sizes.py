@@ -47,7 +47,7 @@ class _Source:
 
 
 class _Plan:
-    source, source_mapping, cfg = _Source(), {}, {}
+    source, source_mapping, shard = _Source(), {}, None
 
 
 def test_the_reader_takes_the_time_between_chunks_and_keeps_every_row_in_order():

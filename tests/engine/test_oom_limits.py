@@ -3,16 +3,31 @@ combination at least as large in rows per batch and, with batching.max_tokens, i
 
 from __future__ import annotations
 
+from functools import cache
+from types import SimpleNamespace
+
+from runner.core.views import ConfigViews
 from runner.job.invocation import OomLimits
 
 
-def point(batch_size, max_tokens=None, dtype="float32") -> dict:
-    return {
+@cache
+def _base() -> dict:
+    from runner.config.checked import check_run
+    from runner.config.compose import compose_config
+
+    return check_run(compose_config(["+task=text-classification", "model=tiny"])).cfg
+
+
+def point(batch_size, max_tokens=None, dtype="float32"):
+    """A sweep point's plan as OomLimits reads it: its config and that config's views."""
+    base = _base()
+    cfg = {
+        **base,
         "batch_size": batch_size,
         "dtype": dtype,
-        "bench": {"enabled": "auto"},
-        "batching": {"sort_by_length": True, "max_tokens": max_tokens},
+        "batching": {**base["batching"], "sort_by_length": True, "max_tokens": max_tokens},
     }
+    return SimpleNamespace(cfg=cfg, views=ConfigViews.from_config(cfg))
 
 
 def test_without_a_budget_larger_batch_sizes_are_ruled_out():

@@ -48,12 +48,23 @@ def test_a_missing_file_reads_as_none_and_a_broken_one_raises(tmp_path):
 
 
 def test_oom_limits_belong_to_one_invocation():
-    cfg = {"batch_size": 16, "model": {"id": "m"}, "bench": {}}
+    from types import SimpleNamespace
+
+    from runner.config.checked import check_run
+    from runner.config.compose import compose_config
+
+    composed = compose_config(["+task=text-classification", "model=tiny"])
+
+    def _point(batch_size: int):  # a sweep point's plan as OomLimits reads it: its config and its views
+        checked = check_run({**composed, "batch_size": batch_size})
+        return SimpleNamespace(cfg=checked.cfg, views=checked.views)
+
     first, second = Invocation(), Invocation()
-    first.oom.record(cfg, 16)
-    first.oom.record({**cfg, "batch_size": 32}, 32)
-    assert first.oom.covering({**cfg, "batch_size": 64}) == (16, None)
-    assert second.oom.covering(cfg) is None
+    first.oom.record(_point(16), 16)
+    first.oom.record(_point(32), 32)
+    assert first.oom.covering(_point(64)) == (16, None)
+    assert first.oom.covering(_point(8)) is None
+    assert second.oom.covering(_point(16)) is None
     assert first.exit_code() == 0
     first.exit_codes.extend([0, 3, 1])
     assert first.exit_code() == 3

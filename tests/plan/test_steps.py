@@ -125,3 +125,31 @@ def test_resume_needs_a_run_directory(tmp_path):
     with pytest.raises(ConfigError, match="is not a run directory") as caught:
         plan("+task=text-classification", f"resume={tmp_path}")
     assert caught.value.key == "resume"
+
+
+def test_the_plan_owns_the_views_of_its_config_built_once():
+    """plan.views and plan.step_views: what the job and the engine read (engine=ray pickles them to its actors)."""
+    import pickle
+
+    from runner.config.engine import EngineSettings
+    from runner.core.views import ConfigViews, StepView
+
+    chain = plan(
+        *CHAIN,
+        "batching.sort_by_length=true",
+        "batching.window_batches=4",
+        "shard.count=2",
+        "+graph.steps.summarize.batch_size=3",
+    )
+    assert chain.views == ConfigViews.from_config(chain.cfg)
+    assert list(chain.step_views) == list(chain.steps)
+    for name, step in chain.steps.items():
+        assert chain.step_views[name] == StepView.from_config(step)
+    assert chain.step_views["summarize"].run.batch_size == 3 and chain.step_views["summarize"].output == "summarize"
+    # the unit a shard owns: the largest step batch size times the sorting window (sources/sharding.batch_unit)
+    from runner.sources.sharding import batch_unit
+
+    assert chain.batch_unit == 3 * 4 == batch_unit(chain.cfg)  # merge's, from the config a shard saved
+    assert chain.shard == {"index": 0, "count": 2, "unit": 12}
+    assert pickle.loads(pickle.dumps((chain.views, chain.step_views))) == (chain.views, chain.step_views)
+    assert chain.engine == EngineSettings.from_config(chain.cfg) and chain.engine.name == "local"

@@ -32,7 +32,6 @@ from runner.engine.ray.probe import ProbeRows
 from runner.config.engine import EngineSettings
 from runner.outputs.rundir import ERRORS, PREDICTIONS, Metrics, RunDir
 from runner.outputs.sinks import JsonlSink
-from runner.core.views import RunView
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def execute(
     """runner.engine.execute's contract on Ray: the same files and metrics keys. `bench` is off on Ray
     (bench.enabled=true is a config error; auto in a sweep runs as a normal run); `cache` is unused:
     models live in the actors."""
-    run = RayRun(plan, Path(run_dir), EngineSettings.from_config(plan.cfg), done or set(), append)
+    run = RayRun(plan, Path(run_dir), plan.engine, done or set(), append)
     started, status, error = time.perf_counter(), "error", None
     reset_peak_memory()
     try:
@@ -73,7 +72,7 @@ def execute(
 class RayRun:
     def __init__(self, plan, run_dir: Path, engine: EngineSettings, done: set[int], append: bool):
         self.plan, self.run_dir, self.engine, self.done, self.append = plan, run_dir, engine, done, append
-        self.settings = Settings.from_config(plan.cfg, bench=False)
+        self.settings = Settings.from_views(plan.views, bench=False)
         self.earlier = earlier_segments(run_dir, append)
         self.counters = Counter()  # rows_in, rows_out, rows_error, rows_skipped
         self.skipped_causes: Counter = Counter()
@@ -85,7 +84,7 @@ class RayRun:
         self.steady: list = [None, None, 0]  # first and last chunk's write time, rows written after the first chunk
         self.rows_seconds: float | None = None
         self.dropped_chunks = 0
-        self.probe = ProbeRows(plan.steps)  # quantization=int8: the rows of the agreement probe
+        self.probe = ProbeRows(plan.step_views)  # quantization=int8: the rows of the agreement probe
 
     def run(self, keep: dict[str, list]) -> None:
         rows_started = time.perf_counter()
@@ -98,7 +97,7 @@ class RayRun:
                 self.settings.progress,
                 len(self.done),
                 False,
-                [s["task"]["name"] for s in self.plan.steps.values()],
+                [s.task.name for s in self.plan.step_views.values()],
             ) as bar,
         ):
             last_first = -1
@@ -120,7 +119,7 @@ class RayRun:
 
         from runner.engine.ray.reader import ChunkSource
 
-        size = chunk_size([_Sized(s["batch_size"]) for s in self.plan.steps.values()], self.settings)
+        size = chunk_size([_Sized(s.run.batch_size) for s in self.plan.step_views.values()], self.settings)
         dataset = ray.data.read_datasource(
             ChunkSource(self.plan, self.done, size, os.getcwd()), num_cpus=0, override_num_blocks=1
         )
@@ -137,13 +136,13 @@ class RayRun:
         from runner.engine.ray.stage import BaseDir, StagePlan
 
         return StagePlan(
-            self.plan.cfg,
-            self.plan.steps,
+            self.plan.views,
+            self.plan.step_views,
             self.plan.graph,
             BaseDir(self.plan.source.base_dir()),
             str(self.run_dir),
             os.getcwd(),
-            self.engine.actor_threads(RunView.from_config(self.plan.cfg).threads),
+            self.engine.actor_threads(self.plan.views.run.threads),
         )
 
     def _stage(self, dataset, stage, name: str, last: bool):

@@ -29,7 +29,7 @@ def build_ray_metrics(run: RayRun, status: str, started: float, error: str | Non
         "status": status,
         "error": error,
         "run_dir": str(run.run_dir),
-        "task": "+".join(step["task"]["name"] for step in run.plan.steps.values()),
+        "task": "+".join(step.task.name for step in run.plan.step_views.values()),
         "steps_count": len(names),
         "benchmark": False,
         "rows_in": counters["rows_in"],

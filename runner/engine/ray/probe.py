@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from runner.engine.settings import Settings
 from runner.engine.ray.chunk import Chunk
-from runner.core.views import QuantizationView
+from runner.core.views import StepView
 
 if TYPE_CHECKING:
     from runner.engine.ray.stage import StagePlan
@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 class ProbeRows:
     """The driver's side: each quantized step's first probe_rows rows, from the chunks as they are written."""
 
-    def __init__(self, steps: dict[str, dict]):
-        self.limits = {name: QuantizationView.from_config(cfg).probe_rows for name, cfg in steps.items()}
+    def __init__(self, steps: dict[str, StepView]):
+        self.limits = {name: step.quantization.probe_rows for name, step in steps.items()}
         self.rows: dict[str, list] = {}  # step -> [(index, prepared inputs, int8 output)], in engine=local's order
 
     def add(self, chunk: Chunk) -> None:
@@ -80,7 +80,7 @@ def probe_step(stage: StagePlan, name: str, rows: list) -> dict | None:
     from runner.engine.probe import run_probe
     from runner.engine.ray.stage import load_stage_step
 
-    run = load_stage_step(stage, name, Settings.from_config(stage.cfg, bench=False))
+    run = load_stage_step(stage, name, Settings.from_views(stage.views, bench=False))
     if run.probe is None:
         return None
     for index, prepared, output in rows:

@@ -24,17 +24,17 @@ from runner.engine.ray.chunk import COLUMN, Chunk
 
 @dataclass
 class ReadPlan:
-    """What RowReader needs of the plan: the config (shard), the source and its column mapping."""
+    """What RowReader needs of the plan: the source, its column mapping and the rows this job owns."""
 
-    cfg: dict
     source: object
     source_mapping: dict[str, str]
+    shard: dict | None
 
 
 class ChunkSource(Datasource):
     def __init__(self, plan, done: set[int], size: int, cwd: str):
         super().__init__()
-        self.read_plan = ReadPlan(plan.cfg, plan.source, plan.source_mapping)
+        self.read_plan = ReadPlan(plan.source, plan.source_mapping, plan.shard)
         self.done, self.size, self.cwd = done, size, cwd
 
     def estimate_inmemory_data_size(self) -> int | None:

@@ -21,7 +21,7 @@ from runner.engine.metrics import step_metrics
 from runner.engine.progress import NoBar
 from runner.engine.settings import Settings
 from runner.engine.ray.chunk import COLUMN, Chunk, loads
-from runner.core.views import RunView, StepMeta, TaskView
+from runner.core.views import ConfigViews, StepView
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,11 @@ class BaseDir:
 
 @dataclass
 class StagePlan:
-    """What an actor needs of the plan (load_step reads cfg, steps, graph and source.base_dir())."""
+    """What an actor needs of the plan (load_step reads step_views, graph and source.base_dir()): the
+    plan's views, frozen dataclasses, pickle to the actors as they are."""
 
-    cfg: dict
-    steps: dict[str, dict]
+    views: ConfigViews
+    step_views: dict[str, StepView]
     graph: object
     source: BaseDir
     run_dir: str
@@ -74,7 +75,7 @@ class _Collected:
 class StageActor:
     def __init__(self, stage: StagePlan, name: str, last: bool, fault: tuple[int, str] | None = None):
         self.stage, self.name, self.last, self.fault = stage, name, last, fault
-        self.settings = Settings.from_config(stage.cfg, bench=False)
+        self.settings = Settings.from_views(stage.views, bench=False)
         self.run = load_stage_step(stage, name, self.settings)
         # quantization=int8: the actor keeps its first probe rows and sends them to the driver on their
         # chunks; the float32 comparison runs once at the end (runner/engine/ray/probe.py), so the float32
@@ -155,8 +156,8 @@ class StageActor:
         from runner.tasks import TASKS
 
         earlier = [
-            _EarlierStep(name, StepMeta.from_config(cfg).output, TASKS[TaskView.from_config(cfg).name])
-            for name, cfg in self.stage.steps.items()
+            _EarlierStep(name, step.output, TASKS[step.task.name])
+            for name, step in self.stage.step_views.items()
             if name != self.name
         ]
         return [*earlier, self.run]
@@ -180,7 +181,7 @@ def load_stage_step(stage: StagePlan, name: str, settings: Settings):
     if os.path.isdir(stage.cwd):
         os.chdir(stage.cwd)
     apply_threads(stage.threads)
-    run = RunView.from_config(stage.cfg)
+    run = stage.views.run
     seed_everything(run.seed, run.deterministic)
     return load_step(stage, name, PipelineCache(), settings)
 
