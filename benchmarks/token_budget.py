@@ -297,9 +297,7 @@ def one_pass_peak(part: Part, side: str, raw_batch: int, threads: int) -> dict:
         if side == "raw":
             pipe = part.make_raw()
         else:  # the model loads inside the first run: load it first, so the pass measured is the second
-            from runner.core.views import StepView
-
-            run.cache.get(StepView.from_config(run.plan.steps["main"]), _spec(part))
+            run.cache.get(run.plan.step_views["main"], _spec(part))
         reset_peak_memory()
         before = rss_mb()
         run()
