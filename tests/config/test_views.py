@@ -4,6 +4,7 @@ agreeing with the schema and the conf YAML, and the config's dict reads outside 
 from __future__ import annotations
 
 import ast
+import json
 from collections import Counter
 from dataclasses import fields
 from pathlib import Path
@@ -172,26 +173,29 @@ def test_a_sources_own_fallbacks_are_its_presets_values(name):
     assert {key: getattr(built, key) for key in fallbacks} == fallbacks
 
 
-def test_schema_defaults_agree_with_the_conf_yaml():
-    """Where schemas/config.schema.json states a `default`, the composed config (the conf YAML) has it."""
-    from runner.config.compose import compose_config
+def test_the_schemas_state_no_defaults_the_conf_yaml_is_their_one_place():
+    """Defaults live in the conf YAML (composition always fills them) and, for keys old run.json files lack,
+    in the views' fallbacks, which the tests above hold equal to the YAML. A `default` in a schema would be a
+    third copy that nothing reads (jsonschema does not fill them in), so none may appear."""
+    from runner.core.paths import SCHEMA_DIR
 
-    base = compose_config(["+task=text-classification"])
     stated = []
 
-    def walk(node: dict, path: tuple[str, ...]) -> None:
-        for key, sub in node.get("properties", {}).items():
-            if isinstance(sub, dict):
-                if "default" in sub:
-                    stated.append((path + (key,), sub["default"]))
-                walk(sub, path + (key,))
+    def walk(node, where: str) -> None:
+        if isinstance(node, dict):
+            for key, sub in node.items():
+                if key == "default" and where.rsplit("/", 1)[-1] != "properties":
+                    stated.append(where)
+                walk(sub, f"{where}/{key}")
+        elif isinstance(node, list):
+            for i, sub in enumerate(node):
+                walk(sub, f"{where}/{i}")
 
-    walk(config_schema(), ())
-    for path, default in stated:
-        value = base
-        for key in path:
-            value = value[key]
-        assert value == default, ".".join(path)
+    files = sorted(SCHEMA_DIR.rglob("*.schema.json"))
+    assert len(files) > 20  # config, one per task, one per source
+    for path in files:
+        walk(json.loads(path.read_text()), path.relative_to(SCHEMA_DIR).as_posix())
+    assert not stated, f"a schema states a default; put it in the conf YAML instead: {stated}"
 
 
 # Modules that read the config as a dict on purpose: the views themselves, those beside their owners
