@@ -25,8 +25,7 @@ from runner.engine.staged import run_staged
 from runner.engine.step_run import StepRun, load_step
 from runner.outputs.media import MediaFiles
 from runner.backends.cache import PipelineCache, load_key
-from runner.outputs.rundir import ERRORS, PREDICTIONS
-from runner.outputs.sinks import JsonlSink
+from runner.outputs.rundir import open_journal
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +78,8 @@ class Execution:
                 run_probe(run)
 
     def _run(self, append: bool, keep: dict[str, list]) -> None:
-        mode = "a" if append else "w"
         with (
-            JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions,
-            JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors,
+            open_journal(self.run_dir, append, keep) as (predictions, errors),
             progress_bar(
                 self.plan,
                 self.settings.progress,

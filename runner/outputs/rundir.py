@@ -6,15 +6,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.outputs.sinks import write_json
+from runner.outputs.sinks import JsonlSink, write_json
 from runner.outputs.tables import FORMATS
 
 PREDICTIONS = "predictions.jsonl"  # one line per input row, in input order; what resume reads back
 ERRORS = "errors.jsonl"  # one line per row that failed
+
+
+@contextmanager
+def open_journal(run_dir: Path, append: bool, keep: dict[str, list] | None = None):
+    """The run's journal, which resume, merge, rerun and the lock read: predictions.jsonl and errors.jsonl,
+    opened together by every engine (appended to when a run goes on). `keep`: lists that also receive each
+    record written (the Python API's results). Yields (predictions, errors)."""
+    mode, keep = ("a" if append else "w"), keep or {}
+    with (
+        JsonlSink(run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions,
+        JsonlSink(run_dir / ERRORS, mode, keep=keep.get("errors")) as errors,
+    ):
+        yield predictions, errors
 METRICS = "metrics.json"  # counts, timings, memory, placement, status
 RECORD = "run.json"  # status, versions, git and config provenance, hashes, the config
 RERUN = "rerun.json"  # a rerun's verdict against its original

@@ -30,7 +30,7 @@ from runner.engine.ray.cluster import ordered_data_context, ray_cluster
 from runner.engine.ray.metrics import build_ray_metrics
 from runner.engine.ray.probe import ProbeRows
 from runner.config.engine import EngineSettings
-from runner.outputs.rundir import ERRORS, PREDICTIONS, Metrics, RunDir
+from runner.outputs.rundir import Metrics, RunDir, open_journal
 from runner.outputs.sinks import JsonlSink
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,8 @@ class RayRun:
 
     def run(self, keep: dict[str, list]) -> None:
         rows_started = time.perf_counter()
-        mode = "a" if self.append else "w"
         with (
-            JsonlSink(self.run_dir / PREDICTIONS, mode, keep=keep.get("predictions")) as predictions,
-            JsonlSink(self.run_dir / ERRORS, mode, keep=keep.get("errors")) as errors,
+            open_journal(self.run_dir, self.append, keep) as (predictions, errors),
             progress_bar(
                 self.plan,
                 self.settings.progress,
