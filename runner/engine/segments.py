@@ -47,9 +47,12 @@ def earlier_segments(run_dir: Path, append: bool) -> Earlier:
     except ValueError:  # cut short mid-write: the files still hold the counts
         metrics = None
     data = metrics.to_json() if metrics is not None and metrics.rows_in is not None else None
-    segments = list(data.get("segments") or [_segment(data)]) if data else []
+    segments = [dict(s) for s in data.get("segments") or [_segment(data)]] if data else []
     earlier = Earlier(line_count(folder.predictions), line_count(folder.errors), data, segments)
-    # Clamped at 0: rows of a batch a stop cut are removed before a resume redoes them (resume.cut_batches)
+    # Rows of a batch a stop cut are removed before a resume redoes them (resume.cut_batches): the segments
+    # that wrote them no longer hold them, so their counts come down and each row is counted once.
+    _uncount(segments, "rows_out", earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments))
+    _uncount(segments, "rows_error", earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments))
     unrecorded = (
         max(0, earlier.rows_out - sum(s.get("rows_out") or 0 for s in segments)),
         max(0, earlier.rows_error - sum(s.get("rows_error") or 0 for s in segments)),
@@ -77,6 +80,20 @@ def with_totals(metrics: dict, earlier: Earlier) -> dict:
     if earlier.segments:
         merged["segments"] = [*earlier.segments, segment]
     return merged
+
+
+def _uncount(segments: list[dict], key: str, held_minus_counted: int) -> None:
+    """Take the rows the files no longer hold off the latest segments that counted them (rows_in too)."""
+    excess = -held_minus_counted
+    for segment in reversed(segments):
+        if excess <= 0:
+            return
+        taken = min(excess, segment.get(key) or 0)
+        if taken:
+            segment[key] -= taken
+            if segment.get("rows_in") is not None:
+                segment["rows_in"] = max(0, segment["rows_in"] - taken)
+            excess -= taken
 
 
 def _segment(metrics: dict) -> dict:
