@@ -26,11 +26,12 @@ def check_run(raw_cfg: dict) -> CheckedRun:
     cfg = check_config(raw_cfg)
     check_tracking(cfg)  # the [mlflow] extra, when tracking=mlflow
     steps = step_configs(cfg)
-    check_engine(cfg, steps)  # the engine's extra ([ray]), and keys it cannot honour
+    engine = EngineSettings.from_config(cfg)
+    check_engine(engine, cfg, steps)  # the engine's extra ([ray]), and keys it cannot honour
     views = ConfigViews.from_config(cfg)
     step_views = {name: StepView.from_config(step) for name, step in steps.items()}
     check_token_budget(views, step_views)
-    return CheckedRun(cfg, steps, views, step_views, EngineSettings.from_config(cfg))
+    return CheckedRun(cfg, steps, views, step_views, engine)
 
 
 def validate_config(raw_cfg: dict) -> dict:

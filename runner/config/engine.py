@@ -53,10 +53,10 @@ class EngineSettings:
         return threads or max(1, int(self.cpus_per_actor))
 
 
-def check_engine(cfg: dict, steps: dict[str, dict]) -> None:
+def check_engine(settings: EngineSettings, cfg: dict, steps: dict[str, dict]) -> None:
     """ConfigError (exit code 2, before any run dir or import of the engine's library): its extra missing,
     or keys it cannot honour."""
-    engine = EngineSettings.from_config(cfg).engine
+    engine = settings.engine
     if engine.extra and not is_installed(engine.extra):
         raise ConfigError(
             "engine",
